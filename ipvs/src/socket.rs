@@ -1,0 +1,441 @@
+//! The netlink connection: one socket, the `IPVS` family id resolved once, sequence numbers
+//! checked on every reply, dumps read to `NLMSG_DONE`, and batches of acknowledged requests
+//! sent in one `sendmsg`.
+
+use std::io::{self, Cursor};
+
+use neli::consts::genl::{Cmd as GenlCmd, CtrlAttr, CtrlCmd, NlAttrType};
+use neli::consts::nl::{NlmF, NlmsgerrAttr};
+use neli::consts::socket::{Msg, NlFamily};
+use neli::genl::{Genlmsghdr, GenlmsghdrBuilder};
+use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
+use neli::socket::NlSocket;
+use neli::types::{Buffer, GenlBuffer};
+use neli::utils::Groups;
+use neli::{FromBytes, FromBytesWithInput, ToBytes};
+
+use crate::attrs::{AttrList, Attrs};
+use crate::consts::{FAMILY_NAME, FAMILY_VERSION};
+use crate::error::Error;
+
+/// `GENL_ID_CTRL`: the generic netlink controller.
+const GENL_ID_CTRL: u16 = 0x10;
+const EINTR: i32 = 4;
+const ENOBUFS: i32 = 105;
+
+/// Socket sizing. The defaults suit tables of tens of thousands of rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// `SO_RCVBUF` to ask for (the kernel caps it at `net.core.rmem_max`).
+    pub recv_buffer: usize,
+    /// Most requests written into one `sendmsg`. Every request is acknowledged and the
+    /// acknowledgements of one `sendmsg` queue up before they are read, so this bounds the
+    /// receive buffer a batch needs (an ack takes about 1 KiB of it) and keeps a large batch
+    /// from overrunning the socket (which loses acknowledgements, never deadlocks).
+    pub batch_messages: usize,
+    /// Most bytes written into one `sendmsg`; must stay below `net.core.wmem_default`.
+    pub batch_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            recv_buffer: 4 << 20,
+            batch_messages: 128,
+            batch_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The kernel's refusal of one request: errno and extended-ack message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Nack {
+    pub(crate) errno: i32,
+    pub(crate) message: Option<String>,
+}
+
+/// An encoded request waiting to be sent.
+#[derive(Debug)]
+pub(crate) struct Request {
+    bytes: Vec<u8>,
+}
+
+/// A generic netlink reply: command and raw top-level attributes.
+pub(crate) type Reply = Genlmsghdr<u8, u16>;
+
+/// One connection to the kernel, in the network namespace of the thread that opened it.
+pub(crate) struct Connection {
+    socket: NlSocket,
+    pid: u32,
+    family: u16,
+    seq: u32,
+    recv_buf: Vec<u8>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("pid", &self.pid)
+            .field("family", &self.family)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Opens the socket and resolves the `IPVS` family.
+    pub(crate) fn open(config: Config) -> Result<Self, Error> {
+        let socket = NlSocket::connect(NlFamily::Generic, None, Groups::empty())
+            .map_err(|e| Error::io("cannot open generic netlink socket", e))?;
+        socket
+            .block()
+            .map_err(|e| Error::io("cannot make netlink socket blocking", e))?;
+        let pid = socket
+            .pid()
+            .map_err(|e| Error::io("cannot read netlink port id", e))?;
+        // Both are best effort: old kernels lack extended acks, and the kernel caps the
+        // buffer size itself.
+        let _ = socket.enable_ext_ack(true);
+        let _ = socket.set_recv_buffer_size(config.recv_buffer);
+        let mut conn = Connection {
+            socket,
+            pid,
+            family: 0,
+            seq: 0,
+            recv_buf: vec![0; 128 << 10],
+            config,
+        };
+        conn.family = conn.resolve_family()?;
+        Ok(conn)
+    }
+
+    pub(crate) fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Encodes one IPVS request with the next sequence number.
+    pub(crate) fn request<T: NlAttrType>(
+        &mut self,
+        cmd: impl GenlCmd,
+        attrs: AttrList<T>,
+        dump: bool,
+    ) -> Result<(Request, u32), Error> {
+        let seq = self.next_seq();
+        let bytes = encode(
+            self.family,
+            seq,
+            cmd,
+            FAMILY_VERSION,
+            attrs.into_inner(),
+            dump,
+        )?;
+        Ok((Request { bytes }, seq))
+    }
+
+    /// Sends acknowledged requests in as few `sendmsg` calls as the batch limits allow and
+    /// returns each one's outcome, in order. `on_reply` gets every data reply with the index
+    /// of the request it answers.
+    pub(crate) fn transact(
+        &mut self,
+        requests: &[(Request, u32)],
+        mut on_reply: impl FnMut(usize, Reply) -> Result<(), Error>,
+    ) -> Result<Vec<Result<(), Nack>>, Error> {
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut start = 0;
+        while start < requests.len() {
+            let mut end = start;
+            let mut buf = Vec::new();
+            while end < requests.len()
+                && end - start < self.config.batch_messages.max(1)
+                && (end == start
+                    || buf.len() + requests[end].0.bytes.len() <= self.config.batch_bytes)
+            {
+                buf.extend_from_slice(&requests[end].0.bytes);
+                end += 1;
+            }
+            let seqs: Vec<u32> = requests[start..end].iter().map(|(_, seq)| *seq).collect();
+            self.send(&buf)?;
+            let chunk = self.collect_acks(&seqs, |i, reply| on_reply(start + i, reply))?;
+            outcomes.extend(chunk);
+            start = end;
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs one dump request to `NLMSG_DONE`, handing every message to `on_reply`. A failing
+    /// `on_reply` does not stop the reading, so the socket stays in step; its first error
+    /// is returned at the end.
+    pub(crate) fn dump(
+        &mut self,
+        request: (Request, u32),
+        mut on_reply: impl FnMut(Reply) -> Result<(), Error>,
+    ) -> Result<Result<(), Nack>, Error> {
+        let (request, seq) = request;
+        self.send(&request.bytes)?;
+        let mut first_error = None;
+        loop {
+            let len = match self.recv()? {
+                Ok(len) => len,
+                Err(errno) => {
+                    return Err(Error::io(
+                        "dump interrupted",
+                        io::Error::from_raw_os_error(errno),
+                    ))
+                }
+            };
+            let mut cursor = Cursor::new(&self.recv_buf[..len]);
+            while (cursor.position() as usize) < len {
+                let msg = parse_message(&mut cursor)?;
+                if !self.is_current(&msg, seq)? {
+                    continue;
+                }
+                match incoming(&msg)? {
+                    Incoming::Reply(reply) => {
+                        if let Err(e) = on_reply(reply) {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                    Incoming::Done(outcome) => return finish(first_error, outcome),
+                    Incoming::Nack(nack) => return finish(first_error, Err(nack)),
+                    Incoming::Ack => {}
+                }
+            }
+        }
+    }
+
+    fn resolve_family(&mut self) -> Result<u16, Error> {
+        let mut attrs = AttrList::<CtrlAttr>::new();
+        attrs.string(CtrlAttr::FamilyName, FAMILY_NAME)?;
+        let seq = self.next_seq();
+        let bytes = encode(
+            GENL_ID_CTRL,
+            seq,
+            CtrlCmd::Getfamily,
+            1,
+            attrs.into_inner(),
+            false,
+        )?;
+        self.send(&bytes)?;
+        let mut family = None;
+        let outcome = self.collect_acks(&[seq], |_, reply| {
+            let attrs = Attrs::new("family", reply.attrs().clone());
+            family = attrs.opt_u16(CtrlAttr::FamilyId)?;
+            Ok(())
+        })?;
+        match (outcome.into_iter().next(), family) {
+            (Some(Ok(())), Some(id)) => Ok(id),
+            (Some(Err(Nack { errno: 2, .. })), _) => Err(Error::Unavailable),
+            (Some(Err(nack)), _) => Err(Error::io(
+                "cannot resolve the IPVS generic netlink family",
+                io::Error::from_raw_os_error(nack.errno),
+            )),
+            _ => Err(Error::Decode(
+                "family reply without CTRL_ATTR_FAMILY_ID".into(),
+            )),
+        }
+    }
+
+    /// Reads until every sequence number in `seqs` has its acknowledgement.
+    fn collect_acks(
+        &mut self,
+        seqs: &[u32],
+        mut on_reply: impl FnMut(usize, Reply) -> Result<(), Error>,
+    ) -> Result<Vec<Result<(), Nack>>, Error> {
+        let Some(&first) = seqs.first() else {
+            return Ok(Vec::new());
+        };
+        let mut outcomes: Vec<Option<Result<(), Nack>>> = vec![None; seqs.len()];
+        let mut pending = seqs.len();
+        let mut first_error = None;
+        while pending > 0 {
+            let len = match self.recv()? {
+                Ok(len) => len,
+                Err(errno) => {
+                    // The socket overran: the acknowledgements still missing are lost.
+                    for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
+                        *outcome = Some(Err(Nack {
+                            errno,
+                            message: None,
+                        }));
+                    }
+                    break;
+                }
+            };
+            let mut cursor = Cursor::new(&self.recv_buf[..len]);
+            while (cursor.position() as usize) < len {
+                let msg = parse_message(&mut cursor)?;
+                if !self.is_current(&msg, first)? {
+                    continue;
+                }
+                let index = msg.nl_seq().wrapping_sub(first) as usize;
+                if index >= seqs.len() {
+                    return Err(Error::Protocol(format!(
+                        "reply with sequence number {} to requests {first}..={}",
+                        msg.nl_seq(),
+                        first.wrapping_add(seqs.len() as u32 - 1)
+                    )));
+                }
+                let outcome = match incoming(&msg)? {
+                    Incoming::Reply(reply) => {
+                        if let Err(e) = on_reply(index, reply) {
+                            first_error.get_or_insert(e);
+                        }
+                        continue;
+                    }
+                    Incoming::Ack => Ok(()),
+                    Incoming::Nack(nack) => Err(nack),
+                    Incoming::Done(_) => continue,
+                };
+                if outcomes[index].replace(outcome).is_none() {
+                    pending -= 1;
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(()))).collect())
+    }
+
+    /// Whether `msg` belongs to the exchange that started at `first`: older sequence numbers
+    /// are leftovers of an abandoned exchange and skipped; a foreign port id is an error.
+    fn is_current(&self, msg: &Nlmsghdr<u16, Buffer>, first: u32) -> Result<bool, Error> {
+        if *msg.nl_pid() != self.pid && *msg.nl_pid() != 0 {
+            return Err(Error::Protocol(format!(
+                "message for port id {}, this socket is {}",
+                msg.nl_pid(),
+                self.pid
+            )));
+        }
+        Ok((msg.nl_seq().wrapping_sub(first) as i32) >= 0)
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn send(&self, buf: &[u8]) -> Result<(), Error> {
+        loop {
+            match self.socket.send(buf, Msg::empty()) {
+                Ok(sent) if sent == buf.len() => return Ok(()),
+                Ok(sent) => {
+                    return Err(Error::io(
+                        "short netlink send",
+                        io::Error::other(format!("{sent} of {} bytes", buf.len())),
+                    ))
+                }
+                Err(e) if e.raw_os_error() == Some(EINTR) => continue,
+                Err(e) => return Err(Error::io("cannot send to the kernel", e)),
+            }
+        }
+    }
+
+    /// One datagram into `recv_buf`; `Err(errno)` for a receive-buffer overrun.
+    fn recv(&mut self) -> Result<Result<usize, i32>, Error> {
+        loop {
+            match self.socket.recv(&mut self.recv_buf[..], Msg::empty()) {
+                Ok((len, _)) => return Ok(Ok(len)),
+                Err(e) if e.raw_os_error() == Some(EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(ENOBUFS) => return Ok(Err(ENOBUFS)),
+                Err(e) => return Err(Error::io("cannot receive from the kernel", e)),
+            }
+        }
+    }
+}
+
+/// One generic netlink request: `NLM_F_REQUEST` plus `NLM_F_DUMP` or `NLM_F_ACK`.
+pub(crate) fn encode<C: GenlCmd, T: NlAttrType>(
+    family: u16,
+    seq: u32,
+    cmd: C,
+    version: u8,
+    attrs: GenlBuffer<T, Buffer>,
+    dump: bool,
+) -> Result<Vec<u8>, Error> {
+    let genl = GenlmsghdrBuilder::<C, T>::default()
+        .cmd(cmd)
+        .version(version)
+        .attrs(attrs)
+        .build()
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    let flags = if dump {
+        NlmF::REQUEST | NlmF::DUMP
+    } else {
+        NlmF::REQUEST | NlmF::ACK
+    };
+    let msg = NlmsghdrBuilder::default()
+        .nl_type(family)
+        .nl_flags(flags)
+        .nl_seq(seq)
+        .nl_pid(0)
+        .nl_payload(NlPayload::Payload(genl))
+        .build()
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    let mut cursor = Cursor::new(Vec::new());
+    msg.to_bytes(&mut cursor)
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    Ok(cursor.into_inner())
+}
+
+pub(crate) fn parse_message(cursor: &mut Cursor<&[u8]>) -> Result<Nlmsghdr<u16, Buffer>, Error> {
+    Nlmsghdr::<u16, Buffer>::from_bytes(cursor)
+        .map_err(|e| Error::Decode(format!("netlink message: {e}")))
+}
+
+/// What one message from the kernel means to an exchange.
+#[derive(Debug)]
+pub(crate) enum Incoming {
+    /// A data message (a reply or one entry of a dump).
+    Reply(Reply),
+    /// `NLMSG_ERROR` with error 0.
+    Ack,
+    /// `NLMSG_ERROR` with an errno.
+    Nack(Nack),
+    /// `NLMSG_DONE`, with the dump's final status.
+    Done(Result<(), Nack>),
+}
+
+pub(crate) fn incoming(msg: &Nlmsghdr<u16, Buffer>) -> Result<Incoming, Error> {
+    Ok(match msg.nl_payload() {
+        NlPayload::Payload(buf) => Incoming::Reply(parse_reply(buf.as_ref())?),
+        NlPayload::Ack(_) => Incoming::Ack,
+        NlPayload::Err(err) => Incoming::Nack(nack(*err.error(), err.ext_ack())),
+        NlPayload::DumpExtAck(done) if *done.error() != 0 => {
+            Incoming::Done(Err(nack(*done.error(), done.ext_ack())))
+        }
+        NlPayload::DumpExtAck(_) | NlPayload::Empty => Incoming::Done(Ok(())),
+    })
+}
+
+pub(crate) fn parse_reply(payload: &[u8]) -> Result<Reply, Error> {
+    Reply::from_bytes_with_input(&mut Cursor::new(payload), payload.len())
+        .map_err(|e| Error::Decode(format!("generic netlink message: {e}")))
+}
+
+fn nack(error: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Nack {
+    let message = ext_ack
+        .iter()
+        .find(|a| *a.nla_type().nla_type() == NlmsgerrAttr::Msg)
+        .map(|a| {
+            let raw = a.nla_payload().as_ref();
+            let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+            String::from_utf8_lossy(&raw[..end]).into_owned()
+        })
+        .filter(|m| !m.is_empty());
+    Nack {
+        errno: error.saturating_neg(),
+        message,
+    }
+}
+
+fn finish(
+    first_error: Option<Error>,
+    outcome: Result<(), Nack>,
+) -> Result<Result<(), Nack>, Error> {
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}

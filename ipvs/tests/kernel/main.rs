@@ -1,0 +1,98 @@
+//! Kernel tests: the library against a real IPVS, cross-checked with `ipvsadm`.
+//!
+//! Run by `cargo xtask vm-test` inside a guest whose kernel has IPVS (never by a host
+//! `cargo test`: the target has `test = false`). Every test unshares a fresh network
+//! namespace on its own thread, so each one is an independent, empty director; `ipvsadm` and
+//! `ip` run as children of that thread and so in that namespace. A test that cannot reach
+//! IPVS fails.
+
+mod errors;
+mod restore;
+mod save;
+mod settings;
+mod table;
+mod traffic;
+
+use std::process::Command;
+
+use lvs_ipvs::Ipvs;
+use nix::sched::{unshare, CloneFlags};
+
+/// Moves the calling thread into a new, empty network namespace with `lo` up and a dummy
+/// interface `d0` holding 10.0.0.254/24 and 2001:db8::fe/64 (IPVS refuses NAT destinations
+/// on a director without a usable address), then connects the library there.
+pub fn director() -> Ipvs {
+    fresh_netns();
+    run("ip", &["link", "add", "d0", "type", "dummy"]);
+    run("ip", &["link", "set", "d0", "up"]);
+    run("ip", &["addr", "add", "10.0.0.254/24", "dev", "d0"]);
+    run(
+        "ip",
+        &["-6", "addr", "add", "2001:db8::fe/64", "dev", "d0", "nodad"],
+    );
+    Ipvs::connect().expect("IPVS must be reachable in the guest")
+}
+
+/// Moves the calling thread into a new network namespace with `lo` up.
+pub fn fresh_netns() {
+    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+    run("ip", &["link", "set", "lo", "up"]);
+}
+
+/// Runs a program in the calling thread's namespace and returns its stdout; fails the test
+/// when it fails.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {} failed with {}: {}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `ipvsadm args..`.
+pub fn ipvsadm(args: &[&str]) -> String {
+    run("ipvsadm", args)
+}
+
+/// `ipvsadm -R` fed with `rules`.
+pub fn ipvsadm_restore(rules: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("ipvsadm")
+        .arg("-R")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("cannot run ipvsadm -R");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(rules.as_bytes())
+        .expect("write rules");
+    let status = child.wait().expect("wait for ipvsadm -R");
+    assert!(status.success(), "ipvsadm -R failed with {status}");
+}
+
+/// The scheduler modules this kernel ships (`ip_vs_<name>.ko`), read from the module tree.
+pub fn scheduler_modules() -> Vec<String> {
+    let release = run("uname", &["-r"]);
+    let dir = format!("/lib/modules/{}/kernel/net/netfilter/ipvs", release.trim());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {dir}: {e}"))
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let stem = name.strip_prefix("ip_vs_")?.split(".ko").next()?.to_owned();
+            (stem != "ftp" && !stem.starts_with("pe_")).then_some(stem)
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no scheduler modules in {dir}");
+    names
+}

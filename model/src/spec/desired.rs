@@ -1,0 +1,92 @@
+//! The desired-state document as JSON.
+
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::{ServiceSpec, TimeoutsSpec};
+use crate::desired::{DesiredService, DesiredState};
+use crate::validation::ValidationErrors;
+
+/// A cluster's whole desired configuration: what `GET .../desired-state` returns and
+/// `PUT .../desired-state` takes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DesiredStateSpec {
+    /// The cluster; on input, when given, it must be the cluster in the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// On output, the generation of this document. On input, when given, the generation
+    /// the document was based on: the write fails with 412 if the cluster has moved on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+    /// Every virtual service with its `real_servers`.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+impl DesiredStateSpec {
+    /// Validates the whole document, reporting every bad field with its path.
+    pub fn parse(&self) -> Result<DesiredState, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let timeouts = errors.check_nested("timeouts", self.timeouts.parse());
+        let mut services = Vec::with_capacity(self.services.len());
+        for (i, spec) in self.services.iter().enumerate() {
+            if let Some(service) =
+                errors.check_nested(&format!("services[{i}]"), DesiredService::parse(spec))
+            {
+                services.push(service);
+            }
+        }
+        let generation = self.generation.unwrap_or(0);
+        match timeouts {
+            Some(timeouts) if errors.is_empty() => {
+                DesiredState::new(generation, timeouts, services)
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+impl From<&DesiredState> for DesiredStateSpec {
+    fn from(state: &DesiredState) -> Self {
+        DesiredStateSpec {
+            cluster: None,
+            generation: Some(state.generation),
+            timeouts: state.timeouts.into(),
+            services: state.services().map(DesiredService::to_spec).collect(),
+        }
+    }
+}
+
+/// A desired state written in its JSON form (the same bytes as its `DesiredStateSpec`) one
+/// service at a time: building the whole spec first would take tens of megabytes for a
+/// cluster of 10,000 services.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentView<'a> {
+    pub cluster: Option<&'a str>,
+    pub state: &'a DesiredState,
+}
+
+impl Serialize for DocumentView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Services<'a>(&'a DesiredState);
+        impl Serialize for Services<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.services().map(DesiredService::to_spec))
+            }
+        }
+        // Field order and skipping as in the derived `DesiredStateSpec`.
+        let mut document = serializer.serialize_struct("DesiredStateSpec", 4)?;
+        match self.cluster {
+            Some(cluster) => document.serialize_field("cluster", cluster)?,
+            None => document.skip_field("cluster")?,
+        }
+        document.serialize_field("generation", &self.state.generation)?;
+        document.serialize_field("timeouts", &TimeoutsSpec::from(self.state.timeouts))?;
+        document.serialize_field("services", &Services(self.state))?;
+        document.end()
+    }
+}

@@ -1,0 +1,17 @@
+//! The JSON shapes of the API and the desired-state document, and their validation.
+//!
+//! Each `*Spec` is what a client writes: loosely typed so that every bad field can be
+//! reported at once, with a `parse` that returns the validated domain value. Converting a
+//! domain value back gives the canonical spec, with every default written out.
+
+mod cluster;
+mod desired;
+mod real_server;
+mod service;
+
+pub use cluster::{
+    ClusterSettings, ClusterSpec, DirectorSettings, DirectorSpec, Timeouts, TimeoutsSpec,
+};
+pub use desired::{DesiredStateSpec, DocumentView};
+pub use real_server::RealServerSpec;
+pub use service::{Netmask, ServiceSpec};

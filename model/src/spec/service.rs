@@ -1,0 +1,320 @@
+//! `ServiceSpec`: a virtual service as written in JSON, and its validation.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::RealServerSpec;
+use crate::address::parse_virtual_address;
+use crate::service::{
+    Family, Fwmark, Persistence, PersistenceEngine, Port, Protocol, Scheduler, SchedulerFlag,
+    SchedulerName, ServiceKey, VirtualService,
+};
+use crate::text::Text;
+use crate::validation::ValidationErrors;
+
+/// A virtual service as JSON: `protocol` + `address` + `port`, or `fwmark` + `family`.
+///
+/// Everything optional has a default; unknown fields are rejected so a typo never passes
+/// silently. Output always carries every field that applies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceSpec {
+    /// `tcp`, `udp` or `sctp`; with `address` and `port`, for an address-based service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Protocol>))]
+    pub protocol: Option<String>,
+    /// Virtual IPv4 or IPv6 address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "192.0.2.10"))]
+    pub address: Option<String>,
+    /// 1-65535.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
+    pub port: Option<i64>,
+    /// Firewall mark 1-4294967295, for a fwmark service (with `family`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4294967295_i64))]
+    pub fwmark: Option<i64>,
+    /// `ipv4` or `ipv6`: required for fwmark services, implied by the address otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Family>))]
+    pub family: Option<String>,
+    /// Kernel scheduler; default `wlc`, as in the kernel and ipvsadm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<SchedulerName>))]
+    pub scheduler: Option<String>,
+    /// `sh-fallback`, `sh-port` (only with `sh`); `mh-fallback`, `mh-port` (only with `mh`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<SchedulerFlag>))]
+    pub scheduler_flags: Vec<String>,
+    /// Seconds a client sticks to its real server after its last connection; 0 = off.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967))]
+    pub persistence_timeout: i64,
+    /// Clients in one network count as one client: an IPv4 netmask (`"255.255.255.0"`)
+    /// or an IPv6 prefix length (`64`). Default: a single address. Needs persistence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_netmask: Option<Netmask>,
+    /// Schedule every UDP datagram on its own; UDP and fwmark services only.
+    #[serde(default)]
+    pub one_packet: bool,
+    /// `sip`: persistence by SIP Call-ID; UDP and fwmark services with persistence only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PersistenceEngine>))]
+    pub persistence_engine: Option<String>,
+    /// A short label for people.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The real servers, in a desired-state document or when creating a service with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_servers: Option<Vec<RealServerSpec>>,
+}
+
+/// An IPv4 netmask in dotted form (`"255.255.255.0"`) or a prefix length (`64`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Netmask {
+    Prefix(i64),
+    Text(String),
+}
+
+impl ServiceSpec {
+    /// Validates the service itself (not `real_servers`), reporting every bad field.
+    pub fn parse(&self) -> Result<VirtualService, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let key = errors.check_nested("", self.parse_key());
+        let scheduler = errors.check("scheduler", self.parse_scheduler());
+        let engine = match &self.persistence_engine {
+            None => Some(None),
+            Some(word) => errors.check(
+                "persistence_engine",
+                word.parse::<PersistenceEngine>().map(Some),
+            ),
+        };
+        let name = errors.check("name", Text::label(&self.name));
+        let description = errors.check("description", Text::description(&self.description));
+        let persistence = key.and_then(|key| self.parse_persistence(key.family(), &mut errors));
+
+        let (
+            Some(key),
+            Some(scheduler),
+            Some(engine),
+            Some(persistence),
+            Some(name),
+            Some(description),
+        ) = (key, scheduler, engine, persistence, name, description)
+        else {
+            return Err(errors);
+        };
+        let udp_or_fwmark = matches!(key.protocol(), None | Some(Protocol::Udp));
+        if self.one_packet && !udp_or_fwmark {
+            errors.add("one_packet", "applies only to udp and fwmark services");
+        }
+        if engine.is_some() {
+            if !udp_or_fwmark {
+                errors.add(
+                    "persistence_engine",
+                    "sip works on udp packets only: use a udp or fwmark service",
+                );
+            } else if persistence.is_none() {
+                errors.add("persistence_engine", "needs a persistence_timeout above 0");
+            }
+        }
+        errors.into_result()?;
+        Ok(VirtualService {
+            key,
+            scheduler,
+            persistence,
+            one_packet: self.one_packet,
+            persistence_engine: engine,
+            name,
+            description,
+        })
+    }
+
+    fn parse_key(&self) -> Result<ServiceKey, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let family = match &self.family {
+            None => None,
+            Some(word) => errors.check("family", word.parse::<Family>()),
+        };
+        if let Some(fwmark) = self.fwmark {
+            for (field, set) in [
+                ("protocol", self.protocol.is_some()),
+                ("address", self.address.is_some()),
+                ("port", self.port.is_some()),
+            ] {
+                if set {
+                    errors.add(field, "must not be set for a fwmark service");
+                }
+            }
+            let fwmark = errors.check("fwmark", Fwmark::parse(fwmark));
+            if self.family.is_none() {
+                errors.add("family", "required for a fwmark service: ipv4 or ipv6");
+            }
+            return match (fwmark, family) {
+                (Some(fwmark), Some(family)) if errors.is_empty() => {
+                    Ok(ServiceKey::Fwmark { fwmark, family })
+                }
+                _ => Err(errors),
+            };
+        }
+
+        let required = "required for an address service (or set fwmark and family)";
+        let protocol = match &self.protocol {
+            None => errors.check("protocol", Err(required.into())),
+            Some(word) => errors.check("protocol", word.parse::<Protocol>()),
+        };
+        let address = match &self.address {
+            None => errors.check("address", Err(required.into())),
+            Some(text) => errors.check("address", parse_virtual_address(text)),
+        };
+        let port = match self.port {
+            None => errors.check("port", Err(required.into())),
+            Some(port) => errors.check("port", Port::parse(port)),
+        };
+        if let (Some(address), Some(family)) = (address, family) {
+            if Family::of(address) != family {
+                errors.add(
+                    "family",
+                    format!("is {family} but the address is {}", Family::of(address)),
+                );
+            }
+        }
+        match (protocol, address, port) {
+            (Some(protocol), Some(address), Some(port)) if errors.is_empty() => {
+                Ok(ServiceKey::Address {
+                    protocol,
+                    address,
+                    port,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+
+    fn parse_scheduler(&self) -> Result<Scheduler, String> {
+        let name = match &self.scheduler {
+            None => SchedulerName::Wlc,
+            Some(word) => word.parse()?,
+        };
+        let mut flags = Vec::with_capacity(self.scheduler_flags.len());
+        for word in &self.scheduler_flags {
+            let flag: SchedulerFlag = word.parse()?;
+            if flags.contains(&flag) {
+                return Err(format!("flag {flag} is given twice"));
+            }
+            flags.push(flag);
+        }
+        Scheduler::new(name, &flags)
+    }
+
+    /// `Some(None)` when persistence is off; `None` when an error was recorded.
+    fn parse_persistence(
+        &self,
+        family: Family,
+        errors: &mut ValidationErrors,
+    ) -> Option<Option<Persistence>> {
+        let prefix_len = match &self.persistence_netmask {
+            None => None,
+            Some(mask) => Some(errors.check("persistence_netmask", mask.prefix_len(family))?),
+        };
+        Persistence::new(self.persistence_timeout, prefix_len, family)
+            .map_err(|(field, message)| errors.add(field, message))
+            .ok()
+    }
+}
+
+impl Netmask {
+    fn prefix_len(&self, family: Family) -> Result<u8, String> {
+        let max = family.max_prefix_len();
+        // ip_vs_ctl.c takes any IPv4 netmask but only IPv6 prefix lengths from 1.
+        let (name, min) = match family {
+            Family::Ipv4 => ("IPv4", 0),
+            Family::Ipv6 => ("IPv6", 1),
+        };
+        let prefix = match (self, family) {
+            (Netmask::Text(text), Family::Ipv4) => {
+                let mask: Ipv4Addr = text.parse().map_err(|_| {
+                    format!("{text:?} is not an IPv4 netmask such as 255.255.255.0")
+                })?;
+                let bits = u32::from(mask);
+                if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                    return Err(format!("{text} is not a contiguous netmask"));
+                }
+                return Ok(bits.leading_ones() as u8);
+            }
+            (Netmask::Text(text), Family::Ipv6) => {
+                let digits = text.strip_prefix('/').unwrap_or(text);
+                digits
+                    .parse::<i64>()
+                    .map_err(|_| format!("{text:?} is not an IPv6 prefix length such as 64"))?
+            }
+            (Netmask::Prefix(prefix), _) => *prefix,
+        };
+        u8::try_from(prefix)
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| {
+                format!("an {name} prefix length must be between {min} and {max}, not {prefix}")
+            })
+    }
+
+    /// The canonical form: dotted for IPv4, a number for IPv6.
+    pub fn from_prefix_len(prefix_len: u8, family: Family) -> Self {
+        match family {
+            Family::Ipv4 => {
+                let bits = u32::MAX
+                    .checked_shl(32 - u32::from(prefix_len))
+                    .unwrap_or(0);
+                Netmask::Text(Ipv4Addr::from(bits).to_string())
+            }
+            Family::Ipv6 => Netmask::Prefix(i64::from(prefix_len)),
+        }
+    }
+}
+
+impl From<&VirtualService> for ServiceSpec {
+    fn from(service: &VirtualService) -> Self {
+        let mut spec = ServiceSpec::default();
+        match *service.key() {
+            ServiceKey::Address {
+                protocol,
+                address,
+                port,
+            } => {
+                spec.protocol = Some(protocol.to_string());
+                spec.address = Some(address.to_string());
+                spec.port = Some(i64::from(port.get()));
+            }
+            ServiceKey::Fwmark { fwmark, family } => {
+                spec.fwmark = Some(i64::from(fwmark.get()));
+                spec.family = Some(family.to_string());
+            }
+        }
+        let family = service.key().family();
+        ServiceSpec {
+            scheduler: Some(service.scheduler().name().to_string()),
+            scheduler_flags: service
+                .scheduler()
+                .flags()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            persistence_timeout: service.persistence().map_or(0, |p| i64::from(p.timeout())),
+            persistence_netmask: service
+                .persistence()
+                .map(|p| Netmask::from_prefix_len(p.prefix_len(), family)),
+            one_packet: service.one_packet(),
+            persistence_engine: service.persistence_engine().map(|e| e.to_string()),
+            name: service.name().to_string(),
+            description: service.description().to_string(),
+            ..spec
+        }
+    }
+}

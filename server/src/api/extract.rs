@@ -1,0 +1,200 @@
+//! Request extractors whose failures are problem documents rather than plain text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{CONTENT_TYPE, IF_MATCH};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use lvs_model::ValidationErrors;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// A JSON body: `application/json` or any `+json` type (such as merge-patch), parsed with
+/// the path of any mistyped field so it can be reported against that field.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !is_json(&content_type) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected a JSON body (Content-Type: application/json), got {content_type:?}"
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(
+                    "the body exceeds the server's limit (see --max-body-bytes)".into(),
+                )
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: rejection.body_text(),
+                }
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses JSON: syntax errors are 400, values of the wrong type 422 against their field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is an object, but serde also reads a struct from an array of its field
+    // values, which would make `[]` an empty desired state that deletes every service.
+    let array = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    // Tracking the path of every value halves parsing speed, so only a body that fails is
+    // parsed again to find where.
+    match serde_json::from_slice(bytes) {
+        Ok(_) if array => Err(ApiError::invalid("", "must be a JSON object, not an array")),
+        Ok(value) => Ok(value),
+        Err(_) => Err(locate_json_error::<T>(bytes)),
+    }
+}
+
+fn locate_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(_) => match deserializer.end() {
+            Ok(()) => return ApiError::Internal(anyhow::anyhow!("JSON failed to parse only once")),
+            Err(error) => return malformed(&error),
+        },
+        Err(error) => error,
+    };
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let field = if path == "." { String::new() } else { path };
+            ApiError::Validation(ValidationErrors::one(
+                field,
+                without_position(&inner.to_string()),
+            ))
+        }
+        _ => malformed(&inner),
+    }
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("the body is not valid JSON: {error}"),
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// serde_json appends " at line L column C", which means nothing against a field path.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Path parameters, with a 400 problem when one does not parse.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| ApiError::BadRequest {
+                code: "invalid_path",
+                detail: rejection.body_text(),
+            })
+    }
+}
+
+/// Query parameters, with a 400 problem when they do not parse.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| ApiError::BadRequest {
+                code: "invalid_query",
+                detail: rejection.body_text(),
+            })
+    }
+}
+
+/// The `If-Match` header: the write goes ahead only if the resource's current ETag is
+/// listed (or the header is `*`, or absent).
+#[derive(Debug, Default)]
+pub struct IfMatch(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.headers.get(IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(value) => value
+                .to_str()
+                .map(|v| IfMatch(Some(v.to_owned())))
+                .map_err(|_| ApiError::BadRequest {
+                    code: "invalid_header",
+                    detail: "If-Match is not valid ASCII".into(),
+                }),
+        }
+    }
+}
+
+impl IfMatch {
+    /// Fails with 412 unless `current` (a quoted ETag) satisfies the header.
+    pub fn check(&self, current: &str) -> Result<(), ApiError> {
+        let Some(header) = &self.0 else { return Ok(()) };
+        let matches = header.split(',').map(str::trim).any(|tag| {
+            // If-Match uses the strong comparison, so a weak tag never matches.
+            tag == "*" || tag == current
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed(format!(
+                "If-Match {header} does not match the current ETag {current}; \
+                 read the resource again and reapply your change"
+            )))
+        }
+    }
+}
+
+/// An address query parameter in canonical form, so `2001:DB8::1` finds `2001:db8::1`.
+pub fn canonical_address(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    text.map(|text| {
+        text.parse::<std::net::IpAddr>()
+            .map(|a| a.to_string())
+            .map_err(|_| ApiError::BadRequest {
+                code: "invalid_query",
+                detail: format!("address {text:?} is not an IP address"),
+            })
+    })
+    .transpose()
+}

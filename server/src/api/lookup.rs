@@ -1,0 +1,50 @@
+//! Finding the resources named in a URL, or answering 404.
+
+use sqlx::SqliteConnection;
+
+use super::error::{ApiError, ApiResult};
+use crate::db::clusters::{self, ClusterRow};
+use crate::db::directors::{self, DirectorRow};
+use crate::db::real_servers::{self, RealServerRow};
+use crate::db::services::{self, ServiceRow};
+
+pub async fn cluster(conn: &mut SqliteConnection, name: &str) -> ApiResult<ClusterRow> {
+    clusters::get(conn, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("cluster {name}")))
+}
+
+pub async fn director(
+    conn: &mut SqliteConnection,
+    cluster: &ClusterRow,
+    name: &str,
+) -> ApiResult<DirectorRow> {
+    directors::get(conn, cluster.id, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("director {name} in cluster {}", cluster.name)))
+}
+
+pub async fn service(
+    conn: &mut SqliteConnection,
+    cluster: &ClusterRow,
+    id: i64,
+) -> ApiResult<ServiceRow> {
+    services::get(conn, cluster.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("service {id} in cluster {}", cluster.name)))
+}
+
+pub async fn real_server(
+    conn: &mut SqliteConnection,
+    service: &ServiceRow,
+    id: i64,
+) -> ApiResult<RealServerRow> {
+    real_servers::get(conn, service.id, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "real server {id} in service {}",
+                service.service_key
+            ))
+        })
+}

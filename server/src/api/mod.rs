@@ -1,0 +1,131 @@
+//! The REST API: one module per resource, each handler documented for the OpenAPI spec,
+//! which is generated from these same routes.
+
+pub mod clusters;
+pub mod desired_state;
+pub mod directors;
+pub mod error;
+mod explorer;
+pub mod extract;
+pub mod health;
+mod lookup;
+mod patch;
+pub mod real_servers;
+pub mod response;
+pub mod services;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::db::Db;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "LVS Fleet API",
+        description = "Desired IPVS configuration of a fleet of Linux Virtual Server directors. \
+            Errors are `application/problem+json` with a stable `code`. Every resource has an \
+            `ETag`; send it back in `If-Match` on PUT, PATCH and DELETE to be told (412) \
+            when someone else changed it first. PATCH takes a JSON merge patch.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "clusters", description = "Groups of directors that serve the same services"),
+        (name = "directors", description = "Hosts running lvs-agent for a cluster"),
+        (name = "services", description = "Virtual services"),
+        (name = "real servers", description = "Where a virtual service sends connections"),
+        (name = "desired state", description = "A cluster's whole configuration as one document"),
+        (name = "health", description = "Probes")
+    )
+)]
+struct ApiDoc;
+
+/// The API's routes with the OpenAPI document describing them.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(clusters::list, clusters::create))
+        .routes(routes!(
+            clusters::get,
+            clusters::replace,
+            clusters::modify,
+            clusters::delete
+        ))
+        .routes(routes!(directors::list, directors::create))
+        .routes(routes!(
+            directors::get,
+            directors::replace,
+            directors::modify,
+            directors::delete
+        ))
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(
+            services::get,
+            services::replace,
+            services::modify,
+            services::delete
+        ))
+        .routes(routes!(real_servers::list, real_servers::create))
+        .routes(routes!(
+            real_servers::get,
+            real_servers::replace,
+            real_servers::modify,
+            real_servers::delete
+        ))
+        .routes(routes!(real_servers::drain))
+        .routes(routes!(real_servers::restore))
+        .routes(routes!(desired_state::get, desired_state::replace))
+}
+
+/// The OpenAPI document, as checked in at `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let (api, spec) = api_routes().split_for_parts();
+    let spec_json = spec.to_pretty_json().unwrap_or_default();
+    api.route(
+        "/api/openapi.json",
+        axum::routing::get(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                spec_json,
+            )
+        }),
+    )
+    .merge(explorer::routes())
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .with_state(state)
+    .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
+    }))
+    .layer(TraceLayer::new_for_http())
+}
+
+use axum::response::IntoResponse;
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no resource at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

@@ -1,0 +1,279 @@
+//! `/api/v1/clusters/{cluster}/services/{service}/real-servers`: where a service sends
+//! connections.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use lvs_model::spec::RealServerSpec;
+use lvs_model::RealServerState;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{canonical_address, IfMatch, Json, Path, Query};
+use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
+use super::{lookup, patch, AppState};
+use crate::db::real_servers::{self, RealServerRow};
+use crate::db::{self, clusters, now_millis};
+
+/// A real server as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RealServer {
+    pub id: i64,
+    pub service_id: i64,
+    /// `10.0.0.2:80` or `[2001:db8::2]:80`.
+    pub key: String,
+    #[serde(flatten)]
+    pub spec: RealServerSpec,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&RealServerRow> for RealServer {
+    fn from(row: &RealServerRow) -> Self {
+        RealServer {
+            id: row.id,
+            service_id: row.service_id,
+            key: row.key(),
+            spec: row.spec(),
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RealServerFilter {
+    pub address: Option<String>,
+    pub port: Option<i64>,
+}
+
+type ServicePath = (String, i64);
+type RealServerPath = (String, i64, i64);
+
+/// List a service's real servers, by id.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), PageParams, RealServerFilter),
+    responses((status = 200, body = Page<RealServer>), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path((cluster, service)): Path<ServicePath>,
+    Query(paging): Query<PageParams>,
+    Query(filter): Query<RealServerFilter>,
+) -> ApiResult<axum::Json<Page<RealServer>>> {
+    let (limit, after) = (paging.limit()?, paging.after_id()?);
+    let address = canonical_address(filter.address.as_deref())?;
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let rows = real_servers::list(
+        &mut tx,
+        service.id,
+        address.as_deref(),
+        filter.port,
+        after,
+        limit + 1,
+    )
+    .await?;
+    page(
+        rows,
+        limit,
+        |row| row.id.to_string(),
+        |row| Ok(RealServer::from(&row)),
+    )
+    .map(axum::Json)
+}
+
+/// Add a real server to a service.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path)), request_body = RealServerSpec,
+    responses((status = 201, body = RealServer), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Path((cluster, service)): Path<ServicePath>,
+    Json(spec): Json<RealServerSpec>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let server = spec.parse(service.service()?.key())?;
+    let now = now_millis();
+    let row = match real_servers::insert(&mut tx, service.id, &server, now).await {
+        Err(e) if db::is_unique_violation(&e) => {
+            let key = std::net::SocketAddr::new(server.address(), server.port());
+            return Err(ApiError::already_exists(format!(
+                "real server {key} in service {}",
+                service.service_key
+            )));
+        }
+        result => result?,
+    };
+    clusters::bump_generation(&mut tx, cluster.id, now).await?;
+    tx.commit().await?;
+    let location = format!(
+        "/api/v1/clusters/{}/services/{}/real-servers/{}",
+        cluster.name, service.id, row.id
+    );
+    Ok(Tagged::created(RealServer::from(&row), location))
+}
+
+/// Get a real server.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path)),
+    responses((status = 200, body = RealServer), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((cluster, service, id)): Path<RealServerPath>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    Ok(Tagged::ok(RealServer::from(&row)))
+}
+
+/// Replace a real server; a weight change keeps its connections.
+#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    request_body = RealServerSpec,
+    responses((status = 200, body = RealServer), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(path): Path<RealServerPath>,
+    if_match: IfMatch,
+    Json(spec): Json<RealServerSpec>,
+) -> ApiResult<Tagged> {
+    update(state, path, if_match, |_| Ok(spec)).await
+}
+
+/// Change some of a real server's fields (JSON merge patch), e.g. `{"weight": 5}`.
+#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    request_body(content = RealServerSpec, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = RealServer), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn modify(
+    State(state): State<AppState>,
+    Path(path): Path<RealServerPath>,
+    if_match: IfMatch,
+    Json(changes): Json<Value>,
+) -> ApiResult<Tagged> {
+    update(state, path, if_match, |current| {
+        patch::merge(&current, &changes)
+    })
+    .await
+}
+
+/// Drain a real server: weight 0 in the kernel, so no new connections while existing
+/// ones finish; its configured weight is kept.
+#[utoipa::path(post,
+    path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}/drain",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = RealServer), (status = 404, body = Problem),
+              (status = 412, body = Problem)))]
+pub async fn drain(
+    State(state): State<AppState>,
+    Path(path): Path<RealServerPath>,
+    if_match: IfMatch,
+) -> ApiResult<Tagged> {
+    set_state(state, path, if_match, RealServerState::Drained).await
+}
+
+/// Restore a drained real server to its configured weight.
+#[utoipa::path(post,
+    path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}/restore",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = RealServer), (status = 404, body = Problem),
+              (status = 412, body = Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    Path(path): Path<RealServerPath>,
+    if_match: IfMatch,
+) -> ApiResult<Tagged> {
+    set_state(state, path, if_match, RealServerState::Active).await
+}
+
+async fn set_state(
+    state: AppState,
+    path: RealServerPath,
+    if_match: IfMatch,
+    new: RealServerState,
+) -> ApiResult<Tagged> {
+    update(state, path, if_match, |current| {
+        Ok(RealServerSpec {
+            state: Some(new.to_string()),
+            ..current
+        })
+    })
+    .await
+}
+
+async fn update(
+    state: AppState,
+    (cluster, service, id): RealServerPath,
+    if_match: IfMatch,
+    edit: impl FnOnce(RealServerSpec) -> ApiResult<RealServerSpec>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    if_match.check(&etag(&RealServer::from(&row)))?;
+    let key = *service.service()?.key();
+    let server = edit(row.spec())?.parse(&key)?;
+    if server != row.real_server(&key)? {
+        let now = now_millis();
+        match real_servers::update(&mut tx, row.id, &server, now).await {
+            Err(e) if db::is_unique_violation(&e) => {
+                let addr = std::net::SocketAddr::new(server.address(), server.port());
+                return Err(ApiError::already_exists(format!(
+                    "real server {addr} in service {}",
+                    service.service_key
+                )));
+            }
+            result => result?,
+        }
+        clusters::bump_generation(&mut tx, cluster.id, now).await?;
+    }
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    tx.commit().await?;
+    Ok(Tagged::ok(RealServer::from(&row)))
+}
+
+/// Remove a real server from its service.
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+    tag = "real servers",
+    params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((cluster, service, id)): Path<RealServerPath>,
+    if_match: IfMatch,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    if_match.check(&etag(&RealServer::from(&row)))?;
+    real_servers::delete(&mut tx, row.id).await?;
+    clusters::bump_generation(&mut tx, cluster.id, now_millis()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,257 @@
+//! `/api/v1/clusters/{cluster}/services`: virtual services.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use lvs_model::spec::ServiceSpec;
+use lvs_model::{DesiredService, ValidationErrors, VirtualService};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{canonical_address, IfMatch, Json, Path, Query};
+use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
+use super::{lookup, patch, AppState};
+use crate::db::clusters::{self, ClusterRow};
+use crate::db::services::{self, ServiceRow};
+use crate::db::{self, desired_state, now_millis, real_servers, Tx};
+
+/// A virtual service as the API shows it (its real servers are a sub-resource).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Service {
+    pub id: i64,
+    pub cluster: String,
+    /// The kernel's key for it: `tcp:10.0.0.1:80`, `udp:[2001:db8::1]:53`, `fwmark:42:ipv4`.
+    pub key: String,
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Service {
+    pub(super) fn new(row: &ServiceRow, cluster: &str) -> Self {
+        Service {
+            id: row.id,
+            cluster: cluster.to_owned(),
+            key: row.service_key.clone(),
+            spec: row.spec(),
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceFilter {
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: Option<String>,
+    /// Virtual address, in any valid notation.
+    pub address: Option<String>,
+    pub port: Option<i64>,
+    pub fwmark: Option<i64>,
+    /// Only services whose name contains this.
+    pub name: Option<String>,
+}
+
+/// List a cluster's services, by id.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services", tag = "services",
+    params(("cluster" = String, Path), PageParams, ServiceFilter),
+    responses((status = 200, body = Page<Service>), (status = 400, body = Problem),
+              (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Query(paging): Query<PageParams>,
+    Query(filter): Query<ServiceFilter>,
+) -> ApiResult<axum::Json<Page<Service>>> {
+    let (limit, after) = (paging.limit()?, paging.after_id()?);
+    let address = canonical_address(filter.address.as_deref())?;
+    let filter = services::Filter {
+        protocol: filter.protocol.as_deref(),
+        address: address.as_deref(),
+        port: filter.port,
+        fwmark: filter.fwmark,
+        name_contains: filter.name.as_deref(),
+    };
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let rows = services::list(&mut tx, cluster.id, &filter, after, limit + 1).await?;
+    page(
+        rows,
+        limit,
+        |row| row.id.to_string(),
+        |row| Ok(Service::new(&row, &cluster.name)),
+    )
+    .map(axum::Json)
+}
+
+/// Create a service, optionally with its `real_servers`, in one change.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/services", tag = "services",
+    params(("cluster" = String, Path)), request_body = ServiceSpec,
+    responses((status = 201, body = Service), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Json(spec): Json<ServiceSpec>,
+) -> ApiResult<Tagged> {
+    let service = DesiredService::parse(&spec)?;
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let now = now_millis();
+    let row = match desired_state::insert_service(&mut tx, cluster.id, &service, now).await {
+        Err(e) if db::is_unique_violation(&e) => {
+            return Err(ApiError::already_exists(format!(
+                "service {} in cluster {}",
+                service.key(),
+                cluster.name
+            )))
+        }
+        result => result?,
+    };
+    clusters::bump_generation(&mut tx, cluster.id, now).await?;
+    tx.commit().await?;
+    let location = format!("/api/v1/clusters/{}/services/{}", cluster.name, row.id);
+    Ok(Tagged::created(Service::new(&row, &cluster.name), location))
+}
+
+/// Get a service.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+    params(("cluster" = String, Path), ("service" = i64, Path)),
+    responses((status = 200, body = Service), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let row = lookup::service(&mut tx, &cluster, id).await?;
+    Ok(Tagged::ok(Service::new(&row, &cluster.name)))
+}
+
+/// Replace a service's settings; the kernel edits it in place, keeping connections.
+#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+    params(("cluster" = String, Path), ("service" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    request_body = ServiceSpec,
+    responses((status = 200, body = Service), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn replace(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    if_match: IfMatch,
+    Json(spec): Json<ServiceSpec>,
+) -> ApiResult<Tagged> {
+    update(state, cluster, id, if_match, |_| Ok(spec)).await
+}
+
+/// Change some of a service's settings (JSON merge patch).
+#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+    params(("cluster" = String, Path), ("service" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    request_body(content = ServiceSpec, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = Service), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn modify(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    if_match: IfMatch,
+    Json(changes): Json<Value>,
+) -> ApiResult<Tagged> {
+    update(state, cluster, id, if_match, |current| {
+        patch::merge(&current, &changes)
+    })
+    .await
+}
+
+async fn update(
+    state: AppState,
+    cluster: String,
+    id: i64,
+    if_match: IfMatch,
+    edit: impl FnOnce(ServiceSpec) -> ApiResult<ServiceSpec>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let row = lookup::service(&mut tx, &cluster, id).await?;
+    if_match.check(&etag(&Service::new(&row, &cluster.name)))?;
+    let spec = edit(row.spec())?;
+    if spec.real_servers.is_some() {
+        return Err(ApiError::invalid(
+            "real_servers",
+            "edit real servers under .../services/{service}/real-servers",
+        ));
+    }
+    let service = spec.parse()?;
+    let old = row.service()?;
+    if service != old {
+        check_real_servers_still_valid(&mut tx, &row, &service).await?;
+        let now = now_millis();
+        match services::update(&mut tx, row.id, &service, now).await {
+            Err(e) if db::is_unique_violation(&e) => {
+                return Err(ApiError::already_exists(format!(
+                    "service {} in cluster {}",
+                    service.key(),
+                    cluster.name
+                )))
+            }
+            result => result?,
+        }
+        clusters::bump_generation(&mut tx, cluster.id, now).await?;
+    }
+    let row = lookup::service(&mut tx, &cluster, id).await?;
+    tx.commit().await?;
+    Ok(Tagged::ok(Service::new(&row, &cluster.name)))
+}
+
+/// A new key can break real servers that were valid for the old one (a port that must
+/// equal the service's, an address family): refuse rather than store them invalid.
+async fn check_real_servers_still_valid(
+    tx: &mut Tx,
+    row: &ServiceRow,
+    service: &VirtualService,
+) -> ApiResult<()> {
+    let mut errors = ValidationErrors::default();
+    let servers = real_servers::list(tx, row.id, None, None, 0, i64::MAX).await?;
+    for server in &servers {
+        if let Err(problems) = server.spec().parse(service.key()) {
+            for problem in problems.errors() {
+                errors.add(
+                    "real_servers",
+                    format!(
+                        "real server {} (id {}) would become invalid: {}: {}",
+                        server.key(),
+                        server.id,
+                        problem.field,
+                        problem.message
+                    ),
+                );
+            }
+        }
+    }
+    errors.into_result().map_err(ApiError::from)
+}
+
+/// Delete a service and its real servers.
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+    params(("cluster" = String, Path), ("service" = i64, Path),
+           ("If-Match" = Option<String>, Header)),
+    responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    if_match: IfMatch,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.db.write().await?;
+    let cluster: ClusterRow = lookup::cluster(&mut tx, &cluster).await?;
+    let row = lookup::service(&mut tx, &cluster, id).await?;
+    if_match.check(&etag(&Service::new(&row, &cluster.name)))?;
+    services::delete(&mut tx, row.id).await?;
+    clusters::bump_generation(&mut tx, cluster.id, now_millis()).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,56 @@
+//! `lvs-server`'s command line; every option is also an `LVS_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// LVS Fleet control-plane server: keeps the fleet's desired IPVS configuration and serves
+/// it over a REST API (docs at /api/docs).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lvs-server", version)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "LVS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL, e.g. sqlite:///var/lib/lvs-fleet/fleet.db. Default: fleet.db in the
+    /// data directory.
+    #[arg(long, env = "LVS_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the default database; created on first start.
+    #[arg(long, env = "LVS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Log format.
+    #[arg(long, env = "LVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter: a level (info, debug) or per-module directives (lvs_server=debug,info).
+    #[arg(long, env = "LVS_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Largest request body accepted, in bytes; a whole-cluster desired-state document
+    /// with 10,000 services of 10 real servers each is about 30 MB.
+    #[arg(long, env = "LVS_MAX_BODY_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The database URL to open, creating the data directory when the default is used.
+    pub fn database_url(&self) -> std::io::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        let path = std::path::absolute(self.data_dir.join("fleet.db"))?;
+        Ok(format!("sqlite://{}", path.display()))
+    }
+}

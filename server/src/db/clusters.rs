@@ -1,0 +1,190 @@
+//! The `clusters` table.
+
+use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
+use lvs_model::Timeouts;
+use sqlx::SqliteConnection;
+
+#[derive(Debug, Clone)]
+pub struct ClusterRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub timeout_tcp: Option<i64>,
+    pub timeout_tcpfin: Option<i64>,
+    pub timeout_udp: Option<i64>,
+    pub generation: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ClusterRow {
+    pub fn timeouts_spec(&self) -> TimeoutsSpec {
+        TimeoutsSpec {
+            tcp: self.timeout_tcp,
+            tcpfin: self.timeout_tcpfin,
+            udp: self.timeout_udp,
+        }
+    }
+
+    /// The stored timeouts; they were validated on the way in.
+    pub fn timeouts(&self) -> Result<Timeouts, sqlx::Error> {
+        self.timeouts_spec()
+            .parse()
+            .map_err(|e| corrupt(&self.name, &e.to_string()))
+    }
+
+    pub fn generation(&self) -> u64 {
+        u64::try_from(self.generation).unwrap_or(0)
+    }
+}
+
+fn seconds(value: Option<std::num::NonZeroU32>) -> Option<i64> {
+    value.map(|s| i64::from(s.get()))
+}
+
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    settings: &ClusterSettings,
+    now: i64,
+) -> Result<ClusterRow, sqlx::Error> {
+    let (name, description) = (settings.name.as_str(), settings.description.as_str());
+    let t = settings.timeouts;
+    let (tcp, tcpfin, udp) = (seconds(t.tcp), seconds(t.tcpfin), seconds(t.udp));
+    sqlx::query_as!(
+        ClusterRow,
+        r#"INSERT INTO clusters
+            (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                   generation, created_at, updated_at"#,
+        name,
+        description,
+        tcp,
+        tcpfin,
+        udp,
+        now,
+        now,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> Result<Option<ClusterRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ClusterRow,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                generation, created_at, updated_at
+         FROM clusters WHERE name = ?"#,
+        name
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Clusters ordered by name, after `after`, optionally only those whose name contains
+/// `name_contains`.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    after: Option<&str>,
+    name_contains: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ClusterRow>, sqlx::Error> {
+    let after = after.unwrap_or("");
+    sqlx::query_as!(
+        ClusterRow,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                generation, created_at, updated_at
+         FROM clusters
+         WHERE name > ?1 AND (?2 IS NULL OR instr(name, ?2) > 0)
+         ORDER BY name LIMIT ?3"#,
+        after,
+        name_contains,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Replaces description and timeouts.
+pub async fn update(
+    conn: &mut SqliteConnection,
+    id: i64,
+    settings: &ClusterSettings,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let description = settings.description.as_str();
+    let t = settings.timeouts;
+    let (tcp, tcpfin, udp) = (seconds(t.tcp), seconds(t.tcpfin), seconds(t.udp));
+    sqlx::query!(
+        "UPDATE clusters SET description = ?, timeout_tcp = ?, timeout_tcpfin = ?,
+                timeout_udp = ?, updated_at = ?
+         WHERE id = ?",
+        description,
+        tcp,
+        tcpfin,
+        udp,
+        now,
+        id
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Records a committed change of the desired state: the next generation.
+pub async fn bump_generation(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let generation = sqlx::query_scalar!(
+        "UPDATE clusters SET generation = generation + 1, updated_at = ?
+         WHERE id = ? RETURNING generation",
+        now,
+        id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(generation).unwrap_or(0))
+}
+
+pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM clusters WHERE id = ?", id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Rows that fail the model's validation on the way out: the database was changed behind
+/// the server's back.
+pub fn corrupt(what: &str, why: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is invalid: {why}").into())
+}
+
+pub async fn update_timeouts(
+    conn: &mut SqliteConnection,
+    id: i64,
+    timeouts: &Timeouts,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (tcp, tcpfin, udp) = (
+        seconds(timeouts.tcp),
+        seconds(timeouts.tcpfin),
+        seconds(timeouts.udp),
+    );
+    sqlx::query!(
+        "UPDATE clusters SET timeout_tcp = ?, timeout_tcpfin = ?, timeout_udp = ?, updated_at = ?
+         WHERE id = ?",
+        tcp,
+        tcpfin,
+        udp,
+        now,
+        id
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}

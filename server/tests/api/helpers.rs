@@ -1,0 +1,383 @@
+//! `TestApp`: the real server on a fresh SQLite file, spoken to over HTTP.
+
+use std::net::SocketAddr;
+
+use lvs_server::db::Db;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The server's default body limit, as `lvs-server` starts with.
+pub const DEFAULT_MAX_BODY: usize = 128 * 1024 * 1024;
+
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// A running server with its own database file, which lives as long as the `TestApp`.
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    dir: TempDir,
+    max_body_bytes: usize,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// One answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub etag: Option<String>,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    /// The body as JSON, or `Null` when it is empty or not JSON.
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "expected {status}, got {}: {}",
+            self.status, self.text
+        );
+        &self.body
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code; returns the problem.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        self.expect(status);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "problem content type: {}",
+            self.text
+        );
+        let body = &self.body;
+        assert_eq!(body["code"], code, "problem code: {}", self.text);
+        assert_eq!(body["status"], status, "problem status: {}", self.text);
+        assert_eq!(body["type"], format!("urn:lvs-fleet:problem:{code}"));
+        assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        body
+    }
+
+    /// Asserts a 422 and returns the offending fields, in order.
+    #[track_caller]
+    pub fn invalid_fields(&self) -> Vec<String> {
+        let body = self.problem(422, "validation_failed");
+        let errors = body["errors"].as_array().expect("errors array");
+        assert!(!errors.is_empty(), "a 422 names its fields: {}", self.text);
+        errors
+            .iter()
+            .map(|e| {
+                assert!(
+                    e["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "every field error has a message: {e}"
+                );
+                e["field"].as_str().expect("field").to_owned()
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn etag(&self) -> String {
+        self.etag.clone().expect("an ETag header")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with_limit(DEFAULT_MAX_BODY).await
+    }
+
+    /// A server that refuses bodies above `max_body_bytes`.
+    pub async fn spawn_with_limit(max_body_bytes: usize) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        TestApp::start(dir, max_body_bytes).await
+    }
+
+    async fn start(dir: TempDir, max_body_bytes: usize) -> TestApp {
+        let db = Db::open(&database_url(&dir))
+            .await
+            .expect("open the database");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel::<()>();
+        // Dropping the `TestApp` drops the sender, which stops the server too.
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        let server = tokio::spawn(lvs_server::serve(listener, db, max_body_bytes, shutdown));
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            dir,
+            max_body_bytes,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        database_url(&self.dir)
+    }
+
+    /// Stops the server gracefully and waits until it has closed the database.
+    pub async fn stop(mut self) -> TempDir {
+        self.shutdown_server().await;
+        self.dir
+    }
+
+    async fn shutdown_server(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task does not panic")
+                .expect("the server stops cleanly");
+        }
+    }
+
+    /// Stops this server and starts a new one on the same database file.
+    pub async fn restart(self) -> TestApp {
+        let limit = self.max_body_bytes;
+        let dir = self.stop().await;
+        TestApp::start(dir, limit).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn send(&self, request: RequestBuilder) -> Resp {
+        read(request.send().await.expect("the request is answered")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// POST without a body (drain, restore), optionally with `If-Match`.
+    pub async fn post_empty(&self, path: &str, if_match: Option<&str>) -> Resp {
+        self.send(with_if_match(self.request(Method::POST, path), if_match))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value, if_match: Option<&str>) -> Resp {
+        let request = self.request(Method::PUT, path).json(body);
+        self.send(with_if_match(request, if_match)).await
+    }
+
+    /// PATCH with `application/merge-patch+json`.
+    pub async fn patch(&self, path: &str, body: &Value, if_match: Option<&str>) -> Resp {
+        self.patch_as(path, body, MERGE_PATCH, if_match).await
+    }
+
+    pub async fn patch_as(
+        &self,
+        path: &str,
+        body: &Value,
+        content_type: &str,
+        if_match: Option<&str>,
+    ) -> Resp {
+        let request = self
+            .request(Method::PATCH, path)
+            .header(CONTENT_TYPE, content_type)
+            .body(body.to_string());
+        self.send(with_if_match(request, if_match)).await
+    }
+
+    pub async fn delete(&self, path: &str, if_match: Option<&str>) -> Resp {
+        self.send(with_if_match(self.request(Method::DELETE, path), if_match))
+            .await
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: &str) -> Resp {
+        let request = self
+            .request(method, path)
+            .header(CONTENT_TYPE, content_type)
+            .body(body.to_owned());
+        self.send(request).await
+    }
+
+    // Resources ------------------------------------------------------------------------
+
+    pub async fn create_cluster(&self, name: &str) -> Value {
+        self.post("/api/v1/clusters", &json!({ "name": name }))
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    pub async fn create_director(&self, cluster: &str, name: &str) -> Value {
+        self.post(&directors(cluster), &json!({ "name": name }))
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    /// Creates a service; returns its representation.
+    pub async fn create_service(&self, cluster: &str, spec: &Value) -> Value {
+        self.post(&services(cluster), spec)
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    pub async fn create_real_server(&self, cluster: &str, service: i64, spec: &Value) -> Value {
+        self.post(&real_servers(cluster, service), spec)
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    /// The desired-state document and its ETag.
+    pub async fn desired_state(&self, cluster: &str) -> (Value, String) {
+        let resp = self.get(&desired_state(cluster)).await;
+        let body = resp.expect(200).clone();
+        (body, resp.etag())
+    }
+
+    /// The generation, checked to agree everywhere it is shown.
+    pub async fn generation(&self, cluster: &str) -> u64 {
+        let (document, etag) = self.desired_state(cluster).await;
+        let generation = document["generation"].as_u64().expect("generation");
+        assert_eq!(etag, format!("\"gen-{generation}\""));
+        let shown = self.get(&cluster_path(cluster)).await;
+        assert_eq!(shown.expect(200)["generation"], generation);
+        generation
+    }
+
+    /// Every service of a cluster, following cursors.
+    pub async fn all_services(&self, cluster: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("{}?limit=1000&cursor={c}", services(cluster)),
+                None => format!("{}?limit=1000", services(cluster)),
+            };
+            let page = self.get(&path).await.expect(200).clone();
+            items.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+    }
+}
+
+fn database_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("fleet.db").display())
+}
+
+fn with_if_match(request: RequestBuilder, if_match: Option<&str>) -> RequestBuilder {
+    match if_match {
+        Some(tag) => request.header(IF_MATCH, tag),
+        None => request,
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> Resp {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header(CONTENT_TYPE).unwrap_or_default();
+    let etag = header(ETAG);
+    let location = header(reqwest::header::LOCATION);
+    let text = response.text().await.expect("a readable body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        content_type,
+        etag,
+        location,
+        headers,
+        text,
+        body,
+    }
+}
+
+// Paths -------------------------------------------------------------------------------
+
+pub fn cluster_path(cluster: &str) -> String {
+    format!("/api/v1/clusters/{cluster}")
+}
+
+pub fn directors(cluster: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/directors")
+}
+
+pub fn director_path(cluster: &str, name: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/directors/{name}")
+}
+
+pub fn services(cluster: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/services")
+}
+
+pub fn service_path(cluster: &str, id: i64) -> String {
+    format!("/api/v1/clusters/{cluster}/services/{id}")
+}
+
+pub fn real_servers(cluster: &str, service: i64) -> String {
+    format!("/api/v1/clusters/{cluster}/services/{service}/real-servers")
+}
+
+pub fn real_server_path(cluster: &str, service: i64, id: i64) -> String {
+    format!("/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}")
+}
+
+pub fn desired_state(cluster: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/desired-state")
+}
+
+/// The `id` of a created resource.
+#[track_caller]
+pub fn id(value: &Value) -> i64 {
+    value["id"].as_i64().expect("an id")
+}
+
+/// A TCP service on 10.0.0.1.
+pub fn tcp_service(port: u16) -> Value {
+    json!({ "protocol": "tcp", "address": "10.0.0.1", "port": port })
+}
+
+/// A masq real server on 10.1.0.`host`.
+pub fn masq_server(host: u8, port: u16) -> Value {
+    json!({ "address": format!("10.1.0.{host}"), "port": port, "forwarding": "masq" })
+}
+
+/// A cluster with one service (with real servers 10.1.0.1:80 and 10.1.0.2:80); returns
+/// the service's id.
+pub async fn cluster_with_service(app: &TestApp, cluster: &str) -> i64 {
+    app.create_cluster(cluster).await;
+    let mut spec = tcp_service(80);
+    spec["real_servers"] = json!([masq_server(1, 80), masq_server(2, 80)]);
+    id(&app.create_service(cluster, &spec).await)
+}

@@ -1,0 +1,16 @@
+//! Integration tests of `lvs-server`: the real server on a real SQLite file, over HTTP.
+//!
+//! One test binary, so the server is compiled and linked once for all of them.
+
+mod clusters;
+mod concurrency;
+mod desired_state;
+mod directors;
+mod errors;
+mod helpers;
+mod openapi;
+mod persistence;
+mod process;
+mod real_servers;
+mod services;
+mod store_roundtrip;

@@ -1,0 +1,267 @@
+//! The `lvs-server` binary itself: configuration from the environment, logs, and a
+//! graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lvs-server");
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running `lvs-server` and its JSON log lines.
+struct Process {
+    child: Child,
+    addr: SocketAddr,
+    logs: mpsc::Receiver<String>,
+    seen: Vec<Value>,
+}
+
+impl Process {
+    /// Starts the binary with nothing but `LVS_*` variables in its environment.
+    fn start(data_dir: &Path, extra: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .env("LVS_LISTEN", "127.0.0.1:0")
+            .env("LVS_DATA_DIR", data_dir)
+            .env("LVS_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start lvs-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut process = Process {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            logs,
+            seen: Vec::new(),
+        };
+        let line = process.wait_for_log("listening on http://");
+        let message = line["fields"]["message"].as_str().expect("a message");
+        let address = message
+            .strip_prefix("listening on http://")
+            .expect("the listening line");
+        process.addr = address.parse().expect("a socket address");
+        assert_ne!(process.addr.port(), 0, "the bound port is logged");
+        process
+    }
+
+    /// Waits for a log line whose message contains `text`; every line must be JSON.
+    fn wait_for_log(&mut self, text: &str) -> Value {
+        if let Some(line) = self.seen.iter().find(|l| message(l).contains(text)) {
+            return line.clone();
+        }
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .logs
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no log line with {text:?} ({e}); saw {:?}", self.seen));
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+            assert!(value["level"].is_string(), "a level: {line}");
+            assert!(value["timestamp"].is_string(), "a timestamp: {line}");
+            self.seen.push(value.clone());
+            if message(&value).contains(text) {
+                return value;
+            }
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.pid());
+    }
+
+    fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "lvs-server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// One request on its own connection; returns the status and body.
+    fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ));
+        } else {
+            request.push_str("\r\n");
+        }
+        stream.write_all(request.as_bytes()).expect("send");
+        response(&mut stream)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn message(line: &Value) -> &str {
+    line["fields"]["message"].as_str().unwrap_or("")
+}
+
+/// Reads a whole HTTP/1.1 response from a connection the server closes after it.
+fn response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("a response");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line: {raw:?}"));
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn starts_from_the_environment_and_creates_its_data_directory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("var").join("lvs-fleet");
+    assert!(!data.exists());
+    let mut server = Process::start(&data, &[]);
+    assert!(data.is_dir(), "the data directory is created");
+    assert!(data.join("fleet.db").is_file(), "the database is created");
+
+    assert_eq!(server.request("GET", "/readyz", None).0, 200);
+    let (status, body) = server.request("POST", "/api/v1/clusters", Some(r#"{"name":"web"}"#));
+    assert_eq!(status, 201, "{body}");
+    let listening = server.wait_for_log("listening on http://");
+    assert!(listening["fields"]["database"]
+        .as_str()
+        .is_some_and(|d| d.ends_with("fleet.db")));
+
+    server.terminate();
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+    server.wait_for_log("SIGTERM received");
+    server.wait_for_log("stopped");
+
+    // The next start finds the same database.
+    let server = Process::start(&data, &[]);
+    let (status, body) = server.request("GET", "/api/v1/clusters/web", None);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn help_lists_every_option() {
+    let output = Command::new(BIN)
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("run lvs-server --help");
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).expect("UTF-8");
+    for option in [
+        "--listen",
+        "--database-url",
+        "--data-dir",
+        "--log-format",
+        "--log ",
+        "--max-body-bytes",
+        "LVS_LISTEN",
+        "LVS_DATABASE_URL",
+        "LVS_DATA_DIR",
+        "LVS_LOG_FORMAT",
+        "LVS_LOG=]",
+        "LVS_MAX_BODY_BYTES",
+        "--help",
+        "--version",
+    ] {
+        assert!(help.contains(option), "--help mentions {option}:\n{help}");
+    }
+
+    let output = Command::new(BIN)
+        .arg("--no-such-option")
+        .env_clear()
+        .output()
+        .expect("run lvs-server");
+    assert!(!output.status.success());
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    // Debug logs of tower-http say when a request has reached the router.
+    let mut server = Process::start(dir.path(), &[("LVS_LOG", "info,tower_http=debug")]);
+
+    let body = br#"{"name": "graceful", "description": "sent in two halves"}"#;
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let headers = format!(
+        "POST /api/v1/clusters HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(headers.as_bytes()).expect("send headers");
+    stream.write_all(first).expect("send half the body");
+    stream.flush().expect("flush");
+    server.wait_for_log("started processing request");
+
+    server.terminate();
+    server.wait_for_log("SIGTERM received");
+    assert!(
+        server.child.try_wait().expect("try_wait").is_none(),
+        "the server waits for the request in flight"
+    );
+    stream.write_all(rest).expect("send the rest of the body");
+    let (status, answer) = response(&mut stream);
+    assert_eq!(status, 201, "{answer}");
+    let created: Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(created["name"], "graceful");
+
+    let exit = server.wait_for_exit();
+    assert!(exit.success(), "exit status {exit}");
+    assert_eq!(exit.code(), Some(0));
+    server.wait_for_log("stopped");
+    let refused = TcpStream::connect_timeout(&server.addr, Duration::from_secs(5));
+    assert!(refused.is_err(), "no connections after shutdown");
+
+    // What the request wrote was committed.
+    let server = Process::start(dir.path(), &[]);
+    let (status, answer) = server.request("GET", "/api/v1/clusters/graceful", None);
+    assert_eq!(status, 200, "{answer}");
+}
