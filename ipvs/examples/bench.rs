@@ -18,7 +18,9 @@ use lvs_ipvs::{
 use nix::sched::{unshare, CloneFlags};
 
 const DESTS: usize = 10;
-const EDITS: u32 = 200;
+const EDITS: u32 = 100;
+/// Rounds of `EDITS` edits on each table, taking turns.
+const ROUNDS: usize = 11;
 
 fn main() {
     let sizes: Vec<usize> = std::env::args()
@@ -82,20 +84,32 @@ fn bench(services: usize) -> bool {
         table.iter().map(|e| e.destinations.len()).sum::<usize>(),
         services * DESTS
     );
-    let edit_full = edit_time(&mut ipvs, &commands);
-
     let mut small = fresh_director();
     let first: Vec<Command> = commands.iter().take(1 + DESTS).cloned().collect();
     assert!(small.apply(&first).expect("small load").is_ok());
-    let edit_empty = edit_time(&mut small, &first);
+    // Emulation speed drifts, so the two tables take turns and each round is compared with
+    // its neighbour; the median round is the figure.
+    let mut rounds: Vec<(Duration, Duration)> = (0..ROUNDS)
+        .map(|_| {
+            (
+                edit_time(&mut ipvs, &commands),
+                edit_time(&mut small, &first),
+            )
+        })
+        .collect();
+    rounds.sort_by(|a, b| {
+        let ratio = |(full, empty): &(Duration, Duration)| full.as_secs_f64() / empty.as_secs_f64();
+        ratio(a).total_cmp(&ratio(b))
+    });
+    let (edit_full, edit_empty) = rounds[rounds.len() / 2];
 
     let load_ratio = restore.as_secs_f64() / load.as_secs_f64();
     let dump_ratio = dump.as_secs_f64() / ipvsadm_list.as_secs_f64();
     let edit_ratio = edit_full.as_secs_f64() / edit_empty.as_secs_f64();
     println!("bulk load   library {:>9.3} s   ipvsadm -R  {:>9.3} s   library is {load_ratio:.1}x faster (goal >= 5x)", load.as_secs_f64(), restore.as_secs_f64());
     println!("full dump   library {:>9.3} s   ipvsadm -Ln {:>9.3} s   library takes {dump_ratio:.2}x the time (goal <= 1x)", dump.as_secs_f64(), ipvsadm_list.as_secs_f64());
-    println!("weight edit {services}-service table {:>9.1} us   1-service table {:>9.1} us   ratio {edit_ratio:.2} (goal ~1, <= 1.5)", micros(edit_full), micros(edit_empty));
-    load_ratio >= 5.0 && dump_ratio <= 1.0 && edit_ratio <= 1.5
+    println!("weight edit {services}-service table {:>9.1} us   1-service table {:>9.1} us   ratio {edit_ratio:.2} (goal <= 1.2)", micros(edit_full), micros(edit_empty));
+    load_ratio >= 5.0 && dump_ratio <= 1.0 && edit_ratio <= 1.2
 }
 
 /// Average time of one destination weight edit (the last service's first destination).

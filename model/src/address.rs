@@ -26,7 +26,7 @@ pub fn parse_real_server_address(s: &str) -> Result<IpAddr, String> {
     if let IpAddr::V6(v6) = address {
         if v6.is_unicast_link_local() {
             return Err(format!(
-                "{address} is link-local, which IPVS does not accept for real servers"
+                "{address} is link-local; IPVS takes link-local real servers only on the director itself, and they cannot be routed to"
             ));
         }
     }

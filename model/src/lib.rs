@@ -6,6 +6,7 @@
 //! for the server, the agent, the web UI and the CLI alike. This crate does no I/O.
 
 mod address;
+pub mod agent;
 mod desired;
 mod diff;
 mod keyword;

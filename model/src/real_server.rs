@@ -140,7 +140,7 @@ impl Weight {
 }
 
 /// Connection thresholds: above `upper` active+inactive connections the server takes no
-/// new ones until it is below `lower`. 0 means no limit.
+/// new ones until it is below `lower`. 0 means no limit. Both are at most [`Thresholds::MAX`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Thresholds {
     upper: u32,
@@ -148,8 +148,18 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// The largest threshold: the kernel's netlink policy takes `IPVS_DEST_ATTR_U_THRESH`
+    /// and `_L_THRESH` as u32 but refuses values above `INT_MAX` with `EINVAL`.
+    pub const MAX: u32 = i32::MAX as u32;
+
     /// `ip_vs_add_dest` rejects a lower threshold above the upper one with `ERANGE`.
     pub fn new(upper: u32, lower: u32) -> Result<Self, String> {
+        if upper > Self::MAX {
+            return Err(format!(
+                "upper_threshold must be at most {}, not {upper}",
+                Self::MAX
+            ));
+        }
         if lower > upper {
             return Err(format!("must not exceed upper_threshold ({upper})"));
         }

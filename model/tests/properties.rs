@@ -12,7 +12,7 @@ use lvs_model::spec::{DesiredStateSpec, Netmask, RealServerSpec, ServiceSpec, Ti
 use lvs_model::{
     ApplyError, DesiredService, DesiredState, Diff, DiffSummary, Family, ForwardingMethod, Fwmark,
     Persistence, Port, Protocol, RealServer, RealServerChange, RealServerKey, RealServerState,
-    SchedulerName, ServiceChange, ServiceKey, Timeouts, TunnelChecksum, TunnelType,
+    SchedulerName, ServiceChange, ServiceKey, Thresholds, Timeouts, TunnelChecksum, TunnelType,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -356,9 +356,9 @@ fn real_server_recipe() -> impl Strategy<Value = RealServerRecipe> {
         prop_oneof![
             2 => Just(None),
             1 => Just(Some(0u32)),
-            1 => Just(Some(u32::MAX)),
+            1 => Just(Some(Thresholds::MAX)),
             2 => (0u32..100).prop_map(Some),
-            1 => any::<u32>().prop_map(Some),
+            1 => (0..=Thresholds::MAX).prop_map(Some),
         ]
     };
     (
@@ -1176,7 +1176,7 @@ fn generators_cover_the_domain() {
                 if t.lower() > 0 && t.lower() == t.upper() {
                     seen.insert("lower == upper".into());
                 }
-                if t.upper() == u32::MAX {
+                if t.upper() == Thresholds::MAX {
                     seen.insert("upper max".into());
                 }
                 seen.insert(format!("state {}", server.state()));

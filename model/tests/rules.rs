@@ -6,7 +6,7 @@ use lvs_model::spec::{
 };
 use lvs_model::{
     DesiredService, DesiredState, Family, FieldError, Fwmark, Port, Protocol, ServiceKey,
-    ValidationErrors,
+    Thresholds, ValidationErrors,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -844,13 +844,13 @@ fn real_server_address_and_family_rules() {
                 "link-local",
                 json!({"address": "fe80::1"}),
                 "address",
-                s("fe80::1 is link-local, which IPVS does not accept for real servers"),
+                s("fe80::1 is link-local; IPVS takes link-local real servers only on the director itself, and they cannot be routed to"),
             ),
             (
                 "link-local upper end",
                 json!({"address": "febf::1"}),
                 "address",
-                s("febf::1 is link-local, which IPVS does not accept for real servers"),
+                s("febf::1 is link-local; IPVS takes link-local real servers only on the director itself, and they cannot be routed to"),
             ),
             (
                 "unspecified",
@@ -1107,13 +1107,20 @@ fn real_server_weight_threshold_and_state_rules() {
                 "upper 2^32",
                 json!({"upper_threshold": 4_294_967_296_i64}),
                 "upper_threshold",
-                s("must be between 0 and 4294967295, not 4294967296"),
+                s("must be between 0 and 2147483647, not 4294967296"),
+            ),
+            (
+                // The kernel refuses thresholds above INT_MAX with EINVAL.
+                "upper 2^31",
+                json!({"upper_threshold": 2_147_483_648_i64}),
+                "upper_threshold",
+                s("must be between 0 and 2147483647, not 2147483648"),
             ),
             (
                 "lower negative",
                 json!({"lower_threshold": -1}),
                 "lower_threshold",
-                s("must be between 0 and 4294967295, not -1"),
+                s("must be between 0 and 2147483647, not -1"),
             ),
             (
                 "unknown state",
@@ -1144,11 +1151,11 @@ fn real_server_weight_threshold_and_state_rules() {
             10,
         ),
         (
-            json!({"upper_threshold": 4_294_967_295_u32, "lower_threshold": 0}),
+            json!({"upper_threshold": 2_147_483_647, "lower_threshold": 2_147_483_647}),
             1,
             1,
-            u32::MAX,
-            0,
+            Thresholds::MAX,
+            Thresholds::MAX,
         ),
         (json!({"upper_threshold": 10}), 1, 1, 10, 0),
     ] {
@@ -1427,7 +1434,7 @@ fn every_error_of_a_document_at_once_with_nested_paths() {
             ("services[1].real_servers[0].port", "route forwarding cannot map ports (only masq can): must equal the service port 443"),
             ("services[1].real_servers[1].weight", "must be between 0 and 65535, not 70000"),
             ("services[1].real_servers[1].lower_threshold", "must not exceed upper_threshold (1)"),
-            ("services[1].real_servers[2].address", "fe80::1 is link-local, which IPVS does not accept for real servers"),
+            ("services[1].real_servers[2].address", "fe80::1 is link-local; IPVS takes link-local real servers only on the director itself, and they cannot be routed to"),
             ("services[1].real_servers[2].tunnel_port", "required for gue tunnels"),
         ]
     );

@@ -1,12 +1,15 @@
 //! `lvs-server`: the LVS Fleet control plane. It keeps clusters, directors, virtual
 //! services and real servers in SQLite and serves them over a versioned REST API.
 
+pub mod agents;
 pub mod api;
 pub mod config;
 pub mod db;
 mod telemetry;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -22,11 +25,49 @@ pub async fn serve(
     max_body_bytes: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = api::router(api::AppState { db: db.clone() }, max_body_bytes);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    let options = ServeOptions {
+        max_body_bytes,
+        agents: agents::AgentOptions::default(),
+    };
+    serve_with(listener, db, options, shutdown).await
+}
+
+/// What [`serve_with`] can tune.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    pub max_body_bytes: usize,
+    pub agents: agents::AgentOptions,
+}
+
+/// [`serve`] with every option.
+pub async fn serve_with(
+    listener: TcpListener,
+    db: db::Db,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Long-polls end when shutdown begins, or the graceful shutdown would wait for them.
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+    let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx));
+    let background = tokio::spawn(agents.clone().run_background(db.clone()));
+    let state = api::AppState {
+        db: db.clone(),
+        agents,
+    };
+    let app = api::router(state, options.max_body_bytes);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP");
+    background.abort();
+    served?;
     db.close().await;
     Ok(())
 }

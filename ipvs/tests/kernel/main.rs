@@ -7,6 +7,7 @@
 //! IPVS fails.
 
 mod errors;
+mod model_rules;
 mod restore;
 mod save;
 mod settings;

@@ -77,10 +77,19 @@ fn parse_line(line: &str) -> Rule {
         match token {
             "-A" => put(&mut rule, "kind", "service"),
             "-a" => put(&mut rule, "kind", "dest"),
-            "-t" => put(&mut rule, "svc", &format!("tcp {}", value())),
-            "-u" => put(&mut rule, "svc", &format!("udp {}", value())),
-            "--sctp-service" => put(&mut rule, "svc", &format!("sctp {}", value())),
-            "-f" => put(&mut rule, "svc", &format!("fwmark {}", value())),
+            "-t" => put(&mut rule, "svc", &format!("tcp {}", canonical(value()))),
+            "-u" => put(&mut rule, "svc", &format!("udp {}", canonical(value()))),
+            "--sctp-service" => {
+                put(&mut rule, "svc", &format!("sctp {}", canonical(value())));
+            }
+            "-f" => {
+                // ipvsadm prints marks above i32::MAX as negative numbers (`%d`).
+                let mark = value();
+                let mark = mark
+                    .parse::<i32>()
+                    .map_or(mark, |m| u32::from_ne_bytes(m.to_ne_bytes()).to_string());
+                put(&mut rule, "svc", &format!("fwmark {mark}"));
+            }
             "-6" => v6 = true,
             "-s" => put(&mut rule, "sched", &value()),
             "-p" => put(&mut rule, "persistent", &value()),
@@ -88,7 +97,7 @@ fn parse_line(line: &str) -> Rule {
             "-o" | "--ops" => put(&mut rule, "one-packet", ""),
             "--pe" => put(&mut rule, "pe", &value()),
             "-b" => put(&mut rule, "sched-flags", &value()),
-            "-r" => put(&mut rule, "dest", &value()),
+            "-r" => put(&mut rule, "dest", &canonical(value())),
             "-m" => put(&mut rule, "fwd", "masq"),
             "-i" => put(&mut rule, "fwd", "tunnel"),
             "-g" => put(&mut rule, "fwd", "route"),
@@ -109,6 +118,12 @@ fn parse_line(line: &str) -> Rule {
     }
     normalize(&mut rule, v6);
     rule
+}
+
+/// An address and port in Rust's spelling: glibc writes IPv4-compatible IPv6 addresses
+/// as `::10.1.2.3`, Rust as `::a01:203`.
+fn canonical(text: String) -> String {
+    text.parse::<SocketAddr>().map_or(text, sock_name)
 }
 
 /// Fills in the defaults ipvsadm may leave out.

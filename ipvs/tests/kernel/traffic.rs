@@ -1,7 +1,7 @@
 //! Real connections through a NAT service: a client, the director and a real server, each
-//! in its own namespace of the guest, joined by veth pairs (TEST-NET addresses, traffic
-//! never leaves the guest). Counters and connection counts must move, and agree with
-//! `ipvsadm -Ln --exact` / `--stats --exact`.
+//! in its own namespace of the guest, joined by veth pairs (documentation addresses of
+//! either family, traffic never leaves the guest). Counters and connection counts must move,
+//! and agree with `ipvsadm -Ln --exact` / `--stats --exact`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -15,23 +15,92 @@ use lvs_ipvs::{
 
 use crate::{director, fresh_netns, ipvsadm, run};
 
-const VIP: &str = "192.0.2.1";
-const REAL: &str = "203.0.113.2:8080";
 const CONNECTIONS: u64 = 5;
+
+/// The addresses of one run: the client's network, the real server's network and the VIP.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    vip: &'static str,
+    /// The real server's address and port, as ipvsadm prints it.
+    real: &'static str,
+    real_cidr: &'static str,
+    /// The director's side of the real server's link (the real server's gateway).
+    director_real: &'static str,
+    director_real_cidr: &'static str,
+    client_cidr: &'static str,
+    director_client: &'static str,
+    director_client_cidr: &'static str,
+    vip_cidr: &'static str,
+    forwarding_sysctl: &'static str,
+    /// Also wait for settled counters, compare them with ipvsadm and zero them (the
+    /// family-independent part, done once to keep the suite short).
+    settled_stats: bool,
+}
+
+const IPV4: Plan = Plan {
+    vip: "192.0.2.1",
+    real: "203.0.113.2:8080",
+    real_cidr: "203.0.113.2/24",
+    director_real: "203.0.113.1",
+    director_real_cidr: "203.0.113.1/24",
+    client_cidr: "198.51.100.2/24",
+    director_client: "198.51.100.1",
+    director_client_cidr: "198.51.100.1/24",
+    vip_cidr: "192.0.2.1/32",
+    forwarding_sysctl: "net.ipv4.ip_forward=1",
+    settled_stats: true,
+};
+
+const IPV6: Plan = Plan {
+    vip: "2001:db8:f::1",
+    real: "[2001:db8:2::2]:8080",
+    real_cidr: "2001:db8:2::2/64",
+    director_real: "2001:db8:2::1",
+    director_real_cidr: "2001:db8:2::1/64",
+    client_cidr: "2001:db8:1::2/64",
+    director_client: "2001:db8:1::1",
+    director_client_cidr: "2001:db8:1::1/64",
+    vip_cidr: "2001:db8:f::1/128",
+    forwarding_sysctl: "net.ipv6.conf.all.forwarding=1",
+    settled_stats: false,
+};
+
+impl Plan {
+    fn vip_port(&self) -> SocketAddr {
+        SocketAddr::new(self.vip.parse().unwrap(), 80)
+    }
+
+    fn real_addr(&self) -> SocketAddr {
+        self.real.parse().unwrap()
+    }
+}
+
+/// `ip addr add cidr dev dev`, without duplicate address detection for IPv6 so the address
+/// is usable at once.
+fn add_addr(cidr: &str, dev: &str) {
+    if cidr.contains(':') {
+        run("ip", &["-6", "addr", "add", cidr, "dev", dev, "nodad"]);
+    } else {
+        run("ip", &["addr", "add", cidr, "dev", dev]);
+    }
+}
 
 /// The thread id, which `ip link set .. netns` takes to mean that thread's namespace.
 fn tid() -> String {
     nix::unistd::gettid().to_string()
 }
 
-fn real_server(tid_tx: Sender<String>, go: Receiver<()>, ready: Sender<()>) {
+fn real_server(plan: Plan, tid_tx: Sender<String>, go: Receiver<()>, ready: Sender<()>) {
     fresh_netns();
     tid_tx.send(tid()).unwrap();
     go.recv().unwrap();
     run("ip", &["link", "set", "vr0", "up"]);
-    run("ip", &["addr", "add", "203.0.113.2/24", "dev", "vr0"]);
-    run("ip", &["route", "add", "default", "via", "203.0.113.1"]);
-    let listener = TcpListener::bind(REAL).unwrap();
+    add_addr(plan.real_cidr, "vr0");
+    run(
+        "ip",
+        &["route", "add", "default", "via", plan.director_real],
+    );
+    let listener = TcpListener::bind(plan.real_addr()).unwrap();
     ready.send(()).unwrap();
     for _ in 0..CONNECTIONS {
         let (mut conn, _) = listener.accept().unwrap();
@@ -46,14 +115,23 @@ fn real_server(tid_tx: Sender<String>, go: Receiver<()>, ready: Sender<()>) {
     }
 }
 
-fn client(tid_tx: Sender<String>, go: Receiver<()>, open: Sender<()>, close: Receiver<()>) {
+fn client(
+    plan: Plan,
+    tid_tx: Sender<String>,
+    go: Receiver<()>,
+    open: Sender<()>,
+    close: Receiver<()>,
+) {
     fresh_netns();
     tid_tx.send(tid()).unwrap();
     go.recv().unwrap();
     run("ip", &["link", "set", "vc0", "up"]);
-    run("ip", &["addr", "add", "198.51.100.2/24", "dev", "vc0"]);
-    run("ip", &["route", "add", "default", "via", "198.51.100.1"]);
-    let vip: SocketAddr = format!("{VIP}:80").parse().unwrap();
+    add_addr(plan.client_cidr, "vc0");
+    run(
+        "ip",
+        &["route", "add", "default", "via", plan.director_client],
+    );
+    let vip = plan.vip_port();
     let mut kept = None;
     for i in 0..CONNECTIONS {
         let mut conn = TcpStream::connect_timeout(&vip, Duration::from_secs(10)).unwrap();
@@ -112,16 +190,25 @@ fn columns(listing: &str, name: &str) -> Vec<u64> {
 
 #[test]
 fn nat_traffic_moves_counters_and_connection_counts() {
+    nat_traffic(IPV4);
+}
+
+#[test]
+fn ipv6_nat_traffic_moves_counters_and_connection_counts() {
+    nat_traffic(IPV6);
+}
+
+fn nat_traffic(plan: Plan) {
     let mut ipvs = director();
     let (rtid_tx, rtid) = channel();
     let (rgo_tx, rgo) = channel();
     let (ready_tx, ready) = channel();
-    let server = thread::spawn(move || real_server(rtid_tx, rgo, ready_tx));
+    let server = thread::spawn(move || real_server(plan, rtid_tx, rgo, ready_tx));
     let (ctid_tx, ctid) = channel();
     let (cgo_tx, cgo) = channel();
     let (open_tx, open) = channel();
     let (close_tx, close) = channel();
-    let client = thread::spawn(move || client(ctid_tx, cgo, open_tx, close));
+    let client = thread::spawn(move || client(plan, ctid_tx, cgo, open_tx, close));
     let (rtid, ctid) = (rtid.recv().unwrap(), ctid.recv().unwrap());
 
     run(
@@ -134,23 +221,24 @@ fn nat_traffic_moves_counters_and_connection_counts() {
     );
     run("ip", &["link", "set", "vc0", "netns", &ctid]);
     run("ip", &["link", "set", "vr0", "netns", &rtid]);
-    run("ip", &["addr", "add", "198.51.100.1/24", "dev", "vc"]);
-    run("ip", &["addr", "add", "203.0.113.1/24", "dev", "vr"]);
+    add_addr(plan.director_client_cidr, "vc");
+    add_addr(plan.director_real_cidr, "vr");
     run("ip", &["link", "set", "vc", "up"]);
     run("ip", &["link", "set", "vr", "up"]);
-    run("ip", &["addr", "add", &format!("{VIP}/32"), "dev", "d0"]);
-    run("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
+    add_addr(plan.vip_cidr, "d0");
+    run("sysctl", &["-q", "-w", plan.forwarding_sysctl]);
 
     let key = ServiceKey::Inet {
         protocol: Protocol::Tcp,
-        addr: VIP.parse().unwrap(),
+        addr: plan.vip.parse().unwrap(),
         port: 80,
     };
+    let real = plan.real;
     ipvs.add_service(&Service::new(key, Scheduler::RoundRobin))
         .unwrap();
     ipvs.add_destination(
         &key,
-        &Destination::new(REAL.parse().unwrap(), ForwardMethod::Masq),
+        &Destination::new(plan.real_addr(), ForwardMethod::Masq),
     )
     .unwrap();
 
@@ -170,7 +258,7 @@ fn nat_traffic_moves_counters_and_connection_counts() {
         "{seen:?}"
     );
     let listing = ipvsadm(&["-L", "-n", "--exact"]);
-    let cols = columns(&listing, REAL);
+    let cols = columns(&listing, real);
     assert_eq!(
         cols,
         [
@@ -182,7 +270,7 @@ fn nat_traffic_moves_counters_and_connection_counts() {
     );
 
     // Edits happen in place: the open connection keeps its destination and keeps working.
-    let mut edited = Destination::new(REAL.parse().unwrap(), ForwardMethod::Masq);
+    let mut edited = Destination::new(plan.real_addr(), ForwardMethod::Masq);
     edited.weight = 7;
     ipvs.edit_destination(&key, &edited).unwrap();
     ipvs.edit_service(&Service::new(key, Scheduler::WeightedLeastConnection))
@@ -205,6 +293,9 @@ fn nat_traffic_moves_counters_and_connection_counts() {
     wait_for(&mut ipvs, &key, "counters", |d| {
         d.stats.conns == CONNECTIONS && d.stats.out_packets >= 2 * CONNECTIONS
     });
+    if !plan.settled_stats {
+        return;
+    }
     let mut last = ipvs.table().unwrap();
     loop {
         thread::sleep(Duration::from_secs(3));
@@ -226,7 +317,7 @@ fn nat_traffic_moves_counters_and_connection_counts() {
         "{stats:?}"
     );
     let listing = ipvsadm(&["-L", "-n", "--stats", "--exact"]);
-    let svc_cols = columns(&listing, &format!("{VIP}:80"));
+    let svc_cols = columns(&listing, &plan.vip_port().to_string());
     let s = stats;
     assert_eq!(
         svc_cols[svc_cols.len() - 5..],
@@ -240,7 +331,7 @@ fn nat_traffic_moves_counters_and_connection_counts() {
         "{listing}"
     );
     let d = entry.destinations[0].stats;
-    let dest_cols = columns(&listing, REAL);
+    let dest_cols = columns(&listing, real);
     assert_eq!(
         dest_cols[dest_cols.len() - 5..],
         [
@@ -258,6 +349,6 @@ fn nat_traffic_moves_counters_and_connection_counts() {
     assert_eq!(ipvs.service(&key).unwrap().stats.conns, 0);
     ipvs.zero(None).unwrap();
     let listing = ipvsadm(&["-L", "-n", "--stats", "--exact"]);
-    let svc_cols = columns(&listing, &format!("{VIP}:80"));
+    let svc_cols = columns(&listing, &plan.vip_port().to_string());
     assert_eq!(svc_cols[svc_cols.len() - 5..], [0, 0, 0, 0, 0], "{listing}");
 }

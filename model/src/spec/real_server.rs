@@ -46,11 +46,11 @@ pub struct RealServerSpec {
     pub weight: Option<i64>,
     /// No new connections above this many; 0 (default) = no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_i64))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2147483647))]
     pub upper_threshold: Option<i64>,
     /// New connections again below this many; at most `upper_threshold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_i64))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2147483647))]
     pub lower_threshold: Option<i64>,
     /// `active` (default) or `drained` (weight 0 in the kernel, weight remembered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,7 +235,10 @@ impl RealServerSpec {
 
 fn threshold(raw: Option<i64>) -> Result<u32, String> {
     let raw = raw.unwrap_or(0);
-    u32::try_from(raw).map_err(|_| format!("must be between 0 and {}, not {raw}", u32::MAX))
+    u32::try_from(raw)
+        .ok()
+        .filter(|t| *t <= Thresholds::MAX)
+        .ok_or_else(|| format!("must be between 0 and {}, not {raw}", Thresholds::MAX))
 }
 
 fn gue_port(raw: i64) -> Result<NonZeroU16, String> {

@@ -163,12 +163,7 @@ async fn update(
         timeouts: row.timeouts_spec(),
     };
     let mut spec = edit(current)?;
-    match &spec.name {
-        Some(new) if *new != row.name => {
-            return Err(ApiError::invalid("name", "cannot be changed"));
-        }
-        _ => spec.name = Some(row.name.clone()),
-    }
+    spec.name = Some(patch::same_name(spec.name, &row.name)?);
     let settings = spec.parse()?;
     let now = now_millis();
     clusters::update(&mut tx, row.id, &settings, now).await?;
@@ -204,7 +199,16 @@ pub async fn delete(
             ),
         });
     }
+    let director_ids: Vec<i64> = crate::db::directors::list(&mut tx, row.id, None, None, i64::MAX)
+        .await?
+        .iter()
+        .map(|d| d.id)
+        .collect();
     clusters::delete(&mut tx, row.id).await?;
     tx.commit().await?;
+    // Its agents' long-polls end, and nothing of it stays in memory for a cluster that
+    // might reuse its id.
+    state.db.changes().forget(row.id);
+    state.agents.forget_cluster(row.id, &director_ids);
     Ok(StatusCode::NO_CONTENT)
 }

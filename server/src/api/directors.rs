@@ -1,22 +1,41 @@
 //! `/api/v1/clusters/{cluster}/directors`: the hosts that program a cluster's services.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
+use lvs_model::agent::ObjectOutcome;
 use lvs_model::spec::DirectorSpec;
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
+use super::agent::StoredDrift;
 use super::clusters::ClusterFilter;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
 use super::{lookup, patch, AppState};
+use crate::agents::Agents;
+use crate::db::clusters::ClusterRow;
+use crate::db::director_status::{self, StatusRow};
 use crate::db::{self, directors, directors::DirectorRow, now_millis};
 
 /// A director as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Director {
+    #[serde(flatten)]
+    pub settings: DirectorSettings,
+    /// When its current agent token was created; null when it has none.
+    pub token_created_at: Option<String>,
+    /// What its agent last reported. Not part of the director's ETag.
+    pub status: DirectorStatus,
+}
+
+/// A director's own fields; its ETag is theirs, so heartbeats do not change it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectorSettings {
     pub name: String,
     pub cluster: String,
     pub description: String,
@@ -24,9 +43,9 @@ pub struct Director {
     pub updated_at: String,
 }
 
-impl Director {
+impl DirectorSettings {
     fn new(row: &DirectorRow, cluster: &str) -> Self {
-        Director {
+        DirectorSettings {
             name: row.name.clone(),
             cluster: cluster.to_owned(),
             description: row.description.clone(),
@@ -34,6 +53,137 @@ impl Director {
             updated_at: timestamp(row.updated_at),
         }
     }
+}
+
+/// Whether a director's kernel holds its cluster's desired state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The last report applied the cluster's current generation without errors.
+    InSync,
+    /// The agent has not reported applying the current generation (yet).
+    Behind,
+    /// Some changes of the last report failed (see `last_errors`).
+    Error,
+    /// No agent of this director ever contacted the server.
+    NeverSeen,
+}
+
+/// A director's agent, as last seen and reported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectorStatus {
+    /// Seen within the online threshold (30 s: three statistics intervals).
+    pub online: bool,
+    /// The agent's last request of any kind.
+    pub last_seen: Option<String>,
+    /// The generation the last report applied.
+    pub applied_generation: Option<u64>,
+    pub sync: SyncState,
+    pub last_report_at: Option<String>,
+    /// The failed changes of the latest report that had any (kept after later successes).
+    pub last_errors: Vec<ObjectOutcome>,
+    pub last_errors_at: Option<String>,
+    /// The latest drifts the agent repaired, newest first (at most 50).
+    pub drift_repaired: Vec<RepairedDrift>,
+    pub agent_version: Option<String>,
+    pub kernel_version: Option<String>,
+    /// Services the agent found and left alone at generation 0; see
+    /// `POST /api/v1/clusters/{cluster}/import`.
+    pub unmanaged_services: u64,
+}
+
+/// A change made behind the agent's back that it undid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepairedDrift {
+    pub object: String,
+    pub found: String,
+    pub repaired_at: String,
+}
+
+impl Director {
+    fn new(
+        row: &DirectorRow,
+        cluster: &ClusterRow,
+        status: Option<&StatusRow>,
+        agents: &Agents,
+        now: i64,
+    ) -> Self {
+        let status = status.cloned().unwrap_or_default();
+        let last_seen = status.last_seen.max(agents.last_seen(row.id));
+        let applied_generation = status
+            .applied_generation
+            .map(|g| u64::try_from(g).unwrap_or(0));
+        let sync = if last_seen.is_none() {
+            SyncState::NeverSeen
+        } else if status.reported_at.is_none() {
+            SyncState::Behind
+        } else if status.last_report_ok == Some(0) {
+            SyncState::Error
+        } else if applied_generation != Some(cluster.generation()) {
+            SyncState::Behind
+        } else {
+            SyncState::InSync
+        };
+        let last_errors = status
+            .last_errors
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let drift: Vec<StoredDrift> = status
+            .drift_repaired
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        Director {
+            settings: DirectorSettings::new(row, &cluster.name),
+            token_created_at: status.token_created_at.map(timestamp),
+            status: DirectorStatus {
+                online: agents.is_online(last_seen, now),
+                last_seen: last_seen.map(timestamp),
+                applied_generation,
+                sync,
+                last_report_at: status.reported_at.map(timestamp),
+                last_errors,
+                last_errors_at: status.last_errors_at.map(timestamp),
+                drift_repaired: drift
+                    .into_iter()
+                    .map(|d| RepairedDrift {
+                        object: d.object,
+                        found: d.found,
+                        repaired_at: timestamp(d.at),
+                    })
+                    .collect(),
+                agent_version: status.agent_version,
+                kernel_version: status.kernel_version,
+                unmanaged_services: status
+                    .unmanaged_services
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+            },
+        }
+    }
+}
+
+/// The ETag of a director: that of its own fields.
+fn director_etag(row: &DirectorRow, cluster: &str) -> String {
+    etag(&DirectorSettings::new(row, cluster))
+}
+
+/// A director with its status, answered with its ETag.
+async fn tagged(
+    conn: &mut SqliteConnection,
+    state: &AppState,
+    cluster: &ClusterRow,
+    row: &DirectorRow,
+    created: Option<String>,
+) -> ApiResult<Tagged> {
+    let status = director_status::of_cluster(conn, cluster.id, Some(row.id)).await?;
+    let director = Director::new(row, cluster, status.first(), &state.agents, now_millis());
+    let tag = director_etag(row, &cluster.name);
+    Ok(match created {
+        Some(location) => Tagged::created(director, location),
+        None => Tagged::ok(director),
+    }
+    .with_etag(tag))
 }
 
 /// List a cluster's directors, by name.
@@ -57,11 +207,20 @@ pub async fn list(
         limit + 1,
     )
     .await?;
+    let statuses: HashMap<i64, StatusRow> = director_status::of_cluster(&mut tx, cluster.id, None)
+        .await?
+        .into_iter()
+        .map(|s| (s.director_id, s))
+        .collect();
+    let now = now_millis();
     page(
         rows,
         limit,
         |row| row.name.clone(),
-        |row| Ok(Director::new(&row, &cluster.name)),
+        |row| {
+            let status = statuses.get(&row.id);
+            Ok(Director::new(&row, &cluster, status, &state.agents, now))
+        },
     )
     .map(axum::Json)
 }
@@ -88,12 +247,10 @@ pub async fn create(
         }
         result => result?,
     };
-    tx.commit().await?;
     let location = format!("/api/v1/clusters/{}/directors/{}", cluster.name, row.name);
-    Ok(Tagged::created(
-        Director::new(&row, &cluster.name),
-        location,
-    ))
+    let answer = tagged(&mut tx, &state, &cluster, &row, Some(location)).await?;
+    tx.commit().await?;
+    Ok(answer)
 }
 
 /// Get a director.
@@ -107,7 +264,7 @@ pub async fn get(
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let row = lookup::director(&mut tx, &cluster, &name).await?;
-    Ok(Tagged::ok(Director::new(&row, &cluster.name)))
+    tagged(&mut tx, &state, &cluster, &row, None).await
 }
 
 /// Replace a director's description (its name cannot change).
@@ -155,24 +312,20 @@ async fn update(
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let row = lookup::director(&mut tx, &cluster, &name).await?;
-    if_match.check(&etag(&Director::new(&row, &cluster.name)))?;
+    if_match.check(&director_etag(&row, &cluster.name))?;
     let current = DirectorSpec {
         name: Some(row.name.clone()),
         description: row.description.clone(),
     };
     let mut spec = edit(current)?;
-    match &spec.name {
-        Some(new) if *new != row.name => {
-            return Err(ApiError::invalid("name", "cannot be changed"))
-        }
-        _ => spec.name = Some(row.name.clone()),
-    }
+    spec.name = Some(patch::same_name(spec.name, &row.name)?);
     let settings = spec.parse()?;
     directors::update_description(&mut tx, row.id, settings.description.as_str(), now_millis())
         .await?;
     let row = lookup::director(&mut tx, &cluster, &name).await?;
+    let answer = tagged(&mut tx, &state, &cluster, &row, None).await?;
     tx.commit().await?;
-    Ok(Tagged::ok(Director::new(&row, &cluster.name)))
+    Ok(answer)
 }
 
 /// Remove a director from its cluster.
@@ -188,8 +341,9 @@ pub async fn delete(
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let row = lookup::director(&mut tx, &cluster, &name).await?;
-    if_match.check(&etag(&Director::new(&row, &cluster.name)))?;
+    if_match.check(&director_etag(&row, &cluster.name))?;
     directors::delete(&mut tx, row.id).await?;
     tx.commit().await?;
+    state.agents.forget_director(row.id);
     Ok(StatusCode::NO_CONTENT)
 }

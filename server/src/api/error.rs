@@ -12,6 +12,12 @@ use utoipa::ToSchema;
 pub enum ApiError {
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// A missing or invalid agent token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token asking for what it does not cover.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
@@ -67,6 +73,12 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Bad request"),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
             ApiError::PreconditionFailed(_) => (
@@ -123,6 +135,7 @@ impl From<ValidationErrors> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, title) = self.parts();
+        let challenge = matches!(self, ApiError::Unauthorized(_));
         let (detail, errors) = match self {
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
@@ -151,12 +164,19 @@ impl IntoResponse for ApiError {
             errors,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"lvs-agent\""),
+            );
+        }
+        response
     }
 }
 

@@ -19,6 +19,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let RawJson(bytes) = RawJson::from_request(req, state).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body not parsed yet (checked as [`Json`] checks it), for bodies big enough to be
+/// parsed off the async workers with [`parse_json`].
+#[derive(Debug)]
+pub struct RawJson(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -42,7 +56,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 }
             }
         })?;
-        parse_json(&bytes).map(Json)
+        Ok(RawJson(bytes))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The REST API: one module per resource, each handler documented for the OpenAPI spec,
 //! which is generated from these same routes.
 
+pub mod agent;
+mod auth;
 pub mod clusters;
 pub mod desired_state;
 pub mod directors;
@@ -8,14 +10,20 @@ pub mod error;
 mod explorer;
 pub mod extract;
 pub mod health;
+pub mod import;
 mod lookup;
 mod patch;
 pub mod real_servers;
 pub mod response;
 pub mod services;
+pub mod stats;
+pub mod tokens;
+
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
+use axum::response::IntoResponse;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -23,6 +31,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::agents::Agents;
 use crate::db::Db;
 use error::ApiError;
 
@@ -30,10 +39,12 @@ use error::ApiError;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
+    pub agents: Arc<Agents>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&AgentTokenScheme),
     info(
         title = "LVS Fleet API",
         description = "Desired IPVS configuration of a fleet of Linux Virtual Server directors. \
@@ -48,10 +59,35 @@ pub struct AppState {
         (name = "services", description = "Virtual services"),
         (name = "real servers", description = "Where a virtual service sends connections"),
         (name = "desired state", description = "A cluster's whole configuration as one document"),
+        (name = "statistics", description = "Counters and rates the agents report"),
+        (name = "agent", description = "What lvs-agent calls, with its director's token \
+            (`Authorization: Bearer lvsa_...`)"),
         (name = "health", description = "Probes")
     )
 )]
 struct ApiDoc;
+
+/// The `agent_token` security scheme of the `/api/v1/agent/*` endpoints.
+struct AgentTokenScheme;
+
+impl utoipa::Modify for AgentTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "agent_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A director's agent token (`lvsa_` and 64 hex digits), from \
+                         `POST /api/v1/clusters/{cluster}/directors/{director}/token`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The API's routes with the OpenAPI document describing them.
 fn api_routes() -> OpenApiRouter<AppState> {
@@ -89,6 +125,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(real_servers::drain))
         .routes(routes!(real_servers::restore))
         .routes(routes!(desired_state::get, desired_state::replace))
+        .routes(routes!(tokens::create, tokens::revoke))
+        .routes(routes!(stats::director))
+        .routes(routes!(stats::history))
+        .routes(routes!(import::import))
+        .routes(routes!(agent::desired_state))
+        .routes(routes!(agent::report))
+        .routes(routes!(agent::stats))
 }
 
 /// The OpenAPI document, as checked in at `openapi/openapi.json`.
@@ -119,8 +162,6 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     }))
     .layer(TraceLayer::new_for_http())
 }
-
-use axum::response::IntoResponse;
 
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no resource at {}", uri.path()))

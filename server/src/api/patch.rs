@@ -24,6 +24,15 @@ pub fn merge<T: Serialize + DeserializeOwned>(current: &T, patch: &Value) -> Api
     parse_json(&bytes)
 }
 
+/// The name of an edited resource: names are identities in URLs, so an edit may repeat the
+/// name or leave it out, but not change it.
+pub fn same_name(edited: Option<String>, current: &str) -> ApiResult<String> {
+    match edited {
+        Some(name) if name != current => Err(ApiError::invalid("name", "cannot be changed")),
+        _ => Ok(current.to_owned()),
+    }
+}
+
 fn apply(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
         *target = patch.clone();

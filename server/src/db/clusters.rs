@@ -4,6 +4,10 @@ use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
 use lvs_model::Timeouts;
 use sqlx::SqliteConnection;
 
+use super::corrupt;
+
+use super::Tx;
+
 #[derive(Debug, Clone)]
 pub struct ClusterRow {
     pub id: i64,
@@ -134,21 +138,43 @@ pub async fn update(
     .map(drop)
 }
 
-/// Records a committed change of the desired state: the next generation.
-pub async fn bump_generation(
-    conn: &mut SqliteConnection,
-    id: i64,
-    now: i64,
-) -> Result<u64, sqlx::Error> {
+/// Records a change of the desired state: the next generation. It takes the transaction
+/// (not just a connection) so that committing it wakes the cluster's waiting agents.
+pub async fn bump_generation(tx: &mut Tx, id: i64, now: i64) -> Result<u64, sqlx::Error> {
     let generation = sqlx::query_scalar!(
         "UPDATE clusters SET generation = generation + 1, updated_at = ?
          WHERE id = ? RETURNING generation",
         now,
         id
     )
-    .fetch_one(conn)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(u64::try_from(generation).unwrap_or(0))
+    let generation = u64::try_from(generation).unwrap_or(0);
+    tx.record_bump(id, generation);
+    Ok(generation)
+}
+
+pub async fn get_by_id(
+    conn: &mut SqliteConnection,
+    id: i64,
+) -> Result<Option<ClusterRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ClusterRow,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                generation, created_at, updated_at
+         FROM clusters WHERE id = ?"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// The cluster's generation, or `None` when it no longer exists.
+pub async fn generation(conn: &mut SqliteConnection, id: i64) -> Result<Option<u64>, sqlx::Error> {
+    let generation = sqlx::query_scalar!("SELECT generation FROM clusters WHERE id = ?", id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
 }
 
 pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
@@ -156,12 +182,6 @@ pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Er
         .execute(conn)
         .await
         .map(drop)
-}
-
-/// Rows that fail the model's validation on the way out: the database was changed behind
-/// the server's back.
-pub fn corrupt(what: &str, why: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {what} is invalid: {why}").into())
 }
 
 pub async fn update_timeouts(

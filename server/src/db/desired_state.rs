@@ -7,7 +7,8 @@ use lvs_model::{
 };
 use sqlx::SqliteConnection;
 
-use super::clusters::{self, corrupt, ClusterRow};
+use super::clusters::{self, ClusterRow};
+use super::corrupt;
 use super::{real_servers, services};
 
 /// A desired state with the row ids of its services and real servers, so a diff against it

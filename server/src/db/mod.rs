@@ -1,28 +1,105 @@
 //! The SQLite store: one writer connection (writes queue in-process, each in a
 //! `BEGIN IMMEDIATE` transaction) and a pool of readers, which WAL lets run alongside it.
 
+pub mod agent_tokens;
 pub mod clusters;
 pub mod desired_state;
+pub mod director_status;
 pub mod directors;
 pub mod real_servers;
 pub mod services;
 
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
+use tokio::sync::watch;
 
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     read: SqlitePool,
     write: SqlitePool,
+    changes: Arc<Changes>,
 }
 
-pub type Tx = Transaction<'static, Sqlite>;
+/// A transaction. [`clusters::bump_generation`] records the clusters whose desired state it
+/// changed, and [`Tx::commit`] announces them through [`Changes`] once they are durable, so
+/// no write path can change a desired state without waking the agents waiting for it.
+/// Dropping it rolls back and announces nothing.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Sqlite>,
+    changes: Arc<Changes>,
+    bumped: Vec<(i64, u64)>,
+}
+
+impl Tx {
+    /// Commits, then tells the waiters of every cluster whose generation was bumped.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await?;
+        for (cluster_id, generation) in self.bumped {
+            self.changes.committed(cluster_id, generation);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn record_bump(&mut self, cluster_id: i64, generation: u64) {
+        self.bumped.push((cluster_id, generation));
+    }
+}
+
+impl Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.inner
+    }
+}
+
+/// Committed generations, per cluster, for whoever waits for the next one (agents'
+/// long-polls). A cluster's channel exists only while someone has subscribed to it.
+#[derive(Debug, Default)]
+pub struct Changes {
+    clusters: Mutex<HashMap<i64, watch::Sender<u64>>>,
+}
+
+impl Changes {
+    /// A receiver that sees every generation of the cluster committed from now on (each
+    /// commit marks it changed, see [`watch::Receiver::changed`]).
+    pub fn subscribe(&self, cluster_id: i64) -> watch::Receiver<u64> {
+        let mut clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
+        clusters
+            .entry(cluster_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Called after the commit that took `cluster_id` to `generation`.
+    pub fn committed(&self, cluster_id: i64, generation: u64) {
+        let clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = clusters.get(&cluster_id) {
+            sender.send_replace(generation);
+        }
+    }
+
+    /// The cluster was deleted: its waiters' receivers close.
+    pub fn forget(&self, cluster_id: i64) {
+        let mut clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
+        clusters.remove(&cluster_id);
+    }
+}
 
 impl Db {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
@@ -44,18 +121,37 @@ impl Db {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db { read, write })
+        Ok(Db {
+            read,
+            write,
+            changes: Arc::default(),
+        })
     }
 
     /// A write transaction; it holds the database's write lock from the start, so what it
     /// reads cannot change before it commits.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
-        self.write.begin_with("BEGIN IMMEDIATE").await
+        let inner = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(self.tx(inner))
     }
 
     /// A read transaction: a consistent snapshot for multi-query reads.
     pub async fn read(&self) -> Result<Tx, sqlx::Error> {
-        self.read.begin().await
+        let inner = self.read.begin().await?;
+        Ok(self.tx(inner))
+    }
+
+    fn tx(&self, inner: Transaction<'static, Sqlite>) -> Tx {
+        Tx {
+            inner,
+            changes: self.changes.clone(),
+            bumped: Vec::new(),
+        }
+    }
+
+    /// Where committed generations are announced.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Whether the database answers.
@@ -99,6 +195,12 @@ impl JsonRows {
 
 fn decode_error(error: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(error))
+}
+
+/// Rows that fail the model's validation on the way out: the database was changed behind
+/// the server's back.
+pub fn corrupt(what: &str, why: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is invalid: {why}").into())
 }
 
 /// Now, in Unix milliseconds, as stored.

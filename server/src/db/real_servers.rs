@@ -4,7 +4,7 @@ use lvs_model::spec::RealServerSpec;
 use lvs_model::{RealServer, ServiceKey};
 use sqlx::SqliteConnection;
 
-use super::clusters::corrupt;
+use super::corrupt;
 
 /// Also read from a JSON array of its fields, in this order (see `all_in_cluster`).
 #[derive(Debug, Clone, serde::Deserialize)]

@@ -4,7 +4,7 @@ use lvs_model::spec::{Netmask, ServiceSpec};
 use lvs_model::{Family, ServiceKey, VirtualService};
 use sqlx::SqliteConnection;
 
-use super::clusters::corrupt;
+use super::corrupt;
 
 /// Also read from a JSON array of its fields, in this order (see `all`).
 #[derive(Debug, Clone, serde::Deserialize)]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use lvs_server::agents::AgentOptions;
 use lvs_server::db::Db;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use reqwest::{Method, RequestBuilder};
@@ -23,6 +24,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     dir: TempDir,
     max_body_bytes: usize,
+    agents: AgentOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -102,10 +104,16 @@ impl TestApp {
     /// A server that refuses bodies above `max_body_bytes`.
     pub async fn spawn_with_limit(max_body_bytes: usize) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        TestApp::start(dir, max_body_bytes).await
+        TestApp::start(dir, max_body_bytes, AgentOptions::default()).await
     }
 
-    async fn start(dir: TempDir, max_body_bytes: usize) -> TestApp {
+    /// A server with its agent tunables (online threshold, statistics interval) set.
+    pub async fn spawn_with_agents(agents: AgentOptions) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        TestApp::start(dir, DEFAULT_MAX_BODY, agents).await
+    }
+
+    async fn start(dir: TempDir, max_body_bytes: usize, agents: AgentOptions) -> TestApp {
         let db = Db::open(&database_url(&dir))
             .await
             .expect("open the database");
@@ -116,12 +124,17 @@ impl TestApp {
         let shutdown = async move {
             let _ = rx.await;
         };
-        let server = tokio::spawn(lvs_server::serve(listener, db, max_body_bytes, shutdown));
+        let options = lvs_server::ServeOptions {
+            max_body_bytes,
+            agents,
+        };
+        let server = tokio::spawn(lvs_server::serve_with(listener, db, options, shutdown));
         TestApp {
             addr,
             client: reqwest::Client::new(),
             dir,
             max_body_bytes,
+            agents,
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -151,9 +164,9 @@ impl TestApp {
 
     /// Stops this server and starts a new one on the same database file.
     pub async fn restart(self) -> TestApp {
-        let limit = self.max_body_bytes;
+        let (limit, agents) = (self.max_body_bytes, self.agents);
         let dir = self.stop().await;
-        TestApp::start(dir, limit).await
+        TestApp::start(dir, limit, agents).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -268,6 +281,31 @@ impl TestApp {
         generation
     }
 
+    /// Creates (or rotates) the director's agent token; returns it.
+    pub async fn create_token(&self, cluster: &str, director: &str) -> String {
+        let resp = self.post_empty(&token_path(cluster, director), None).await;
+        resp.expect(201)["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
+    /// GET as an agent with `token`.
+    pub async fn agent_get(&self, path: &str, token: &str) -> Resp {
+        self.send(self.request(Method::GET, path).bearer_auth(token))
+            .await
+    }
+
+    /// POST a JSON body as an agent with `token`.
+    pub async fn agent_post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(
+            self.request(Method::POST, path)
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     /// Every service of a cluster, following cursors.
     pub async fn all_services(&self, cluster: &str) -> Vec<Value> {
         let mut items = Vec::new();
@@ -351,6 +389,29 @@ pub fn real_servers(cluster: &str, service: i64) -> String {
 
 pub fn real_server_path(cluster: &str, service: i64, id: i64) -> String {
     format!("/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}")
+}
+
+pub fn token_path(cluster: &str, director: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/directors/{director}/token")
+}
+
+pub const AGENT_DESIRED_STATE: &str = "/api/v1/agent/desired-state";
+pub const AGENT_REPORT: &str = "/api/v1/agent/report";
+pub const AGENT_STATS: &str = "/api/v1/agent/stats";
+
+/// An apply report of `generation` with the given failed objects.
+pub fn apply_report(generation: u64, errors: &[&str]) -> Value {
+    let outcomes: Vec<Value> = errors
+        .iter()
+        .map(|object| json!({"object": object, "action": "add", "error": "File exists (EEXIST)"}))
+        .chain([json!({"object": "timeouts", "action": "set"})])
+        .collect();
+    json!({
+        "applied_generation": generation,
+        "outcomes": outcomes,
+        "agent_version": "0.1.0",
+        "kernel_version": "6.1.0-test",
+    })
 }
 
 pub fn desired_state(cluster: &str) -> String {

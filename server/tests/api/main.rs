@@ -2,15 +2,19 @@
 //!
 //! One test binary, so the server is compiled and linked once for all of them.
 
+mod agent_longpoll;
+mod agents;
 mod clusters;
 mod concurrency;
 mod desired_state;
 mod directors;
 mod errors;
 mod helpers;
+mod import;
 mod openapi;
 mod persistence;
 mod process;
 mod real_servers;
 mod services;
+mod stats;
 mod store_roundtrip;

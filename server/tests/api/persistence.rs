@@ -59,7 +59,7 @@ async fn everything_survives_a_restart() {
                  "scheduler_flags": ["mh-fallback"], "persistence_timeout": 100,
                  "persistence_netmask": "255.255.255.0", "description": "multi\nline",
                  "real_servers": [{"address": "10.9.0.1", "forwarding": "masq", "port": 8443,
-                                   "weight": 65535, "upper_threshold": 4294967295_u32,
+                                   "weight": 65535, "upper_threshold": 2147483647_u32,
                                    "lower_threshold": 1, "state": "drained"}]}
             ]
         }),

@@ -104,8 +104,9 @@ fn server_recipe() -> impl Strategy<Value = ServerRecipe> {
         ),
         (
             proptest::option::of(prop_oneof![Just(0u16), Just(u16::MAX), any::<u16>()]),
-            proptest::option::of(any::<u32>()),
-            proptest::option::of(any::<u32>()),
+            // The kernel refuses thresholds above i32::MAX.
+            proptest::option::of(0u32..=i32::MAX as u32),
+            proptest::option::of(0u32..=i32::MAX as u32),
             0usize..3,
         ),
         description(),

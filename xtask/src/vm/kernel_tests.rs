@@ -54,6 +54,7 @@ struct TestBinary {
 pub fn test(args: &VmTestArgs) -> Result<()> {
     let packages = kernel_test_packages(&args.packages)?;
     let binaries = build(&packages)?;
+    let server = build_server()?;
     let mut test_args = args.test_args.clone();
     // The guest's console is a terminal, so the harness colours its output unless told otherwise.
     let colour_given = test_args.iter().any(|arg| arg.starts_with("--color"));
@@ -67,9 +68,12 @@ pub fn test(args: &VmTestArgs) -> Result<()> {
             ..GuestCommand::new(&binary.executable, &test_args)
         })
         .collect();
+    let mut env = forwarded_env();
+    // The agent's end-to-end tests start the real server (a binary of another package).
+    env.push((SERVER_BIN_ENV.into(), server.display().to_string()));
     let guest = GuestRun {
         commands,
-        env: forwarded_env(),
+        env,
         timeout: Duration::from_secs(args.timeout),
     };
     let outcome = super::run(&guest)?;
@@ -218,6 +222,43 @@ fn build(packages: &[Package]) -> Result<Vec<TestBinary>> {
         );
     }
     Ok(binaries)
+}
+
+/// Where the guest's tests find the `lvs-server` binary.
+const SERVER_BIN_ENV: &str = "LVS_TEST_SERVER_BIN";
+
+/// `cargo build -p lvs-server --bin lvs-server`; returns the binary's path.
+fn build_server() -> Result<PathBuf> {
+    eprintln!("$ cargo build --package lvs-server --bin lvs-server");
+    let output = cargo()
+        .args([
+            "build",
+            "--package",
+            "lvs-server",
+            "--bin",
+            "lvs-server",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo build")?;
+    if !output.status.success() {
+        bail!("building lvs-server failed with {}", output.status);
+    }
+    for line in output
+        .stdout
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.is_empty())
+    {
+        let message: Value =
+            serde_json::from_slice(line).context("cannot parse cargo's JSON output")?;
+        if message["reason"] == "compiler-artifact" && message["target"]["name"] == "lvs-server" {
+            if let Some(executable) = message["executable"].as_str() {
+                return Ok(executable.into());
+            }
+        }
+    }
+    bail!("cargo build did not report the lvs-server binary")
 }
 
 fn is_kernel_test(target: &Value) -> bool {

@@ -1,0 +1,121 @@
+//! The server's agent API: long-polling the desired state, posting reports and statistics.
+
+use std::time::Duration;
+
+use lvs_model::agent::{ApplyReport, StatsReport};
+use lvs_model::spec::DesiredStateSpec;
+use lvs_model::DesiredState;
+use reqwest::{RequestBuilder, StatusCode};
+
+/// How long past the poll timeout a long-poll may take before it counts as lost.
+const POLL_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    poll_timeout: Duration,
+}
+
+/// The answer to a long-poll.
+#[derive(Debug)]
+pub enum Poll {
+    /// A newer desired state.
+    Changed(DesiredState),
+    /// Nothing newer within the poll timeout.
+    Unchanged,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// 401/403: a wrong, revoked or misplaced token. Retrying will not help until someone
+    /// fixes the token, but the agent keeps trying (and keeps the kernel as it is).
+    #[error("the server rejected this agent's token ({status}): {body}")]
+    Unauthorized { status: StatusCode, body: String },
+    #[error("the server answered {status}: {body}")]
+    Status { status: StatusCode, body: String },
+    #[error("cannot reach the server: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("the server sent an invalid desired state: {0}")]
+    Invalid(String),
+}
+
+impl Client {
+    pub fn new(
+        server: &str,
+        token: String,
+        poll_timeout: Duration,
+        request_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(request_timeout.min(Duration::from_secs(10)))
+            .timeout(request_timeout)
+            .user_agent(concat!("lvs-agent/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            base: server.trim_end_matches('/').to_owned(),
+            token,
+            poll_timeout,
+        })
+    }
+
+    /// `GET /api/v1/agent/desired-state`: at once without `after`, else held by the server
+    /// until a generation newer than `after` exists or the poll timeout passes.
+    pub async fn desired_state(&self, after: Option<u64>) -> Result<Poll, ClientError> {
+        let mut request = self
+            .http
+            .get(format!("{}/api/v1/agent/desired-state", self.base))
+            .query(&[("timeout", self.poll_timeout.as_secs())])
+            .timeout(self.poll_timeout + POLL_GRACE);
+        if let Some(after) = after {
+            request = request.query(&[("after", after)]);
+        }
+        let response = self.send(request).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(Poll::Unchanged);
+        }
+        let bytes = response.bytes().await?;
+        let spec: DesiredStateSpec =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let state = spec
+            .parse()
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        Ok(Poll::Changed(state))
+    }
+
+    /// `POST /api/v1/agent/report`.
+    pub async fn report(&self, report: &ApplyReport) -> Result<(), ClientError> {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/agent/report", self.base))
+            .json(report);
+        self.send(request).await.map(drop)
+    }
+
+    /// `POST /api/v1/agent/stats`.
+    pub async fn stats(&self, stats: &StatsReport) -> Result<(), ClientError> {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/agent/stats", self.base))
+            .json(stats);
+        self.send(request).await.map(drop)
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let response = request.bearer_auth(&self.token).send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let mut body = response.text().await.unwrap_or_default();
+        body.truncate(500);
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                ClientError::Unauthorized { status, body }
+            }
+            _ => ClientError::Status { status, body },
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! `lvs-agent`'s command line; every option is also an `LVS_*` environment variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+
+/// LVS Fleet agent: keeps this director's IPVS table in sync with its cluster's desired
+/// state on lvs-server, and reports back.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lvs-agent", version)]
+pub struct Config {
+    /// Base URL of lvs-server, e.g. http://lvs-server:8080.
+    #[arg(long, env = "LVS_SERVER")]
+    pub server: String,
+
+    /// This director's agent token.
+    #[arg(
+        long,
+        env = "LVS_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+
+    /// A file holding this director's agent token (surrounding whitespace is ignored).
+    #[arg(long, env = "LVS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Where the last desired state is kept, for starts without the server.
+    #[arg(long, env = "LVS_STATE_DIR", default_value = "/var/lib/lvs-agent")]
+    pub state_dir: PathBuf,
+
+    /// Apply the current desired state once and exit (non-zero if any change failed).
+    #[arg(long, env = "LVS_ONCE")]
+    pub once: bool,
+
+    /// How long the server may hold a desired-state request before answering "no change"
+    /// (e.g. 60s).
+    #[arg(long, env = "LVS_POLL_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub poll_timeout: Duration,
+
+    /// Time limit of every other request to the server.
+    #[arg(long, env = "LVS_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How often the kernel is compared with the desired state to repair drift.
+    #[arg(long, env = "LVS_RECONCILE_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
+
+    /// How long a removed real server or service may keep its connections before it is
+    /// deleted anyway.
+    #[arg(long, env = "LVS_DRAIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// How often draining objects are checked for their last connection.
+    #[arg(long, env = "LVS_DRAIN_CHECK_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub drain_check_interval: Duration,
+
+    /// How often statistics are sent.
+    #[arg(long, env = "LVS_STATS_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub stats_interval: Duration,
+
+    /// Longest wait between reconnection attempts (the backoff starts at 0.5 s, doubles and
+    /// is jittered).
+    #[arg(long, env = "LVS_MAX_BACKOFF", default_value = "30s", value_parser = parse_duration)]
+    pub max_backoff: Duration,
+
+    /// Log format.
+    #[arg(long, env = "LVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter: a level (info, debug) or per-module directives (lvs_agent=debug,info).
+    #[arg(long, env = "LVS_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The token, from `--token` or read from `--token-file`.
+    pub fn token(&self) -> anyhow::Result<String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => token.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the token file {}", path.display()))?,
+            (None, None) => anyhow::bail!(
+                "no agent token: set --token/LVS_TOKEN or --token-file/LVS_TOKEN_FILE"
+            ),
+        };
+        let token = token.trim().to_owned();
+        anyhow::ensure!(!token.is_empty(), "the agent token is empty");
+        Ok(token)
+    }
+}
+
+/// `30`, `30s`, `500ms`, `5m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 500ms or 5m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn defaults_and_env_names() {
+        let config =
+            Config::try_parse_from(["lvs-agent", "--server", "http://s", "--token", "t"]).unwrap();
+        assert_eq!(config.reconcile_interval, Duration::from_secs(30));
+        assert_eq!(config.drain_timeout, Duration::from_secs(300));
+        assert_eq!(config.stats_interval, Duration::from_secs(10));
+        assert_eq!(config.state_dir, PathBuf::from("/var/lib/lvs-agent"));
+        assert_eq!(config.token().unwrap(), "t");
+        use clap::CommandFactory;
+        for arg in Config::command().get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(
+                env,
+                Some(format!("LVS_{}", id.to_uppercase())),
+                "--{id} has its LVS_* variable"
+            );
+        }
+    }
+
+    #[test]
+    fn token_file_is_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "secret\n").unwrap();
+        let config = Config::try_parse_from([
+            "lvs-agent",
+            "--server",
+            "http://s",
+            "--token-file",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(config.token().unwrap(), "secret");
+    }
+}

@@ -1,0 +1,39 @@
+//! The agent's side of the kernel: reading the table and applying a plan in one batch.
+
+use lvs_ipvs::{Ipvs, TableEntry};
+use lvs_model::agent::ObjectOutcome;
+
+use crate::observed::Observed;
+use crate::reconcile::Plan;
+
+/// Reads the whole table and the timeouts.
+pub fn read(ipvs: &mut Ipvs) -> Result<(Observed, Vec<TableEntry>), lvs_ipvs::Error> {
+    let table = ipvs.table()?;
+    let timeouts = ipvs.timeouts()?;
+    Ok((Observed::from_table(&table, timeouts), table))
+}
+
+/// Applies every step of `plan` in one batch and returns each step's outcome, with the
+/// kernel's error where it refused. `Err` when the netlink connection itself failed.
+pub fn apply(ipvs: &mut Ipvs, plan: &Plan) -> Result<Vec<ObjectOutcome>, lvs_ipvs::Error> {
+    if plan.steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let report = ipvs.apply(&plan.commands())?;
+    Ok(plan
+        .steps
+        .iter()
+        .zip(report.results())
+        .map(|(step, result)| ObjectOutcome {
+            error: result.as_ref().err().map(ToString::to_string),
+            ..step.outcome.clone()
+        })
+        .collect())
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}

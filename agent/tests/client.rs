@@ -1,0 +1,164 @@
+//! The HTTP client against a fake server that follows the agent contract.
+
+// The fake server's handlers, as `allow-unwrap-in-tests` allows in test functions.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lvs_agent::client::{Client, ClientError, Poll};
+use lvs_model::agent::{ApplyReport, StatsReport};
+
+#[derive(Default)]
+struct Seen {
+    queries: Vec<HashMap<String, String>>,
+    reports: Vec<ApplyReport>,
+    stats: Vec<StatsReport>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer good")
+}
+
+async fn desired(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&headers) {
+        return (StatusCode::UNAUTHORIZED, "invalid token").into_response();
+    }
+    let after = query.get("after").cloned();
+    seen.lock().unwrap().queries.push(query);
+    match after.as_deref() {
+        Some("3") => StatusCode::NO_CONTENT.into_response(),
+        Some("4") => Json(serde_json::json!({"generation": 5, "services": [
+            {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "scheduler": "nope"}]}))
+        .into_response(),
+        _ => Json(serde_json::json!({"cluster": "prod", "generation": 3,
+            "timeouts": {"tcp": 900}, "services": [
+            {"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+             "real_servers": [{"address": "10.1.0.1", "forwarding": "masq"}]}]}))
+        .into_response(),
+    }
+}
+
+async fn report(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    Json(r): Json<ApplyReport>,
+) -> StatusCode {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    seen.lock().unwrap().reports.push(r);
+    StatusCode::NO_CONTENT
+}
+
+async fn stats(
+    State(seen): State<Shared>,
+    headers: HeaderMap,
+    Json(s): Json<StatsReport>,
+) -> StatusCode {
+    if !authorized(&headers) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    seen.lock().unwrap().stats.push(s);
+    StatusCode::NO_CONTENT
+}
+
+async fn server() -> (String, Shared) {
+    let seen = Shared::default();
+    let app = Router::new()
+        .route("/api/v1/agent/desired-state", get(desired))
+        .route("/api/v1/agent/report", post(report))
+        .route("/api/v1/agent/stats", post(stats))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/"), seen)
+}
+
+fn client(base: &str, token: &str) -> Client {
+    Client::new(
+        base,
+        token.to_owned(),
+        Duration::from_secs(25),
+        Duration::from_secs(5),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn long_polls_with_after_and_timeout_and_parses_the_document() {
+    let (base, seen) = server().await;
+    let client = client(&base, "good");
+    let Poll::Changed(state) = client.desired_state(None).await.unwrap() else {
+        panic!("a first poll answers at once")
+    };
+    assert_eq!(state.generation, 3);
+    assert_eq!(state.services().len(), 1);
+    assert!(matches!(
+        client.desired_state(Some(3)).await.unwrap(),
+        Poll::Unchanged
+    ));
+    let error = client.desired_state(Some(4)).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Invalid(m) if m.contains("scheduler")),
+        "{error}"
+    );
+    let queries = &seen.lock().unwrap().queries;
+    assert_eq!(queries[0].get("after"), None, "no after on the first poll");
+    assert_eq!(queries[0]["timeout"], "25");
+    assert_eq!(queries[1]["after"], "3");
+}
+
+#[tokio::test]
+async fn posts_reports_and_stats() {
+    let (base, seen) = server().await;
+    let client = client(&base, "good");
+    let report = ApplyReport {
+        applied_generation: 3,
+        agent_version: "x".into(),
+        kernel_version: "y".into(),
+        ..ApplyReport::default()
+    };
+    client.report(&report).await.unwrap();
+    client.stats(&StatsReport::default()).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.reports, [report]);
+    assert_eq!(seen.stats.len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_its_own_error() {
+    let (base, _) = server().await;
+    let client = client(&base, "revoked");
+    let error = client.desired_state(None).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Unauthorized { status, .. } if status.as_u16() == 401),
+        "{error}"
+    );
+    assert!(matches!(
+        client.report(&ApplyReport::default()).await,
+        Err(ClientError::Unauthorized { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let error = client(&base, "good").desired_state(None).await.unwrap_err();
+    assert!(matches!(error, ClientError::Transport(_)), "{error}");
+}

@@ -1,0 +1,115 @@
+//! What agents and the server say to each other, besides the desired-state document.
+//!
+//! An agent pulls its cluster's `DesiredStateSpec` (long-polling for a newer generation),
+//! applies it to its director's kernel, and reports back an [`ApplyReport`] after every
+//! reconcile pass and a [`StatsReport`] every few seconds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::ServiceSpec;
+
+/// The outcome of one reconcile pass on a director.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplyReport {
+    /// The generation this pass applied (0 while the cluster's state was never set).
+    pub applied_generation: u64,
+    /// Every kernel change this pass made or tried, each applied or with the kernel's error.
+    #[serde(default)]
+    pub outcomes: Vec<ObjectOutcome>,
+    /// Changes made in the kernel behind the agent's back that this pass undid.
+    #[serde(default)]
+    pub drift_repaired: Vec<DriftRepair>,
+    /// Services found in the kernel that the agent left alone because the cluster's desired
+    /// state was never set (generation 0); the server can import them.
+    #[serde(default)]
+    pub unmanaged_services: Vec<ServiceSpec>,
+    /// `lvs-agent` version.
+    pub agent_version: String,
+    /// The director's kernel release (`uname -r`).
+    pub kernel_version: String,
+}
+
+impl ApplyReport {
+    /// Whether every change of the pass was applied.
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(|o| o.error.is_none())
+    }
+}
+
+/// One kernel change of a reconcile pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ObjectOutcome {
+    /// `service tcp:10.0.0.1:80`, `real server 10.1.0.1:80 of tcp:10.0.0.1:80`, `timeouts`.
+    pub object: String,
+    /// `add`, `edit`, `delete`, `drain` (weight 0 before a delete) or `set`.
+    pub action: String,
+    /// The kernel's error, when the change failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A difference between the kernel and the desired state that the agent did not cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DriftRepair {
+    /// The object, named as in [`ObjectOutcome::object`].
+    pub object: String,
+    /// What was found, e.g. `missing`, `unexpected`, `weight 3 instead of 5`.
+    pub found: String,
+}
+
+/// The kernel's counters of a director, sent every few seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatsReport {
+    pub services: Vec<ServiceStats>,
+}
+
+/// One virtual service's counters, with its real servers'.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceStats {
+    /// The service key, e.g. `tcp:10.0.0.1:80`.
+    pub key: String,
+    pub counters: Counters,
+    pub rates: Rates,
+    #[serde(default)]
+    pub real_servers: Vec<RealServerStats>,
+}
+
+/// One real server's counters and connection counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RealServerStats {
+    /// `10.1.0.1:80` or `[2001:db8::1]:80`.
+    pub key: String,
+    pub active_connections: u32,
+    pub inactive_connections: u32,
+    pub persistent_connections: u32,
+    pub counters: Counters,
+    pub rates: Rates,
+}
+
+/// Totals since the object was created in the kernel (IPVS `stats64`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Counters {
+    pub connections: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// The kernel's rate estimates, per second (IPVS `cps`, `inpps`, `outpps`, `inbps`, `outbps`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rates {
+    pub connections: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}

@@ -1,0 +1,237 @@
+//! What the server keeps in memory about agents: when each director was last seen, the
+//! serialised desired-state document per cluster (so the agents a commit wakes share one
+//! load), the statistics store, and the background task that persists heartbeats and
+//! turns statistics into history.
+
+pub mod stats;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use lvs_model::spec::DocumentView;
+use tokio::sync::watch;
+
+use crate::db::{clusters, desired_state, director_status, now_millis, Db};
+use stats::StatsStore;
+
+/// A director is online while its agent was seen this recently: three of the agent's
+/// 10-second statistics intervals, so one or two lost reports do not flap it.
+pub const ONLINE_WITHIN: Duration = Duration::from_secs(30);
+
+/// The resolution of the finest statistics history, and how often it is aggregated.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Tunables of the agent protocol; tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentOptions {
+    /// See [`ONLINE_WITHIN`].
+    pub online_within: Duration,
+    /// See [`STATS_INTERVAL`].
+    pub stats_interval: Duration,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            online_within: ONLINE_WITHIN,
+            stats_interval: STATS_INTERVAL,
+        }
+    }
+}
+
+impl AgentOptions {
+    pub fn online_within_millis(&self) -> i64 {
+        i64::try_from(self.online_within.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A cluster's desired-state document as served to agents.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub generation: u64,
+    pub json: Bytes,
+}
+
+#[derive(Debug)]
+struct CachedDocument {
+    cluster_created_at: i64,
+    document: Document,
+}
+
+type DocumentSlot = Arc<tokio::sync::Mutex<Option<CachedDocument>>>;
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Agents {
+    pub options: AgentOptions,
+    /// Director id -> (last seen, whether that is already in the database).
+    seen: Mutex<HashMap<i64, (i64, bool)>>,
+    documents: Mutex<HashMap<i64, DocumentSlot>>,
+    pub stats: StatsStore,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Agents {
+    /// `stopping` turns true when the server shuts down, which ends long-polls.
+    pub fn new(options: AgentOptions, stopping: watch::Receiver<bool>) -> Agents {
+        Agents {
+            options,
+            seen: Mutex::default(),
+            documents: Mutex::default(),
+            stats: StatsStore::new(options.stats_interval),
+            stopping,
+        }
+    }
+
+    /// Records a request from the director's agent (a heartbeat); persisted by the
+    /// background task within one statistics interval.
+    pub fn seen(&self, director_id: i64, at: i64) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = seen.entry(director_id).or_insert((at, false));
+        if at >= entry.0 {
+            *entry = (at, false);
+        }
+    }
+
+    /// When the director's agent was last seen by this process.
+    pub fn last_seen(&self, director_id: i64) -> Option<i64> {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(&director_id).map(|(at, _)| *at)
+    }
+
+    /// Whether a director last seen at `last_seen` counts as online at `now`.
+    pub fn is_online(&self, last_seen: Option<i64>, now: i64) -> bool {
+        last_seen
+            .is_some_and(|seen| now.saturating_sub(seen) <= self.options.online_within_millis())
+    }
+
+    /// A receiver that turns true when the server is shutting down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.clone()
+    }
+
+    /// The director was deleted.
+    pub fn forget_director(&self, director_id: i64) {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&director_id);
+        self.stats.forget_director(director_id);
+    }
+
+    /// The cluster was deleted (its directors with it).
+    pub fn forget_cluster(&self, cluster_id: i64, director_ids: &[i64]) {
+        for id in director_ids {
+            self.forget_director(*id);
+        }
+        self.documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&cluster_id);
+        self.stats.forget_cluster(cluster_id);
+    }
+
+    /// The cluster's current desired-state document, or `None` if it no longer exists.
+    /// Loaded and serialised once per generation: the agents a commit wakes all at once
+    /// queue on the cluster's slot and then share the first one's bytes.
+    pub async fn document(&self, db: &Db, cluster_id: i64) -> anyhow::Result<Option<Document>> {
+        let slot = self
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(cluster_id)
+            .or_default()
+            .clone();
+        let mut cached = slot.lock().await;
+        let mut tx = db.read().await?;
+        let Some(cluster) = clusters::get_by_id(&mut tx, cluster_id).await? else {
+            return Ok(None);
+        };
+        if let Some(hit) = cached.as_ref().filter(|c| {
+            c.document.generation == cluster.generation()
+                && c.cluster_created_at == cluster.created_at
+        }) {
+            return Ok(Some(hit.document.clone()));
+        }
+        let loaded = desired_state::load(&mut tx, &cluster).await?;
+        drop(tx);
+        let size = 160 * loaded.state.real_server_count() + 200 * loaded.state.services().len();
+        let mut json = Vec::with_capacity(size);
+        serde_json::to_writer(
+            &mut json,
+            &DocumentView {
+                cluster: Some(&cluster.name),
+                state: &loaded.state,
+            },
+        )?;
+        let document = Document {
+            generation: cluster.generation(),
+            json: Bytes::from(json),
+        };
+        *cached = Some(CachedDocument {
+            cluster_created_at: cluster.created_at,
+            document: document.clone(),
+        });
+        Ok(Some(document))
+    }
+
+    /// Every statistics interval: persists the heartbeats seen since the last run (one
+    /// transaction) and aggregates the latest statistics into the history. Runs until the
+    /// task is aborted.
+    pub async fn run_background(self: Arc<Self>, db: Db) {
+        let mut ticks = tokio::time::interval(self.options.stats_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.persist_seen(&db).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot persist agent heartbeats"
+                );
+            }
+            let agents = self.clone();
+            let aggregated = tokio::task::spawn_blocking(move || {
+                agents
+                    .stats
+                    .aggregate(now_millis(), agents.options.online_within_millis());
+            })
+            .await;
+            if let Err(error) = aggregated {
+                tracing::error!(%error, "aggregating statistics failed");
+            }
+        }
+    }
+
+    async fn persist_seen(&self, db: &Db) -> anyhow::Result<()> {
+        let unsaved: Vec<(i64, i64)> = self
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, (_, saved))| !saved)
+            .map(|(id, (at, _))| (*id, *at))
+            .collect();
+        if unsaved.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db.write().await?;
+        for (director_id, at) in &unsaved {
+            // A director deleted meanwhile has no row to attach this to.
+            match director_status::seen(&mut tx, *director_id, *at).await {
+                Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {}
+                result => result?,
+            }
+        }
+        tx.commit().await?;
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        for (director_id, at) in unsaved {
+            if let Some(entry) = seen.get_mut(&director_id).filter(|e| e.0 == at) {
+                entry.1 = true;
+            }
+        }
+        Ok(())
+    }
+}

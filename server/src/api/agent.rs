@@ -1,0 +1,245 @@
+//! `/api/v1/agent/*`: what `lvs-agent` calls, authenticated by its director's token
+//! (`Authorization: Bearer lvsa_...`). The token names the director, and so the cluster:
+//! an agent reads its own cluster's desired state and writes its own director's reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, ETAG};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lvs_model::agent::{ApplyReport, DriftRepair, StatsReport};
+use lvs_model::spec::DesiredStateSpec;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+
+use super::auth::Agent;
+use super::desired_state::generation_etag;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{parse_json, Json, Query, RawJson};
+use super::AppState;
+use crate::agents::stats::Latest;
+use crate::agents::Document;
+use crate::db::{clusters, director_status, now_millis};
+
+/// The default and the longest time a long-poll is held, in seconds.
+pub const DEFAULT_POLL_SECONDS: u64 = 30;
+pub const MAX_POLL_SECONDS: u64 = 120;
+
+/// The failed changes kept from a report, and the repaired drifts kept per director.
+pub const MAX_ERRORS: usize = 100;
+pub const MAX_DRIFT_REPAIRED: usize = 50;
+
+/// Optional names the agent believes it is: when given, they must be its token's (403
+/// otherwise), which catches an agent started with another director's token.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Scope {
+    /// The cluster the agent is configured for.
+    pub cluster: Option<String>,
+    /// The director the agent is configured as.
+    pub director: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PollParams {
+    /// The generation the agent has; the answer waits for a newer one. Absent: answer at
+    /// once.
+    pub after: Option<u64>,
+    /// How long to wait for a newer generation, in seconds (default 30, at most 120).
+    pub timeout: Option<u64>,
+}
+
+/// Long-poll the agent's cluster's desired state: answered at once with the document when
+/// the cluster's generation is newer than `after` (or `after` is absent), otherwise as soon
+/// as a change commits, or with 204 when `timeout` passes first.
+#[utoipa::path(get, path = "/api/v1/agent/desired-state", tag = "agent",
+    params(PollParams, Scope),
+    security(("agent_token" = [])),
+    responses((status = 200, body = DesiredStateSpec,
+               headers(("ETag" = String, description = "`\"gen-<generation>\"`"))),
+              (status = 204, description = "No newer generation within the timeout"),
+              (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem)))]
+pub async fn desired_state(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(params): Query<PollParams>,
+    Query(scope): Query<Scope>,
+) -> ApiResult<Response> {
+    agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
+    let seconds = params.timeout.unwrap_or(DEFAULT_POLL_SECONDS);
+    if seconds > MAX_POLL_SECONDS {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!("timeout must be at most {MAX_POLL_SECONDS} seconds, not {seconds}"),
+        });
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let owner = &agent.0;
+    // Subscribed before the generation is read, and marked seen before each read: a
+    // change that commits after a read always wakes the wait that follows it.
+    let mut changes = state.db.changes().subscribe(owner.cluster_id);
+    let mut stopping = state.agents.stopping();
+    let answer = loop {
+        changes.borrow_and_update();
+        let mut conn = state.db.read().await?;
+        let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
+        drop(conn);
+        let Some(generation) = generation else {
+            return Err(cluster_gone(&agent));
+        };
+        if params.after.is_none_or(|after| generation > after) {
+            let Some(document) = state.agents.document(&state.db, owner.cluster_id).await? else {
+                return Err(cluster_gone(&agent));
+            };
+            break document_response(document);
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break StatusCode::NO_CONTENT.into_response(),
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // The cluster was deleted.
+                    break StatusCode::NO_CONTENT.into_response();
+                }
+            }
+            _ = stopping.wait_for(|stopping| *stopping) => {
+                break StatusCode::NO_CONTENT.into_response();
+            }
+        }
+    };
+    state.agents.seen(owner.director_id, now_millis());
+    Ok(answer)
+}
+
+fn cluster_gone(agent: &Agent) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "cluster {} was deleted, and with it this agent's token",
+        agent.0.cluster
+    ))
+}
+
+fn document_response(document: Document) -> Response {
+    let mut response = (StatusCode::OK, document.json).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(etag) = HeaderValue::from_str(&generation_etag(document.generation)) {
+        headers.insert(ETAG, etag);
+    }
+    response
+}
+
+/// A repaired drift as stored, with when it was reported (Unix milliseconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredDrift {
+    pub object: String,
+    pub found: String,
+    pub at: i64,
+}
+
+/// Report a reconcile pass: the generation applied, each change's outcome, repaired drift,
+/// versions, and the services left alone at generation 0. Shown in the director's `status`.
+#[utoipa::path(post, path = "/api/v1/agent/report", tag = "agent",
+    params(Scope), request_body = ApplyReport,
+    security(("agent_token" = [])),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn report(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(scope): Query<Scope>,
+    Json(report): Json<ApplyReport>,
+) -> ApiResult<StatusCode> {
+    agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
+    let applied_generation = i64::try_from(report.applied_generation)
+        .map_err(|_| ApiError::invalid("applied_generation", "is too large"))?;
+    for (field, value) in [
+        ("agent_version", &report.agent_version),
+        ("kernel_version", &report.kernel_version),
+    ] {
+        if value.len() > 256 {
+            return Err(ApiError::invalid(field, "must be at most 256 bytes"));
+        }
+    }
+    let now = now_millis();
+    let errors: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.error.is_some())
+        .take(MAX_ERRORS)
+        .collect();
+    let errors = if errors.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&errors).map_err(anyhow::Error::from)?)
+    };
+    let unmanaged =
+        serde_json::to_string(&report.unmanaged_services).map_err(anyhow::Error::from)?;
+    let director_id = agent.0.director_id;
+
+    let mut tx = state.db.write().await?;
+    let stored: Vec<StoredDrift> = director_status::drift_repaired(&mut tx, director_id)
+        .await?
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let drift: Vec<StoredDrift> = report
+        .drift_repaired
+        .iter()
+        .map(|DriftRepair { object, found }| StoredDrift {
+            object: object.clone(),
+            found: found.clone(),
+            at: now,
+        })
+        .chain(stored)
+        .take(MAX_DRIFT_REPAIRED)
+        .collect();
+    let drift = serde_json::to_string(&drift).map_err(anyhow::Error::from)?;
+    let row = director_status::Report {
+        now,
+        applied_generation,
+        ok: report.succeeded(),
+        errors: errors.as_deref(),
+        drift_repaired: &drift,
+        agent_version: &report.agent_version,
+        kernel_version: &report.kernel_version,
+        unmanaged_services: &unmanaged,
+    };
+    director_status::record_report(&mut tx, director_id, &row).await?;
+    tx.commit().await?;
+    state.agents.seen(director_id, now);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Report the kernel's counters and rates. The latest report per director is served at
+/// `.../directors/{director}/stats`; every interval the server sums the latest reports per
+/// service into `.../services/{service}/stats/history`.
+#[utoipa::path(post, path = "/api/v1/agent/stats", tag = "agent",
+    params(Scope), request_body = StatsReport,
+    security(("agent_token" = [])),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 413, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(scope): Query<Scope>,
+    RawJson(body): RawJson,
+) -> ApiResult<StatusCode> {
+    agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
+    // 10,000 services of 10 real servers is tens of megabytes: parsed off the workers.
+    let report: StatsReport = tokio::task::spawn_blocking(move || parse_json(&body))
+        .await
+        .map_err(|e| anyhow::anyhow!("parsing statistics: {e}"))??;
+    let now = now_millis();
+    state.agents.stats.record(
+        agent.0.director_id,
+        Latest {
+            cluster_id: agent.0.cluster_id,
+            received_at: now,
+            report: Arc::new(report),
+        },
+    );
+    Ok(StatusCode::NO_CONTENT)
+}

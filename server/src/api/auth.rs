@@ -1,0 +1,119 @@
+//! Agent tokens: `lvsa_` and 64 hex digits (32 random bytes), stored only as a SHA-256, and
+//! the extractor that authenticates an agent's request with one.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::db::agent_tokens::{self, TokenOwner};
+use crate::db::now_millis;
+
+pub const TOKEN_PREFIX: &str = "lvsa_";
+const TOKEN_HEX_DIGITS: usize = 64;
+
+/// A new token, and the hash to store.
+pub fn new_token() -> anyhow::Result<(String, [u8; 32])> {
+    let mut bytes = [0_u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    let mut token = String::with_capacity(TOKEN_PREFIX.len() + TOKEN_HEX_DIGITS);
+    token.push_str(TOKEN_PREFIX);
+    for byte in bytes {
+        token.push_str(&format!("{byte:02x}"));
+    }
+    let hash = hash(&token);
+    Ok((token, hash))
+}
+
+pub fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn well_formed(token: &str) -> bool {
+    token.strip_prefix(TOKEN_PREFIX).is_some_and(|hex| {
+        hex.len() == TOKEN_HEX_DIGITS && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// The director (and so the cluster) whose agent sent the request. Extracting it answers
+/// 401 for a missing, malformed, unknown or revoked token, logging the remote address (never
+/// the token), and counts the request as the director's heartbeat.
+#[derive(Debug, Clone)]
+pub struct Agent(pub TokenOwner);
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let remote = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+        let refuse = |reason: &str| {
+            tracing::warn!(%remote, path = parts.uri.path(), reason, "agent authentication failed");
+            ApiError::Unauthorized(format!(
+                "{reason}; agents authenticate with `Authorization: Bearer <token>`, a token \
+                 created by POST /api/v1/clusters/{{cluster}}/directors/{{director}}/token"
+            ))
+        };
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Err(refuse("the request has no Authorization header"));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let Some(token) = token else {
+            return Err(refuse("the Authorization header is not `Bearer <token>`"));
+        };
+        if !well_formed(token) {
+            return Err(refuse(
+                "the bearer token is malformed (expected lvsa_ and 64 hex digits)",
+            ));
+        }
+        let mut conn = state.db.read().await?;
+        let owner = agent_tokens::owner(&mut conn, &hash(token)).await?;
+        drop(conn);
+        let Some(owner) = owner else {
+            return Err(refuse(
+                "the agent token is unknown: it was revoked, replaced by a newer one, or \
+                 its director was deleted",
+            ));
+        };
+        state.agents.seen(owner.director_id, now_millis());
+        Ok(Agent(owner))
+    }
+}
+
+impl Agent {
+    /// 403 unless the names the agent says it is for are the token's.
+    pub fn check_scope(
+        &self,
+        cluster: Option<&str>,
+        director: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let owner = &self.0;
+        if let Some(cluster) = cluster.filter(|c| *c != owner.cluster) {
+            return Err(ApiError::Forbidden(format!(
+                "this token belongs to director {} of cluster {}, not to cluster {cluster}",
+                owner.director, owner.cluster
+            )));
+        }
+        if let Some(director) = director.filter(|d| *d != owner.director) {
+            return Err(ApiError::Forbidden(format!(
+                "this token belongs to director {} of cluster {}, not to director {director}",
+                owner.director, owner.cluster
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! `/api/v1/clusters/{cluster}/directors/{director}/token`: the director's agent token.
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiResult, Problem};
+use super::extract::Path;
+use super::response::timestamp;
+use super::{auth, lookup, AppState};
+use crate::db::{agent_tokens, now_millis};
+
+/// A new agent token. It is shown only in this answer: the server keeps only its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentToken {
+    /// `lvsa_` and 64 hex digits; the agent sends it as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub director: String,
+    pub cluster: String,
+    pub created_at: String,
+}
+
+/// Create the director's agent token, replacing (and so invalidating) the one it had.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/directors/{director}/token",
+    tag = "directors",
+    params(("cluster" = String, Path), ("director" = String, Path)),
+    responses((status = 201, body = AgentToken), (status = 404, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (token, hash) = auth::new_token()?;
+    let now = now_millis();
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let director = lookup::director(&mut tx, &cluster, &name).await?;
+    agent_tokens::replace(&mut tx, director.id, &hash, now).await?;
+    tx.commit().await?;
+    tracing::info!(cluster = %cluster.name, director = %director.name, "agent token created");
+    let body = AgentToken {
+        token,
+        director: director.name.clone(),
+        cluster: cluster.name.clone(),
+        created_at: timestamp(now),
+    };
+    let location = format!(
+        "/api/v1/clusters/{}/directors/{}/token",
+        cluster.name, director.name
+    );
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Revoke the director's agent token (if it has one): its agent is refused from now on.
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/directors/{director}/token",
+    tag = "directors",
+    params(("cluster" = String, Path), ("director" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let director = lookup::director(&mut tx, &cluster, &name).await?;
+    if agent_tokens::delete(&mut tx, director.id).await? {
+        tx.commit().await?;
+        tracing::info!(cluster = %cluster.name, director = %director.name, "agent token revoked");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,152 @@
+//! The `director_status` table: what each director's agent last reported, and when it was
+//! last seen.
+
+use sqlx::SqliteConnection;
+
+/// A director's token and agent status as stored; every field is `None` until the agent
+/// has been seen (and the report fields until it has reported).
+#[derive(Debug, Clone, Default)]
+pub struct StatusRow {
+    pub director_id: i64,
+    pub token_created_at: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub reported_at: Option<i64>,
+    pub applied_generation: Option<i64>,
+    pub last_report_ok: Option<i64>,
+    /// JSON array of `ObjectOutcome`.
+    pub last_errors: Option<String>,
+    pub last_errors_at: Option<i64>,
+    /// JSON array of `RepairedDrift`, newest first.
+    pub drift_repaired: Option<String>,
+    pub agent_version: Option<String>,
+    pub kernel_version: Option<String>,
+    pub unmanaged_services: Option<i64>,
+}
+
+/// The status of the cluster's directors (of one of them when `director_id` is given).
+pub async fn of_cluster(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    director_id: Option<i64>,
+) -> Result<Vec<StatusRow>, sqlx::Error> {
+    sqlx::query_as!(
+        StatusRow,
+        r#"SELECT d.id AS "director_id!", t.created_at AS "token_created_at?",
+                s.last_seen AS "last_seen?", s.reported_at AS "reported_at?",
+                s.applied_generation AS "applied_generation?",
+                s.last_report_ok AS "last_report_ok?", s.last_errors AS "last_errors?",
+                s.last_errors_at AS "last_errors_at?", s.drift_repaired AS "drift_repaired?",
+                s.agent_version AS "agent_version?", s.kernel_version AS "kernel_version?",
+                json_array_length(s.unmanaged_services) AS "unmanaged_services?: i64"
+         FROM directors d
+         LEFT JOIN agent_tokens t ON t.director_id = d.id
+         LEFT JOIN director_status s ON s.director_id = d.id
+         WHERE d.cluster_id = ?1 AND (?2 IS NULL OR d.id = ?2)"#,
+        cluster_id,
+        director_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What a report changes: everything but `last_seen` is replaced, except that
+/// `last_errors` is kept when the report had none.
+#[derive(Debug)]
+pub struct Report<'a> {
+    pub now: i64,
+    pub applied_generation: i64,
+    pub ok: bool,
+    /// JSON array; `None` keeps the stored errors.
+    pub errors: Option<&'a str>,
+    /// JSON array, already merged with the stored one.
+    pub drift_repaired: &'a str,
+    pub agent_version: &'a str,
+    pub kernel_version: &'a str,
+    /// JSON array.
+    pub unmanaged_services: &'a str,
+}
+
+/// The stored repaired drifts (JSON), to merge a report's into.
+pub async fn drift_repaired(
+    conn: &mut SqliteConnection,
+    director_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT drift_repaired FROM director_status WHERE director_id = ?",
+        director_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn record_report(
+    conn: &mut SqliteConnection,
+    director_id: i64,
+    report: &Report<'_>,
+) -> Result<(), sqlx::Error> {
+    let ok = i64::from(report.ok);
+    let errors_at = report.errors.map(|_| report.now);
+    sqlx::query!(
+        "INSERT INTO director_status
+            (director_id, last_seen, reported_at, applied_generation, last_report_ok,
+             last_errors, last_errors_at, drift_repaired, agent_version, kernel_version,
+             unmanaged_services)
+         VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, '[]'), ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (director_id) DO UPDATE SET
+            last_seen = max(last_seen, excluded.last_seen),
+            reported_at = excluded.reported_at,
+            applied_generation = excluded.applied_generation,
+            last_report_ok = excluded.last_report_ok,
+            last_errors = coalesce(?5, last_errors),
+            last_errors_at = coalesce(?6, last_errors_at),
+            drift_repaired = excluded.drift_repaired,
+            agent_version = excluded.agent_version,
+            kernel_version = excluded.kernel_version,
+            unmanaged_services = excluded.unmanaged_services",
+        director_id,
+        report.now,
+        report.applied_generation,
+        ok,
+        report.errors,
+        errors_at,
+        report.drift_repaired,
+        report.agent_version,
+        report.kernel_version,
+        report.unmanaged_services
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Records that the director's agent was seen at `at` (never moving it back).
+pub async fn seen(
+    conn: &mut SqliteConnection,
+    director_id: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO director_status (director_id, last_seen) VALUES (?, ?)
+         ON CONFLICT (director_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+        director_id,
+        at
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The services the director's agent last reported as unmanaged (JSON), or `None` when it
+/// never reported.
+pub async fn unmanaged_services(
+    conn: &mut SqliteConnection,
+    director_id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT unmanaged_services, reported_at FROM director_status WHERE director_id = ?",
+        director_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|r| r.reported_at.map(|_| r.unmanaged_services)))
+}
