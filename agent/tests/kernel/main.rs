@@ -14,14 +14,13 @@ mod drain;
 mod drift;
 mod e2e;
 
-use std::process::Command;
 use std::time::Duration;
 
 use lvs_agent::Reconciler;
 use lvs_ipvs::Ipvs;
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
-use nix::sched::{unshare, CloneFlags};
+pub use lvs_testkit::{fresh_netns, ipvsadm, ipvsadm_restore, run};
 
 /// The rules [`CLUSTER`] should produce, in `ipvsadm -R` form.
 pub const CLUSTER_RULES: &str = "\
@@ -91,52 +90,6 @@ pub fn director_netns() {
 pub fn reconciler(applied: Option<u64>) -> Reconciler {
     let ipvs = Ipvs::connect().expect("IPVS must be reachable in the guest");
     Reconciler::new(ipvs, DRAIN_TIMEOUT, applied)
-}
-
-/// Moves the calling thread into a new network namespace with `lo` up.
-pub fn fresh_netns() {
-    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-    run("ip", &["link", "set", "lo", "up"]);
-}
-
-/// Runs a program in the calling thread's namespace and returns its stdout; fails the test
-/// when it fails.
-pub fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {} failed with {}: {}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-pub fn ipvsadm(args: &[&str]) -> String {
-    run("ipvsadm", args)
-}
-
-/// `ipvsadm -R` fed with `rules`.
-pub fn ipvsadm_restore(rules: &str) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("ipvsadm")
-        .arg("-R")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("cannot run ipvsadm -R");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("write rules");
-    let status = child.wait().expect("wait for ipvsadm -R");
-    assert!(status.success(), "ipvsadm -R failed with {status}");
 }
 
 /// `ipvsadm -S -n`, lines sorted (the kernel lists services in hash order).

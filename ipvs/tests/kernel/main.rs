@@ -14,10 +14,8 @@ mod settings;
 mod table;
 mod traffic;
 
-use std::process::Command;
-
 use lvs_ipvs::Ipvs;
-use nix::sched::{unshare, CloneFlags};
+pub use lvs_testkit::{fresh_netns, ipvsadm, ipvsadm_restore, run};
 
 /// Moves the calling thread into a new, empty network namespace with `lo` up and a dummy
 /// interface `d0` holding 10.0.0.254/24 and 2001:db8::fe/64 (IPVS refuses NAT destinations
@@ -32,53 +30,6 @@ pub fn director() -> Ipvs {
         &["-6", "addr", "add", "2001:db8::fe/64", "dev", "d0", "nodad"],
     );
     Ipvs::connect().expect("IPVS must be reachable in the guest")
-}
-
-/// Moves the calling thread into a new network namespace with `lo` up.
-pub fn fresh_netns() {
-    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-    run("ip", &["link", "set", "lo", "up"]);
-}
-
-/// Runs a program in the calling thread's namespace and returns its stdout; fails the test
-/// when it fails.
-pub fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {} failed with {}: {}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `ipvsadm args..`.
-pub fn ipvsadm(args: &[&str]) -> String {
-    run("ipvsadm", args)
-}
-
-/// `ipvsadm -R` fed with `rules`.
-pub fn ipvsadm_restore(rules: &str) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("ipvsadm")
-        .arg("-R")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("cannot run ipvsadm -R");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .expect("write rules");
-    let status = child.wait().expect("wait for ipvsadm -R");
-    assert!(status.success(), "ipvsadm -R failed with {status}");
 }
 
 /// The scheduler modules this kernel ships (`ip_vs_<name>.ko`), read from the module tree.
