@@ -389,7 +389,7 @@ static CASE: AtomicUsize = AtomicUsize::new(0);
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 40,
+        cases: 24,
         // The source tree is read-only in the guest; failures print their seed instead.
         failure_persistence: None,
         max_shrink_iters: 200,

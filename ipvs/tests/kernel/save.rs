@@ -57,7 +57,11 @@ pub fn assert_same_as_ipvsadm(ipvs: &mut Ipvs) {
         .filter(|l| l.trim_start().starts_with("->") && !l.contains("RemoteAddress"))
         .map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            (cols[1].to_owned(), cols[2].to_owned(), cols[3].to_owned())
+            (
+                canonical(cols[1].to_owned()),
+                cols[2].to_owned(),
+                cols[3].to_owned(),
+            )
         })
         .collect();
     thresholds.sort();
