@@ -17,6 +17,20 @@ pub fn fresh_netns() {
     run("ip", &["link", "set", "lo", "up"]);
 }
 
+/// A fresh namespace set up as a director: a dummy interface `d0` holding 10.0.0.254/24 and
+/// 2001:db8::fe/64, since IPVS refuses NAT destinations on a director without a usable
+/// address.
+pub fn director_netns() {
+    fresh_netns();
+    run("ip", &["link", "add", "d0", "type", "dummy"]);
+    run("ip", &["link", "set", "d0", "up"]);
+    run("ip", &["addr", "add", "10.0.0.254/24", "dev", "d0"]);
+    run(
+        "ip",
+        &["-6", "addr", "add", "2001:db8::fe/64", "dev", "d0", "nodad"],
+    );
+}
+
 /// Runs a program in the calling thread's namespace and returns its stdout; fails the test
 /// when it fails.
 pub fn run(program: &str, args: &[&str]) -> String {

@@ -20,7 +20,7 @@ use lvs_agent::Reconciler;
 use lvs_ipvs::Ipvs;
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
-pub use lvs_testkit::{fresh_netns, ipvsadm, ipvsadm_restore, run};
+pub use lvs_testkit::{director_netns, fresh_netns, ipvsadm, ipvsadm_restore, run};
 
 /// The rules [`CLUSTER`] should produce, in `ipvsadm -R` form.
 pub const CLUSTER_RULES: &str = "\
@@ -71,19 +71,6 @@ pub fn state(json: &str) -> DesiredState {
         .expect("a desired-state document")
         .parse()
         .expect("a valid desired state")
-}
-
-/// Moves the calling thread into a new, empty network namespace with `lo` up and a dummy
-/// interface `d0` holding 10.0.0.254/24 and 2001:db8::fe/64.
-pub fn director_netns() {
-    fresh_netns();
-    run("ip", &["link", "add", "d0", "type", "dummy"]);
-    run("ip", &["link", "set", "d0", "up"]);
-    run("ip", &["addr", "add", "10.0.0.254/24", "dev", "d0"]);
-    run(
-        "ip",
-        &["-6", "addr", "add", "2001:db8::fe/64", "dev", "d0", "nodad"],
-    );
 }
 
 /// A reconciler for the calling thread's namespace that applied `applied` before.

@@ -15,20 +15,12 @@ mod table;
 mod traffic;
 
 use lvs_ipvs::Ipvs;
-pub use lvs_testkit::{fresh_netns, ipvsadm, ipvsadm_restore, run};
+pub use lvs_testkit::{director_netns, fresh_netns, ipvsadm, ipvsadm_restore, run};
 
-/// Moves the calling thread into a new, empty network namespace with `lo` up and a dummy
-/// interface `d0` holding 10.0.0.254/24 and 2001:db8::fe/64 (IPVS refuses NAT destinations
-/// on a director without a usable address), then connects the library there.
+/// A fresh director namespace (see `lvs_testkit::director_netns`) with the library
+/// connected in it.
 pub fn director() -> Ipvs {
-    fresh_netns();
-    run("ip", &["link", "add", "d0", "type", "dummy"]);
-    run("ip", &["link", "set", "d0", "up"]);
-    run("ip", &["addr", "add", "10.0.0.254/24", "dev", "d0"]);
-    run(
-        "ip",
-        &["-6", "addr", "add", "2001:db8::fe/64", "dev", "d0", "nodad"],
-    );
+    director_netns();
     Ipvs::connect().expect("IPVS must be reachable in the guest")
 }
 
