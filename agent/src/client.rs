@@ -1,11 +1,14 @@
 //! The server's agent API: long-polling the desired state, posting reports and statistics.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lvs_model::agent::{ApplyReport, StatsReport};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
 use reqwest::{RequestBuilder, StatusCode};
+
+use crate::token::Token;
 
 /// How long past the poll timeout a long-poll may take before it counts as lost.
 const POLL_GRACE: Duration = Duration::from_secs(10);
@@ -14,7 +17,7 @@ const POLL_GRACE: Duration = Duration::from_secs(10);
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    token: Arc<Token>,
     poll_timeout: Duration,
 }
 
@@ -44,7 +47,7 @@ pub enum ClientError {
 impl Client {
     pub fn new(
         server: &str,
-        token: String,
+        token: Token,
         poll_timeout: Duration,
         request_timeout: Duration,
     ) -> anyhow::Result<Self> {
@@ -56,7 +59,7 @@ impl Client {
         Ok(Client {
             http,
             base: server.trim_end_matches('/').to_owned(),
-            token,
+            token: Arc::new(token),
             poll_timeout,
         })
     }
@@ -77,11 +80,18 @@ impl Client {
             return Ok(Poll::Unchanged);
         }
         let bytes = response.bytes().await?;
+        let started = std::time::Instant::now();
         let spec: DesiredStateSpec =
             serde_json::from_slice(&bytes).map_err(|e| ClientError::Invalid(e.to_string()))?;
         let state = spec
             .parse()
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        tracing::debug!(
+            generation = state.generation,
+            bytes = bytes.len(),
+            parse_us = started.elapsed().as_micros() as u64,
+            "desired state received"
+        );
         Ok(Poll::Changed(state))
     }
 
@@ -104,10 +114,14 @@ impl Client {
     }
 
     async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, ClientError> {
-        let response = request.bearer_auth(&self.token).send().await?;
+        let response = request.bearer_auth(&*self.token.get()).send().await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
+        }
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            // The next attempt uses the file's token if someone replaced it.
+            self.token.reload();
         }
         let mut body = response.text().await.unwrap_or_default();
         body.truncate(500);

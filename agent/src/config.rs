@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
+
+use crate::token::Token;
 
 /// LVS Fleet agent: keeps this director's IPVS table in sync with its cluster's desired
 /// state on lvs-server, and reports back.
@@ -83,19 +84,16 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The token, from `--token` or read from `--token-file`.
-    pub fn token(&self) -> anyhow::Result<String> {
-        let token = match (&self.token, &self.token_file) {
-            (Some(token), _) => token.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the token file {}", path.display()))?,
+    /// The token, from `--token` or read from `--token-file` (read again when the server
+    /// refuses it).
+    pub fn token(&self) -> anyhow::Result<Token> {
+        match (&self.token, &self.token_file) {
+            (Some(token), _) => Token::fixed(token),
+            (None, Some(path)) => Token::from_file(path),
             (None, None) => anyhow::bail!(
                 "no agent token: set --token/LVS_TOKEN or --token-file/LVS_TOKEN_FILE"
             ),
-        };
-        let token = token.trim().to_owned();
-        anyhow::ensure!(!token.is_empty(), "the agent token is empty");
-        Ok(token)
+        }
     }
 }
 
@@ -146,7 +144,7 @@ mod tests {
         assert_eq!(config.drain_timeout, Duration::from_secs(300));
         assert_eq!(config.stats_interval, Duration::from_secs(10));
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/lvs-agent"));
-        assert_eq!(config.token().unwrap(), "t");
+        assert_eq!(&*config.token().unwrap().get(), "t");
         use clap::CommandFactory;
         for arg in Config::command().get_arguments() {
             let id = arg.get_id().as_str();
@@ -175,6 +173,6 @@ mod tests {
             path.to_str().unwrap(),
         ])
         .unwrap();
-        assert_eq!(config.token().unwrap(), "secret");
+        assert_eq!(&*config.token().unwrap().get(), "secret");
     }
 }

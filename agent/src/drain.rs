@@ -18,6 +18,15 @@ pub enum DrainKey {
     RealServer(ServiceKey, SocketAddr),
 }
 
+impl DrainKey {
+    /// The service it belongs to (or is).
+    pub fn service(&self) -> &ServiceKey {
+        match self {
+            DrainKey::Service(key) | DrainKey::RealServer(key, _) => key,
+        }
+    }
+}
+
 /// The verdict for one object that should go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -84,6 +93,14 @@ impl Drains {
         self.started.retain(|key, _| seen.contains(key));
     }
 
+    /// Ends a pass that looked only at the services `looked_at` says: forgets the drains
+    /// of those services that were not decided on, and keeps every other drain.
+    pub fn finish_partial_pass(&mut self, looked_at: impl Fn(&ServiceKey) -> bool) {
+        let seen = std::mem::take(&mut self.seen);
+        self.started
+            .retain(|key, _| seen.contains(key) || !looked_at(key.service()));
+    }
+
     /// How many objects are draining.
     pub fn len(&self) -> usize {
         self.started.len()
@@ -146,6 +163,26 @@ mod tests {
         );
         drains.finish_pass();
         assert!(drains.is_empty());
+    }
+
+    #[test]
+    fn a_partial_pass_forgets_only_the_drains_it_looked_at() {
+        let other = DrainKey::RealServer(
+            ServiceKey::Fwmark {
+                family: lvs_ipvs::Family::Inet,
+                mark: 2,
+            },
+            "10.0.0.1:80".parse().unwrap(),
+        );
+        let mut drains = Drains::default();
+        let now = Instant::now();
+        let timeout = Duration::from_secs(10);
+        drains.decide(key(), 1, false, now, timeout);
+        drains.decide(other, 1, false, now, timeout);
+        drains.finish_pass();
+        drains.finish_partial_pass(|service| service == key().service());
+        assert!(!drains.is_draining(&key()), "looked at and not decided on");
+        assert!(drains.is_draining(&other), "not looked at");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The agent's side of the kernel: reading the table and applying a plan in one batch.
+//! The agent's side of the kernel: reading the table (or some services) and applying a plan
+//! in one batch.
 
-use lvs_ipvs::{Ipvs, TableEntry};
+use lvs_ipvs::{ErrorKind, Ipvs, ServiceKey, TableEntry};
 use lvs_model::agent::ObjectOutcome;
 
 use crate::observed::Observed;
@@ -11,6 +12,35 @@ pub fn read(ipvs: &mut Ipvs) -> Result<(Observed, Vec<TableEntry>), lvs_ipvs::Er
     let table = ipvs.table()?;
     let timeouts = ipvs.timeouts()?;
     Ok((Observed::from_table(&table, timeouts), table))
+}
+
+/// Reads only these services with their destinations (two requests each), leaving out
+/// those the kernel does not have.
+pub fn read_services(
+    ipvs: &mut Ipvs,
+    keys: impl IntoIterator<Item = ServiceKey>,
+) -> Result<Vec<TableEntry>, lvs_ipvs::Error> {
+    let mut table = Vec::new();
+    for key in keys {
+        let found = ipvs
+            .service(&key)
+            .and_then(|service| Ok((service, ipvs.destinations(&key)?)));
+        match found {
+            Ok((service, destinations)) => table.push(TableEntry {
+                service,
+                destinations,
+            }),
+            Err(error) if is_missing(&error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(table)
+}
+
+fn is_missing(error: &lvs_ipvs::Error) -> bool {
+    error
+        .kernel()
+        .is_some_and(|e| e.kind == ErrorKind::NoSuchService)
 }
 
 /// Applies every step of `plan` in one batch and returns each step's outcome, with the

@@ -7,6 +7,7 @@
 //! [`run::run`] wires it to the server (long-poll, reports, statistics) and the clock.
 
 pub mod backoff;
+pub mod changes;
 pub mod client;
 pub mod config;
 pub mod drain;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod state_cache;
 pub mod stats;
 pub mod telemetry;
+pub mod token;
 
 pub use config::Config;
 pub use reconciler::{PassResult, Reconciler};

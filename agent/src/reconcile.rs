@@ -73,6 +73,32 @@ pub fn plan(
     context: &Context,
     drains: &mut Drains,
 ) -> Plan {
+    let plan = plan_unfinished(observed, desired, context, drains);
+    drains.finish_pass();
+    plan
+}
+
+/// [`plan`] for part of the table: `observed` and `desired` hold only the services
+/// `looked_at` names (read from the kernel just before), so the drains of every other
+/// service are left as they are.
+pub fn plan_part(
+    observed: &Observed,
+    desired: &DesiredState,
+    context: &Context,
+    drains: &mut Drains,
+    looked_at: impl Fn(&ServiceKey) -> bool,
+) -> Plan {
+    let plan = plan_unfinished(observed, desired, context, drains);
+    drains.finish_partial_pass(looked_at);
+    plan
+}
+
+fn plan_unfinished(
+    observed: &Observed,
+    desired: &DesiredState,
+    context: &Context,
+    drains: &mut Drains,
+) -> Plan {
     let mut planner = Planner {
         observed,
         context,
@@ -120,7 +146,6 @@ pub fn plan(
             planner.remove_service(found.key, udp);
         }
     }
-    planner.drains.finish_pass();
     planner.plan
 }
 

@@ -1,16 +1,27 @@
-//! [`Reconciler`]: one director's kernel, the drains in progress and the generation applied;
-//! a pass reads the table, plans and applies. Synchronous: it owns a netlink socket, opened
-//! in the namespace of the thread that connected it.
+//! [`Reconciler`]: one director's kernel, the drains in progress and the generation applied.
+//! Synchronous: it owns a netlink socket, opened in the namespace of the thread that
+//! connected it.
+//!
+//! Two kinds of pass. A full pass ([`Reconciler::pass`]) reads the whole table, plans and
+//! applies: at start, for drift checks and while something drains. An update
+//! ([`Reconciler::update`]) trusts that the kernel still holds the state the last pass
+//! brought it to, and reads and writes only the services that differ from it, so a change
+//! costs the same on a table of 5,000 services as on one of 10; drift elsewhere is found by
+//! the next full pass.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::Ipvs;
-use lvs_model::agent::ApplyReport;
+use lvs_ipvs::{model_map, Ipvs};
+use lvs_model::agent::{ApplyReport, ObjectOutcome};
 use lvs_model::DesiredState;
 
+use crate::changes::Changes;
 use crate::drain::Drains;
 use crate::kernel;
-use crate::reconcile::{self, Context};
+use crate::observed::Observed;
+use crate::reconcile::{self, Context, Plan};
 
 /// The agent's version, as reported.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -20,6 +31,9 @@ pub struct Reconciler {
     ipvs: Ipvs,
     drains: Drains,
     applied_generation: Option<u64>,
+    /// The state the last pass brought the kernel to completely, at a generation above 0
+    /// (where nothing is unmanaged); `None` after a failure, so the next pass is full.
+    baseline: Option<Arc<DesiredState>>,
     drain_timeout: Duration,
     kernel_version: String,
 }
@@ -32,6 +46,10 @@ pub struct PassResult {
     pub commands: usize,
     /// Objects still draining after the pass.
     pub draining: usize,
+    /// Services read from the kernel: the whole table, or only those that changed.
+    pub services_read: usize,
+    /// Whether only the changed services were read (an update, not a full pass).
+    pub incremental: bool,
 }
 
 impl PassResult {
@@ -47,6 +65,7 @@ impl Reconciler {
             ipvs,
             drains: Drains::default(),
             applied_generation,
+            baseline: None,
             drain_timeout,
             kernel_version: kernel::kernel_version(),
         }
@@ -61,39 +80,111 @@ impl Reconciler {
         self.drains.len()
     }
 
-    /// Reads the kernel, plans and applies the difference to `desired`. `Err` only when
-    /// the kernel could not be read or written at all; refused commands are outcomes.
-    pub fn pass(&mut self, desired: &DesiredState) -> Result<PassResult, lvs_ipvs::Error> {
+    /// A full pass: reads the whole table, plans and applies the difference to `desired`.
+    /// `Err` only when the kernel could not be read or written at all; refused commands
+    /// are outcomes.
+    pub fn pass(&mut self, desired: &Arc<DesiredState>) -> Result<PassResult, lvs_ipvs::Error> {
         self.pass_at(desired, Instant::now())
     }
 
     /// [`Reconciler::pass`] with an explicit clock, for tests of drain timeouts.
     pub fn pass_at(
         &mut self,
-        desired: &DesiredState,
+        desired: &Arc<DesiredState>,
         now: Instant,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        let (observed, _) = kernel::read(&mut self.ipvs)?;
-        let context = Context {
+        self.baseline = None;
+        let (observed, table) = kernel::read(&mut self.ipvs)?;
+        let plan = reconcile::plan(&observed, desired, &self.context(now), &mut self.drains);
+        self.finish(desired, plan, table.len(), false)
+    }
+
+    /// Brings the kernel to `desired`: an incremental pass over what differs from the last
+    /// state applied when there is one, a full pass otherwise.
+    pub fn update(&mut self, desired: &Arc<DesiredState>) -> Result<PassResult, lvs_ipvs::Error> {
+        match self.changes_to(desired) {
+            Some(changes) => self.apply_changes(desired, &changes),
+            None => self.pass(desired),
+        }
+    }
+
+    /// What differs between the state the last pass applied completely and `desired` (an
+    /// in-memory comparison of the two states); `None` when there is no such state, or at
+    /// generation 0, where only a full pass sees what is unmanaged.
+    pub fn changes_to(&self, desired: &DesiredState) -> Option<Changes> {
+        let baseline = self.baseline.as_ref()?;
+        (desired.generation != 0).then(|| Changes::between(baseline, desired))
+    }
+
+    /// Applies `changes` (from [`Reconciler::changes_to`]): reads only the services they
+    /// name, plans them against `desired` and applies. Falls back to a full pass when the
+    /// changes do not start from the state the last pass applied.
+    pub fn apply_changes(
+        &mut self,
+        desired: &Arc<DesiredState>,
+        changes: &Changes,
+    ) -> Result<PassResult, lvs_ipvs::Error> {
+        let from = self.baseline.as_ref().map(|b| b.generation);
+        if from != Some(changes.from_generation) || desired.generation == 0 {
+            return self.pass(desired);
+        }
+        self.baseline = None;
+        let keys: HashSet<lvs_ipvs::ServiceKey> = changes
+            .services
+            .iter()
+            .map(model_map::service_key)
+            .collect();
+        let table = kernel::read_services(&mut self.ipvs, keys.iter().copied())?;
+        // Unchanged timeouts are taken as set, so they cost no read.
+        let timeouts = if changes.timeouts {
+            self.ipvs.timeouts()?
+        } else {
+            model_map::timeouts(&desired.timeouts)
+        };
+        let observed = Observed::from_table(&table, timeouts);
+        let part = DesiredState::new(
+            desired.generation,
+            desired.timeouts,
+            changes
+                .services
+                .iter()
+                .filter_map(|key| desired.service(key).cloned()),
+        )
+        .expect("the services of one state have distinct keys");
+        let plan = reconcile::plan_part(
+            &observed,
+            &part,
+            &self.context(Instant::now()),
+            &mut self.drains,
+            |key| keys.contains(key),
+        );
+        self.finish(desired, plan, table.len(), true)
+    }
+
+    /// The client, for reading statistics on the same socket.
+    pub fn ipvs(&mut self) -> &mut Ipvs {
+        &mut self.ipvs
+    }
+
+    fn context(&self, now: Instant) -> Context {
+        Context {
             applied_generation: self.applied_generation,
             drain_timeout: self.drain_timeout,
             now,
-        };
-        let plan = reconcile::plan(&observed, desired, &context, &mut self.drains);
+        }
+    }
+
+    /// Applies `plan`, logs and reports what happened, and records `desired` as applied
+    /// when everything succeeded.
+    fn finish(
+        &mut self,
+        desired: &Arc<DesiredState>,
+        plan: Plan,
+        services_read: usize,
+        incremental: bool,
+    ) -> Result<PassResult, lvs_ipvs::Error> {
         let outcomes = kernel::apply(&mut self.ipvs, &plan)?;
-        for outcome in &outcomes {
-            match &outcome.error {
-                None => {
-                    tracing::info!(object = %outcome.object, action = %outcome.action, "applied");
-                }
-                Some(error) => tracing::warn!(
-                    object = %outcome.object, action = %outcome.action, %error, "kernel refused"
-                ),
-            }
-        }
-        for drift in &plan.drift {
-            tracing::warn!(object = %drift.object, found = %drift.found, "drift repaired");
-        }
+        log_outcomes(&outcomes, &plan);
         let report = ApplyReport {
             applied_generation: desired.generation,
             outcomes,
@@ -104,16 +195,32 @@ impl Reconciler {
         };
         if report.succeeded() {
             self.applied_generation = Some(desired.generation);
+            if desired.generation != 0 {
+                self.baseline = Some(Arc::clone(desired));
+            }
         }
         Ok(PassResult {
             commands: plan.steps.len(),
             draining: self.drains.len(),
+            services_read,
+            incremental,
             report,
         })
     }
+}
 
-    /// The client, for reading statistics on the same socket.
-    pub fn ipvs(&mut self) -> &mut Ipvs {
-        &mut self.ipvs
+fn log_outcomes(outcomes: &[ObjectOutcome], plan: &Plan) {
+    for outcome in outcomes {
+        match &outcome.error {
+            None => {
+                tracing::info!(object = %outcome.object, action = %outcome.action, "applied");
+            }
+            Some(error) => tracing::warn!(
+                object = %outcome.object, action = %outcome.action, %error, "kernel refused"
+            ),
+        }
+    }
+    for drift in &plan.drift {
+        tracing::warn!(object = %drift.object, found = %drift.found, "drift repaired");
     }
 }

@@ -55,14 +55,18 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (worker_tx, worker_rx) = std_mpsc::channel();
     let (report_tx, report_rx) = mpsc::unbounded_channel();
+    let (first_pass_tx, first_pass) = watch::channel(false);
     let worker = Worker {
         reconciler,
         cache,
         desired: None,
+        fresh: false,
         stored: cached
             .as_ref()
             .map(|c| (c.desired.generation, c.applied_generation)),
         reports: report_tx,
+        reported: None,
+        first_pass: first_pass_tx,
         reconcile_interval: config.reconcile_interval,
         drain_check_interval: config.drain_check_interval,
     };
@@ -89,6 +93,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             client,
             stats_ipvs,
             config.stats_interval,
+            first_pass,
             shutdown,
         )),
     ];
@@ -124,11 +129,13 @@ async fn once(
     if let Err(error) = cache.store(&cached) {
         tracing::warn!("{error:#}");
     }
+    let desired = Arc::new(cached.desired);
     let (reconciler, desired, result) = tokio::task::spawn_blocking(move || {
-        let result = reconciler.pass(&cached.desired);
-        (reconciler, cached.desired, result)
+        let result = reconciler.pass(&desired);
+        (reconciler, desired, result)
     })
     .await?;
+    let desired = Arc::unwrap_or_clone(desired);
     let result = result.context("cannot reconcile the kernel")?;
     cached = Cached {
         applied_generation: reconciler.applied_generation(),
@@ -160,15 +167,22 @@ enum Message {
     Stop,
 }
 
-/// The reconcile thread: a pass on every new desired state, every reconcile interval, and
-/// every drain-check interval while something drains.
+/// The reconcile thread: an update on every new desired state (only what changed), and a
+/// full pass every reconcile interval and every drain-check interval while something
+/// drains.
 struct Worker {
     reconciler: Reconciler,
     cache: StateCache,
     desired: Option<Arc<DesiredState>>,
+    /// A desired state arrived since the last pass.
+    fresh: bool,
     /// The (generation, applied generation) last written to the cache.
     stored: Option<(u64, Option<u64>)>,
     reports: mpsc::UnboundedSender<ApplyReport>,
+    /// The last report handed to the report loop.
+    reported: Option<ApplyReport>,
+    /// Set once the first pass is over (statistics wait for it).
+    first_pass: watch::Sender<bool>,
     reconcile_interval: Duration,
     drain_check_interval: Duration,
 }
@@ -198,6 +212,7 @@ impl Worker {
     fn set_desired(&mut self, desired: Arc<DesiredState>) {
         tracing::info!(generation = desired.generation, "new desired state");
         self.desired = Some(desired);
+        self.fresh = true;
         self.store();
     }
 
@@ -207,17 +222,25 @@ impl Worker {
             return Instant::now() + self.reconcile_interval;
         };
         let started = Instant::now();
-        match self.reconciler.pass(&desired) {
+        let result = if std::mem::take(&mut self.fresh) {
+            self.reconciler.update(&desired)
+        } else {
+            self.reconciler.pass(&desired)
+        };
+        self.first_pass.send_replace(true);
+        match result {
             Ok(result) => {
                 tracing::debug!(
                     generation = desired.generation,
                     commands = result.commands,
                     draining = result.draining,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    incremental = result.incremental,
+                    services_read = result.services_read,
+                    elapsed_us = started.elapsed().as_micros() as u64,
                     "reconciled"
                 );
                 self.store();
-                let _ = self.reports.send(result.report);
+                self.report(result.report);
                 let next = if result.draining > 0 {
                     self.drain_check_interval.min(self.reconcile_interval)
                 } else {
@@ -232,6 +255,20 @@ impl Worker {
         }
     }
 
+    /// Hands `report` to the report loop, unless the pass did nothing and the server
+    /// already has the same report: a periodic pass over a matching kernel says nothing
+    /// new, and every report is a write on the server.
+    fn report(&mut self, report: ApplyReport) {
+        let nothing_new = report.outcomes.is_empty()
+            && report.drift_repaired.is_empty()
+            && self.reported.as_ref() == Some(&report);
+        if nothing_new {
+            return;
+        }
+        self.reported = Some(report.clone());
+        let _ = self.reports.send(report);
+    }
+
     /// Writes the cache when the desired or applied generation changed.
     fn store(&mut self) {
         let Some(desired) = &self.desired else { return };
@@ -239,12 +276,16 @@ impl Worker {
         if self.stored == Some(now) {
             return;
         }
-        let cached = Cached {
-            applied_generation: now.1,
-            desired: (**desired).clone(),
-        };
-        match self.cache.store(&cached) {
-            Ok(()) => self.stored = Some(now),
+        let started = Instant::now();
+        match self.cache.store_state(now.1, desired) {
+            Ok(()) => {
+                self.stored = Some(now);
+                tracing::debug!(
+                    generation = now.0,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "state cache written"
+                );
+            }
             Err(error) => tracing::warn!("{error:#}"),
         }
     }
@@ -348,9 +389,16 @@ async fn stats_loop(
     client: Client,
     mut ipvs: Ipvs,
     interval: Duration,
+    mut first_pass: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
+    // Statistics start one interval after the first pass: until then the reconcile thread
+    // reads the whole table, and two full reads at once double the time to get in sync.
+    tokio::select! {
+        done = first_pass.wait_for(|done| *done) => if done.is_err() { return },
+        _ = shutdown.changed() => return,
+    }
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

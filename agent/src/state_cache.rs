@@ -22,6 +22,13 @@ pub struct Cached {
     pub desired: DesiredState,
 }
 
+/// [`Cached`] borrowed, for writing.
+#[derive(Serialize)]
+struct CachedView<'a> {
+    applied_generation: Option<u64>,
+    desired: &'a DesiredState,
+}
+
 /// The cache in one directory.
 #[derive(Debug, Clone)]
 pub struct StateCache {
@@ -52,7 +59,20 @@ impl StateCache {
 
     /// Replaces the cache atomically, creating the directory if needed.
     pub fn store(&self, cached: &Cached) -> anyhow::Result<()> {
-        let bytes = serde_json::to_vec(cached).context("cannot serialise the state cache")?;
+        self.store_state(cached.applied_generation, &cached.desired)
+    }
+
+    /// [`StateCache::store`] from borrowed parts, so the state is not copied to be saved.
+    pub fn store_state(
+        &self,
+        applied_generation: Option<u64>,
+        desired: &DesiredState,
+    ) -> anyhow::Result<()> {
+        let cached = CachedView {
+            applied_generation,
+            desired,
+        };
+        let bytes = serde_json::to_vec(&cached).context("cannot serialise the state cache")?;
         write_atomically(&self.dir, FILE, &bytes)
             .with_context(|| format!("cannot write {}", self.path().display()))
     }

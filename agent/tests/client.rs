@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lvs_agent::client::{Client, ClientError, Poll};
+use lvs_agent::token::Token;
 use lvs_model::agent::{ApplyReport, StatsReport};
 
 #[derive(Default)]
@@ -91,7 +92,7 @@ async fn server() -> (String, Shared) {
 fn client(base: &str, token: &str) -> Client {
     Client::new(
         base,
-        token.to_owned(),
+        Token::fixed(token).unwrap(),
         Duration::from_secs(25),
         Duration::from_secs(5),
     )
@@ -151,6 +152,29 @@ async fn a_rejected_token_is_its_own_error() {
     assert!(matches!(
         client.report(&ApplyReport::default()).await,
         Err(ClientError::Unauthorized { .. })
+    ));
+}
+
+#[tokio::test]
+async fn after_a_401_the_token_file_is_read_again() {
+    let (base, _) = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "revoked\n").unwrap();
+    let client = Client::new(
+        &base,
+        Token::from_file(&path).unwrap(),
+        Duration::from_secs(25),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    std::fs::write(&path, "good\n").unwrap();
+    let error = client.desired_state(None).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error}");
+    // The refusal made it read the file: the next request carries the new token.
+    assert!(matches!(
+        client.desired_state(None).await,
+        Ok(Poll::Changed(_))
     ));
 }
 

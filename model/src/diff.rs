@@ -6,10 +6,10 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::desired::{display_key, DesiredService, DesiredState};
-use crate::real_server::RealServer;
+use crate::real_server::{RealServer, RealServerKey};
 use crate::service::{ServiceKey, VirtualService};
 use crate::spec::{RealServerSpec, ServiceSpec, Timeouts, TimeoutsSpec};
 
@@ -56,7 +56,7 @@ pub enum RealServerChange {
 }
 
 /// Counts of what a diff does, for people and logs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffSummary {
     pub services_added: usize,
@@ -178,6 +178,105 @@ impl Diff {
         }
         next.generation = self.to_generation;
         Ok(next)
+    }
+}
+
+/// Diffs of one edit, built from the values before and after it, so a writer that changes
+/// one object records what changed without loading the rest of the state. Each equals what
+/// [`Diff::between`] finds between two states that differ only by that edit; the
+/// generations are left at 0 for the writer to fill in.
+impl Diff {
+    /// A new service with all its real servers.
+    pub fn service_added(service: DesiredService) -> Diff {
+        Diff::of_services(vec![ServiceChange::Added(service)])
+    }
+
+    /// A service that goes away with all its real servers.
+    pub fn service_removed(service: DesiredService) -> Diff {
+        Diff::of_services(vec![ServiceChange::Removed(service)])
+    }
+
+    /// A service edited in place. A new key is another service to the kernel, so it is
+    /// the old one removed and the new one added, as [`Diff::between`] sees it.
+    pub fn service_changed(old: DesiredService, new: DesiredService) -> Diff {
+        if old.key() == new.key() {
+            let update = service_update(&old, &new);
+            return Diff::of_services(update.map(ServiceChange::Changed).into_iter().collect());
+        }
+        let mut services = vec![ServiceChange::Removed(old), ServiceChange::Added(new)];
+        services.sort_by(|a, b| a.key().cmp(b.key()));
+        Diff::of_services(services)
+    }
+
+    /// A real server added to the service with key `service`.
+    pub fn real_server_added(service: ServiceKey, server: RealServer) -> Diff {
+        Diff::of_real_servers(service, vec![RealServerChange::Added(server)])
+    }
+
+    /// A real server removed from the service with key `service`.
+    pub fn real_server_removed(service: ServiceKey, server: RealServer) -> Diff {
+        Diff::of_real_servers(service, vec![RealServerChange::Removed(server)])
+    }
+
+    /// A real server edited in place; a new address or port makes it a removal and an
+    /// addition, as [`Diff::between`] sees it.
+    pub fn real_server_changed(service: ServiceKey, old: RealServer, new: RealServer) -> Diff {
+        let changes = if old == new {
+            Vec::new()
+        } else if old.key() == new.key() {
+            vec![RealServerChange::Changed(Change { old, new })]
+        } else {
+            let mut changes = vec![RealServerChange::Removed(old), RealServerChange::Added(new)];
+            changes.sort_by_key(RealServerChange::key);
+            changes
+        };
+        Diff::of_real_servers(service, changes)
+    }
+
+    /// The cluster's connection timeouts changed.
+    pub fn timeouts_changed(old: Timeouts, new: Timeouts) -> Diff {
+        Diff {
+            timeouts: (old != new).then_some(Change { old, new }),
+            ..Diff::default()
+        }
+    }
+
+    fn of_services(services: Vec<ServiceChange>) -> Diff {
+        Diff {
+            services,
+            ..Diff::default()
+        }
+    }
+
+    fn of_real_servers(key: ServiceKey, real_servers: Vec<RealServerChange>) -> Diff {
+        if real_servers.is_empty() {
+            return Diff::default();
+        }
+        Diff::of_services(vec![ServiceChange::Changed(ServiceUpdate {
+            key,
+            settings: None,
+            real_servers,
+        })])
+    }
+}
+
+impl ServiceChange {
+    /// The key of the service it changes.
+    pub fn key(&self) -> &ServiceKey {
+        match self {
+            ServiceChange::Added(service) | ServiceChange::Removed(service) => service.key(),
+            ServiceChange::Changed(update) => &update.key,
+        }
+    }
+}
+
+impl RealServerChange {
+    /// The address and port of the real server it changes (before the change).
+    pub fn key(&self) -> RealServerKey {
+        match self {
+            RealServerChange::Added(server) | RealServerChange::Removed(server) => server.key(),
+            RealServerChange::Changed(change) => change.old.key(),
+        }
     }
 }
 
@@ -321,48 +420,115 @@ pub struct RealServerChangeSpec {
     pub new: Option<RealServerSpec>,
 }
 
-impl From<&Diff> for DiffSpec {
-    fn from(diff: &Diff) -> Self {
-        DiffSpec {
+impl DiffSpec {
+    /// The JSON form of at most `max_entries` of the diff's entries (the timeouts, each
+    /// service and each real server, in order, count one each), with the whole diff's
+    /// summary; and whether some were left out. A service whose real servers do not all fit
+    /// is kept with those that do.
+    pub fn bounded(diff: &Diff, max_entries: usize) -> (DiffSpec, bool) {
+        let mut left = max_entries;
+        let mut truncated = false;
+        let timeouts = diff.timeouts.as_ref().and_then(|c| {
+            if take_one(&mut left) {
+                Some(ChangeSpec {
+                    old: c.old.into(),
+                    new: c.new.into(),
+                })
+            } else {
+                truncated = true;
+                None
+            }
+        });
+        let mut services = Vec::new();
+        for change in &diff.services {
+            if !take_one(&mut left) {
+                truncated = true;
+                break;
+            }
+            let (spec, cut) = ServiceChangeSpec::bounded(change, &mut left);
+            truncated |= cut;
+            services.push(spec);
+        }
+        let spec = DiffSpec {
             from_generation: diff.from_generation,
             to_generation: diff.to_generation,
             summary: diff.summary(),
-            timeouts: diff.timeouts.as_ref().map(|c| ChangeSpec {
-                old: c.old.into(),
-                new: c.new.into(),
-            }),
-            services: diff.services.iter().map(ServiceChangeSpec::from).collect(),
+            timeouts,
+            services,
+        };
+        (spec, truncated)
+    }
+}
+
+impl ServiceChangeSpec {
+    /// The change with at most `left` of its real servers (taken from `left`); whether
+    /// some were left out.
+    fn bounded(change: &ServiceChange, left: &mut usize) -> (ServiceChangeSpec, bool) {
+        let whole = |change, service: &DesiredService, left: &mut usize| {
+            let (servers, cut) = first(service.real_servers(), left, RealServerSpec::from);
+            let spec = ServiceChangeSpec {
+                change,
+                key: service.key().to_string(),
+                service: Some(ServiceSpec {
+                    real_servers: Some(servers),
+                    ..ServiceSpec::from(service.service())
+                }),
+                settings: None,
+                real_servers: Vec::new(),
+            };
+            (spec, cut)
+        };
+        match change {
+            ServiceChange::Added(service) => whole("added", service, left),
+            ServiceChange::Removed(service) => whole("removed", service, left),
+            ServiceChange::Changed(update) => {
+                let (real_servers, cut) =
+                    first(update.real_servers.iter(), left, RealServerChangeSpec::from);
+                let spec = ServiceChangeSpec {
+                    change: "changed",
+                    key: update.key.to_string(),
+                    service: None,
+                    settings: update.settings.as_ref().map(|c| ChangeSpec {
+                        old: ServiceSpec::from(&c.old),
+                        new: ServiceSpec::from(&c.new),
+                    }),
+                    real_servers,
+                };
+                (spec, cut)
+            }
         }
+    }
+}
+
+/// Takes one entry from the budget, if any is left.
+fn take_one(left: &mut usize) -> bool {
+    let some = *left > 0;
+    *left = left.saturating_sub(1);
+    some
+}
+
+/// The first `left` items converted (taken from `left`), and whether some were left out.
+fn first<'a, T: 'a, S>(
+    items: impl ExactSizeIterator<Item = &'a T>,
+    left: &mut usize,
+    convert: impl Fn(&'a T) -> S,
+) -> (Vec<S>, bool) {
+    let total = items.len();
+    let taken = total.min(*left);
+    *left -= taken;
+    (items.take(taken).map(convert).collect(), taken < total)
+}
+
+impl From<&Diff> for DiffSpec {
+    fn from(diff: &Diff) -> Self {
+        DiffSpec::bounded(diff, usize::MAX).0
     }
 }
 
 impl From<&ServiceChange> for ServiceChangeSpec {
     fn from(change: &ServiceChange) -> Self {
-        let whole = |change, service: &DesiredService| ServiceChangeSpec {
-            change,
-            key: service.key().to_string(),
-            service: Some(service.to_spec()),
-            settings: None,
-            real_servers: Vec::new(),
-        };
-        match change {
-            ServiceChange::Added(service) => whole("added", service),
-            ServiceChange::Removed(service) => whole("removed", service),
-            ServiceChange::Changed(update) => ServiceChangeSpec {
-                change: "changed",
-                key: update.key.to_string(),
-                service: None,
-                settings: update.settings.as_ref().map(|c| ChangeSpec {
-                    old: ServiceSpec::from(&c.old),
-                    new: ServiceSpec::from(&c.new),
-                }),
-                real_servers: update
-                    .real_servers
-                    .iter()
-                    .map(RealServerChangeSpec::from)
-                    .collect(),
-            },
-        }
+        let mut unbounded = usize::MAX;
+        ServiceChangeSpec::bounded(change, &mut unbounded).0
     }
 }
 

@@ -10,9 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use lvs_model::spec::{DesiredStateSpec, Netmask, RealServerSpec, ServiceSpec, TimeoutsSpec};
 use lvs_model::{
-    ApplyError, DesiredService, DesiredState, Diff, DiffSummary, Family, ForwardingMethod, Fwmark,
-    Persistence, Port, Protocol, RealServer, RealServerChange, RealServerKey, RealServerState,
-    SchedulerName, ServiceChange, ServiceKey, Thresholds, Timeouts, TunnelChecksum, TunnelType,
+    ApplyError, DesiredService, DesiredState, Diff, DiffSpec, DiffSummary, Family,
+    ForwardingMethod, Fwmark, Persistence, Port, Protocol, RealServer, RealServerChange,
+    RealServerKey, RealServerState, SchedulerName, ServiceChange, ServiceKey, Thresholds, Timeouts,
+    TunnelChecksum, TunnelType,
 };
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
@@ -1102,6 +1103,145 @@ proptest! {
             prop_assert_eq!(diff.apply(&stale), Err(error));
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Each one-edit diff is what `between` finds for two states that differ by that edit
+    /// alone.
+    #[test]
+    fn one_edit_diffs_are_what_between_finds(
+        (a, b) in input_pair(), i in any::<Index>(), j in any::<Index>()
+    ) {
+        let (a, b) = (a.parse(), b.parse());
+        let none = alone(Vec::new());
+        for service in a.services() {
+            let one = alone(vec![service.clone()]);
+            prop_assert_eq!(Diff::service_removed(service.clone()), Diff::between(&one, &none));
+            prop_assert_eq!(Diff::service_added(service.clone()), Diff::between(&none, &one));
+        }
+        // Any service of `a` edited into any of `b`: usually a new key, so another service.
+        if a.services().len() > 0 && b.services().len() > 0 {
+            let old = a.services().nth(i.index(a.services().len())).expect("in range");
+            let new = b.services().nth(j.index(b.services().len())).expect("in range");
+            let (before, after) = (alone(vec![old.clone()]), alone(vec![new.clone()]));
+            prop_assert_eq!(
+                Diff::service_changed(old.clone(), new.clone()),
+                Diff::between(&before, &after)
+            );
+        }
+        for new_service in b.services() {
+            let Some(old_service) = a.service(new_service.key()) else { continue };
+            let (before, after) = (alone(vec![old_service.clone()]), alone(vec![new_service.clone()]));
+            prop_assert_eq!(
+                Diff::service_changed(old_service.clone(), new_service.clone()),
+                Diff::between(&before, &after)
+            );
+
+            // Its real servers, one at a time, under the old settings.
+            let key = *old_service.key();
+            let with = |servers: Vec<RealServer>| {
+                let service = DesiredService::new(old_service.service().clone(), servers)
+                    .expect("distinct real servers");
+                alone(vec![service])
+            };
+            let empty = with(Vec::new());
+            for old in old_service.real_servers() {
+                let one = with(vec![old.clone()]);
+                prop_assert_eq!(Diff::real_server_removed(key, old.clone()), Diff::between(&one, &empty));
+                prop_assert_eq!(Diff::real_server_added(key, old.clone()), Diff::between(&empty, &one));
+            }
+            // Paired by position: the same server edited, or another address and port.
+            for (old, new) in old_service.real_servers().zip(new_service.real_servers()) {
+                let (before, after) = (with(vec![old.clone()]), with(vec![new.clone()]));
+                prop_assert_eq!(
+                    Diff::real_server_changed(key, old.clone(), new.clone()),
+                    Diff::between(&before, &after)
+                );
+            }
+        }
+        let timeouts = |t| DesiredState::new(0, t, Vec::new()).expect("an empty state");
+        prop_assert_eq!(
+            Diff::timeouts_changed(a.timeouts, b.timeouts),
+            Diff::between(&timeouts(a.timeouts), &timeouts(b.timeouts))
+        );
+    }
+
+    /// A bounded diff keeps the first `max` entries (timeouts, services, real servers) of
+    /// the whole one and its whole summary, and says whether it left any out.
+    #[test]
+    fn bounded_diffs_keep_the_first_entries((a, b) in input_pair(), max in 0_usize..40) {
+        let diff = Diff::between(&a.parse(), &b.parse());
+        let whole = serde_json::to_value(DiffSpec::from(&diff)).expect("serialise");
+        let (bounded, truncated) = DiffSpec::bounded(&diff, max);
+        let bounded = serde_json::to_value(bounded).expect("serialise");
+        let total = entries(&whole);
+        prop_assert_eq!(truncated, total > max);
+        prop_assert_eq!(entries(&bounded), total.min(max));
+        prop_assert_eq!(&bounded["summary"], &whole["summary"]);
+        prop_assert!(is_prefix(&bounded, &whole), "{} is not a prefix of {}", bounded, whole);
+        if !truncated {
+            prop_assert_eq!(bounded, whole);
+        }
+    }
+}
+
+/// A state at generation 0 with default timeouts holding just `services`.
+fn alone(services: Vec<DesiredService>) -> DesiredState {
+    DesiredState::new(0, Timeouts::default(), services).expect("distinct services")
+}
+
+/// The real servers a diff's JSON lists under one service entry.
+fn listed_servers(service: &serde_json::Value) -> &[serde_json::Value] {
+    let servers = match service["change"].as_str() {
+        Some("changed") => service.get("real_servers"),
+        _ => service["service"].get("real_servers"),
+    };
+    servers
+        .and_then(|s| s.as_array())
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Entries in a diff's JSON: the timeouts, each service and each real server.
+fn entries(diff: &serde_json::Value) -> usize {
+    let services = diff["services"].as_array().expect("services");
+    usize::from(diff.get("timeouts").is_some())
+        + services
+            .iter()
+            .map(|s| 1 + listed_servers(s).len())
+            .sum::<usize>()
+}
+
+/// Whether `part` lists the first entries of `whole`, in order, and nothing else.
+fn is_prefix(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
+    let (kept, all) = (&part["services"], &whole["services"]);
+    let (kept, all) = (
+        kept.as_array().expect("services"),
+        all.as_array().expect("services"),
+    );
+    let timeouts_ok =
+        part.get("timeouts").is_none() || part.get("timeouts") == whole.get("timeouts");
+    let Some((last, earlier)) = kept.split_last() else {
+        return timeouts_ok;
+    };
+    let last_ok = {
+        let whole_last = &all[earlier.len()];
+        let (servers, whole_servers) = (listed_servers(last), listed_servers(whole_last));
+        let strip = |s: &serde_json::Value| {
+            let mut s = s.clone();
+            s.as_object_mut().map(|o| o.remove("real_servers"));
+            s.get_mut("service")
+                .and_then(|v| v.as_object_mut())
+                .map(|o| o.remove("real_servers"));
+            s
+        };
+        whole_servers.starts_with(servers) && strip(last) == strip(whole_last)
+    };
+    timeouts_ok
+        && kept.len() <= all.len()
+        && earlier.iter().zip(all).all(|(a, b)| a == b)
+        && last_ok
 }
 
 #[test]

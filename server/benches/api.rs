@@ -10,11 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const SERVICES: usize = 10_000;
-const REAL_SERVERS: usize = 10;
-const SAMPLES: usize = 1_000;
-
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+mod common;
+use common::{document, expect, sample, Lcg, Report, Result, REAL_SERVERS, SERVICES};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -125,46 +122,6 @@ async fn main() -> Result<()> {
     report.finish()
 }
 
-/// The whole cluster: services 10.0.x.y:80, each with real servers 10.1.x.y:8080 and up.
-fn document() -> Value {
-    let services: Vec<Value> = (0..SERVICES)
-        .map(|i| {
-            let servers: Vec<Value> = (0..REAL_SERVERS)
-                .map(|j| {
-                    let address =
-                        std::net::Ipv4Addr::from(0x0a01_0000 + (i * REAL_SERVERS + j) as u32);
-                    json!({"address": address.to_string(), "port": 8080, "forwarding": "masq",
-                           "weight": 1 + j % 5})
-                })
-                .collect();
-            let vip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32 + 1);
-            json!({"protocol": "tcp", "address": vip.to_string(), "port": 80, "scheduler": "wrr",
-                   "name": format!("service {i}"), "real_servers": servers})
-        })
-        .collect();
-    json!({ "services": services })
-}
-
-/// Times `SAMPLES` sequential requests, each of which must succeed.
-async fn sample<F, Fut>(mut request: F) -> Result<Vec<Duration>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
-{
-    let mut times = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        let response = request().await?;
-        let status = response.status();
-        response.bytes().await?;
-        times.push(started.elapsed());
-        if !status.is_success() {
-            return Err(format!("request failed with {status}").into());
-        }
-    }
-    Ok(times)
-}
-
 async fn mixed_reads(client: &reqwest::Client, api: &str, length: Duration) -> Result<f64> {
     let deadline = Instant::now() + length;
     let started = Instant::now();
@@ -249,15 +206,6 @@ fn now_millis() -> i64 {
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-async fn expect(response: reqwest::Response, status: u16) -> Result<Value> {
-    let actual = response.status().as_u16();
-    let body = response.text().await?;
-    if actual != status {
-        return Err(format!("expected {status}, got {actual}: {body}").into());
-    }
-    Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
 /// The release server binary on a fresh data directory.
 struct Server {
     child: Child,
@@ -309,56 +257,5 @@ impl Server {
             return Err(format!("the server exited with {status}").into());
         }
         Ok(())
-    }
-}
-
-/// Collects results against their goals; fails the run if any goal is missed.
-#[derive(Default)]
-struct Report {
-    missed: Vec<String>,
-}
-
-impl Report {
-    fn latency(&mut self, what: &str, times: &[Duration], goal_p99_ms: f64) {
-        let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
-        let (p50, p99) = (at(0.50), at(0.99));
-        self.check(
-            what,
-            &format!("p50 {p50:6.2} ms  p99 {p99:6.2} ms"),
-            p99 < goal_p99_ms,
-            &format!("p99 under {goal_p99_ms} ms"),
-        );
-    }
-
-    fn check(&mut self, what: &str, figures: &str, met: bool, goal: &str) {
-        let verdict = if met { "ok" } else { "MISSED" };
-        println!("{what:<44} {figures:<34} goal: {goal:<18} {verdict}");
-        if !met {
-            self.missed.push(what.to_owned());
-        }
-    }
-
-    fn finish(self) -> Result<()> {
-        if self.missed.is_empty() {
-            println!("all goals met");
-            Ok(())
-        } else {
-            Err(format!("goals missed: {}", self.missed.join(", ")).into())
-        }
-    }
-}
-
-/// A tiny deterministic generator, so every run asks for the same objects.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
     }
 }

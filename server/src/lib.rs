@@ -5,7 +5,9 @@ pub mod agents;
 pub mod api;
 pub mod config;
 pub mod db;
+pub mod edit;
 mod telemetry;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: everything a contributor or CI runs, in Rust rather than shell.
 
 mod apt;
+mod bench_agent;
 mod bench_ipvs;
 mod cmd;
 mod sqlx;
@@ -33,6 +34,13 @@ enum Command {
     Bench(Bench),
     /// Boots Debian's kernel under QEMU and runs the kernel tests inside it.
     VmTest(vm::VmTestArgs),
+    /// Runs the web UI's tests in headless Chromium (installing chromium and chromedriver
+    /// when missing); screenshots go to `target/ui-screenshots/`.
+    BrowserTest {
+        /// libtest arguments, e.g. a test name or `--nocapture`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +49,15 @@ enum Bench {
     Api,
     /// The IPVS library against ipvsadm in the guest kernel: bulk load, dump, weight edit.
     Ipvs,
+    /// The agent in the guest kernel: propagation to 10 and 50 directors, the cost of one
+    /// change on a 5,000-service table, a restart against a matching table.
+    Agent {
+        /// Passed to the benchmark, e.g. `--part propagation`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// The web UI's pages with 10,000 services x 10 real servers: render time and size.
+    Ui,
 }
 
 fn main() -> Result<()> {
@@ -51,7 +68,12 @@ fn main() -> Result<()> {
         Command::Openapi => openapi(),
         Command::Bench(Bench::Api) => bench_api(),
         Command::Bench(Bench::Ipvs) => bench_ipvs::run(),
+        Command::Bench(Bench::Agent { args }) => bench_agent::run(&args),
+        Command::Bench(Bench::Ui) => {
+            cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "ui"])
+        }
         Command::VmTest(args) => vm::test(&args),
+        Command::BrowserTest { args } => browser_test(&args),
     }
 }
 
@@ -73,6 +95,21 @@ fn bench_api() -> Result<()> {
     cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "api"])
 }
 
+/// The browser tests (`server/tests/browser/`), which a plain `cargo test` skips: Debian's
+/// Chromium and its chromedriver first, then the test target.
+fn browser_test(args: &[String]) -> Result<()> {
+    apt::ensure(&[
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+    ])?;
+    let mut cargo_args = vec!["test", "-p", "lvs-server", "--test", "browser", "--locked"];
+    if !args.is_empty() {
+        cargo_args.push("--");
+        cargo_args.extend(args.iter().map(String::as_str));
+    }
+    cmd::cargo(&cargo_args)
+}
+
 fn test() -> Result<()> {
     apt::ensure(&[("sqlite3", "sqlite3")])?;
     cmd::cargo(&["fmt", "--all", "--", "--check"])?;
@@ -85,8 +122,21 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // `--all-targets` leaves out `test = false` targets such as the browser tests.
+    cmd::cargo(&[
+        "clippy",
+        "-p",
+        "lvs-server",
+        "--test",
+        "browser",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     sqlx::check()?;
     cmd::cargo(&["test", "--workspace", "--locked"])?;
+    browser_test(&[])?;
     vm::test(&vm::VmTestArgs::default())?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Applying a desired state, restarting against a matching table, and adopting a director.
 
+use std::sync::Arc;
+
 use lvs_model::DesiredState;
 
 use crate::{
@@ -52,7 +54,7 @@ fn rules_found_at_generation_zero_are_kept_and_reported() {
     director_netns();
     ipvsadm_restore(CLUSTER_RULES);
     let before = saved();
-    let never_set = DesiredState::default();
+    let never_set = Arc::new(DesiredState::default());
     let result = reconciler(None).pass(&never_set).unwrap();
     assert_eq!(result.commands, 0, "{:#?}", result.report);
     assert_eq!(saved(), before, "nothing was deleted");
@@ -65,6 +67,7 @@ fn rules_found_at_generation_zero_are_kept_and_reported() {
         ..Default::default()
     }
     .parse()
+    .map(Arc::new)
     .expect("unmanaged services are valid specs");
     let mut agent = reconciler(None);
     let result = agent.pass(&adopted).unwrap();

@@ -132,7 +132,7 @@ fn pair(action: &str, object: &str) -> (String, String) {
     (action.to_owned(), object.to_owned())
 }
 
-fn cluster(generation: u64, servers: &[&str]) -> lvs_model::DesiredState {
+fn cluster(generation: u64, servers: &[&str]) -> std::sync::Arc<lvs_model::DesiredState> {
     let servers: Vec<String> = servers
         .iter()
         .map(|s| {

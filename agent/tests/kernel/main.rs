@@ -13,7 +13,9 @@ mod apply;
 mod drain;
 mod drift;
 mod e2e;
+mod update;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lvs_agent::Reconciler;
@@ -66,11 +68,13 @@ pub const CLUSTER: &str = r#"{"generation": 5, "timeouts": {"tcp": 900, "udp": 1
 
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub fn state(json: &str) -> DesiredState {
-    serde_json::from_str::<DesiredStateSpec>(json)
-        .expect("a desired-state document")
-        .parse()
-        .expect("a valid desired state")
+pub fn state(json: &str) -> Arc<DesiredState> {
+    Arc::new(
+        serde_json::from_str::<DesiredStateSpec>(json)
+            .expect("a desired-state document")
+            .parse()
+            .expect("a valid desired state"),
+    )
 }
 
 /// A reconciler for the calling thread's namespace that applied `applied` before.

@@ -60,6 +60,8 @@ pub struct StatsStore {
     latest: Mutex<HashMap<i64, Latest>>,
     /// Cluster id -> service key -> history.
     history: Mutex<HashMap<i64, HashMap<String, ServiceHistory>>>,
+    /// Cluster id -> the last aggregation's sum over its services.
+    totals: Mutex<HashMap<i64, Point>>,
 }
 
 impl StatsStore {
@@ -70,6 +72,7 @@ impl StatsStore {
                 .max(1),
             latest: Mutex::default(),
             history: Mutex::default(),
+            totals: Mutex::default(),
         }
     }
 
@@ -113,6 +116,18 @@ impl StatsStore {
 
     /// A service's history at `resolution`, oldest first, only the intervals that had data.
     pub fn history(&self, cluster_id: i64, key: &str, resolution: Resolution) -> Vec<Point> {
+        self.recent(cluster_id, key, resolution, usize::MAX)
+    }
+
+    /// The points of the newest `count` intervals of [`StatsStore::history`] (an hour of
+    /// minutes is 60), oldest first.
+    pub fn recent(
+        &self,
+        cluster_id: i64,
+        key: &str,
+        resolution: Resolution,
+        count: usize,
+    ) -> Vec<Point> {
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(service) = history.get(&cluster_id).and_then(|c| c.get(key)) else {
             return Vec::new();
@@ -122,7 +137,7 @@ impl StatsStore {
             Resolution::Coarse => &service.coarse,
         };
         let step = self.step_millis(resolution);
-        ring.points()
+        ring.points(u64::try_from(count).unwrap_or(u64::MAX))
             .map(|(bucket, values)| Point {
                 at: i64::try_from(bucket)
                     .unwrap_or(i64::MAX)
@@ -130,6 +145,16 @@ impl StatsStore {
                 values,
             })
             .collect()
+    }
+
+    /// The cluster's services summed at the last aggregation; `None` when no director of
+    /// it reported recently.
+    pub fn cluster_totals(&self, cluster_id: i64) -> Option<Point> {
+        self.totals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&cluster_id)
+            .copied()
     }
 
     /// One aggregation step at `now`: sums the latest report of every director received
@@ -169,6 +194,23 @@ impl StatsStore {
                 }
             }
         }
+        let at = i64::try_from(bucket)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(self.interval_ms);
+        let totals = sums
+            .iter()
+            .map(|(cluster_id, services)| {
+                let mut total = [0.0_f64; FIELDS];
+                for sum in services.values() {
+                    for (t, v) in total.iter_mut().zip(sum) {
+                        *t += v;
+                    }
+                }
+                let values = total.map(|v| v as f32);
+                (*cluster_id, Point { at, values })
+            })
+            .collect();
+        *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = totals;
         let coarse_bucket = bucket / COARSE_FACTOR;
         let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         for (cluster_id, services) in sums {
@@ -282,11 +324,11 @@ impl Ring {
         sum.map(|v| (v / f64::from(count)) as f32)
     }
 
-    /// Intervals with data, oldest first.
-    fn points(&self) -> impl Iterator<Item = (u64, Values)> + '_ {
+    /// Intervals with data among the newest `last`, oldest first.
+    fn points(&self, last: u64) -> impl Iterator<Item = (u64, Values)> + '_ {
         let newest = self.newest.unwrap_or(0);
         let count = if self.newest.is_some() {
-            self.len().min(newest + 1)
+            self.len().min(newest + 1).min(last)
         } else {
             0
         };
@@ -309,14 +351,26 @@ mod tests {
         let mut ring = Ring::new(4);
         ring.put(1, values(1.0));
         ring.put(2, values(2.0));
-        assert_eq!(ring.points().map(|p| p.0).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
+            [1, 2]
+        );
         ring.put(5, values(5.0));
-        assert_eq!(ring.points().map(|p| p.0).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(
+            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
+            [2, 5]
+        );
         ring.put(4, values(4.0));
         ring.put(1, values(9.0)); // too old: ignored
-        assert_eq!(ring.points().map(|p| p.0).collect::<Vec<_>>(), [2, 4, 5]);
+        assert_eq!(
+            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
+            [2, 4, 5]
+        );
         ring.put(100, values(100.0));
-        assert_eq!(ring.points().collect::<Vec<_>>(), [(100, values(100.0))]);
+        assert_eq!(
+            ring.points(u64::MAX).collect::<Vec<_>>(),
+            [(100, values(100.0))]
+        );
         assert_eq!(ring.mean(96..101), values(100.0));
     }
 

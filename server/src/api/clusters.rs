@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, patch, AppState};
-use crate::db::{self, clusters, clusters::ClusterRow, now_millis, services};
+use super::{lookup, AppState};
+use crate::db::{clusters, clusters::ClusterRow};
+use crate::edit::{self, Source};
 
 /// A cluster as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,6 +25,11 @@ pub struct Cluster {
     pub generation: u64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The ETag of a cluster, as the API and the UI serve it.
+pub fn cluster_etag(row: &ClusterRow) -> String {
+    etag(&Cluster::from(row))
 }
 
 impl From<&ClusterRow> for Cluster {
@@ -89,18 +95,7 @@ pub async fn create(
     State(state): State<AppState>,
     Json(spec): Json<ClusterSpec>,
 ) -> ApiResult<Tagged> {
-    let settings = spec.parse()?;
-    let mut tx = state.db.write().await?;
-    let row = match clusters::insert(&mut tx, &settings, now_millis()).await {
-        Err(e) if db::is_unique_violation(&e) => {
-            return Err(ApiError::already_exists(format!(
-                "cluster {}",
-                settings.name
-            )))
-        }
-        result => result?,
-    };
-    tx.commit().await?;
+    let row = edit::clusters::create(&state, &spec).await?;
     let location = format!("/api/v1/clusters/{}", row.name);
     Ok(Tagged::created(Cluster::from(&row), location))
 }
@@ -127,7 +122,8 @@ pub async fn replace(
     if_match: IfMatch,
     Json(spec): Json<ClusterSpec>,
 ) -> ApiResult<Tagged> {
-    update(state, name, if_match, |_| Ok(spec)).await
+    let row = edit::clusters::replace(&state, &name, spec, &if_match, Source::Api).await?;
+    Ok(Tagged::ok(Cluster::from(&row)))
 }
 
 /// Change some of a cluster's fields (JSON merge patch).
@@ -142,36 +138,7 @@ pub async fn modify(
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    update(state, name, if_match, |current| {
-        patch::merge(&current, &changes)
-    })
-    .await
-}
-
-async fn update(
-    state: AppState,
-    name: String,
-    if_match: IfMatch,
-    edit: impl FnOnce(ClusterSpec) -> ApiResult<ClusterSpec>,
-) -> ApiResult<Tagged> {
-    let mut tx = state.db.write().await?;
-    let row = lookup::cluster(&mut tx, &name).await?;
-    if_match.check(&etag(&Cluster::from(&row)))?;
-    let current = ClusterSpec {
-        name: Some(row.name.clone()),
-        description: row.description.clone(),
-        timeouts: row.timeouts_spec(),
-    };
-    let mut spec = edit(current)?;
-    spec.name = Some(patch::same_name(spec.name, &row.name)?);
-    let settings = spec.parse()?;
-    let now = now_millis();
-    clusters::update(&mut tx, row.id, &settings, now).await?;
-    if settings.timeouts != row.timeouts()? {
-        clusters::bump_generation(&mut tx, row.id, now).await?;
-    }
-    let row = lookup::cluster(&mut tx, &name).await?;
-    tx.commit().await?;
+    let row = edit::clusters::merge_patch(&state, &name, &changes, &if_match, Source::Api).await?;
     Ok(Tagged::ok(Cluster::from(&row)))
 }
 
@@ -186,29 +153,6 @@ pub async fn delete(
     if_match: IfMatch,
     Query(params): Query<DeleteParams>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    let row = lookup::cluster(&mut tx, &name).await?;
-    if_match.check(&etag(&Cluster::from(&row)))?;
-    let services = services::count(&mut tx, row.id).await?;
-    if services > 0 && !params.force {
-        return Err(ApiError::Conflict {
-            code: "cluster_not_empty",
-            detail: format!(
-                "cluster {name} still has {services} services; delete them first, \
-                 or delete with ?force=true to remove them with the cluster"
-            ),
-        });
-    }
-    let director_ids: Vec<i64> = crate::db::directors::list(&mut tx, row.id, None, None, i64::MAX)
-        .await?
-        .iter()
-        .map(|d| d.id)
-        .collect();
-    clusters::delete(&mut tx, row.id).await?;
-    tx.commit().await?;
-    // Its agents' long-polls end, and nothing of it stays in memory for a cluster that
-    // might reuse its id.
-    state.db.changes().forget(row.id);
-    state.agents.forget_cluster(row.id, &director_ids);
+    edit::clusters::delete(&state, &name, params.force, &if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,15 +3,16 @@
 
 use axum::extract::State;
 use lvs_model::spec::{DesiredStateSpec, DocumentView};
-use lvs_model::{Diff, DiffSpec};
+use lvs_model::DiffSpec;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::Tagged;
 use super::{lookup, AppState};
-use crate::db::{clusters, desired_state, now_millis};
+use crate::db::desired_state;
+use crate::edit::{self, Source};
 
 /// The ETag of a desired state: its generation, which changes exactly when it does.
 pub fn generation_etag(generation: u64) -> String {
@@ -60,43 +61,15 @@ pub async fn replace(
     Query(params): Query<ApplyParams>,
     Json(document): Json<DesiredStateSpec>,
 ) -> ApiResult<Tagged> {
-    if document.cluster.as_ref().is_some_and(|c| *c != cluster) {
-        return Err(ApiError::invalid(
-            "cluster",
-            format!("must be {cluster}, as in the URL"),
-        ));
-    }
-    // Validate the whole document before taking the write lock; then only the validated
-    // state is kept, as a big document is large.
-    let mut wanted = document.parse()?;
-    let base_generation = document.generation;
-    drop(document);
-    let mut tx = if params.dry_run {
-        state.db.read().await?
-    } else {
-        state.db.write().await?
-    };
-    let row = lookup::cluster(&mut tx, &cluster).await?;
-    let current_generation = row.generation();
-    if_match.check(&generation_etag(current_generation))?;
-    if let Some(base) = base_generation.filter(|base| *base != current_generation) {
-        return Err(ApiError::PreconditionFailed(format!(
-            "the document is based on generation {base}, but cluster {cluster} is at \
-             generation {current_generation}; fetch it again and reapply your change"
-        )));
-    }
-    let loaded = desired_state::load(&mut tx, &row).await?;
-    wanted.generation = current_generation;
-    let mut diff = Diff::between(&loaded.state, &wanted);
-    if !diff.is_empty() {
-        diff.to_generation = current_generation + 1;
-    }
-    if !params.dry_run && !diff.is_empty() {
-        let now = now_millis();
-        desired_state::apply(&mut tx, &row, &loaded, &diff, now).await?;
-        clusters::bump_generation(&mut tx, row.id, now).await?;
-        tx.commit().await?;
-    }
+    let diff = edit::desired_state::replace(
+        &state,
+        &cluster,
+        document,
+        params.dry_run,
+        &if_match,
+        Source::Api,
+    )
+    .await?;
     let etag = generation_etag(diff.to_generation);
     Ok(Tagged::ok(DiffSpec::from(&diff)).with_etag(etag))
 }

@@ -13,14 +13,15 @@ use utoipa::ToSchema;
 
 use super::agent::StoredDrift;
 use super::clusters::ClusterFilter;
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, patch, AppState};
+use super::{lookup, AppState};
 use crate::agents::Agents;
 use crate::db::clusters::ClusterRow;
 use crate::db::director_status::{self, StatusRow};
-use crate::db::{self, directors, directors::DirectorRow, now_millis};
+use crate::db::{directors, directors::DirectorRow, now_millis};
+use crate::edit;
 
 /// A director as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,7 +102,8 @@ pub struct RepairedDrift {
 }
 
 impl Director {
-    fn new(
+    /// The director as shown by the API and the UI.
+    pub fn new(
         row: &DirectorRow,
         cluster: &ClusterRow,
         status: Option<&StatusRow>,
@@ -163,8 +165,8 @@ impl Director {
     }
 }
 
-/// The ETag of a director: that of its own fields.
-fn director_etag(row: &DirectorRow, cluster: &str) -> String {
+/// The ETag of a director, as the API and the UI serve it: that of its own fields.
+pub fn director_etag(row: &DirectorRow, cluster: &str) -> String {
     etag(&DirectorSettings::new(row, cluster))
 }
 
@@ -235,22 +237,9 @@ pub async fn create(
     Path(cluster): Path<String>,
     Json(spec): Json<DirectorSpec>,
 ) -> ApiResult<Tagged> {
-    let settings = spec.parse()?;
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let row = match directors::insert(&mut tx, cluster.id, &settings, now_millis()).await {
-        Err(e) if db::is_unique_violation(&e) => {
-            return Err(ApiError::already_exists(format!(
-                "director {} in cluster {}",
-                settings.name, cluster.name
-            )))
-        }
-        result => result?,
-    };
-    let location = format!("/api/v1/clusters/{}/directors/{}", cluster.name, row.name);
-    let answer = tagged(&mut tx, &state, &cluster, &row, Some(location)).await?;
-    tx.commit().await?;
-    Ok(answer)
+    let row = edit::directors::create(&state, &cluster, &spec).await?;
+    let location = format!("/api/v1/clusters/{cluster}/directors/{}", row.name);
+    answer(&state, &cluster, &row, Some(location)).await
 }
 
 /// Get a director.
@@ -280,7 +269,8 @@ pub async fn replace(
     if_match: IfMatch,
     Json(spec): Json<DirectorSpec>,
 ) -> ApiResult<Tagged> {
-    update(state, cluster, name, if_match, |_| Ok(spec)).await
+    let row = edit::directors::replace(&state, &cluster, &name, spec, &if_match).await?;
+    answer(&state, &cluster, &row, None).await
 }
 
 /// Change some of a director's fields (JSON merge patch).
@@ -296,36 +286,20 @@ pub async fn modify(
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    update(state, cluster, name, if_match, |current| {
-        patch::merge(&current, &changes)
-    })
-    .await
+    let row = edit::directors::merge_patch(&state, &cluster, &name, &changes, &if_match).await?;
+    answer(&state, &cluster, &row, None).await
 }
 
-async fn update(
-    state: AppState,
-    cluster: String,
-    name: String,
-    if_match: IfMatch,
-    edit: impl FnOnce(DirectorSpec) -> ApiResult<DirectorSpec>,
+/// An edited director with its status, read after the edit committed.
+async fn answer(
+    state: &AppState,
+    cluster: &str,
+    row: &DirectorRow,
+    created: Option<String>,
 ) -> ApiResult<Tagged> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let row = lookup::director(&mut tx, &cluster, &name).await?;
-    if_match.check(&director_etag(&row, &cluster.name))?;
-    let current = DirectorSpec {
-        name: Some(row.name.clone()),
-        description: row.description.clone(),
-    };
-    let mut spec = edit(current)?;
-    spec.name = Some(patch::same_name(spec.name, &row.name)?);
-    let settings = spec.parse()?;
-    directors::update_description(&mut tx, row.id, settings.description.as_str(), now_millis())
-        .await?;
-    let row = lookup::director(&mut tx, &cluster, &name).await?;
-    let answer = tagged(&mut tx, &state, &cluster, &row, None).await?;
-    tx.commit().await?;
-    Ok(answer)
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    tagged(&mut tx, state, &cluster, row, created).await
 }
 
 /// Remove a director from its cluster.
@@ -338,12 +312,6 @@ pub async fn delete(
     Path((cluster, name)): Path<(String, String)>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let row = lookup::director(&mut tx, &cluster, &name).await?;
-    if_match.check(&director_etag(&row, &cluster.name))?;
-    directors::delete(&mut tx, row.id).await?;
-    tx.commit().await?;
-    state.agents.forget_director(row.id);
+    edit::directors::delete(&state, &cluster, &name, &if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -70,6 +70,16 @@ impl ApiError {
         ApiError::Validation(ValidationErrors::one(field, message))
     }
 
+    /// The HTTP status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// Its stable machine-readable code, such as `already_exists`.
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Bad request"),

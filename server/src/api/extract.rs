@@ -182,6 +182,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 }
 
 impl IfMatch {
+    /// The precondition of an `If-Match` header's value: `None` for none, `*`, or ETags
+    /// separated by commas.
+    pub fn new(header: Option<String>) -> Self {
+        IfMatch(header)
+    }
+
+    /// Only `etag` (quoted, as served) matches: for a form that carries the ETag of what
+    /// it was rendered from, so a change made since is refused rather than overwritten.
+    pub fn from_etag(etag: impl Into<String>) -> Self {
+        IfMatch(Some(etag.into()))
+    }
+
     /// Fails with 412 unless `current` (a quoted ETag) satisfies the header.
     pub fn check(&self, current: &str) -> Result<(), ApiError> {
         let Some(header) = &self.0 else { return Ok(()) };

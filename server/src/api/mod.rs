@@ -2,7 +2,8 @@
 //! which is generated from these same routes.
 
 pub mod agent;
-mod auth;
+pub(crate) mod auth;
+pub mod changes;
 pub mod clusters;
 pub mod desired_state;
 pub mod directors;
@@ -11,8 +12,8 @@ mod explorer;
 pub mod extract;
 pub mod health;
 pub mod import;
-mod lookup;
-mod patch;
+pub mod lookup;
+pub(crate) mod patch;
 pub mod real_servers;
 pub mod response;
 pub mod services;
@@ -125,6 +126,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(real_servers::drain))
         .routes(routes!(real_servers::restore))
         .routes(routes!(desired_state::get, desired_state::replace))
+        .routes(routes!(changes::list))
+        .routes(routes!(changes::get))
         .routes(routes!(tokens::create, tokens::revoke))
         .routes(routes!(stats::director))
         .routes(routes!(stats::history))
@@ -153,9 +156,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         }),
     )
     .merge(explorer::routes())
+    .with_state(state.clone())
+    .merge(crate::ui::router(state))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
-    .with_state(state)
     .layer(DefaultBodyLimit::max(max_body_bytes))
     .layer(CatchPanicLayer::custom(|_| {
         ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
@@ -163,10 +167,26 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     .layer(TraceLayer::new_for_http())
 }
 
-async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no resource at {}", uri.path()))
+/// Under `/api`, a JSON problem; elsewhere, the UI's HTML page.
+async fn not_found(uri: Uri) -> axum::response::Response {
+    if is_api(&uri) {
+        ApiError::NotFound(format!("no resource at {}", uri.path())).into_response()
+    } else {
+        crate::ui::not_found().await
+    }
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Response {
+    if is_api(&uri) {
+        ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+            .into_response()
+    } else {
+        crate::ui::method_not_allowed().await
+    }
+}
+
+/// The API's paths: `/api/...` and the probes.
+fn is_api(uri: &Uri) -> bool {
+    let path = uri.path();
+    path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
 }

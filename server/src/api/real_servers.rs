@@ -4,17 +4,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::RealServerSpec;
-use lvs_model::RealServerState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, patch, AppState};
+use super::{lookup, AppState};
 use crate::db::real_servers::{self, RealServerRow};
-use crate::db::{self, clusters, now_millis};
+use crate::edit::{self, Source};
 
 /// A real server as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,6 +26,11 @@ pub struct RealServer {
     pub spec: RealServerSpec,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// The ETag of a real server, as the API and the UI serve it.
+pub fn real_server_etag(row: &RealServerRow) -> String {
+    etag(&RealServer::from(row))
 }
 
 impl From<&RealServerRow> for RealServer {
@@ -97,26 +101,10 @@ pub async fn create(
     Path((cluster, service)): Path<ServicePath>,
     Json(spec): Json<RealServerSpec>,
 ) -> ApiResult<Tagged> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let service = lookup::service(&mut tx, &cluster, service).await?;
-    let server = spec.parse(service.service()?.key())?;
-    let now = now_millis();
-    let row = match real_servers::insert(&mut tx, service.id, &server, now).await {
-        Err(e) if db::is_unique_violation(&e) => {
-            let key = std::net::SocketAddr::new(server.address(), server.port());
-            return Err(ApiError::already_exists(format!(
-                "real server {key} in service {}",
-                service.service_key
-            )));
-        }
-        result => result?,
-    };
-    clusters::bump_generation(&mut tx, cluster.id, now).await?;
-    tx.commit().await?;
+    let row = edit::real_servers::create(&state, &cluster, service, &spec, Source::Api).await?;
     let location = format!(
-        "/api/v1/clusters/{}/services/{}/real-servers/{}",
-        cluster.name, service.id, row.id
+        "/api/v1/clusters/{cluster}/services/{service}/real-servers/{}",
+        row.id
     );
     Ok(Tagged::created(RealServer::from(&row), location))
 }
@@ -148,11 +136,14 @@ pub async fn get(
               (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
-    Path(path): Path<RealServerPath>,
+    Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
     Json(spec): Json<RealServerSpec>,
 ) -> ApiResult<Tagged> {
-    update(state, path, if_match, |_| Ok(spec)).await
+    let row =
+        edit::real_servers::replace(&state, &cluster, service, id, spec, &if_match, Source::Api)
+            .await?;
+    Ok(Tagged::ok(RealServer::from(&row)))
 }
 
 /// Change some of a real server's fields (JSON merge patch), e.g. `{"weight": 5}`.
@@ -166,14 +157,21 @@ pub async fn replace(
               (status = 422, body = Problem)))]
 pub async fn modify(
     State(state): State<AppState>,
-    Path(path): Path<RealServerPath>,
+    Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    update(state, path, if_match, |current| {
-        patch::merge(&current, &changes)
-    })
-    .await
+    let row = edit::real_servers::merge_patch(
+        &state,
+        &cluster,
+        service,
+        id,
+        &changes,
+        &if_match,
+        Source::Api,
+    )
+    .await?;
+    Ok(Tagged::ok(RealServer::from(&row)))
 }
 
 /// Drain a real server: weight 0 in the kernel, so no new connections while existing
@@ -187,10 +185,12 @@ pub async fn modify(
               (status = 412, body = Problem)))]
 pub async fn drain(
     State(state): State<AppState>,
-    Path(path): Path<RealServerPath>,
+    Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
-    set_state(state, path, if_match, RealServerState::Drained).await
+    let row =
+        edit::real_servers::drain(&state, &cluster, service, id, &if_match, Source::Api).await?;
+    Ok(Tagged::ok(RealServer::from(&row)))
 }
 
 /// Restore a drained real server to its configured weight.
@@ -203,56 +203,11 @@ pub async fn drain(
               (status = 412, body = Problem)))]
 pub async fn restore(
     State(state): State<AppState>,
-    Path(path): Path<RealServerPath>,
+    Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
-    set_state(state, path, if_match, RealServerState::Active).await
-}
-
-async fn set_state(
-    state: AppState,
-    path: RealServerPath,
-    if_match: IfMatch,
-    new: RealServerState,
-) -> ApiResult<Tagged> {
-    update(state, path, if_match, |current| {
-        Ok(RealServerSpec {
-            state: Some(new.to_string()),
-            ..current
-        })
-    })
-    .await
-}
-
-async fn update(
-    state: AppState,
-    (cluster, service, id): RealServerPath,
-    if_match: IfMatch,
-    edit: impl FnOnce(RealServerSpec) -> ApiResult<RealServerSpec>,
-) -> ApiResult<Tagged> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let service = lookup::service(&mut tx, &cluster, service).await?;
-    let row = lookup::real_server(&mut tx, &service, id).await?;
-    if_match.check(&etag(&RealServer::from(&row)))?;
-    let key = *service.service()?.key();
-    let server = edit(row.spec())?.parse(&key)?;
-    if server != row.real_server(&key)? {
-        let now = now_millis();
-        match real_servers::update(&mut tx, row.id, &server, now).await {
-            Err(e) if db::is_unique_violation(&e) => {
-                let addr = std::net::SocketAddr::new(server.address(), server.port());
-                return Err(ApiError::already_exists(format!(
-                    "real server {addr} in service {}",
-                    service.service_key
-                )));
-            }
-            result => result?,
-        }
-        clusters::bump_generation(&mut tx, cluster.id, now).await?;
-    }
-    let row = lookup::real_server(&mut tx, &service, id).await?;
-    tx.commit().await?;
+    let row =
+        edit::real_servers::restore(&state, &cluster, service, id, &if_match, Source::Api).await?;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -267,13 +222,6 @@ pub async fn delete(
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let service = lookup::service(&mut tx, &cluster, service).await?;
-    let row = lookup::real_server(&mut tx, &service, id).await?;
-    if_match.check(&etag(&RealServer::from(&row)))?;
-    real_servers::delete(&mut tx, row.id).await?;
-    clusters::bump_generation(&mut tx, cluster.id, now_millis()).await?;
-    tx.commit().await?;
+    edit::real_servers::delete(&state, &cluster, service, id, &if_match, Source::Api).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -136,15 +136,26 @@ impl PageParams {
 
     /// The cursor of a list ordered by id.
     pub fn after_id(&self) -> Result<i64, super::error::ApiError> {
-        match &self.cursor {
-            None => Ok(0),
-            Some(cursor) => cursor
-                .parse()
-                .map_err(|_| super::error::ApiError::BadRequest {
-                    code: "invalid_query",
-                    detail: format!("cursor {cursor:?} is not one this list returned"),
-                }),
-        }
+        Ok(self.id_cursor()?.unwrap_or(0))
+    }
+
+    /// The cursor of a list ordered by id, newest (highest) first.
+    pub fn before_id(&self) -> Result<i64, super::error::ApiError> {
+        Ok(self.id_cursor()?.unwrap_or(i64::MAX))
+    }
+
+    fn id_cursor(&self) -> Result<Option<i64>, super::error::ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|cursor| {
+                cursor
+                    .parse()
+                    .map_err(|_| super::error::ApiError::BadRequest {
+                        code: "invalid_query",
+                        detail: format!("cursor {cursor:?} is not one this list returned"),
+                    })
+            })
+            .transpose()
     }
 }
 

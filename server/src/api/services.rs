@@ -3,18 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::ServiceSpec;
-use lvs_model::{DesiredService, ValidationErrors, VirtualService};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, patch, AppState};
-use crate::db::clusters::{self, ClusterRow};
+use super::{lookup, AppState};
 use crate::db::services::{self, ServiceRow};
-use crate::db::{self, desired_state, now_millis, real_servers, Tx};
+use crate::edit::{self, Source};
 
 /// A virtual service as the API shows it (its real servers are a sub-resource).
 #[derive(Debug, Serialize, ToSchema)]
@@ -29,8 +27,13 @@ pub struct Service {
     pub updated_at: String,
 }
 
+/// The ETag of a service, as the API and the UI serve it.
+pub fn service_etag(row: &ServiceRow, cluster: &str) -> String {
+    etag(&Service::new(row, cluster))
+}
+
 impl Service {
-    pub(super) fn new(row: &ServiceRow, cluster: &str) -> Self {
+    pub fn new(row: &ServiceRow, cluster: &str) -> Self {
         Service {
             id: row.id,
             cluster: cluster.to_owned(),
@@ -97,24 +100,9 @@ pub async fn create(
     Path(cluster): Path<String>,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    let service = DesiredService::parse(&spec)?;
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let now = now_millis();
-    let row = match desired_state::insert_service(&mut tx, cluster.id, &service, now).await {
-        Err(e) if db::is_unique_violation(&e) => {
-            return Err(ApiError::already_exists(format!(
-                "service {} in cluster {}",
-                service.key(),
-                cluster.name
-            )))
-        }
-        result => result?,
-    };
-    clusters::bump_generation(&mut tx, cluster.id, now).await?;
-    tx.commit().await?;
-    let location = format!("/api/v1/clusters/{}/services/{}", cluster.name, row.id);
-    Ok(Tagged::created(Service::new(&row, &cluster.name), location))
+    let row = edit::services::create(&state, &cluster, &spec, Source::Api).await?;
+    let location = format!("/api/v1/clusters/{cluster}/services/{}", row.id);
+    Ok(Tagged::created(Service::new(&row, &cluster), location))
 }
 
 /// Get a service.
@@ -145,7 +133,8 @@ pub async fn replace(
     if_match: IfMatch,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    update(state, cluster, id, if_match, |_| Ok(spec)).await
+    let row = edit::services::replace(&state, &cluster, id, spec, &if_match, Source::Api).await?;
+    Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 
 /// Change some of a service's settings (JSON merge patch).
@@ -162,78 +151,9 @@ pub async fn modify(
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    update(state, cluster, id, if_match, |current| {
-        patch::merge(&current, &changes)
-    })
-    .await
-}
-
-async fn update(
-    state: AppState,
-    cluster: String,
-    id: i64,
-    if_match: IfMatch,
-    edit: impl FnOnce(ServiceSpec) -> ApiResult<ServiceSpec>,
-) -> ApiResult<Tagged> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let row = lookup::service(&mut tx, &cluster, id).await?;
-    if_match.check(&etag(&Service::new(&row, &cluster.name)))?;
-    let spec = edit(row.spec())?;
-    if spec.real_servers.is_some() {
-        return Err(ApiError::invalid(
-            "real_servers",
-            "edit real servers under .../services/{service}/real-servers",
-        ));
-    }
-    let service = spec.parse()?;
-    let old = row.service()?;
-    if service != old {
-        check_real_servers_still_valid(&mut tx, &row, &service).await?;
-        let now = now_millis();
-        match services::update(&mut tx, row.id, &service, now).await {
-            Err(e) if db::is_unique_violation(&e) => {
-                return Err(ApiError::already_exists(format!(
-                    "service {} in cluster {}",
-                    service.key(),
-                    cluster.name
-                )))
-            }
-            result => result?,
-        }
-        clusters::bump_generation(&mut tx, cluster.id, now).await?;
-    }
-    let row = lookup::service(&mut tx, &cluster, id).await?;
-    tx.commit().await?;
-    Ok(Tagged::ok(Service::new(&row, &cluster.name)))
-}
-
-/// A new key can break real servers that were valid for the old one (a port that must
-/// equal the service's, an address family): refuse rather than store them invalid.
-async fn check_real_servers_still_valid(
-    tx: &mut Tx,
-    row: &ServiceRow,
-    service: &VirtualService,
-) -> ApiResult<()> {
-    let mut errors = ValidationErrors::default();
-    let servers = real_servers::list(tx, row.id, None, None, 0, i64::MAX).await?;
-    for server in &servers {
-        if let Err(problems) = server.spec().parse(service.key()) {
-            for problem in problems.errors() {
-                errors.add(
-                    "real_servers",
-                    format!(
-                        "real server {} (id {}) would become invalid: {}: {}",
-                        server.key(),
-                        server.id,
-                        problem.field,
-                        problem.message
-                    ),
-                );
-            }
-        }
-    }
-    errors.into_result().map_err(ApiError::from)
+    let row =
+        edit::services::merge_patch(&state, &cluster, id, &changes, &if_match, Source::Api).await?;
+    Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 
 /// Delete a service and its real servers.
@@ -246,12 +166,6 @@ pub async fn delete(
     Path((cluster, id)): Path<(String, i64)>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    let cluster: ClusterRow = lookup::cluster(&mut tx, &cluster).await?;
-    let row = lookup::service(&mut tx, &cluster, id).await?;
-    if_match.check(&etag(&Service::new(&row, &cluster.name)))?;
-    services::delete(&mut tx, row.id).await?;
-    clusters::bump_generation(&mut tx, cluster.id, now_millis()).await?;
-    tx.commit().await?;
+    edit::services::delete(&state, &cluster, id, &if_match, Source::Api).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use super::error::{ApiResult, Problem};
 use super::extract::Path;
 use super::response::timestamp;
-use super::{auth, lookup, AppState};
-use crate::db::{agent_tokens, now_millis};
+use super::AppState;
+use crate::edit;
 
 /// A new agent token. It is shown only in this answer: the server keeps only its hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,24 +32,14 @@ pub async fn create(
     State(state): State<AppState>,
     Path((cluster, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let (token, hash) = auth::new_token()?;
-    let now = now_millis();
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let director = lookup::director(&mut tx, &cluster, &name).await?;
-    agent_tokens::replace(&mut tx, director.id, &hash, now).await?;
-    tx.commit().await?;
-    tracing::info!(cluster = %cluster.name, director = %director.name, "agent token created");
+    let issued = edit::tokens::create(&state, &cluster, &name).await?;
+    let location = format!("/api/v1/clusters/{cluster}/directors/{name}/token");
     let body = AgentToken {
-        token,
-        director: director.name.clone(),
-        cluster: cluster.name.clone(),
-        created_at: timestamp(now),
+        token: issued.token,
+        director: name,
+        cluster,
+        created_at: timestamp(issued.created_at),
     };
-    let location = format!(
-        "/api/v1/clusters/{}/directors/{}/token",
-        cluster.name, director.name
-    );
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -69,12 +59,6 @@ pub async fn revoke(
     State(state): State<AppState>,
     Path((cluster, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.write().await?;
-    let cluster = lookup::cluster(&mut tx, &cluster).await?;
-    let director = lookup::director(&mut tx, &cluster, &name).await?;
-    if agent_tokens::delete(&mut tx, director.id).await? {
-        tx.commit().await?;
-        tracing::info!(cluster = %cluster.name, director = %director.name, "agent token revoked");
-    }
+    edit::tokens::revoke(&state, &cluster, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,11 @@
 //! The `clusters` table.
 
 use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
-use lvs_model::Timeouts;
+use lvs_model::{Diff, Timeouts};
 use sqlx::SqliteConnection;
 
-use super::corrupt;
-
-use super::Tx;
+use super::changes::{self, Source};
+use super::{corrupt, Tx};
 
 #[derive(Debug, Clone)]
 pub struct ClusterRow {
@@ -138,9 +137,19 @@ pub async fn update(
     .map(drop)
 }
 
-/// Records a change of the desired state: the next generation. It takes the transaction
-/// (not just a connection) so that committing it wakes the cluster's waiting agents.
-pub async fn bump_generation(tx: &mut Tx, id: i64, now: i64) -> Result<u64, sqlx::Error> {
+/// Records a change of the desired state: the next generation, and in the `changes` table
+/// what `diff` changed and who changed it (`diff`'s generations are set here). It takes the
+/// transaction (not just a connection) so that committing it wakes the cluster's waiting
+/// agents, and the diff so that no write can change a generation without recording why.
+/// (The diff is empty only for an import of no services, which still marks the desired
+/// state as set.)
+pub async fn bump_generation(
+    tx: &mut Tx,
+    id: i64,
+    diff: &mut Diff,
+    source: Source,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     let generation = sqlx::query_scalar!(
         "UPDATE clusters SET generation = generation + 1, updated_at = ?
          WHERE id = ? RETURNING generation",
@@ -150,6 +159,9 @@ pub async fn bump_generation(tx: &mut Tx, id: i64, now: i64) -> Result<u64, sqlx
     .fetch_one(&mut **tx)
     .await?;
     let generation = u64::try_from(generation).unwrap_or(0);
+    diff.from_generation = generation.saturating_sub(1);
+    diff.to_generation = generation;
+    changes::insert(tx, id, diff, source, now).await?;
     tx.record_bump(id, generation);
     Ok(generation)
 }

@@ -1,4 +1,5 @@
-//! A cluster's whole desired state: loading it, and writing a diff to it row by row.
+//! A cluster's whole desired state (or one service of it): loading it, and writing a diff
+//! to it row by row.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -104,6 +105,22 @@ pub async fn apply(
         }
     }
     Ok(())
+}
+
+/// One service with its real servers, validated on the way out: a few rows, however big
+/// the cluster.
+pub async fn load_service(
+    conn: &mut SqliteConnection,
+    row: &services::ServiceRow,
+) -> Result<DesiredService, sqlx::Error> {
+    let service = row.service()?;
+    let servers = real_servers::list(conn, row.id, None, None, 0, i64::MAX)
+        .await?
+        .iter()
+        .map(|server| server.real_server(service.key()))
+        .collect::<Result<Vec<_>, _>>()?;
+    DesiredService::new(service, servers)
+        .map_err(|e| corrupt(&format!("service {}", row.service_key), &e.to_string()))
 }
 
 /// Inserts a service with all its real servers.

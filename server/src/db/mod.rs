@@ -2,10 +2,12 @@
 //! `BEGIN IMMEDIATE` transaction) and a pool of readers, which WAL lets run alongside it.
 
 pub mod agent_tokens;
+pub mod changes;
 pub mod clusters;
 pub mod desired_state;
 pub mod director_status;
 pub mod directors;
+pub mod pools;
 pub mod real_servers;
 pub mod services;
 
@@ -30,7 +32,7 @@ pub struct Db {
 }
 
 /// A transaction. [`clusters::bump_generation`] records the clusters whose desired state it
-/// changed, and [`Tx::commit`] announces them through [`Changes`] once they are durable, so
+/// changed (and what changed, in the `changes` table), and [`Tx::commit`] announces them through [`Changes`] once they are durable, so
 /// no write path can change a desired state without waking the agents waiting for it.
 /// Dropping it rolls back and announces nothing.
 #[derive(Debug)]

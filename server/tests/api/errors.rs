@@ -177,7 +177,7 @@ async fn unknown_resources_and_routes_are_404() {
         real_server_path("web", service, rs + 100),
         real_server_path("web", service + 1, rs),
         desired_state("nope"),
-        "/nope".to_owned(),
+        "/api".to_owned(),
         "/api/v2/clusters".to_owned(),
         "/api/v1/clusters/web/unknown".to_owned(),
     ] {
@@ -185,6 +185,15 @@ async fn unknown_resources_and_routes_are_404() {
         assert_eq!(resp.status, 404, "{path}: {}", resp.text);
         resp.problem(404, "not_found");
     }
+    // Outside the API, the browser gets the UI's page.
+    let page = app.get("/nope").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    assert!(page.text.contains("There is no page at this address."));
     app.patch(
         &real_server_path("web", service, rs + 100),
         &json!({}),

@@ -4,10 +4,12 @@
 
 mod agent_longpoll;
 mod agents;
+mod changes;
 mod clusters;
 mod concurrency;
 mod desired_state;
 mod directors;
+mod edit;
 mod errors;
 mod helpers;
 mod import;
@@ -18,3 +20,8 @@ mod real_servers;
 mod services;
 mod stats;
 mod store_roundtrip;
+mod ui_browser;
+mod ui_forms;
+mod ui_pages;
+mod ui_pool;
+mod ui_security;

@@ -1,0 +1,109 @@
+//! `/api/v1/clusters/{cluster}/changes`: what each generation of a cluster's desired state
+//! changed, who changed it and when.
+
+use axum::extract::State;
+use lvs_model::{DiffSpec, DiffSummary};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Path, Query};
+use super::response::{page, timestamp, Page, PageParams, Tagged};
+use super::{lookup, AppState};
+use crate::db::changes::{self, ChangeRow, Source};
+use crate::db::corrupt;
+
+/// One committed change of a cluster's desired state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Change {
+    /// The generation it produced.
+    pub generation: u64,
+    pub committed_at: String,
+    pub source: Source,
+    /// Counts of everything it changed, even when `truncated`.
+    pub summary: DiffSummary,
+    /// Its stored diff lists only the first 1,000 entries (the timeouts, each service and
+    /// each real server count one).
+    pub truncated: bool,
+}
+
+impl Change {
+    /// The stored change, validated on the way out.
+    pub fn new(row: &ChangeRow) -> Result<Self, sqlx::Error> {
+        Ok(Change {
+            generation: row.generation(),
+            committed_at: timestamp(row.committed_at),
+            source: row.source()?,
+            summary: row.summary()?,
+            truncated: row.truncated,
+        })
+    }
+}
+
+/// A change with what it did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeWithDiff {
+    #[serde(flatten)]
+    pub change: Change,
+    /// The diff from the previous generation (only its first entries when `truncated`).
+    #[schema(value_type = DiffSpec)]
+    pub diff: Box<RawValue>,
+}
+
+/// List a cluster's changes, newest first.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/changes", tag = "desired state",
+    params(("cluster" = String, Path), PageParams),
+    responses((status = 200, body = Page<Change>), (status = 400, body = Problem),
+              (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Query(paging): Query<PageParams>,
+) -> ApiResult<axum::Json<Page<Change>>> {
+    let (limit, before) = (paging.limit()?, paging.before_id()?);
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let rows = changes::list(&mut tx, cluster.id, before, limit + 1).await?;
+    page(
+        rows,
+        limit,
+        |row| row.generation.to_string(),
+        |row| Ok(Change::new(&row)?),
+    )
+    .map(axum::Json)
+}
+
+/// Get the change that produced a generation, with its diff.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/changes/{generation}",
+    tag = "desired state",
+    params(("cluster" = String, Path), ("generation" = u64, Path)),
+    responses((status = 200, body = ChangeWithDiff), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((cluster, generation)): Path<(String, u64)>,
+) -> ApiResult<Tagged> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let stored = match i64::try_from(generation) {
+        Ok(generation) => changes::get(&mut tx, cluster.id, generation).await?,
+        Err(_) => None,
+    };
+    let Some((row, diff)) = stored else {
+        return Err(ApiError::not_found(format!(
+            "generation {generation} of cluster {}",
+            cluster.name
+        )));
+    };
+    let diff = RawValue::from_string(diff).map_err(|e| {
+        corrupt(
+            &format!(
+                "diff of generation {generation} of cluster {}",
+                cluster.name
+            ),
+            &e.to_string(),
+        )
+    })?;
+    let change = Change::new(&row)?;
+    Ok(Tagged::ok(ChangeWithDiff { change, diff }))
+}

@@ -1,0 +1,163 @@
+//! The `changes` table: what each generation of a cluster's desired state changed, written
+//! by [`super::clusters::bump_generation`] in the transaction that made it. (Announcing new
+//! generations to waiting agents is [`super::Changes`], in memory.)
+
+use std::str::FromStr;
+
+use lvs_model::{Diff, DiffSpec, DiffSummary};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use utoipa::ToSchema;
+
+use super::corrupt;
+
+/// Entries (timeouts, services, real servers) of a diff stored in full. A bigger diff keeps
+/// its whole summary and its first entries, so a 100,000-row import stores about 200 KB
+/// rather than 16 MB.
+pub const MAX_STORED_ENTRIES: usize = 1000;
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The REST API.
+    Api,
+    /// The web UI.
+    Ui,
+    /// `POST .../import`: a director's own services adopted as the desired state.
+    Import,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Ui => "ui",
+            Source::Import => "import",
+        }
+    }
+}
+
+impl FromStr for Source {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "api" => Ok(Source::Api),
+            "ui" => Ok(Source::Ui),
+            "import" => Ok(Source::Import),
+            other => Err(format!("unknown source {other:?}")),
+        }
+    }
+}
+
+/// A stored change without its diff.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub generation: i64,
+    pub committed_at: i64,
+    pub source: String,
+    /// JSON of a [`DiffSummary`].
+    pub summary: String,
+    /// Whether the stored diff lists only its first [`MAX_STORED_ENTRIES`] entries.
+    pub truncated: bool,
+}
+
+impl ChangeRow {
+    pub fn generation(&self) -> u64 {
+        u64::try_from(self.generation).unwrap_or(0)
+    }
+
+    /// The stored source, validated again on the way out.
+    pub fn source(&self) -> Result<Source, sqlx::Error> {
+        self.source
+            .parse()
+            .map_err(|e: String| corrupt(&self.what(), &e))
+    }
+
+    /// The stored summary, validated again on the way out.
+    pub fn summary(&self) -> Result<DiffSummary, sqlx::Error> {
+        serde_json::from_str(&self.summary).map_err(|e| corrupt(&self.what(), &e.to_string()))
+    }
+
+    fn what(&self) -> String {
+        format!("change of generation {}", self.generation)
+    }
+}
+
+/// Records `diff`, whose generations are set, as made by `source` at `now`.
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    diff: &Diff,
+    source: Source,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (spec, truncated) = DiffSpec::bounded(diff, MAX_STORED_ENTRIES);
+    let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+    let summary = serde_json::to_string(&spec.summary).map_err(encode)?;
+    let json = serde_json::to_string(&spec).map_err(encode)?;
+    let generation = i64::try_from(diff.to_generation).unwrap_or(i64::MAX);
+    let source = source.as_str();
+    sqlx::query!(
+        "INSERT INTO changes (cluster_id, generation, committed_at, source, summary, truncated, diff)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        cluster_id,
+        generation,
+        now,
+        source,
+        summary,
+        truncated,
+        json
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A cluster's changes, newest first, older than generation `before`.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<ChangeRow>, sqlx::Error> {
+    sqlx::query_as!(
+        ChangeRow,
+        r#"SELECT generation, committed_at, source, summary, truncated AS "truncated: bool"
+           FROM changes
+           WHERE cluster_id = ? AND generation < ?
+           ORDER BY generation DESC LIMIT ?"#,
+        cluster_id,
+        before,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The change that produced `generation`, with its diff as stored JSON.
+pub async fn get(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    generation: i64,
+) -> Result<Option<(ChangeRow, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT generation, committed_at, source, summary, truncated AS "truncated: bool", diff
+           FROM changes WHERE cluster_id = ? AND generation = ?"#,
+        cluster_id,
+        generation
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| {
+        let change = ChangeRow {
+            generation: r.generation,
+            committed_at: r.committed_at,
+            source: r.source,
+            summary: r.summary,
+            truncated: r.truncated,
+        };
+        (change, r.diff)
+    }))
+}

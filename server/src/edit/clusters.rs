@@ -1,0 +1,111 @@
+//! Clusters: create, edit (description and timeouts), delete.
+
+use lvs_model::spec::ClusterSpec;
+use lvs_model::Diff;
+use serde_json::Value;
+
+use super::{unique, IfMatch, Source};
+use crate::api::clusters::cluster_etag;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::{lookup, patch, AppState};
+use crate::db::clusters::{self, ClusterRow};
+use crate::db::{directors, now_millis, services};
+
+/// Creates a cluster (at generation 0: its desired state was never set).
+pub async fn create(state: &AppState, spec: &ClusterSpec) -> ApiResult<ClusterRow> {
+    let settings = spec.parse()?;
+    let mut tx = state.db.write().await?;
+    let inserted = clusters::insert(&mut tx, &settings, now_millis()).await;
+    let row = unique(inserted, || format!("cluster {}", settings.name))?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Replaces a cluster's description and timeouts; its name cannot change.
+pub async fn replace(
+    state: &AppState,
+    name: &str,
+    spec: ClusterSpec,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<ClusterRow> {
+    update(state, name, if_match, source, |_| Ok(spec)).await
+}
+
+/// Applies a JSON merge patch to a cluster's fields.
+pub async fn merge_patch(
+    state: &AppState,
+    name: &str,
+    changes: &Value,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<ClusterRow> {
+    update(state, name, if_match, source, |current| {
+        patch::merge(&current, changes)
+    })
+    .await
+}
+
+/// Deletes a cluster; one that still has services only with `force` (they go with it).
+pub async fn delete(
+    state: &AppState,
+    name: &str,
+    force: bool,
+    if_match: &IfMatch,
+) -> ApiResult<()> {
+    let mut tx = state.db.write().await?;
+    let row = lookup::cluster(&mut tx, name).await?;
+    if_match.check(&cluster_etag(&row))?;
+    let services = services::count(&mut tx, row.id).await?;
+    if services > 0 && !force {
+        return Err(ApiError::Conflict {
+            code: "cluster_not_empty",
+            detail: format!(
+                "cluster {name} still has {services} services; delete them first, \
+                 or delete with ?force=true to remove them with the cluster"
+            ),
+        });
+    }
+    let director_ids: Vec<i64> = directors::list(&mut tx, row.id, None, None, i64::MAX)
+        .await?
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    clusters::delete(&mut tx, row.id).await?;
+    tx.commit().await?;
+    // Its agents' long-polls end, and nothing of it stays in memory for a cluster that
+    // might reuse its id.
+    state.db.changes().forget(row.id);
+    state.agents.forget_cluster(row.id, &director_ids);
+    Ok(())
+}
+
+async fn update(
+    state: &AppState,
+    name: &str,
+    if_match: &IfMatch,
+    source: Source,
+    edit: impl FnOnce(ClusterSpec) -> ApiResult<ClusterSpec>,
+) -> ApiResult<ClusterRow> {
+    let mut tx = state.db.write().await?;
+    let row = lookup::cluster(&mut tx, name).await?;
+    if_match.check(&cluster_etag(&row))?;
+    let current = ClusterSpec {
+        name: Some(row.name.clone()),
+        description: row.description.clone(),
+        timeouts: row.timeouts_spec(),
+    };
+    let mut spec = edit(current)?;
+    spec.name = Some(patch::same_name(spec.name, &row.name)?);
+    let settings = spec.parse()?;
+    let now = now_millis();
+    clusters::update(&mut tx, row.id, &settings, now).await?;
+    // Only the timeouts are part of the desired state.
+    let mut diff = Diff::timeouts_changed(row.timeouts()?, settings.timeouts);
+    if !diff.is_empty() {
+        clusters::bump_generation(&mut tx, row.id, &mut diff, source, now).await?;
+    }
+    let row = lookup::cluster(&mut tx, name).await?;
+    tx.commit().await?;
+    Ok(row)
+}

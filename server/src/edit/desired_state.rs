@@ -1,0 +1,65 @@
+//! A cluster's whole desired state, replaced declaratively.
+
+use lvs_model::spec::DesiredStateSpec;
+use lvs_model::Diff;
+
+use super::{IfMatch, Source};
+use crate::api::desired_state::generation_etag;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::{lookup, AppState};
+use crate::db::{clusters, desired_state, now_millis};
+
+/// Replaces a cluster's services and timeouts with `document` in one transaction, writing
+/// only the rows that differ, and returns the diff (from the cluster's generation to the
+/// next, or empty at the current one when nothing differs). With `dry_run`, only the diff:
+/// nothing is written. The precondition is on the desired state's ETag (its generation),
+/// and a `generation` in the document must be the cluster's.
+pub async fn replace(
+    state: &AppState,
+    cluster: &str,
+    document: DesiredStateSpec,
+    dry_run: bool,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<Diff> {
+    if document.cluster.as_ref().is_some_and(|c| c != cluster) {
+        return Err(ApiError::invalid(
+            "cluster",
+            format!("must be {cluster}, as in the URL"),
+        ));
+    }
+    // Validate the whole document before taking the write lock; then only the validated
+    // state is kept, as a big document is large.
+    let mut wanted = document.parse()?;
+    let base_generation = document.generation;
+    drop(document);
+    let mut tx = if dry_run {
+        state.db.read().await?
+    } else {
+        state.db.write().await?
+    };
+    let row = lookup::cluster(&mut tx, cluster).await?;
+    let current_generation = row.generation();
+    if_match.check(&generation_etag(current_generation))?;
+    if let Some(base) = base_generation.filter(|base| *base != current_generation) {
+        return Err(ApiError::PreconditionFailed(format!(
+            "the document is based on generation {base}, but cluster {cluster} is at \
+             generation {current_generation}; fetch it again and reapply your change"
+        )));
+    }
+    let loaded = desired_state::load(&mut tx, &row).await?;
+    wanted.generation = current_generation;
+    let mut diff = Diff::between(&loaded.state, &wanted);
+    if diff.is_empty() {
+        return Ok(diff);
+    }
+    if dry_run {
+        diff.to_generation = current_generation + 1;
+        return Ok(diff);
+    }
+    let now = now_millis();
+    desired_state::apply(&mut tx, &row, &loaded, &diff, now).await?;
+    clusters::bump_generation(&mut tx, row.id, &mut diff, source, now).await?;
+    tx.commit().await?;
+    Ok(diff)
+}

@@ -1,0 +1,109 @@
+//! A service's whole pool replaced in one change: the web UI's bulk edit, planned first
+//! (a dry run showing the diff), then applied only if the pool is still as planned.
+
+use std::collections::HashMap;
+
+use lvs_model::spec::RealServerSpec;
+use lvs_model::{
+    DesiredService, Diff, RealServerChange, RealServerKey, ServiceChange, ValidationErrors,
+};
+
+use super::{IfMatch, Source};
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::response::etag;
+use crate::api::{lookup, AppState};
+use crate::db::{clusters, now_millis, real_servers};
+
+/// What replacing a pool does, or did.
+#[derive(Debug)]
+pub struct PoolPlan {
+    pub diff: Diff,
+    /// The ETag of the pool the plan was computed from; apply with it to be refused if
+    /// the pool changed meanwhile.
+    pub pool_etag: String,
+    /// Whether it was written.
+    pub applied: bool,
+}
+
+/// Replaces the real servers of service `service` with `servers` (dry run: only computes
+/// the diff). Each server is validated as when added alone; errors name `real_servers[i]`.
+pub async fn replace(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    servers: &[RealServerSpec],
+    if_match: &IfMatch,
+    dry_run: bool,
+    source: Source,
+) -> ApiResult<PoolPlan> {
+    let mut tx = if dry_run {
+        state.db.read().await?
+    } else {
+        state.db.write().await?
+    };
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let settings = service.service()?;
+    let key = *settings.key();
+    let rows = real_servers::list(&mut tx, service.id, None, None, 0, i64::MAX).await?;
+    let mut ids: HashMap<RealServerKey, i64> = HashMap::with_capacity(rows.len());
+    let mut current_servers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let server = row.real_server(&key)?;
+        ids.insert(server.key(), row.id);
+        current_servers.push(server);
+    }
+    let current = DesiredService::new(settings.clone(), current_servers)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored pool of {key}: {e}")))?;
+    let pool_etag = etag(&current.to_spec());
+    if_match.check(&pool_etag)?;
+
+    let mut errors = ValidationErrors::default();
+    let mut parsed = Vec::with_capacity(servers.len());
+    for (i, spec) in servers.iter().enumerate() {
+        match spec.parse(&key) {
+            Ok(server) => parsed.push(server),
+            Err(e) => errors.nest(&format!("real_servers[{i}]"), e),
+        }
+    }
+    errors.into_result()?;
+    let wanted = DesiredService::new(settings, parsed)?;
+    let mut diff = Diff::service_changed(current, wanted);
+    if dry_run || diff.is_empty() {
+        return Ok(PoolPlan {
+            diff,
+            pool_etag,
+            applied: false,
+        });
+    }
+    let now = now_millis();
+    for change in &diff.services {
+        let ServiceChange::Changed(update) = change else {
+            continue;
+        };
+        for server in &update.real_servers {
+            match server {
+                RealServerChange::Added(new) => {
+                    real_servers::insert(&mut tx, service.id, new, now).await?;
+                }
+                RealServerChange::Removed(old) => {
+                    if let Some(id) = ids.get(&old.key()) {
+                        real_servers::delete(&mut tx, *id).await?;
+                    }
+                }
+                RealServerChange::Changed(c) => {
+                    if let Some(id) = ids.get(&c.old.key()) {
+                        real_servers::update(&mut tx, *id, &c.new, now).await?;
+                    }
+                }
+            }
+        }
+    }
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    tx.commit().await?;
+    Ok(PoolPlan {
+        diff,
+        pool_etag,
+        applied: true,
+    })
+}

@@ -1,0 +1,170 @@
+//! Real servers: add, edit, drain and restore, remove.
+
+use lvs_model::spec::RealServerSpec;
+use lvs_model::{Diff, RealServer, RealServerState};
+use serde_json::Value;
+
+use super::{unique, IfMatch, Source};
+use crate::api::error::ApiResult;
+use crate::api::real_servers::real_server_etag;
+use crate::api::{lookup, patch, AppState};
+use crate::db::real_servers::{self, RealServerRow};
+use crate::db::services::ServiceRow;
+use crate::db::{clusters, now_millis};
+
+/// Adds a real server to a service.
+pub async fn create(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    spec: &RealServerSpec,
+    source: Source,
+) -> ApiResult<RealServerRow> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let key = *service.service()?.key();
+    let server = spec.parse(&key)?;
+    let now = now_millis();
+    let inserted = real_servers::insert(&mut tx, service.id, &server, now).await;
+    let row = unique(inserted, || already_there(&server, &service))?;
+    let mut diff = Diff::real_server_added(key, server);
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Replaces a real server (its address and port included); a weight change keeps its
+/// connections.
+pub async fn replace(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    spec: RealServerSpec,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<RealServerRow> {
+    let path = (cluster, service, id);
+    update(state, path, if_match, source, |_| Ok(spec)).await
+}
+
+/// Applies a JSON merge patch to a real server, e.g. `{"weight": 5}`.
+pub async fn merge_patch(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    changes: &Value,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<RealServerRow> {
+    let path = (cluster, service, id);
+    update(state, path, if_match, source, |current| {
+        patch::merge(&current, changes)
+    })
+    .await
+}
+
+/// Drains a real server: weight 0 in the kernel, so no new connections while existing ones
+/// finish; its configured weight is kept.
+pub async fn drain(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<RealServerRow> {
+    let path = (cluster, service, id);
+    set_state(state, path, if_match, source, RealServerState::Drained).await
+}
+
+/// Restores a drained real server to its configured weight.
+pub async fn restore(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<RealServerRow> {
+    let path = (cluster, service, id);
+    set_state(state, path, if_match, source, RealServerState::Active).await
+}
+
+/// Removes a real server from its service.
+pub async fn delete(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    if_match: &IfMatch,
+    source: Source,
+) -> ApiResult<()> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    if_match.check(&real_server_etag(&row))?;
+    let key = *service.service()?.key();
+    let removed = row.real_server(&key)?;
+    real_servers::delete(&mut tx, row.id).await?;
+    let mut diff = Diff::real_server_removed(key, removed);
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now_millis()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A real server's cluster name, service id and id.
+type Path<'a> = (&'a str, i64, i64);
+
+async fn set_state(
+    state: &AppState,
+    path: Path<'_>,
+    if_match: &IfMatch,
+    source: Source,
+    new: RealServerState,
+) -> ApiResult<RealServerRow> {
+    update(state, path, if_match, source, |current| {
+        Ok(RealServerSpec {
+            state: Some(new.to_string()),
+            ..current
+        })
+    })
+    .await
+}
+
+async fn update(
+    state: &AppState,
+    (cluster, service, id): Path<'_>,
+    if_match: &IfMatch,
+    source: Source,
+    edit: impl FnOnce(RealServerSpec) -> ApiResult<RealServerSpec>,
+) -> ApiResult<RealServerRow> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let service = lookup::service(&mut tx, &cluster, service).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    if_match.check(&real_server_etag(&row))?;
+    let key = *service.service()?.key();
+    let server = edit(row.spec())?.parse(&key)?;
+    let old = row.real_server(&key)?;
+    if server == old {
+        return Ok(row);
+    }
+    let now = now_millis();
+    let updated = real_servers::update(&mut tx, row.id, &server, now).await;
+    unique(updated, || already_there(&server, &service))?;
+    let mut diff = Diff::real_server_changed(key, old, server);
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    let row = lookup::real_server(&mut tx, &service, id).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// What a UNIQUE violation of `server` in `service` means.
+fn already_there(server: &RealServer, service: &ServiceRow) -> String {
+    let key = std::net::SocketAddr::new(server.address(), server.port());
+    format!("real server {key} in service {}", service.service_key)
+}

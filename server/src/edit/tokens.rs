@@ -1,0 +1,45 @@
+//! Directors' agent tokens: issue (replacing the one it had) and revoke.
+
+use crate::api::error::ApiResult;
+use crate::api::{auth, lookup, AppState};
+use crate::db::{agent_tokens, now_millis};
+
+/// A token just issued. The server keeps only its hash, so this is the only time it is
+/// known: show it once, never log it.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// `lvsa_` and 64 hex digits.
+    pub token: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// Issues the director's agent token, replacing (and so invalidating) the one it had.
+pub async fn create(state: &AppState, cluster: &str, director: &str) -> ApiResult<IssuedToken> {
+    let (token, hash) = auth::new_token()?;
+    let now = now_millis();
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let director = lookup::director(&mut tx, &cluster, director).await?;
+    agent_tokens::replace(&mut tx, director.id, &hash, now).await?;
+    tx.commit().await?;
+    tracing::info!(cluster = %cluster.name, director = %director.name, "agent token created");
+    Ok(IssuedToken {
+        token,
+        created_at: now,
+    })
+}
+
+/// Revokes the director's agent token: its agent is refused from now on. Whether it had
+/// one.
+pub async fn revoke(state: &AppState, cluster: &str, director: &str) -> ApiResult<bool> {
+    let mut tx = state.db.write().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let director = lookup::director(&mut tx, &cluster, director).await?;
+    let revoked = agent_tokens::delete(&mut tx, director.id).await?;
+    if revoked {
+        tx.commit().await?;
+        tracing::info!(cluster = %cluster.name, director = %director.name, "agent token revoked");
+    }
+    Ok(revoked)
+}

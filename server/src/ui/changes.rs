@@ -1,0 +1,162 @@
+//! A cluster's change history: its generations, newest first, each with what it changed.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::response::Html;
+use lvs_model::DiffSummary;
+
+use super::diff_view::{self, DiffLine};
+use super::error::{UiError, UiResult};
+use super::extract::Path;
+use super::format;
+use super::page::{path_segment, Chrome, Tab};
+use super::session::Browser;
+use crate::api::{lookup, AppState};
+use crate::db::changes::{self, ChangeRow};
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "changes.html")]
+struct ChangesPage {
+    chrome: Chrome,
+    cluster: String,
+    generation: i64,
+    changes: Vec<ChangeLine>,
+    /// The `before` of the next (older) page.
+    older: Option<i64>,
+    first_page: bool,
+}
+
+/// A generation in the list.
+#[derive(Debug)]
+pub struct ChangeLine {
+    pub generation: i64,
+    pub when: String,
+    pub ago: String,
+    pub source: String,
+    pub summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "change.html")]
+struct ChangePage {
+    chrome: Chrome,
+    change: ChangeLine,
+    lines: Vec<DiffLine>,
+    truncated: bool,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    RawQuery(raw): RawQuery,
+    browser: Browser,
+) -> UiResult<Html<String>> {
+    let before = raw
+        .as_deref()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "before"))
+        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let mut rows = changes::list(
+        &mut tx,
+        cluster.id,
+        before.unwrap_or(i64::MAX),
+        PAGE_SIZE + 1,
+    )
+    .await?;
+    drop(tx);
+    let older = if rows.len() > PAGE_SIZE as usize {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.generation)
+    } else {
+        None
+    };
+    let now = crate::db::now_millis();
+    let changes = rows
+        .iter()
+        .map(|row| change_line(row, now))
+        .collect::<UiResult<_>>()?;
+    let page = ChangesPage {
+        chrome: Chrome::new(&browser, "Changes").in_cluster(&cluster.name, Tab::Changes),
+        cluster: cluster.name,
+        generation: cluster.generation,
+        changes,
+        older,
+        first_page: before.is_none(),
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    Path((cluster, generation)): Path<(String, i64)>,
+    browser: Browser,
+) -> UiResult<Html<String>> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let Some((row, diff)) = changes::get(&mut tx, cluster.id, generation).await? else {
+        return Err(UiError::NotFound(format!(
+            "Cluster {} has no generation {generation} in its history.",
+            cluster.name
+        )));
+    };
+    drop(tx);
+    let diff: serde_json::Value = serde_json::from_str(&diff)
+        .map_err(|e| UiError::Internal(anyhow::Error::new(e).context("stored diff")))?;
+    let changes_href = format!("/clusters/{}/changes", path_segment(&cluster.name));
+    let page = ChangePage {
+        chrome: Chrome::new(&browser, format!("Generation {generation}"))
+            .in_cluster(&cluster.name, Tab::Changes)
+            .crumb("Changes", changes_href),
+        change: change_line(&row, crate::db::now_millis())?,
+        lines: diff_view::lines(&diff),
+        truncated: row.truncated,
+    };
+    Ok(Html(page.render()?))
+}
+
+fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
+    let source = match row.source()? {
+        changes::Source::Api => "API",
+        changes::Source::Ui => "web UI",
+        changes::Source::Import => "import of a director's rules",
+    };
+    Ok(ChangeLine {
+        generation: row.generation,
+        when: format::utc(row.committed_at),
+        ago: format::ago(row.committed_at, now),
+        source: source.to_owned(),
+        summary: summary_text(&row.summary()?),
+    })
+}
+
+/// `"2 real servers changed, 1 service added"`.
+pub fn summary_text(summary: &DiffSummary) -> String {
+    let parts = [
+        (summary.services_added, "service", "added"),
+        (summary.services_removed, "service", "removed"),
+        (summary.services_changed, "service", "changed"),
+        (summary.real_servers_added, "real server", "added"),
+        (summary.real_servers_removed, "real server", "removed"),
+        (summary.real_servers_changed, "real server", "changed"),
+    ];
+    let mut text: Vec<String> = parts
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, what, how)| {
+            let plural = if *n == 1 { "" } else { "s" };
+            format!("{n} {what}{plural} {how}")
+        })
+        .collect();
+    if summary.timeouts_changed {
+        text.push("timeouts changed".to_owned());
+    }
+    if text.is_empty() {
+        "no change".to_owned()
+    } else {
+        text.join(", ")
+    }
+}

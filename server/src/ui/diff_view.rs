@@ -1,0 +1,226 @@
+//! A desired-state diff (its JSON form, as stored in the change history and as the plan
+//! shows it) as lines people read: what was added, removed, and which fields changed how.
+
+use serde_json::{Map, Value};
+
+/// One object's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffLine {
+    pub change: ChangeKind,
+    /// `service tcp:10.0.0.1:80`, `real server 10.1.0.1:80 of tcp:10.0.0.1:80`, `timeouts`.
+    pub object: String,
+    /// `weight 1 → 5; state active → drained`, or the settings of what was added.
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl ChangeKind {
+    /// A symbol that does not rely on colour.
+    pub fn sign(&self) -> &'static str {
+        match self {
+            ChangeKind::Added => "+",
+            ChangeKind::Removed => "−",
+            ChangeKind::Changed => "~",
+        }
+    }
+
+    /// The word, for screen readers and the CSS class.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Changed => "changed",
+        }
+    }
+
+    fn parse(word: &str) -> ChangeKind {
+        match word {
+            "added" => ChangeKind::Added,
+            "removed" => ChangeKind::Removed,
+            _ => ChangeKind::Changed,
+        }
+    }
+}
+
+/// The lines of a diff's JSON form (`DiffSpec`), in its order.
+pub fn lines(diff: &Value) -> Vec<DiffLine> {
+    let mut lines = Vec::new();
+    if let Some(timeouts) = diff.get("timeouts") {
+        lines.push(DiffLine {
+            change: ChangeKind::Changed,
+            object: "connection timeouts".to_owned(),
+            details: changed_fields(timeouts.get("old"), timeouts.get("new")),
+        });
+    }
+    for service in diff
+        .get("services")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = text(service.get("key"));
+        let change = ChangeKind::parse(&text(service.get("change")));
+        match change {
+            ChangeKind::Added | ChangeKind::Removed => {
+                let spec = service.get("service");
+                let servers = spec
+                    .and_then(|s| s.get("real_servers"))
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                let mut details = settings(spec);
+                details.push_str(&format!("; {servers} real servers"));
+                lines.push(DiffLine {
+                    change,
+                    object: format!("service {key}"),
+                    details,
+                });
+            }
+            ChangeKind::Changed => {
+                if let Some(settings) = service.get("settings") {
+                    lines.push(DiffLine {
+                        change,
+                        object: format!("service {key}"),
+                        details: changed_fields(settings.get("old"), settings.get("new")),
+                    });
+                }
+            }
+        }
+        let servers = service.get("real_servers").and_then(Value::as_array);
+        for server in servers.into_iter().flatten() {
+            let change = ChangeKind::parse(&text(server.get("change")));
+            let details = match change {
+                ChangeKind::Added => settings(server.get("new")),
+                ChangeKind::Removed => String::new(),
+                ChangeKind::Changed => changed_fields(server.get("old"), server.get("new")),
+            };
+            lines.push(DiffLine {
+                change,
+                object: format!("real server {} of {key}", text(server.get("key"))),
+                details,
+            });
+        }
+    }
+    lines
+}
+
+/// `weight 1 → 5; state active → drained`.
+fn changed_fields(old: Option<&Value>, new: Option<&Value>) -> String {
+    let empty = Map::new();
+    let old = old.and_then(Value::as_object).unwrap_or(&empty);
+    let new = new.and_then(Value::as_object).unwrap_or(&empty);
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| old.get(*name) != new.get(*name))
+        .map(|name| {
+            format!(
+                "{} {} → {}",
+                name.replace('_', " "),
+                shown(old.get(name)),
+                shown(new.get(name))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An object's set fields: `scheduler wrr; weight 2`.
+fn settings(spec: Option<&Value>) -> String {
+    let Some(fields) = spec.and_then(Value::as_object) else {
+        return String::new();
+    };
+    fields
+        .iter()
+        .filter(|(name, value)| {
+            // The key already names the address and port; unset thresholds say nothing.
+            let shown_in_key = matches!(name.as_str(), "address" | "port" | "real_servers");
+            let unset_threshold = name.ends_with("_threshold") && value.as_i64() == Some(0);
+            !shown_in_key && !unset_threshold && !value.is_null() && !is_blank(value)
+        })
+        .map(|(name, value)| format!("{} {}", name.replace('_', " "), shown(Some(value))))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Bool(b) => !b,
+        _ => false,
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "none".to_owned(),
+        Some(Value::String(s)) if s.is_empty() => "\"\"".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) if items.is_empty() => "none".to_owned(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| shown(Some(i)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn text(value: Option<&Value>) -> String {
+    value.and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_each_change_with_the_fields_that_moved() {
+        let diff = json!({
+            "from_generation": 1, "to_generation": 2, "summary": {},
+            "services": [
+                {"change": "changed", "key": "tcp:10.0.0.1:80",
+                 "settings": {"old": {"scheduler": "wlc", "name": "web"},
+                              "new": {"scheduler": "wrr", "name": "web"}},
+                 "real_servers": [
+                    {"change": "changed", "key": "10.1.0.1:80",
+                     "old": {"weight": 1, "state": "active"}, "new": {"weight": 5, "state": "active"}},
+                    {"change": "removed", "key": "10.1.0.2:80", "old": {"weight": 1}}
+                 ]},
+                {"change": "added", "key": "udp:10.0.0.1:53",
+                 "service": {"scheduler": "rr", "description": "", "real_servers": [{}, {}]}}
+            ]
+        });
+        let lines = lines(&diff);
+        let shown: Vec<(&str, &str, &str)> = lines
+            .iter()
+            .map(|l| (l.change.sign(), l.object.as_str(), l.details.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("~", "service tcp:10.0.0.1:80", "scheduler wlc → wrr"),
+                (
+                    "~",
+                    "real server 10.1.0.1:80 of tcp:10.0.0.1:80",
+                    "weight 1 → 5"
+                ),
+                ("−", "real server 10.1.0.2:80 of tcp:10.0.0.1:80", ""),
+                (
+                    "+",
+                    "service udp:10.0.0.1:53",
+                    "scheduler rr; 2 real servers"
+                ),
+            ]
+        );
+    }
+}

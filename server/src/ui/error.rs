@@ -1,0 +1,85 @@
+//! Errors of UI requests, answered as HTML pages: what went wrong for the user's errors,
+//! nothing internal for the server's (those are logged in full).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::form::sentence;
+use super::page::Chrome;
+use crate::api::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{1}")]
+    Status(StatusCode, String),
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type UiResult<T> = Result<T, UiError>;
+
+impl From<sqlx::Error> for UiError {
+    fn from(error: sqlx::Error) -> Self {
+        UiError::Internal(error.into())
+    }
+}
+
+impl From<askama::Error> for UiError {
+    fn from(error: askama::Error) -> Self {
+        UiError::Internal(anyhow::Error::new(error).context("rendering a page"))
+    }
+}
+
+impl From<ApiError> for UiError {
+    /// Errors of the shared edit operations that a page did not handle itself.
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::NotFound(detail) => UiError::NotFound(sentence(&detail)),
+            ApiError::Internal(e) => UiError::Internal(e),
+            other => {
+                let status = other.status();
+                UiError::Status(status, sentence(&other.to_string()))
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    status: u16,
+    reason: &'a str,
+    detail: &'a str,
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            UiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail.as_str()),
+            UiError::Status(status, detail) => (*status, detail.as_str()),
+            UiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "UI request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on the server; it has been logged. Try again, \
+                     and tell the people running LVS Fleet if it persists.",
+                )
+            }
+        };
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let page = ErrorPage {
+            chrome: Chrome::bare(reason),
+            status: status.as_u16(),
+            reason,
+            detail,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, reason.to_owned()).into_response(),
+        }
+    }
+}

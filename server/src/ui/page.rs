@@ -1,0 +1,131 @@
+//! What every page's layout needs (`web/templates/base.html`): title, assets, CSRF token,
+//! breadcrumbs, the cluster's tabs and the flash message.
+
+use askama::Template;
+
+use super::session::{Browser, Flash};
+use super::ASSETS;
+
+/// The layout's context; each page template has it as `chrome`.
+#[derive(Debug)]
+pub struct Chrome {
+    pub title: String,
+    pub css: &'static str,
+    pub htmx: &'static str,
+    pub app_js: &'static str,
+    /// Empty on error pages, which have no forms.
+    pub csrf: String,
+    pub crumbs: Vec<Crumb>,
+    pub flash: Option<Flash>,
+    pub tabs: Option<ClusterTabs>,
+}
+
+/// One step of the breadcrumb trail; the last has no link.
+#[derive(Debug)]
+pub struct Crumb {
+    pub label: String,
+    pub href: Option<String>,
+}
+
+/// The tabs of a cluster's pages.
+#[derive(Debug)]
+pub struct ClusterTabs {
+    pub cluster: String,
+    pub active: Tab,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Services,
+    Directors,
+    Changes,
+}
+
+impl ClusterTabs {
+    /// Whether `name` (`"services"`, `"directors"`, `"changes"`) is the current tab.
+    pub fn is(&self, name: &str) -> bool {
+        let active = match self.active {
+            Tab::Services => "services",
+            Tab::Directors => "directors",
+            Tab::Changes => "changes",
+        };
+        active == name
+    }
+}
+
+impl Chrome {
+    /// A page's layout for this browser.
+    pub fn new(browser: &Browser, title: impl Into<String>) -> Chrome {
+        Chrome {
+            csrf: browser.csrf.clone(),
+            flash: browser.flash.clone(),
+            ..Chrome::bare(title)
+        }
+    }
+
+    /// The layout of a page without forms (error pages).
+    pub fn bare(title: impl Into<String>) -> Chrome {
+        Chrome {
+            title: title.into(),
+            css: ASSETS.url("app.css"),
+            htmx: ASSETS.url("vendor/htmx/htmx.min.js"),
+            app_js: ASSETS.url("app.js"),
+            csrf: String::new(),
+            crumbs: Vec::new(),
+            flash: None,
+            tabs: None,
+        }
+    }
+
+    /// Adds a linked breadcrumb.
+    pub fn crumb(mut self, label: impl Into<String>, href: impl Into<String>) -> Chrome {
+        self.crumbs.push(Crumb {
+            label: label.into(),
+            href: Some(href.into()),
+        });
+        self
+    }
+
+    /// The breadcrumbs of a page inside a cluster, with the cluster's tabs.
+    pub fn in_cluster(self, cluster: &str, tab: Tab) -> Chrome {
+        self.crumb("Fleet", "/")
+            .crumb(cluster, format!("/clusters/{}", path_segment(cluster)))
+            .tabs(cluster, tab)
+    }
+
+    /// Shows the cluster's tabs, `tab` current.
+    pub fn tabs(mut self, cluster: &str, tab: Tab) -> Chrome {
+        self.tabs = Some(ClusterTabs {
+            cluster: cluster.to_owned(),
+            active: tab,
+        });
+        self
+    }
+}
+
+/// `text` made safe as one segment of a URL path (cluster and director names are
+/// restricted to URL-safe characters by the model, but a link must never depend on it).
+pub fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// "Are you sure?" before a destructive action: a POST form with the CSRF token and the
+/// ETag of what is shown, so a concurrent change is refused rather than destroyed.
+#[derive(Debug, Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub question: String,
+    pub detail: String,
+    pub action: String,
+    pub etag: String,
+    pub button: &'static str,
+    pub cancel: String,
+}

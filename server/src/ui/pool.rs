@@ -1,0 +1,222 @@
+//! Bulk edit of a service's pool with a plan: edit every real server as text, see the diff
+//! the change will cause, then confirm. The confirmation applies exactly the planned pool,
+//! and only if nobody changed the pool in between; otherwise the plan is shown again.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use lvs_model::spec::RealServerSpec;
+use lvs_model::{Diff, DiffSpec};
+
+use super::changes::summary_text;
+use super::diff_view::{self, DiffLine};
+use super::error::UiResult;
+use super::extract::{Form, Path};
+use super::form::FormState;
+use super::page::{path_segment, Chrome, Tab};
+use super::pool_text;
+use super::service_view;
+use super::session::{redirect_with, Browser, FlashKind};
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::edit::{self, pools::PoolPlan, IfMatch, Source};
+
+#[derive(Template)]
+#[template(path = "pool.html")]
+struct PoolPage {
+    chrome: Chrome,
+    base: String,
+    key: String,
+    text: String,
+    /// Problems with the text, one per line.
+    errors: Vec<String>,
+    plan: Option<Plan>,
+    /// The pool changed since the plan the user confirmed.
+    replanned: bool,
+}
+
+/// A computed plan, ready to confirm.
+#[derive(Debug)]
+pub struct Plan {
+    pub summary: String,
+    pub lines: Vec<DiffLine>,
+    pub pool_etag: String,
+}
+
+pub async fn form(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+) -> UiResult<Response> {
+    let view = service_view::load(&state, &cluster, id).await?;
+    let text = pool_text::format(&view.pool);
+    PoolPage::new(&browser, &view.cluster, id, &view.key, &text).respond(StatusCode::OK)
+}
+
+/// Computes the plan of the submitted text, changing nothing.
+pub async fn plan(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+    Form(pairs): Form,
+) -> UiResult<Response> {
+    let form = FormState::from_pairs(pairs);
+    run(&state, &browser, &cluster, id, form.value("pool"), None).await
+}
+
+/// Applies the confirmed plan.
+pub async fn apply(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+    Form(pairs): Form,
+) -> UiResult<Response> {
+    let form = FormState::from_pairs(pairs);
+    let planned = form.value("pool_etag").to_owned();
+    run(
+        &state,
+        &browser,
+        &cluster,
+        id,
+        form.value("pool"),
+        Some(planned),
+    )
+    .await
+}
+
+/// Plans (`planned` is `None`) or applies the pool in `text`.
+async fn run(
+    state: &AppState,
+    browser: &Browser,
+    cluster: &str,
+    id: i64,
+    text: &str,
+    planned: Option<String>,
+) -> UiResult<Response> {
+    let view = service_view::load(state, cluster, id).await?;
+    let page = PoolPage::new(browser, &view.cluster, id, &view.key, text);
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let lines = match pool_text::parse(text) {
+        Ok(lines) => lines,
+        Err(errors) => {
+            let errors = errors
+                .iter()
+                .map(|e| format!("Line {}: {}", e.line, e.message))
+                .collect();
+            return PoolPage { errors, ..page }.respond(unprocessable);
+        }
+    };
+    let specs: Vec<RealServerSpec> = lines.iter().map(|(_, spec)| spec.clone()).collect();
+    let dry_run = planned.is_none();
+    let if_match = IfMatch::new(planned);
+    let result =
+        edit::pools::replace(state, cluster, id, &specs, &if_match, dry_run, Source::Ui).await;
+    match result {
+        Ok(PoolPlan {
+            applied: true,
+            diff,
+            ..
+        }) => {
+            let summary = summary_text(&diff.summary());
+            let text = format!("Pool of {} updated: {summary}.", view.key);
+            Ok(redirect_with(&page.base, FlashKind::Ok, &text))
+        }
+        Ok(PoolPlan {
+            diff, pool_etag, ..
+        }) => {
+            if !dry_run {
+                let text = format!(
+                    "Nothing to change: the pool of {} already matches.",
+                    view.key
+                );
+                return Ok(redirect_with(&page.base, FlashKind::Ok, &text));
+            }
+            let plan = Some(Plan::of(&diff, pool_etag));
+            PoolPage { plan, ..page }.respond(StatusCode::OK)
+        }
+        Err(ApiError::Validation(errors)) => {
+            let errors = errors
+                .errors()
+                .iter()
+                .map(|e| line_error(&lines, &e.field, &e.message))
+                .collect();
+            PoolPage { errors, ..page }.respond(unprocessable)
+        }
+        Err(ApiError::PreconditionFailed(_)) => {
+            // Someone changed the pool after the plan was made: plan again against it.
+            let replan = edit::pools::replace(
+                state,
+                cluster,
+                id,
+                &specs,
+                &IfMatch::new(None),
+                true,
+                Source::Ui,
+            )
+            .await?;
+            let plan = Some(Plan::of(&replan.diff, replan.pool_etag));
+            let page = PoolPage {
+                plan,
+                replanned: true,
+                ..page
+            };
+            page.respond(StatusCode::CONFLICT)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+impl Plan {
+    fn of(diff: &Diff, pool_etag: String) -> Plan {
+        let json = serde_json::to_value(DiffSpec::from(diff)).unwrap_or_default();
+        Plan {
+            summary: summary_text(&diff.summary()),
+            lines: diff_view::lines(&json),
+            pool_etag,
+        }
+    }
+}
+
+/// `real_servers[2].weight` of the model -> `Line 5 (10.1.0.3:80): weight: ...`.
+fn line_error(lines: &[(usize, RealServerSpec)], field: &str, message: &str) -> String {
+    let index = field
+        .strip_prefix("real_servers[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?, rest.trim_start_matches('.'))));
+    match index.and_then(|(i, rest)| Some((lines.get(i)?, rest))) {
+        Some(((line, spec), "")) => {
+            format!(
+                "Line {line} ({}): {message}",
+                spec.address.as_deref().unwrap_or("?")
+            )
+        }
+        Some(((line, spec), rest)) => format!(
+            "Line {line} ({}): {rest}: {message}",
+            spec.address.as_deref().unwrap_or("?")
+        ),
+        None => format!("{field}: {message}"),
+    }
+}
+
+impl PoolPage {
+    /// The editor for the pool of `key` holding `text`, without errors or plan.
+    fn new(browser: &Browser, cluster: &str, id: i64, key: &str, text: &str) -> PoolPage {
+        let base = format!("/clusters/{}/services/{id}", path_segment(cluster));
+        PoolPage {
+            chrome: Chrome::new(browser, "Bulk edit")
+                .in_cluster(cluster, Tab::Services)
+                .crumb(key.to_owned(), base.clone()),
+            base,
+            key: key.to_owned(),
+            text: text.to_owned(),
+            errors: Vec::new(),
+            plan: None,
+            replanned: false,
+        }
+    }
+
+    fn respond(self, status: StatusCode) -> UiResult<Response> {
+        Ok((status, Html(self.render()?)).into_response())
+    }
+}

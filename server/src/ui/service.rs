@@ -1,0 +1,297 @@
+//! A virtual service's page: its settings as a form, its pool of real servers with inline
+//! edits, and live traffic per real server and director; plus creating and deleting one.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::error::UiResult;
+use super::extract::{Form, Path};
+use super::form::FormState;
+use super::page::{path_segment, Chrome, ConfirmPage, Tab};
+use super::service_view::{self, ServiceView};
+use super::session::{redirect_with, refused, Browser, FlashKind};
+use super::{real_server_form, service_form};
+use crate::api::{lookup, AppState};
+use crate::edit::{self, IfMatch, Source};
+
+/// The forms of the service page, as submitted when one of them needs correcting.
+#[derive(Debug, Default)]
+pub struct Forms {
+    pub settings: Option<FormState>,
+    pub add: Option<FormState>,
+    /// A real server's weight edit, by real server id.
+    pub weight: Option<(i64, FormState)>,
+}
+
+#[derive(Template)]
+#[template(path = "service.html")]
+struct ServicePage {
+    chrome: Chrome,
+    /// The page's address, which its forms post under.
+    base: String,
+    view: ServiceView,
+    settings: FormState,
+    add: FormState,
+    weight: Option<(i64, FormState)>,
+    kinds: &'static [(&'static str, &'static str)],
+    families: &'static [(&'static str, &'static str)],
+    engines: &'static [(&'static str, &'static str)],
+    schedulers: Vec<(&'static str, String)>,
+    flags: Vec<&'static str>,
+    forwarding: &'static [(&'static str, &'static str)],
+    tunnel_types: &'static [(&'static str, &'static str)],
+    tunnel_checksums: &'static [(&'static str, &'static str)],
+}
+
+impl ServicePage {
+    fn real_server_href(&self, id: &i64) -> String {
+        format!("{}/real-servers/{id}", self.base)
+    }
+
+    /// The weight form's state for `id`: the submitted one when it is being corrected.
+    fn weight_form(&self, id: &i64, weight: &i64) -> FormState {
+        match &self.weight {
+            Some((edited, form)) if edited == id => form.clone(),
+            _ => {
+                let mut form = FormState::default();
+                form.set("weight", weight);
+                form
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "service_live.html")]
+struct LivePanel {
+    view: ServiceView,
+}
+
+#[derive(Template)]
+#[template(path = "service_new.html")]
+struct NewServicePage {
+    chrome: Chrome,
+    cluster: String,
+    form: FormState,
+    kinds: &'static [(&'static str, &'static str)],
+    families: &'static [(&'static str, &'static str)],
+    engines: &'static [(&'static str, &'static str)],
+    schedulers: Vec<(&'static str, String)>,
+    flags: Vec<&'static str>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+) -> UiResult<Response> {
+    render(
+        &state,
+        &browser,
+        &cluster,
+        id,
+        Forms::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The page with `forms` as submitted; `status` tells a form's refusal from a plain view.
+pub async fn render(
+    state: &AppState,
+    browser: &Browser,
+    cluster: &str,
+    id: i64,
+    forms: Forms,
+    status: StatusCode,
+) -> UiResult<Response> {
+    let view = service_view::load(state, cluster, id).await?;
+    let chrome = Chrome::new(browser, format!("Service {}", view.key))
+        .in_cluster(&view.cluster, Tab::Services);
+    let settings = forms.settings.unwrap_or_else(|| {
+        let mut form = service_form::filled(&view.spec);
+        form.set("etag", &view.etag);
+        form
+    });
+    let add = forms
+        .add
+        .unwrap_or_else(|| real_server_form::blank(view.usual_forwarding()));
+    let page = ServicePage {
+        chrome,
+        base: format!("/clusters/{}/services/{id}", path_segment(&view.cluster)),
+        view,
+        settings,
+        add,
+        weight: forms.weight,
+        kinds: service_form::KINDS,
+        families: service_form::FAMILIES,
+        engines: service_form::ENGINES,
+        schedulers: service_form::schedulers(),
+        flags: service_form::flags(),
+        forwarding: real_server_form::FORWARDING,
+        tunnel_types: real_server_form::TUNNEL_TYPES,
+        tunnel_checksums: real_server_form::TUNNEL_CHECKSUMS,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// Live numbers and graphs, refreshed in place every few seconds.
+pub async fn live(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+) -> UiResult<Html<String>> {
+    let view = service_view::load(&state, &cluster, id).await?;
+    Ok(Html(LivePanel { view }.render()?))
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    browser: Browser,
+) -> UiResult<Response> {
+    render_new(
+        &state,
+        &browser,
+        &cluster,
+        service_form::blank(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    browser: Browser,
+    Form(pairs): Form,
+) -> UiResult<Response> {
+    let mut form = FormState::from_pairs(pairs);
+    let spec = service_form::spec(&mut form);
+    // A number that is not one stops the edit; the model still names every other
+    // problem, so all are fixed at once.
+    if form.has_errors() {
+        if let Err(errors) = spec.parse() {
+            form.add_validation(&errors, service_form::FIELDS);
+        }
+    } else {
+        match edit::services::create(&state, &cluster, &spec, Source::Ui).await {
+            Ok(row) => {
+                let location = format!("/clusters/{}/services/{}", path_segment(&cluster), row.id);
+                let text = format!(
+                    "Service {} created. Add its real servers below.",
+                    row.service_key
+                );
+                return Ok(redirect_with(&location, FlashKind::Ok, &text));
+            }
+            Err(error) => form.refused(error, service_form::FIELDS)?,
+        }
+    }
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    render_new(&state, &browser, &cluster, form, status).await
+}
+
+async fn render_new(
+    state: &AppState,
+    browser: &Browser,
+    cluster: &str,
+    form: FormState,
+    status: StatusCode,
+) -> UiResult<Response> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    drop(tx);
+    let page = NewServicePage {
+        chrome: Chrome::new(browser, "New service").in_cluster(&cluster.name, Tab::Services),
+        cluster: cluster.name,
+        form,
+        kinds: service_form::KINDS,
+        families: service_form::FAMILIES,
+        engines: service_form::ENGINES,
+        schedulers: service_form::schedulers(),
+        flags: service_form::flags(),
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// Saves the settings form.
+pub async fn update(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+    Form(pairs): Form,
+) -> UiResult<Response> {
+    let mut form = FormState::from_pairs(pairs);
+    let spec = service_form::spec(&mut form);
+    // A number that is not one stops the edit; the model still names every other
+    // problem, so all are fixed at once.
+    if form.has_errors() {
+        if let Err(errors) = spec.parse() {
+            form.add_validation(&errors, service_form::FIELDS);
+        }
+    } else {
+        let if_match = IfMatch::from_etag(form.value("etag"));
+        match edit::services::replace(&state, &cluster, id, spec, &if_match, Source::Ui).await {
+            Ok(row) => {
+                let location = format!("/clusters/{}/services/{id}", path_segment(&cluster));
+                let text = format!("Service {} saved.", row.service_key);
+                return Ok(redirect_with(&location, FlashKind::Ok, &text));
+            }
+            Err(error) => form.refused(error, service_form::FIELDS)?,
+        }
+    }
+    let forms = Forms {
+        settings: Some(form),
+        ..Forms::default()
+    };
+    render(
+        &state,
+        &browser,
+        &cluster,
+        id,
+        forms,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    browser: Browser,
+) -> UiResult<Html<String>> {
+    let view = service_view::load(&state, &cluster, id).await?;
+    let page_href = format!("/clusters/{}/services/{id}", path_segment(&view.cluster));
+    let page = ConfirmPage {
+        chrome: Chrome::new(&browser, format!("Delete service {}", view.key))
+            .in_cluster(&view.cluster, Tab::Services)
+            .crumb(view.key.clone(), page_href.clone()),
+        question: format!("Delete service {}?", view.key),
+        detail: format!(
+            "Its {} real servers go with it. Directors stop accepting new connections for it \
+             and remove it from the kernel once its open connections finish (or their drain \
+             timeout passes).",
+            view.real_servers.len()
+        ),
+        action: format!("{page_href}/delete"),
+        etag: view.etag,
+        button: "Delete service",
+        cancel: page_href,
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, i64)>,
+    Form(pairs): Form,
+) -> UiResult<Response> {
+    let form = FormState::from_pairs(pairs);
+    let if_match = IfMatch::from_etag(form.value("etag"));
+    let back = format!("/clusters/{}", path_segment(&cluster));
+    match edit::services::delete(&state, &cluster, id, &if_match, Source::Ui).await {
+        Ok(()) => Ok(redirect_with(&back, FlashKind::Ok, "Service deleted.")),
+        Err(error) => refused(&format!("{back}/services/{id}"), error, "service"),
+    }
+}

@@ -1,0 +1,200 @@
+//! Everything the service page shows, loaded in one read transaction: the stored service
+//! and pool, and the live numbers the directors last reported for them.
+
+use std::collections::HashMap;
+
+use lvs_model::agent::{RealServerStats, ServiceStats};
+use lvs_model::spec::ServiceSpec;
+
+use super::chart::{self, Series, Window};
+use super::format;
+use crate::agents::stats::Resolution;
+use crate::api::real_servers::RealServer;
+use crate::api::response::etag;
+use crate::api::services::service_etag;
+use crate::api::{lookup, AppState};
+use crate::db::{directors, now_millis, real_servers};
+
+/// Real servers listed on the page; a pool is rarely more than a few hundred.
+const MAX_REAL_SERVERS: i64 = 2000;
+
+#[derive(Debug)]
+pub struct ServiceView {
+    pub cluster: String,
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub spec: ServiceSpec,
+    /// The service's ETag, carried by its forms.
+    pub etag: String,
+    /// The pool as specs, for the bulk editor.
+    pub pool: Vec<lvs_model::spec::RealServerSpec>,
+    pub real_servers: Vec<RealServerLine>,
+    /// Whether the pool was cut at [`MAX_REAL_SERVERS`].
+    pub truncated: bool,
+    /// Per real server and director, from the directors' latest reports.
+    pub traffic: Vec<TrafficLine>,
+    /// Directors that reported this service recently.
+    pub reporting: usize,
+    pub directors: usize,
+    pub connections_graph: String,
+    pub bytes_graph: String,
+}
+
+/// A real server of the pool, as configured.
+#[derive(Debug)]
+pub struct RealServerLine {
+    pub id: i64,
+    pub key: String,
+    pub forwarding: String,
+    pub weight: i64,
+    pub drained: bool,
+    pub thresholds: String,
+    pub description: String,
+    pub etag: String,
+}
+
+/// A real server's numbers on one director.
+#[derive(Debug)]
+pub struct TrafficLine {
+    pub real_server: String,
+    pub director: String,
+    pub active: u32,
+    pub inactive: u32,
+    pub persistent: u32,
+    pub connections_per_second: String,
+    pub bytes_per_second: String,
+}
+
+impl ServiceView {
+    /// The forwarding most of the pool uses, to preselect for a new real server.
+    pub fn usual_forwarding(&self) -> &'static str {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for server in &self.real_servers {
+            *counts.entry(server.forwarding.as_str()).or_default() += 1;
+        }
+        let usual = counts.into_iter().max_by_key(|(_, n)| *n).map(|(f, _)| f);
+        super::real_server_form::FORWARDING
+            .iter()
+            .map(|(value, _)| *value)
+            .find(|value| Some(*value) == usual)
+            .unwrap_or("masq")
+    }
+}
+
+pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiResult<ServiceView> {
+    let mut tx = state.db.read().await?;
+    let cluster = lookup::cluster(&mut tx, cluster).await?;
+    let row = lookup::service(&mut tx, &cluster, id).await?;
+    let mut rows = real_servers::list(&mut tx, row.id, None, None, 0, MAX_REAL_SERVERS + 1).await?;
+    let truncated = rows.len() > MAX_REAL_SERVERS as usize;
+    rows.truncate(MAX_REAL_SERVERS as usize);
+    let directors = directors::list(&mut tx, cluster.id, None, None, -1).await?;
+    drop(tx);
+
+    let now = now_millis();
+    let fresh_within = state.agents.options.online_within_millis();
+    let mut traffic = Vec::new();
+    let mut reporting = 0;
+    for director in &directors {
+        let Some(latest) = state.agents.stats.latest(director.id) else {
+            continue;
+        };
+        if now - latest.received_at > fresh_within {
+            continue;
+        }
+        let Some(stats) = latest
+            .report
+            .services
+            .iter()
+            .find(|s| s.key == row.service_key)
+        else {
+            continue;
+        };
+        reporting += 1;
+        traffic.extend(traffic_lines(&director.name, stats));
+    }
+    traffic.sort_by(|a, b| {
+        a.real_server
+            .cmp(&b.real_server)
+            .then(a.director.cmp(&b.director))
+    });
+
+    let history = state
+        .agents
+        .stats
+        .history(cluster.id, &row.service_key, Resolution::Fine);
+    let series = |label: &str, value: &dyn Fn(&[f32; 6]) -> f64| Series {
+        label: label.to_owned(),
+        points: history.iter().map(|p| (p.at, value(&p.values))).collect(),
+    };
+    let window = Window::last_hour(now);
+    let connections_graph = chart::graph_window(
+        &[series("new connections", &|v| f64::from(v[0]))],
+        window,
+        480,
+        180,
+        "conn/s",
+    );
+    let bytes_graph = chart::graph_window(
+        &[
+            series("in", &|v| f64::from(v[3])),
+            series("out", &|v| f64::from(v[4])),
+        ],
+        window,
+        480,
+        180,
+        "B/s",
+    );
+
+    let real_servers = rows
+        .iter()
+        .map(|rs| RealServerLine {
+            id: rs.id,
+            key: rs.key(),
+            forwarding: rs.forwarding.clone(),
+            weight: rs.weight,
+            drained: rs.state == "drained",
+            thresholds: match (rs.upper_threshold, rs.lower_threshold) {
+                (0, 0) => String::new(),
+                (upper, lower) => format!("{lower}–{upper}"),
+            },
+            description: rs.description.clone(),
+            etag: etag(&RealServer::from(rs)),
+        })
+        .collect();
+    Ok(ServiceView {
+        etag: service_etag(&row, &cluster.name),
+        cluster: cluster.name,
+        id: row.id,
+        key: row.service_key.clone(),
+        name: row.name.clone(),
+        spec: row.spec(),
+        pool: rows.iter().map(|rs| rs.spec()).collect(),
+        real_servers,
+        truncated,
+        traffic,
+        reporting,
+        directors: directors.len(),
+        connections_graph,
+        bytes_graph,
+    })
+}
+
+fn traffic_lines<'a>(
+    director: &'a str,
+    stats: &'a ServiceStats,
+) -> impl Iterator<Item = TrafficLine> + 'a {
+    stats
+        .real_servers
+        .iter()
+        .map(move |rs: &RealServerStats| TrafficLine {
+            real_server: rs.key.clone(),
+            director: director.to_owned(),
+            active: rs.active_connections,
+            inactive: rs.inactive_connections,
+            persistent: rs.persistent_connections,
+            connections_per_second: format::count(rs.rates.connections as f64),
+            bytes_per_second: format::bytes_rate((rs.rates.bytes_in + rs.rates.bytes_out) as f64),
+        })
+}

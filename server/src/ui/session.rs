@@ -1,0 +1,301 @@
+//! The browser's side of every UI request: CSRF protection and flash messages.
+//!
+//! CSRF uses a double-submit token: a random token in a `SameSite=Strict`, `HttpOnly`
+//! cookie, which pages repeat in every form (`_csrf`) and in a `<meta>` that `app.js` sends
+//! as `X-CSRF-Token` on htmx requests. A request that changes anything must carry both,
+//! equal, and must not come from another origin. A flash message is a short-lived cookie
+//! set by a POST's redirect and shown (then cleared) by the next page.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::UiError;
+use crate::api::error::ApiError;
+
+const CSRF_COOKIE: &str = "lvs_csrf";
+const FLASH_COOKIE: &str = "lvs_flash";
+/// The form field carrying the token.
+pub const CSRF_FIELD: &str = "_csrf";
+const CSRF_HEADER: &str = "x-csrf-token";
+/// Forms are small; a bulk pool edit is the largest.
+const MAX_FORM_BYTES: usize = 4 << 20;
+
+/// What a page needs from the browser's session.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    /// The token to repeat in forms.
+    pub csrf: String,
+    /// The message left by the previous request, shown once.
+    pub flash: Option<Flash>,
+}
+
+/// A one-time message shown at the top of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKind {
+    Ok,
+    Error,
+}
+
+impl FlashKind {
+    /// The CSS class of its alert.
+    pub fn class(self) -> &'static str {
+        match self {
+            FlashKind::Ok => "ok",
+            FlashKind::Error => "error",
+        }
+    }
+}
+
+/// A redirect after a POST that leaves `text` for the next page.
+pub fn redirect_with(location: &str, kind: FlashKind, text: &str) -> Response {
+    let tag = match kind {
+        FlashKind::Ok => 'o',
+        FlashKind::Error => 'e',
+    };
+    let value: String = encode_component(&format!("{tag}{text}"));
+    let cookie = format!("{FLASH_COOKIE}={value}; Path=/; Max-Age=60; SameSite=Strict; HttpOnly");
+    let mut response = Redirect::to(location).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// A button's action refused by its edit: back to `location` with why. A concurrent change
+/// to the `what` it acted on, a validation or conflict message; other errors are returned.
+pub fn refused(location: &str, error: ApiError, what: &str) -> Result<Response, UiError> {
+    let text = match error {
+        ApiError::PreconditionFailed(_) => format!(
+            "Someone else changed this {what} since the page was loaded; nothing was done. \
+             Here it is as it is now."
+        ),
+        ApiError::Validation(errors) => errors.to_string(),
+        ApiError::Conflict { detail, .. } => detail,
+        other => return Err(other.into()),
+    };
+    Ok(redirect_with(location, FlashKind::Error, &text))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Browser {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, UiError> {
+        parts
+            .extensions
+            .get::<Browser>()
+            .cloned()
+            .ok_or_else(|| UiError::Internal(anyhow::anyhow!("the session layer is missing")))
+    }
+}
+
+/// The middleware: hands pages their [`Browser`], refuses cross-site changes.
+pub async fn layer(request: Request, next: Next) -> Response {
+    let cookie_token = cookie(request.headers(), CSRF_COOKIE).filter(|t| is_token(t));
+    let flash = cookie(request.headers(), FLASH_COOKIE).and_then(|v| parse_flash(&v));
+    let (token, new_token) = match cookie_token {
+        Some(token) => (token, false),
+        None => (new_token(), true),
+    };
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    let mut request = request;
+    if !safe {
+        request = match check_change(request, &token, new_token).await {
+            Ok(request) => request,
+            Err(refused) => return refused.into_response(),
+        };
+    }
+    // A flash is shown by the next page, not consumed by its live fragments.
+    let shows_flash = safe && !is_fragment(request.headers());
+    request.extensions_mut().insert(Browser {
+        csrf: token.clone(),
+        flash: flash.clone().filter(|_| shows_flash),
+    });
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if new_token {
+        let cookie = format!("{CSRF_COOKIE}={token}; Path=/; SameSite=Strict; HttpOnly");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    let sets_flash = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.as_bytes().starts_with(FLASH_COOKIE.as_bytes()));
+    if flash.is_some() && shows_flash && !sets_flash {
+        let clear = format!("{FLASH_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict; HttpOnly");
+        if let Ok(value) = HeaderValue::from_str(&clear) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// Whether htmx asked for a piece of a page rather than a page.
+pub fn is_fragment(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+/// A change must come from this site, with the session's token in a header or the form.
+async fn check_change(request: Request, token: &str, new_token: bool) -> Result<Request, UiError> {
+    let forbidden = |why: &str| UiError::Status(StatusCode::FORBIDDEN, why.to_owned());
+    if !same_origin(request.headers()) {
+        return Err(forbidden(
+            "This request came from another site and was refused.",
+        ));
+    }
+    if new_token {
+        return Err(forbidden(
+            "Your browser sent no session cookie (cookies may be blocked, or the session \
+             expired). Reload the page and try again.",
+        ));
+    }
+    if let Some(header) = request.headers().get(CSRF_HEADER) {
+        return if constant_time_eq(header.as_bytes(), token.as_bytes()) {
+            Ok(request)
+        } else {
+            Err(forbidden(
+                "The form's security token is stale. Reload the page and try again.",
+            ))
+        };
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
+        UiError::Status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The form is too large.".into(),
+        )
+    })?;
+    let sent = form_urlencoded_pairs(&bytes).find(|(k, _)| k == CSRF_FIELD);
+    match sent {
+        Some((_, value)) if constant_time_eq(value.as_bytes(), token.as_bytes()) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
+        _ => Err(forbidden(
+            "The form's security token is missing or stale. Reload the page and try again.",
+        )),
+    }
+}
+
+/// Browsers send `Origin` on POSTs; when present it must name this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Some(host) = headers.get(HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn parse_flash(value: &str) -> Option<Flash> {
+    let text = form_urlencoded_pairs(format!("f={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v)?;
+    let mut chars = text.chars();
+    let kind = match chars.next()? {
+        'o' => FlashKind::Ok,
+        'e' => FlashKind::Error,
+        _ => return None,
+    };
+    Some(Flash {
+        kind,
+        text: chars.as_str().chars().take(500).collect(),
+    })
+}
+
+fn form_urlencoded_pairs(bytes: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes)
+        .unwrap_or_default()
+        .into_iter()
+}
+
+fn encode_component(text: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("f", text)]).unwrap_or_default();
+    encoded.trim_start_matches("f=").to_owned()
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS generator does not fail on Linux once booted; a zero token would be refused
+    // by `is_token` on the next request rather than accepted.
+    if getrandom::getrandom(&mut bytes).is_err() {
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_token(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flash_survives_its_cookie_encoding() {
+        let response = redirect_with("/x", FlashKind::Ok, "weight of 10.0.0.1:80 set to 5; ok?");
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap_or_default();
+        let value = cookie
+            .strip_prefix("lvs_flash=")
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default();
+        assert_eq!(
+            parse_flash(value),
+            Some(Flash {
+                kind: FlashKind::Ok,
+                text: "weight of 10.0.0.1:80 set to 5; ok?".into()
+            })
+        );
+    }
+
+    #[test]
+    fn origin_must_name_this_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(same_origin(&headers));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert!(same_origin(&headers));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://evil.example"));
+        assert!(!same_origin(&headers));
+    }
+
+    #[test]
+    fn tokens_are_64_hex_digits() {
+        let token = new_token();
+        assert!(is_token(&token), "{token}");
+        assert_ne!(token, new_token());
+        assert!(!is_token("abc"));
+    }
+}

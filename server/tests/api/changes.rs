@@ -1,0 +1,460 @@
+//! `/api/v1/clusters/{cluster}/changes`: the history of every cluster's desired state.
+
+use std::future::Future;
+
+use lvs_model::{DesiredState, Diff};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn changes_path(cluster: &str) -> String {
+    format!("/api/v1/clusters/{cluster}/changes")
+}
+
+fn change_path(cluster: &str, generation: u64) -> String {
+    format!("/api/v1/clusters/{cluster}/changes/{generation}")
+}
+
+/// Every change of a cluster, newest first, following cursors pages of `limit`.
+async fn all_changes(app: &TestApp, cluster: &str, limit: u32) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut path = format!("{}?limit={limit}", changes_path(cluster));
+    loop {
+        let page = app.get(&path).await.expect(200).clone();
+        items.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => path = format!("{}?limit={limit}&cursor={next}", changes_path(cluster)),
+            None => return items,
+        }
+    }
+}
+
+fn state_of(document: Value) -> DesiredState {
+    serde_json::from_value(document).expect("a served desired state is valid")
+}
+
+/// Runs `write`, checks that it recorded exactly one change, of the next generation, made by
+/// `source`, whose diff is the model's diff between the desired states before and after it,
+/// and returns that change with its diff.
+async fn expect_one_change(
+    app: &TestApp,
+    cluster: &str,
+    source: &str,
+    write: impl Future<Output = ()>,
+) -> Value {
+    let (before, _) = app.desired_state(cluster).await;
+    let history = all_changes(app, cluster, 1000).await;
+    write.await;
+    let (after, _) = app.desired_state(cluster).await;
+    let generation = after["generation"].as_u64().expect("generation");
+    assert_eq!(before["generation"].as_u64(), Some(generation - 1));
+
+    let now = all_changes(app, cluster, 1000).await;
+    assert_eq!(now.len(), history.len() + 1, "one change recorded: {now:?}");
+    assert_eq!(
+        &now[1..],
+        &history[..],
+        "older changes are kept as they were"
+    );
+    let listed = &now[0];
+    assert_eq!(listed["generation"], generation);
+    assert_eq!(listed["source"], source);
+    assert_eq!(listed["truncated"], false);
+    assert!(listed.get("diff").is_none(), "lists leave the diffs out");
+    let committed = listed["committed_at"].as_str().expect("committed_at");
+    time::OffsetDateTime::parse(committed, &time::format_description::well_known::Rfc3339)
+        .expect("committed_at is RFC 3339");
+
+    let detail = app.get(&change_path(cluster, generation)).await;
+    let detail = detail.expect(200).clone();
+    let expected = serde_json::to_value(Diff::between(&state_of(before), &state_of(after)))
+        .expect("serialise the expected diff");
+    assert_eq!(detail["diff"], expected, "the recorded diff is the model's");
+    assert_eq!(detail["summary"], expected["summary"]);
+    for field in [
+        "generation",
+        "committed_at",
+        "source",
+        "summary",
+        "truncated",
+    ] {
+        assert_eq!(detail[field], listed[field], "{field} as listed");
+    }
+    detail
+}
+
+#[tokio::test]
+async fn every_service_and_real_server_edit_records_one_change() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let created = &all_changes(&app, "web", 10).await[0];
+    assert_eq!(created["generation"], 1);
+    assert_eq!(
+        created["summary"],
+        json!({"services_added": 1, "services_removed": 0, "services_changed": 0,
+               "real_servers_added": 2, "real_servers_removed": 0, "real_servers_changed": 0,
+               "timeouts_changed": false})
+    );
+
+    let web = service_path("web", service);
+    let change = expect_one_change(&app, "web", "api", async {
+        let body = json!({"scheduler": "rr"});
+        app.patch(&web, &body, None).await.expect(200);
+    })
+    .await;
+    let entry = &change["diff"]["services"][0];
+    assert_eq!(entry["change"], "changed");
+    assert_eq!(entry["settings"]["old"]["scheduler"], "wlc");
+    assert_eq!(entry["settings"]["new"]["scheduler"], "rr");
+    assert_eq!(change["summary"]["services_changed"], 1);
+
+    // A new key is another service to the kernel: removed and added, real servers and all.
+    let change = expect_one_change(&app, "web", "api", async {
+        let body = json!({"port": 8080});
+        app.patch(&web, &body, None).await.expect(200);
+    })
+    .await;
+    let summary = &change["summary"];
+    assert_eq!(
+        (&summary["services_removed"], &summary["services_added"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(summary["real_servers_removed"], 2);
+
+    let servers = real_servers("web", service);
+    let added = expect_one_change(&app, "web", "api", async {
+        app.post(&servers, &masq_server(3, 80)).await.expect(201);
+    })
+    .await;
+    let entry = &added["diff"]["services"][0];
+    assert_eq!(entry["key"], "tcp:10.0.0.1:8080");
+    assert_eq!(entry["real_servers"][0]["change"], "added");
+    assert_eq!(entry["real_servers"][0]["key"], "10.1.0.3:80");
+    let listed = app.get(&format!("{servers}?address=10.1.0.3")).await;
+    let server = id(&listed.expect(200)["items"][0]);
+    let path = real_server_path("web", service, server);
+
+    let change = expect_one_change(&app, "web", "api", async {
+        let body = json!({"weight": 7});
+        app.patch(&path, &body, None).await.expect(200);
+    })
+    .await;
+    let entry = &change["diff"]["services"][0]["real_servers"][0];
+    assert_eq!(entry["change"], "changed");
+    assert_eq!(
+        (&entry["old"]["weight"], &entry["new"]["weight"]),
+        (&json!(1), &json!(7))
+    );
+
+    for action in ["drain", "restore"] {
+        let change = expect_one_change(&app, "web", "api", async {
+            app.post_empty(&format!("{path}/{action}"), None)
+                .await
+                .expect(200);
+        })
+        .await;
+        assert_eq!(change["summary"]["real_servers_changed"], 1, "{action}");
+    }
+
+    // A new address is another real server.
+    let change = expect_one_change(&app, "web", "api", async {
+        let body = json!({"address": "10.1.0.4"});
+        app.patch(&path, &body, None).await.expect(200);
+    })
+    .await;
+    let summary = &change["summary"];
+    assert_eq!(
+        (
+            &summary["real_servers_removed"],
+            &summary["real_servers_added"]
+        ),
+        (&json!(1), &json!(1))
+    );
+
+    let change = expect_one_change(&app, "web", "api", async {
+        app.delete(&path, None).await.expect(204);
+    })
+    .await;
+    assert_eq!(
+        change["diff"]["services"][0]["real_servers"][0]["change"],
+        "removed"
+    );
+
+    let change = expect_one_change(&app, "web", "api", async {
+        app.delete(&web, None).await.expect(204);
+    })
+    .await;
+    let entry = &change["diff"]["services"][0];
+    assert_eq!(entry["change"], "removed");
+    assert_eq!(
+        entry["service"]["real_servers"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(change["summary"]["real_servers_removed"], 2);
+
+    let change = expect_one_change(&app, "web", "api", async {
+        let spec = json!({"protocol": "udp", "address": "10.0.0.9", "port": 53,
+                          "real_servers": [masq_server(9, 53)]});
+        app.post(&services("web"), &spec).await.expect(201);
+    })
+    .await;
+    assert_eq!(change["diff"]["services"][0]["change"], "added");
+    assert_eq!(all_changes(&app, "web", 3).await.len(), 11);
+}
+
+#[tokio::test]
+async fn cluster_timeouts_declarative_applies_and_imports_record_one_change() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+
+    let change = expect_one_change(&app, "web", "api", async {
+        let body = json!({"timeouts": {"tcp": 900}});
+        app.patch(&cluster_path("web"), &body, None)
+            .await
+            .expect(200);
+    })
+    .await;
+    assert_eq!(change["diff"]["timeouts"]["new"]["tcp"], 900);
+    assert_eq!(change["summary"]["timeouts_changed"], true);
+    assert_eq!(change["diff"]["services"], json!([]));
+
+    let mut service = tcp_service(80);
+    service["real_servers"] = json!([masq_server(1, 80)]);
+    let document = json!({"timeouts": {"tcp": 900}, "services": [service, tcp_service(443)]});
+    let mut answered = Value::Null;
+    let change = expect_one_change(&app, "web", "api", async {
+        let resp = app.put(&desired_state("web"), &document, None).await;
+        answered = resp.expect(200).clone();
+    })
+    .await;
+    assert_eq!(
+        change["diff"], answered,
+        "the applied diff is the recorded one"
+    );
+    assert_eq!(change["summary"]["services_added"], 2);
+
+    // Imports are told apart, whoever asks for them.
+    app.create_cluster("adopted").await;
+    app.create_director("adopted", "lb1").await;
+    let token = app.create_token("adopted", "lb1").await;
+    let mut report = apply_report(0, &[]);
+    report["unmanaged_services"] = json!([tcp_service(80), {"fwmark": 42, "family": "ipv4"}]);
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+    let mut answered = Value::Null;
+    let change = expect_one_change(&app, "adopted", "import", async {
+        let path = "/api/v1/clusters/adopted/import?from_director=lb1";
+        answered = app.post_empty(path, None).await.expect(200).clone();
+    })
+    .await;
+    assert_eq!(change["diff"], answered);
+    assert_eq!(change["summary"]["services_added"], 2);
+}
+
+#[tokio::test]
+async fn writes_that_change_no_desired_state_record_nothing() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let web = service_path("web", service);
+    let before = all_changes(&app, "web", 100).await;
+    assert_eq!(before.len(), 1);
+
+    // Refused: stale ETag, duplicate, invalid, wrong document generation.
+    app.patch(&web, &json!({"scheduler": "rr"}), Some("\"stale\""))
+        .await
+        .problem(412, "precondition_failed");
+    app.post(&services("web"), &tcp_service(80))
+        .await
+        .problem(409, "already_exists");
+    let invalid = app.patch(&web, &json!({"scheduler": "nope"}), None).await;
+    assert_eq!(invalid.invalid_fields(), ["scheduler"]);
+    let stale_document = json!({"generation": 0, "services": []});
+    app.put(&desired_state("web"), &stale_document, None)
+        .await
+        .problem(412, "precondition_failed");
+    // Refused by the model, whatever the order of the checks.
+    let two = json!({"protocol": "tcp", "address": "10.0.0.2", "port": 80,
+                     "real_servers": [masq_server(1, 80), masq_server(1, 80)]});
+    assert_eq!(
+        app.post(&services("web"), &two).await.invalid_fields(),
+        ["real_servers[1]"]
+    );
+
+    // Accepted, but nothing of the desired state changes.
+    let (document, _) = app.desired_state("web").await;
+    app.put(&desired_state("web"), &document, None)
+        .await
+        .expect(200);
+    let dry = app
+        .put(
+            &format!("{}?dry_run=true", desired_state("web")),
+            &json!({"services": []}),
+            None,
+        )
+        .await;
+    assert_eq!(dry.expect(200)["summary"]["services_removed"], 1);
+    app.patch(&web, &json!({"scheduler": "wlc"}), None)
+        .await
+        .expect(200);
+    app.patch(&cluster_path("web"), &json!({"description": "front"}), None)
+        .await
+        .expect(200);
+    app.create_director("web", "lb1").await;
+    app.create_token("web", "lb1").await;
+
+    assert_eq!(all_changes(&app, "web", 100).await, before);
+    assert_eq!(app.generation("web").await, 1);
+}
+
+#[tokio::test]
+async fn changes_page_newest_first() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    for port in 1..=5 {
+        app.create_service("web", &tcp_service(port)).await;
+    }
+    let page = app.get(&format!("{}?limit=2", changes_path("web"))).await;
+    let page = page.expect(200);
+    let generations: Vec<_> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| c["generation"].clone())
+        .collect();
+    assert_eq!(generations, [json!(5), json!(4)]);
+    assert_eq!(page["next_cursor"], "4");
+
+    for limit in [1, 2, 3, 5, 100] {
+        let all = all_changes(&app, "web", limit).await;
+        let generations: Vec<_> = all.iter().map(|c| c["generation"].as_u64()).collect();
+        assert_eq!(generations, [5, 4, 3, 2, 1].map(Some), "limit {limit}");
+    }
+    let last = app.get(&format!("{}?limit=5", changes_path("web"))).await;
+    assert!(
+        last.expect(200).get("next_cursor").is_none(),
+        "no cursor on the last page"
+    );
+    let past = app.get(&format!("{}?cursor=1", changes_path("web"))).await;
+    assert_eq!(past.expect(200)["items"], json!([]));
+
+    app.get(&format!("{}?cursor=abc", changes_path("web")))
+        .await
+        .problem(400, "invalid_query");
+    app.get(&format!("{}?limit=0", changes_path("web")))
+        .await
+        .problem(400, "invalid_query");
+    app.get(&changes_path("nope"))
+        .await
+        .problem(404, "not_found");
+    app.create_cluster("empty").await;
+    assert_eq!(
+        app.get(&changes_path("empty")).await.expect(200)["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn unknown_generations_and_clusters_are_404() {
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    app.get(&change_path("web", 1)).await.expect(200);
+    for generation in [0, 2, u64::MAX] {
+        let problem = app.get(&change_path("web", generation)).await;
+        let problem = problem.problem(404, "not_found");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains(&format!("generation {generation}")),
+            "{detail}"
+        );
+    }
+    app.get(&change_path("nope", 1))
+        .await
+        .problem(404, "not_found");
+    app.get("/api/v1/clusters/web/changes/first")
+        .await
+        .problem(400, "invalid_path");
+
+    // A cluster's history goes with it, even if another one takes its name (and its id).
+    let force = format!("{}?force=true", cluster_path("web"));
+    app.delete(&force, None).await.expect(204);
+    app.create_cluster("web").await;
+    app.get(&change_path("web", 1))
+        .await
+        .problem(404, "not_found");
+    assert_eq!(all_changes(&app, "web", 10).await, Vec::<Value>::new());
+}
+
+/// A document of `services` TCP services with `servers` real servers each.
+fn big_document(services: u16, servers: u8) -> Value {
+    let services: Vec<Value> = (1..=services)
+        .map(|port| {
+            let mut service = tcp_service(port);
+            service["real_servers"] = (1..=servers).map(|host| masq_server(host, port)).collect();
+            service
+        })
+        .collect();
+    json!({ "services": services })
+}
+
+/// Entries of a diff: the timeouts, each service and each real server.
+fn entries(diff: &Value) -> usize {
+    let services = diff["services"].as_array().expect("services");
+    let servers = |s: &Value| {
+        let listed = s
+            .get("real_servers")
+            .or_else(|| s["service"].get("real_servers"));
+        listed.and_then(Value::as_array).map_or(0, Vec::len)
+    };
+    usize::from(diff.get("timeouts").is_some())
+        + services.iter().map(|s| 1 + servers(s)).sum::<usize>()
+}
+
+#[tokio::test]
+async fn big_diffs_keep_their_summary_and_first_thousand_entries() {
+    let app = TestApp::spawn().await;
+
+    // 100 services with 9 real servers: exactly 1,000 entries, all kept.
+    app.create_cluster("exact").await;
+    let applied = app
+        .put(&desired_state("exact"), &big_document(100, 9), None)
+        .await;
+    let applied = applied.expect(200).clone();
+    assert_eq!(entries(&applied), 1000);
+    let stored = app.get(&change_path("exact", 1)).await.expect(200).clone();
+    assert_eq!(stored["truncated"], false);
+    assert_eq!(stored["diff"], applied);
+
+    // 300 services with 10: 3,300 entries, of which the first 1,000 are kept.
+    app.create_cluster("big").await;
+    let applied = app
+        .put(&desired_state("big"), &big_document(300, 10), None)
+        .await;
+    let applied = applied.expect(200).clone();
+    assert_eq!(entries(&applied), 3300);
+    let stored = app.get(&change_path("big", 1)).await;
+    let size = stored.text.len();
+    let stored = stored.expect(200).clone();
+    assert_eq!(stored["truncated"], true);
+    assert_eq!(all_changes(&app, "big", 10).await[0]["truncated"], true);
+    let diff = &stored["diff"];
+    assert_eq!(entries(diff), 1000);
+    assert_eq!(
+        stored["summary"], applied["summary"],
+        "the summary counts everything"
+    );
+    assert_eq!(diff["summary"], applied["summary"]);
+    assert_eq!(stored["summary"]["real_servers_added"], 3000);
+    // The first 90 services whole (990 entries), then the 91st with 9 of its 10 servers.
+    let kept = diff["services"].as_array().expect("services");
+    assert_eq!(kept.len(), 91);
+    assert_eq!(
+        kept[..90],
+        applied["services"].as_array().expect("services")[..90]
+    );
+    let partial = kept[90]["service"]["real_servers"]
+        .as_array()
+        .expect("servers");
+    assert_eq!(partial.len(), 9);
+    assert!(size < applied.to_string().len() / 3, "{size} bytes stored");
+}

@@ -1,0 +1,290 @@
+//! The bulk pool editor: a plan shows the diff and changes nothing; applying it applies
+//! exactly that, and only if nobody changed the pool in between.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::ui_browser::*;
+use crate::ui_pages::row_heads;
+
+/// The pool by the API: `(key, weight, state)`, in key order.
+async fn pool(app: &TestApp, service: i64) -> Vec<(String, i64, String)> {
+    let list = app
+        .get(&real_servers("web", service))
+        .await
+        .expect(200)
+        .clone();
+    let mut pool: Vec<(String, i64, String)> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|rs: &Value| {
+            (
+                rs["key"].as_str().expect("key").to_owned(),
+                rs["weight"].as_i64().expect("weight"),
+                rs["state"].as_str().expect("state").to_owned(),
+            )
+        })
+        .collect();
+    pool.sort();
+    pool
+}
+
+fn entry(key: &str, weight: i64, state: &str) -> (String, i64, String) {
+    (key.to_owned(), weight, state.to_owned())
+}
+
+/// The plan's diff lines, as read.
+fn plan_lines(html: &str) -> Vec<String> {
+    let Some(at) = html.find("<ul class=\"diff\">") else {
+        return Vec::new();
+    };
+    let list = &html[at..];
+    let end = list.find("</ul>").expect("a closed list");
+    let mut lines = Vec::new();
+    let mut rest = &list[..end];
+    while let Some(start) = rest.find("<li") {
+        let from = &rest[start..];
+        let close = from.find("</li>").expect("a closed item");
+        lines.push(text(&from[..close]));
+        rest = &from[close..];
+    }
+    lines
+}
+
+/// 10.1.0.1 weight 1 -> 5, 10.1.0.2 removed, 10.1.0.3 added.
+const EDIT: &str = "# the new pool\n10.1.0.1:80 weight=5 forwarding=masq\n\n10.1.0.3 weight=2 forwarding=masq description=\"rack c\"\n";
+
+#[tokio::test]
+async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let base = format!("/clusters/web/services/{service}");
+    let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
+    let mut browser = Browser::new(&app);
+    let before = pool(&app, service).await;
+    let generation = app.generation("web").await;
+
+    let editor = browser.page(&pool_path).await;
+    let plan = browser
+        .submit(&editor.text, &pool_path, &[("pool", EDIT)])
+        .await;
+    assert_html(&plan, 200);
+    let shown = text(&plan.text);
+    assert!(
+        shown.contains("Plan: 1 real server added, 1 real server removed, 1 real server changed"),
+        "{shown}"
+    );
+    let lines = plan_lines(&plan.text);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines.contains(
+            &"~ changed: real server 10.1.0.1:80 of tcp:10.0.0.1:80: weight 1 → 5".to_owned()
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"− removed: real server 10.1.0.2:80 of tcp:10.0.0.1:80".to_owned()),
+        "{lines:?}"
+    );
+    let added = lines
+        .iter()
+        .find(|l| l.starts_with("+ added: real server 10.1.0.3:80 of tcp:10.0.0.1:80: "))
+        .unwrap_or_else(|| panic!("an added line: {lines:?}"));
+    assert!(
+        added.contains("weight 2") && added.contains("description rack c"),
+        "{added}"
+    );
+    // The editor keeps the text; the plan carries it with the pool's ETag.
+    assert_eq!(field(&plan.text, &pool_path, "pool"), EDIT.trim());
+    assert_eq!(field(&plan.text, &apply_path, "pool"), EDIT.trim());
+    assert!(field(&plan.text, &apply_path, "pool_etag").starts_with('"'));
+    // Nothing changed.
+    assert_eq!(pool(&app, service).await, before);
+    assert_eq!(app.generation("web").await, generation);
+
+    let applied = browser.submit(&plan.text, &apply_path, &[]).await;
+    assert_eq!(redirected(&applied), base);
+    assert_eq!(
+        pool(&app, service).await,
+        [
+            entry("10.1.0.1:80", 5, "active"),
+            entry("10.1.0.3:80", 2, "active")
+        ]
+    );
+    assert_eq!(app.generation("web").await, generation + 1, "one change");
+    let page = browser.follow(&applied).await;
+    assert_eq!(
+        flash(&page.text).as_deref(),
+        Some("Pool of tcp:10.0.0.1:80 updated: 1 real server added, 1 real server removed, 1 real server changed.")
+    );
+
+    // The change page shows the same diff, made in the web UI.
+    let changes = browser.page("/clusters/web/changes").await;
+    assert_eq!(row_heads(&changes.text)[0], (generation + 1).to_string());
+    assert!(text(&changes.text)
+        .contains("web UI 1 real server added, 1 real server removed, 1 real server changed"));
+    let detail = browser
+        .page(&format!("/clusters/web/changes/{}", generation + 1))
+        .await;
+    let mut recorded = plan_lines(&detail.text);
+    let mut planned = lines.clone();
+    recorded.sort();
+    planned.sort();
+    assert_eq!(recorded, planned, "the change is the plan");
+
+    // Planning the pool as it is: nothing to apply.
+    let editor = browser.page(&pool_path).await;
+    let text_now = field(&editor.text, &pool_path, "pool");
+    let plan = browser
+        .submit(&editor.text, &pool_path, &[("pool", &text_now)])
+        .await;
+    assert_html(&plan, 200);
+    assert!(text(&plan.text).contains("The pool already matches: nothing to apply."));
+    assert!(!has_form(&plan.text, &apply_path));
+}
+
+#[tokio::test]
+async fn ui_pool_bad_lines_are_reported_by_number_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let base = format!("/clusters/web/services/{service}");
+    let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
+    let mut browser = Browser::new(&app);
+    let before = pool(&app, service).await;
+    let editor = browser.page(&pool_path).await;
+
+    // Lines that do not read.
+    let bad = "10.1.0.1:80 weight=x\nweb1 weight=1\n10.1.0.2:80 wieght=1\n";
+    let refused = browser
+        .submit(&editor.text, &pool_path, &[("pool", bad)])
+        .await;
+    assert_html(&refused, 422);
+    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    assert!(
+        shown.starts_with("Nothing was changed. Fix these lines:"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Line 1: weight must be a whole number, not \"x\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "Line 2: \"web1\" is not an address such as 10.1.0.1, 10.1.0.1:80 or [2001:db8::1]:80"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Line 3: unknown field \"wieght\""),
+        "{shown}"
+    );
+    assert_eq!(
+        field(&refused.text, &pool_path, "pool"),
+        bad.trim(),
+        "the text is kept"
+    );
+    let textarea = tag_where(&refused.text, "textarea", "id", "f-pool");
+    assert_eq!(attr(&textarea, "aria-invalid").as_deref(), Some("true"));
+    assert!(!has_form(&refused.text, &apply_path), "no plan to apply");
+
+    // Lines that read but that the model refuses, by line and address.
+    let bad = "10.1.0.1:80 weight=1 forwarding=masq\n# a comment\n10.1.0.3:80 weight=70000 forwarding=masq\n";
+    let refused = browser
+        .submit(&editor.text, &pool_path, &[("pool", bad)])
+        .await;
+    assert_html(&refused, 422);
+    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    assert!(
+        shown.contains("Line 3 (10.1.0.3): weight: must be between 0 and 65535, not 70000"),
+        "{shown}"
+    );
+
+    let duplicate = "10.1.0.1:80 weight=1 forwarding=masq\n10.1.0.1:80 weight=2 forwarding=masq\n";
+    let refused = browser
+        .submit(&editor.text, &pool_path, &[("pool", duplicate)])
+        .await;
+    assert_html(&refused, 422);
+    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    assert!(
+        shown.contains("Line 2 (10.1.0.1): duplicate real server 10.1.0.1:80"),
+        "{shown}"
+    );
+
+    // Applying bad text (a hand-made POST) is refused the same way.
+    let refused = browser
+        .post_form(&apply_path, &[("pool", "web1"), ("pool_etag", "\"x\"")])
+        .await;
+    assert_html(&refused, 422);
+    assert!(text(&refused.text).contains("Line 1: \"web1\" is not an address"));
+    assert_eq!(pool(&app, service).await, before);
+    assert_eq!(app.generation("web").await, 1);
+}
+
+#[tokio::test]
+async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let base = format!("/clusters/web/services/{service}");
+    let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
+    let mut browser = Browser::new(&app);
+
+    let editor = browser.page(&pool_path).await;
+    let plan = browser
+        .submit(&editor.text, &pool_path, &[("pool", EDIT)])
+        .await;
+    assert_html(&plan, 200);
+    let planned_etag = field(&plan.text, &apply_path, "pool_etag");
+
+    // Someone else drains 10.1.0.2 and reweights 10.1.0.1.
+    let list = app
+        .get(&real_servers("web", service))
+        .await
+        .expect(200)
+        .clone();
+    for rs in list["items"].as_array().expect("items") {
+        let patch = match rs["key"].as_str() {
+            Some("10.1.0.1:80") => json!({"weight": 9}),
+            _ => json!({"state": "drained"}),
+        };
+        app.patch(&real_server_path("web", service, id(rs)), &patch, None)
+            .await
+            .expect(200);
+    }
+    let theirs = pool(&app, service).await;
+    let generation = app.generation("web").await;
+
+    let conflict = browser.submit(&plan.text, &apply_path, &[]).await;
+    assert_html(&conflict, 409);
+    let shown = text(&conflict.text);
+    assert!(
+        shown.contains(
+            "Someone changed this pool after your plan was made, so nothing was applied."
+        ),
+        "{shown}"
+    );
+    assert_eq!(pool(&app, service).await, theirs, "nothing applied");
+    assert_eq!(app.generation("web").await, generation);
+    // The new plan is against the pool as it is now.
+    let lines = plan_lines(&conflict.text);
+    assert!(
+        lines.contains(
+            &"~ changed: real server 10.1.0.1:80 of tcp:10.0.0.1:80: weight 9 → 5".to_owned()
+        ),
+        "{lines:?}"
+    );
+    let new_etag = field(&conflict.text, &apply_path, "pool_etag");
+    assert_ne!(new_etag, planned_etag);
+    assert_eq!(field(&conflict.text, &apply_path, "pool"), EDIT.trim());
+
+    // Confirming the new plan applies it.
+    let applied = browser.submit(&conflict.text, &apply_path, &[]).await;
+    assert_eq!(redirected(&applied), base);
+    assert_eq!(
+        pool(&app, service).await,
+        [
+            entry("10.1.0.1:80", 5, "active"),
+            entry("10.1.0.3:80", 2, "active")
+        ]
+    );
+}

@@ -1,0 +1,390 @@
+//! A fleet inside one guest: the real `lvs-server` in the calling thread's (fresh) network
+//! namespace, the hub, and directors wired to it by veth pairs (10.200.N.1 on the hub,
+//! 10.200.N.2 on director N), each in a namespace of its own (so with its own IPVS table)
+//! running the real `lvs-agent`. Shared by the agent's end-to-end tests and its benchmark.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+
+use crate::netns::{fresh_netns, veth, Netns};
+
+/// Where the server listens, in the hub namespace.
+const SERVER_PORT: u16 = 8080;
+
+/// The server's and the agent's executables.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    pub server: PathBuf,
+    pub agent: PathBuf,
+}
+
+impl Binaries {
+    /// Copies both to a new directory on the guest's tmpfs: executables on the 9p root are
+    /// read from the host on every start, which costs seconds for binaries of this size.
+    pub fn copied(server: &Path, agent: &Path) -> Binaries {
+        let dir = std::env::temp_dir().join(format!("lvs-fleet-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let copy = |from: &Path, name: &str| {
+            let to = dir.join(name);
+            std::fs::copy(from, &to)
+                .unwrap_or_else(|e| panic!("cannot copy {}: {e}", from.display()));
+            to
+        };
+        Binaries {
+            server: copy(server, "lvs-server"),
+            agent: copy(agent, "lvs-agent"),
+        }
+    }
+}
+
+/// One director: its namespace, token and agent.
+#[derive(Debug)]
+pub struct Director {
+    pub name: String,
+    pub ns: Netns,
+    /// The state directory and the token file.
+    dir: tempfile::TempDir,
+    /// The server as the agent reaches it, over its veth.
+    pub url: String,
+    agent: Option<Child>,
+    /// Log file of each start of the agent, oldest first.
+    pub logs: Vec<PathBuf>,
+}
+
+impl Director {
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// The file the agent reads its token from (`--token-file`).
+    pub fn token_file(&self) -> PathBuf {
+        self.dir.path().join("token")
+    }
+
+    /// Replaces the token file's contents.
+    pub fn write_token(&self, token: &str) {
+        std::fs::write(self.token_file(), token).expect("write the token file");
+    }
+
+    /// The running agent, if any.
+    pub fn agent(&mut self) -> Option<&mut Child> {
+        self.agent.as_mut()
+    }
+
+    /// The newest agent log.
+    pub fn log(&self) -> &Path {
+        self.logs.last().expect("the agent was started")
+    }
+
+    /// SIGTERM, and waits for the agent to exit.
+    pub fn stop_agent(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            terminate(agent);
+        }
+    }
+}
+
+/// The server, its cluster and the directors.
+#[derive(Debug)]
+pub struct Fleet {
+    pub cluster: String,
+    /// Where the server's and the agents' logs go.
+    pub logs: PathBuf,
+    pub directors: Vec<Director>,
+    binaries: Binaries,
+    agent_args: Vec<String>,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    data: tempfile::TempDir,
+    server: Option<Child>,
+    server_starts: usize,
+}
+
+impl Fleet {
+    /// Moves the calling thread into a fresh namespace (the hub), starts the server there
+    /// and creates `cluster`. Logs go to `$LVS_VM_ARTIFACTS/<name>`. Every agent started
+    /// later gets `--server`, `--token-file`, `--state-dir` and `agent_args`.
+    pub fn new(name: &str, cluster: &str, binaries: &Binaries, agent_args: &[&str]) -> Fleet {
+        fresh_netns();
+        let artifacts = std::env::var_os("LVS_VM_ARTIFACTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let logs = artifacts.join(name);
+        std::fs::create_dir_all(&logs)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
+        let mut fleet = Fleet {
+            cluster: cluster.to_owned(),
+            logs,
+            directors: Vec::new(),
+            binaries: binaries.clone(),
+            agent_args: agent_args.iter().map(|&a| a.to_owned()).collect(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .expect("an HTTP client"),
+            data: tempfile::tempdir().expect("a data directory"),
+            server: None,
+            server_starts: 0,
+        };
+        fleet.start_server();
+        fleet.call(
+            "POST",
+            "/api/v1/clusters",
+            Some(json!({"name": cluster})),
+            201,
+        );
+        fleet
+    }
+
+    /// `/api/v1/clusters/<cluster><rest>`.
+    pub fn cluster_path(&self, rest: &str) -> String {
+        format!("/api/v1/clusters/{}{rest}", self.cluster)
+    }
+
+    /// A new director: its namespace, veth pair, API object and token (agent not started).
+    pub fn add_director(&mut self, name: &str) {
+        let n = self.directors.len() + 1;
+        assert!(n < 255, "at most 254 directors");
+        let ns = Netns::new();
+        veth(
+            &Netns::current(),
+            &format!("h{n}"),
+            &format!("10.200.{n}.1/24"),
+            &ns,
+            "up0",
+            &format!("10.200.{n}.2/24"),
+        );
+        self.call(
+            "POST",
+            &self.cluster_path("/directors"),
+            Some(json!({"name": name})),
+            201,
+        );
+        let director = Director {
+            name: name.to_owned(),
+            ns,
+            dir: tempfile::tempdir().expect("a director directory"),
+            url: format!("http://10.200.{n}.1:{SERVER_PORT}"),
+            agent: None,
+            logs: Vec::new(),
+        };
+        director.write_token(&self.new_token(name));
+        self.directors.push(director);
+    }
+
+    /// Creates (or replaces) a director's agent token; returns it.
+    pub fn new_token(&self, director: &str) -> String {
+        let answer = self.call(
+            "POST",
+            &self.cluster_path(&format!("/directors/{director}/token")),
+            None,
+            201,
+        );
+        answer["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Starts director `index`'s agent, in its namespace, logging to a new file.
+    pub fn start_agent(&mut self, index: usize) {
+        let director = &mut self.directors[index];
+        assert!(director.agent.is_none(), "{} runs already", director.name);
+        let log = self.logs.join(format!(
+            "agent-{}-{}.log",
+            director.name,
+            director.logs.len()
+        ));
+        let file = File::create(&log).expect("create the agent log");
+        let mut command = Command::new(&self.binaries.agent);
+        command
+            .args(["--server", &director.url])
+            .arg("--token-file")
+            .arg(director.token_file())
+            .arg("--state-dir")
+            .arg(director.state_dir())
+            .args(&self.agent_args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("a log descriptor"))
+            .stderr(file);
+        let child = director
+            .ns
+            .enter(|| command.spawn().expect("start lvs-agent"));
+        director.agent = Some(child);
+        director.logs.push(log);
+    }
+
+    pub fn start_agents(&mut self) {
+        for index in 0..self.directors.len() {
+            self.start_agent(index);
+        }
+    }
+
+    /// Starts the server on the data directory it had before, waiting until it is ready.
+    pub fn start_server(&mut self) {
+        let log = self.logs.join(format!("server-{}.log", self.server_starts));
+        self.server_starts += 1;
+        let file = File::create(log).expect("create the server log");
+        let child = Command::new(&self.binaries.server)
+            .args(["--listen", &format!("0.0.0.0:{SERVER_PORT}")])
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("a log descriptor"))
+            .stderr(file)
+            .spawn()
+            .expect("start lvs-server");
+        self.server = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ready = format!("http://127.0.0.1:{SERVER_PORT}/readyz");
+        loop {
+            let is_ready = self.rt.block_on(async {
+                self.http
+                    .get(&ready)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            });
+            if is_ready {
+                return;
+            }
+            assert!(Instant::now() < deadline, "lvs-server did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            terminate(server);
+        }
+    }
+
+    /// The server's process id.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
+    /// An API call that must answer `status`; returns the JSON body (Null when empty).
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let url = format!("http://127.0.0.1:{SERVER_PORT}{path}");
+        let (got, text) = self.rt.block_on(async {
+            let mut request = self.http.request(method.clone(), &url);
+            if let Some(body) = body {
+                let content_type = if method == reqwest::Method::PATCH {
+                    "application/merge-patch+json"
+                } else {
+                    "application/json"
+                };
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body.to_string());
+            }
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            let got = response.status().as_u16();
+            let text = response
+                .text()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+            (got, text)
+        });
+        assert_eq!(got, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        }
+    }
+
+    /// Replaces the cluster's desired state with these services; returns the new
+    /// generation.
+    pub fn put_state(&self, services: &Value) -> u64 {
+        let diff = self.call(
+            "PUT",
+            &self.cluster_path("/desired-state"),
+            Some(json!({"services": services})),
+            200,
+        );
+        diff["to_generation"].as_u64().expect("a generation")
+    }
+
+    /// A director's `status` as the API shows it.
+    pub fn status(&self, director: &str) -> Value {
+        self.call(
+            "GET",
+            &self.cluster_path(&format!("/directors/{director}")),
+            None,
+            200,
+        )["status"]
+            .clone()
+    }
+
+    /// Waits (up to 20 s) until `check` holds for the director's status, and returns it.
+    pub fn wait_status(&self, director: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = self.status(director);
+            if check(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{director}: never {what}; status {status:#}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for director in &mut self.directors {
+            if let Some(mut agent) = director.agent.take() {
+                let _ = agent.kill();
+                let _ = agent.wait();
+            }
+        }
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+/// SIGTERM, then waits (up to 60 s, then SIGKILL and a failure) for the process to exit.
+/// An agent finishes the pass it is in first, which on a large table under emulation takes
+/// tens of seconds.
+pub fn terminate(mut child: Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    kill(pid, Signal::SIGTERM).expect("send SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait for a child").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {pid} ignored SIGTERM for 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The JSON log lines (`--log-format json`) with this message, oldest first.
+pub fn log_events(log: &Path, message: &str) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", log.display()))
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["fields"]["message"] == message)
+        .collect()
+}
