@@ -1,12 +1,66 @@
 //! What agents and the server say to each other, besides the desired-state document.
 //!
 //! An agent pulls its cluster's `DesiredStateSpec` (long-polling for a newer generation),
+//! or, when it already holds an earlier generation, the [`DesiredStateChanges`] since then;
 //! applies it to its director's kernel, and reports back an [`ApplyReport`] after every
 //! reconcile pass and a [`StatsReport`] every few seconds.
 
 use serde::{Deserialize, Serialize};
 
+use crate::diff::DiffSpec;
 use crate::spec::ServiceSpec;
+use crate::validation::ValidationErrors;
+use crate::Diff;
+
+/// The media type of a [`DesiredStateChanges`] answer to the agent's long-poll (a whole
+/// document is `application/json`).
+pub const CHANGES_MEDIA_TYPE: &str = "application/vnd.lvs-fleet.changes+json";
+
+/// What changed in a cluster's desired state from the generation an agent holds to the
+/// current one: each generation's diff, in order. The server sends it instead of the whole
+/// document when the agent asks for changes and every diff in between is stored complete,
+/// so a change costs the agent what the change is, not what the table is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DesiredStateChanges {
+    /// The generation the agent holds (its `after`).
+    pub from_generation: u64,
+    /// The cluster's generation: the last diff's `to_generation`.
+    pub generation: u64,
+    /// One diff per generation, from `from_generation + 1` to `generation`.
+    pub diffs: Vec<DiffSpec>,
+}
+
+impl DesiredStateChanges {
+    /// The diffs, validated, each starting where the previous one ends, from
+    /// `from_generation` to `generation`.
+    pub fn parse(&self) -> Result<Vec<Diff>, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let mut diffs = Vec::with_capacity(self.diffs.len());
+        let mut at = self.from_generation;
+        for (i, spec) in self.diffs.iter().enumerate() {
+            let field = format!("diffs[{i}]");
+            if spec.from_generation != at {
+                errors.add(
+                    format!("{field}.from_generation"),
+                    format!("must be {at}, where the previous diff ends"),
+                );
+            }
+            at = spec.to_generation;
+            if let Some(diff) = errors.check_nested(&field, spec.parse()) {
+                diffs.push(diff);
+            }
+        }
+        if at != self.generation {
+            errors.add(
+                "generation",
+                format!("must be {at}, where the last diff ends"),
+            );
+        }
+        errors.into_result().map(|()| diffs)
+    }
+}
 
 /// The outcome of one reconcile pass on a director.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

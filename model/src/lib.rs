@@ -19,7 +19,7 @@ mod validation;
 pub use address::{parse_real_server_address, parse_virtual_address};
 pub use desired::{DesiredService, DesiredState};
 pub use diff::{
-    ApplyError, Change, ChangeSpec, Diff, DiffSpec, DiffSummary, RealServerChange,
+    ApplyError, Change, ChangeKind, ChangeSpec, Diff, DiffSpec, DiffSummary, RealServerChange,
     RealServerChangeSpec, ServiceChange, ServiceChangeSpec, ServiceUpdate,
 };
 pub use real_server::{

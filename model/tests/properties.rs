@@ -1100,7 +1100,44 @@ proptest! {
         if !diff.services.is_empty() {
             let (stale, error) = stale_copy(&a, &diff, &i, &j);
             prop_assert_eq!(stale.generation, a.generation);
-            prop_assert_eq!(diff.apply(&stale), Err(error));
+            prop_assert_eq!(diff.apply(&stale), Err(error.clone()));
+            // In place, a refused diff leaves the state exactly as it was.
+            let mut in_place = stale.clone();
+            prop_assert_eq!(diff.apply_in_place(&mut in_place), Err(error));
+            prop_assert_eq!(in_place, stale);
+        }
+    }
+
+    /// A complete diff survives its JSON form (what agents receive), and applied in place
+    /// gives the target state; a truncated one is refused.
+    #[test]
+    fn diffs_survive_json((a, b) in input_pair(), max in 0_usize..40) {
+        let a = a.parse();
+        let mut b = b.parse();
+        b.generation = a.generation.saturating_add(1).max(1);
+        let mut a = a;
+        a.generation = b.generation - 1;
+        let diff = Diff::between(&a, &b);
+        let json = serde_json::to_string(&diff).expect("serialise");
+        let spec: DiffSpec = serde_json::from_str(&json).expect("deserialise");
+        prop_assert_eq!(spec.parse(), Ok(diff.clone()));
+        let mut state = a.clone();
+        prop_assert_eq!(diff.apply_in_place(&mut state), Ok(()));
+        prop_assert_eq!(&state, &b);
+
+        let (bounded, truncated) = DiffSpec::bounded(&diff, max);
+        let reread: DiffSpec =
+            serde_json::from_str(&serde_json::to_string(&bounded).expect("serialise"))
+                .expect("deserialise");
+        match reread.parse() {
+            Ok(parsed) => {
+                prop_assert!(!truncated);
+                prop_assert_eq!(parsed, diff);
+            }
+            // Refused for its summary, or for a service cut down to nothing.
+            Err(errors) => {
+                prop_assert!(truncated, "{}", errors);
+            }
         }
     }
 }

@@ -1636,3 +1636,163 @@ fn service_key_parse_rejects_bad_keys() {
         assert_eq!(ServiceKey::parse(text), Err(message), "{text:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Diffs as JSON (what agents receive instead of whole documents)
+// ---------------------------------------------------------------------------------------
+
+/// A valid diff: real server 10.1.0.1:80 of tcp:10.0.0.1:80 from weight 1 to 5.
+fn weight_diff() -> Value {
+    let server = |weight: i64| json!({"address": "10.1.0.1", "port": 80, "forwarding": "masq", "weight": weight});
+    let mut summary = serde_json::Map::new();
+    for field in [
+        "services_added",
+        "services_removed",
+        "services_changed",
+        "real_servers_added",
+        "real_servers_removed",
+    ] {
+        summary.insert(field.into(), json!(0));
+    }
+    summary.insert("real_servers_changed".into(), json!(1));
+    summary.insert("timeouts_changed".into(), json!(false));
+    json!({
+        "from_generation": 4, "to_generation": 5, "summary": summary,
+        "services": [{"change": "changed", "key": "tcp:10.0.0.1:80", "real_servers": [
+            {"change": "changed", "key": "10.1.0.1:80", "old": server(1), "new": server(5)}
+        ]}]
+    })
+}
+
+#[test]
+fn diff_specs_parse_with_field_paths() {
+    let diff = from_json::<lvs_model::DiffSpec>(&weight_diff())
+        .parse()
+        .expect("a valid diff");
+    assert_eq!((diff.from_generation, diff.to_generation), (4, 5));
+    assert_eq!(diff.summary().real_servers_changed, 1);
+
+    let service = |patch: Value| {
+        let mut value = weight_diff();
+        value["services"][0] = patched(&value["services"][0], &patch);
+        value
+    };
+    let server = |patch: Value| {
+        let mut value = weight_diff();
+        let entry = &value["services"][0]["real_servers"][0];
+        value["services"][0]["real_servers"][0] = patched(entry, &patch);
+        value
+    };
+    let rows: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "generations backwards",
+            patched(&weight_diff(), &json!({"to_generation": 4})),
+            "to_generation",
+            "must be greater than from_generation (4)",
+        ),
+        (
+            "bad service key",
+            service(json!({"key": "tcp:10.0.0.1"})),
+            "services[0].key",
+            "invalid service key \"tcp:10.0.0.1\"; expected protocol:address:port \
+             (tcp:10.0.0.1:80, udp:[2001:db8::1]:53) or fwmark:mark:family (fwmark:42:ipv4)",
+        ),
+        (
+            "added without the service",
+            service(json!({"change": "added", "real_servers": null})),
+            "services[0].service",
+            "required when the service is added or removed",
+        ),
+        (
+            "changed with nothing",
+            service(json!({"real_servers": null})),
+            "services[0]",
+            "a changed service changes its settings or its real servers",
+        ),
+        (
+            "server under another key",
+            server(json!({"key": "10.1.0.2:80"})),
+            "services[0].real_servers[0].old",
+            "is real server 10.1.0.1:80, not the change's key",
+        ),
+        (
+            "added server with an old side",
+            server(json!({"change": "added"})),
+            "services[0].real_servers[0].old",
+            "not expected when the real server is added",
+        ),
+        (
+            "removed server without its old side",
+            server(json!({"change": "removed", "old": null, "new": null})),
+            "services[0].real_servers[0].old",
+            "required when the real server is removed",
+        ),
+        (
+            "invalid weight",
+            server(
+                json!({"new": {"address": "10.1.0.1", "port": 80, "forwarding": "masq", "weight": 70000}}),
+            ),
+            "services[0].real_servers[0].new.weight",
+            "must be between 0 and 65535, not 70000",
+        ),
+        (
+            "summary counting more (truncated)",
+            {
+                let mut value = weight_diff();
+                value["summary"]["real_servers_changed"] = json!(2);
+                value
+            },
+            "summary",
+            "does not count the entries listed (a truncated diff cannot be applied)",
+        ),
+    ];
+    for (case, value, field, message) in rows {
+        let errors = rejected(case, from_json::<lvs_model::DiffSpec>(&value).parse());
+        assert_eq!(errors[0].field, field, "case {case}: {errors:?}");
+        assert_eq!(errors[0].message, message, "case {case}: {errors:?}");
+    }
+
+    let mut twice = weight_diff();
+    let entry = twice["services"][0].clone();
+    twice["services"] = json!([entry.clone(), entry]);
+    twice["summary"]["real_servers_changed"] = json!(2);
+    let errors = rejected(
+        "the same service twice",
+        from_json::<lvs_model::DiffSpec>(&twice).parse(),
+    );
+    assert_single(
+        "the same service twice",
+        &errors,
+        "services[1].key",
+        "services must be listed once each, in key order",
+    );
+    assert_unknown_field::<lvs_model::DiffSpec>(
+        patched(&weight_diff(), &json!({"extra": 1})),
+        "extra",
+    );
+}
+
+#[test]
+fn desired_state_changes_chain_their_diffs() {
+    let changes = |from: u64, generation: u64| -> lvs_model::agent::DesiredStateChanges {
+        from_json(&json!({
+            "from_generation": from, "generation": generation, "diffs": [weight_diff()]
+        }))
+    };
+    let diffs = changes(4, 5).parse().expect("a chain from 4 to 5");
+    assert_eq!(diffs.len(), 1);
+    let errors = rejected("a gap before", changes(3, 5).parse());
+    assert_single(
+        "a gap before",
+        &errors,
+        "diffs[0].from_generation",
+        "must be 3, where the previous diff ends",
+    );
+    let errors = rejected("past the end", changes(4, 6).parse());
+    assert_single(
+        "past the end",
+        &errors,
+        "generation",
+        "must be 5, where the last diff ends",
+    );
+}

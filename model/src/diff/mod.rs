@@ -4,14 +4,18 @@
 //! a change will do) and the declarative API (what a `PUT` changed).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{display_key, DesiredService, DesiredState};
 use crate::real_server::{RealServer, RealServerKey};
 use crate::service::{ServiceKey, VirtualService};
-use crate::spec::{RealServerSpec, ServiceSpec, Timeouts, TimeoutsSpec};
+use crate::spec::Timeouts;
+
+mod spec;
+
+pub use spec::{ChangeKind, ChangeSpec, DiffSpec, RealServerChangeSpec, ServiceChangeSpec};
 
 /// What turns one desired state into another; services ordered by key, real servers by
 /// address and port.
@@ -139,45 +143,77 @@ impl Diff {
         summary
     }
 
-    /// Applies this diff to `state`, which must be the state it was computed from (checked
-    /// object by object, so a stale diff fails instead of doing half its work).
+    /// Applies this diff to a copy of `state`, which must be the state it was computed
+    /// from; see [`Diff::apply_in_place`].
     pub fn apply(&self, state: &DesiredState) -> Result<DesiredState, ApplyError> {
+        let mut next = state.clone();
+        self.apply_in_place(&mut next)?;
+        Ok(next)
+    }
+
+    /// Applies this diff to `state`, which must be the state it was computed from. Every
+    /// object the diff names is checked first (a stale diff fails and leaves `state` as it
+    /// was, instead of doing half its work); the cost is that of the diff, not the state.
+    pub fn apply_in_place(&self, state: &mut DesiredState) -> Result<(), ApplyError> {
+        self.check_applies_to(state)?;
+        if let Some(change) = &self.timeouts {
+            state.timeouts = change.new;
+        }
+        let services = state.service_map_mut();
+        for change in &self.services {
+            match change {
+                ServiceChange::Added(service) => {
+                    services.insert(*service.key(), service.clone());
+                }
+                ServiceChange::Removed(service) => {
+                    services.remove(service.key());
+                }
+                ServiceChange::Changed(update) => {
+                    if let Some(service) = services.get_mut(&update.key) {
+                        apply_update(service, update);
+                    }
+                }
+            }
+        }
+        state.generation = self.to_generation;
+        Ok(())
+    }
+
+    /// Whether every object the diff changes is, in `state`, as the diff expects it (and
+    /// named once), so that applying it cannot fail half-way.
+    fn check_applies_to(&self, state: &DesiredState) -> Result<(), ApplyError> {
         if state.generation != self.from_generation {
             return Err(ApplyError::Generation {
                 expected: self.from_generation,
                 actual: state.generation,
             });
         }
-        let mut next = state.clone();
-        if let Some(change) = &self.timeouts {
-            if next.timeouts != change.old {
-                return Err(ApplyError::Timeouts);
-            }
-            next.timeouts = change.new;
+        if self
+            .timeouts
+            .as_ref()
+            .is_some_and(|c| state.timeouts != c.old)
+        {
+            return Err(ApplyError::Timeouts);
         }
-        let services = next.service_map_mut();
+        let mut seen = HashSet::with_capacity(self.services.len());
         for change in &self.services {
-            match change {
-                ServiceChange::Added(service) => {
-                    if services.insert(*service.key(), service.clone()).is_some() {
-                        return Err(ApplyError::Service(*service.key()));
-                    }
-                }
-                ServiceChange::Removed(service) => {
-                    if services.remove(service.key()).as_ref() != Some(service) {
-                        return Err(ApplyError::Service(*service.key()));
-                    }
-                }
+            let key = *change.key();
+            let found = state.service(&key);
+            let expected = match change {
+                ServiceChange::Added(_) => found.is_none(),
+                ServiceChange::Removed(service) => found == Some(service),
                 ServiceChange::Changed(update) => {
-                    let service = services
-                        .get_mut(&update.key)
-                        .ok_or(ApplyError::Service(update.key))?;
-                    apply_update(service, update)?;
+                    found.is_some_and(|service| update_applies_to(service, update))
                 }
+            };
+            if !expected || !seen.insert(key) {
+                return Err(ApplyError::Service(key));
+            }
+            if let ServiceChange::Changed(update) = change {
+                check_real_servers(found, update)?;
             }
         }
-        next.generation = self.to_generation;
-        Ok(next)
+        Ok(())
     }
 }
 
@@ -303,39 +339,59 @@ fn service_update(old: &DesiredService, new: &DesiredService) -> Option<ServiceU
     })
 }
 
-fn apply_update(service: &mut DesiredService, update: &ServiceUpdate) -> Result<(), ApplyError> {
-    if let Some(change) = &update.settings {
-        if service.service() != &change.old {
-            return Err(ApplyError::Service(update.key));
+/// Whether a service's settings are as `update` expects them.
+fn update_applies_to(service: &DesiredService, update: &ServiceUpdate) -> bool {
+    update
+        .settings
+        .as_ref()
+        .is_none_or(|change| service.service() == &change.old)
+}
+
+/// Whether each real server `update` changes is, in `service`, as it expects (and named
+/// once).
+fn check_real_servers(
+    service: Option<&DesiredService>,
+    update: &ServiceUpdate,
+) -> Result<(), ApplyError> {
+    let mut seen = HashSet::with_capacity(update.real_servers.len());
+    for change in &update.real_servers {
+        let found = service.and_then(|s| s.real_server(&change.key()));
+        let expected = match change {
+            RealServerChange::Added(_) => found.is_none(),
+            RealServerChange::Removed(server) => found == Some(server),
+            RealServerChange::Changed(Change { old, new }) => {
+                found == Some(old) && old.key() == new.key()
+            }
+        };
+        if !expected || !seen.insert(change.key()) {
+            return Err(ApplyError::RealServer {
+                service: update.key,
+                server: display_key(change.key()),
+            });
         }
+    }
+    Ok(())
+}
+
+/// Applies a checked update (see [`Diff::check_applies_to`]).
+fn apply_update(service: &mut DesiredService, update: &ServiceUpdate) {
+    if let Some(change) = &update.settings {
         service.set_service(change.new.clone());
     }
-    let mismatch = |server: &RealServer| ApplyError::RealServer {
-        service: update.key,
-        server: display_key(server.key()),
-    };
     let servers = service.real_server_map_mut();
     for change in &update.real_servers {
         match change {
             RealServerChange::Added(server) => {
-                if servers.insert(server.key(), server.clone()).is_some() {
-                    return Err(mismatch(server));
-                }
+                servers.insert(server.key(), server.clone());
             }
             RealServerChange::Removed(server) => {
-                if servers.remove(&server.key()).as_ref() != Some(server) {
-                    return Err(mismatch(server));
-                }
+                servers.remove(&server.key());
             }
-            RealServerChange::Changed(Change { old, new }) => match servers.get_mut(&old.key()) {
-                Some(current) if current == old && old.key() == new.key() => {
-                    *current = new.clone();
-                }
-                _ => return Err(mismatch(old)),
-            },
+            RealServerChange::Changed(Change { new, .. }) => {
+                servers.insert(new.key(), new.clone());
+            }
         }
     }
-    Ok(())
 }
 
 /// Walks two sorted maps together, yielding each key with its value on either side.
@@ -362,198 +418,4 @@ fn merge<'a, K: Ord + Copy, V>(
             }
         }
     })
-}
-
-/// The JSON form of a diff.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Diff))]
-pub struct DiffSpec {
-    pub from_generation: u64,
-    pub to_generation: u64,
-    pub summary: DiffSummary,
-    /// Present when the timeouts change.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeouts: Option<ChangeSpec<TimeoutsSpec>>,
-    pub services: Vec<ServiceChangeSpec>,
-}
-
-/// A value before and after, as JSON.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ChangeSpec<T> {
-    pub old: T,
-    pub new: T,
-}
-
-/// One service's change, as JSON; `change` says which fields are present.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ServiceChangeSpec {
-    /// `added`, `removed` or `changed`.
-    pub change: &'static str,
-    /// The service key, such as `tcp:10.0.0.1:80` or `fwmark:42:ipv4`.
-    pub key: String,
-    /// The whole service with its real servers, when `added` or `removed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<ServiceSpec>,
-    /// Settings before and after, when `changed` and they changed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub settings: Option<ChangeSpec<ServiceSpec>>,
-    /// Real servers that changed, when `changed`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub real_servers: Vec<RealServerChangeSpec>,
-}
-
-/// One real server's change, as JSON.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RealServerChangeSpec {
-    /// `added`, `removed` or `changed`.
-    pub change: &'static str,
-    /// `10.0.0.2:80` or `[2001:db8::2]:80`.
-    pub key: String,
-    /// The server before the change (`removed`, `changed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<RealServerSpec>,
-    /// The server after the change (`added`, `changed`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<RealServerSpec>,
-}
-
-impl DiffSpec {
-    /// The JSON form of at most `max_entries` of the diff's entries (the timeouts, each
-    /// service and each real server, in order, count one each), with the whole diff's
-    /// summary; and whether some were left out. A service whose real servers do not all fit
-    /// is kept with those that do.
-    pub fn bounded(diff: &Diff, max_entries: usize) -> (DiffSpec, bool) {
-        let mut left = max_entries;
-        let mut truncated = false;
-        let timeouts = diff.timeouts.as_ref().and_then(|c| {
-            if take_one(&mut left) {
-                Some(ChangeSpec {
-                    old: c.old.into(),
-                    new: c.new.into(),
-                })
-            } else {
-                truncated = true;
-                None
-            }
-        });
-        let mut services = Vec::new();
-        for change in &diff.services {
-            if !take_one(&mut left) {
-                truncated = true;
-                break;
-            }
-            let (spec, cut) = ServiceChangeSpec::bounded(change, &mut left);
-            truncated |= cut;
-            services.push(spec);
-        }
-        let spec = DiffSpec {
-            from_generation: diff.from_generation,
-            to_generation: diff.to_generation,
-            summary: diff.summary(),
-            timeouts,
-            services,
-        };
-        (spec, truncated)
-    }
-}
-
-impl ServiceChangeSpec {
-    /// The change with at most `left` of its real servers (taken from `left`); whether
-    /// some were left out.
-    fn bounded(change: &ServiceChange, left: &mut usize) -> (ServiceChangeSpec, bool) {
-        let whole = |change, service: &DesiredService, left: &mut usize| {
-            let (servers, cut) = first(service.real_servers(), left, RealServerSpec::from);
-            let spec = ServiceChangeSpec {
-                change,
-                key: service.key().to_string(),
-                service: Some(ServiceSpec {
-                    real_servers: Some(servers),
-                    ..ServiceSpec::from(service.service())
-                }),
-                settings: None,
-                real_servers: Vec::new(),
-            };
-            (spec, cut)
-        };
-        match change {
-            ServiceChange::Added(service) => whole("added", service, left),
-            ServiceChange::Removed(service) => whole("removed", service, left),
-            ServiceChange::Changed(update) => {
-                let (real_servers, cut) =
-                    first(update.real_servers.iter(), left, RealServerChangeSpec::from);
-                let spec = ServiceChangeSpec {
-                    change: "changed",
-                    key: update.key.to_string(),
-                    service: None,
-                    settings: update.settings.as_ref().map(|c| ChangeSpec {
-                        old: ServiceSpec::from(&c.old),
-                        new: ServiceSpec::from(&c.new),
-                    }),
-                    real_servers,
-                };
-                (spec, cut)
-            }
-        }
-    }
-}
-
-/// Takes one entry from the budget, if any is left.
-fn take_one(left: &mut usize) -> bool {
-    let some = *left > 0;
-    *left = left.saturating_sub(1);
-    some
-}
-
-/// The first `left` items converted (taken from `left`), and whether some were left out.
-fn first<'a, T: 'a, S>(
-    items: impl ExactSizeIterator<Item = &'a T>,
-    left: &mut usize,
-    convert: impl Fn(&'a T) -> S,
-) -> (Vec<S>, bool) {
-    let total = items.len();
-    let taken = total.min(*left);
-    *left -= taken;
-    (items.take(taken).map(convert).collect(), taken < total)
-}
-
-impl From<&Diff> for DiffSpec {
-    fn from(diff: &Diff) -> Self {
-        DiffSpec::bounded(diff, usize::MAX).0
-    }
-}
-
-impl From<&ServiceChange> for ServiceChangeSpec {
-    fn from(change: &ServiceChange) -> Self {
-        let mut unbounded = usize::MAX;
-        ServiceChangeSpec::bounded(change, &mut unbounded).0
-    }
-}
-
-impl From<&RealServerChange> for RealServerChangeSpec {
-    fn from(change: &RealServerChange) -> Self {
-        let (change, old, new) = match change {
-            RealServerChange::Added(new) => ("added", None, Some(new)),
-            RealServerChange::Removed(old) => ("removed", Some(old), None),
-            RealServerChange::Changed(c) => ("changed", Some(&c.old), Some(&c.new)),
-        };
-        let key = old
-            .or(new)
-            .map(|s| display_key(s.key()))
-            .unwrap_or_default();
-        RealServerChangeSpec {
-            change,
-            key,
-            old: old.map(RealServerSpec::from),
-            new: new.map(RealServerSpec::from),
-        }
-    }
-}
-
-impl Serialize for Diff {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        DiffSpec::from(self).serialize(serializer)
-    }
 }
