@@ -1121,7 +1121,7 @@ proptest! {
         let json = serde_json::to_string(&diff).expect("serialise");
         let spec: DiffSpec = serde_json::from_str(&json).expect("deserialise");
         prop_assert_eq!(spec.parse(), Ok(diff.clone()));
-        let mut state = a.clone();
+        let mut state = a;
         prop_assert_eq!(diff.apply_in_place(&mut state), Ok(()));
         prop_assert_eq!(&state, &b);
 
