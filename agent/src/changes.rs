@@ -1,14 +1,21 @@
 //! What differs between the desired state the kernel was last brought to and a new one:
 //! the services to look at and whether the timeouts changed. A pass that knows this reads
 //! and writes only those services, so an edit costs the same at any table size.
+//!
+//! It comes from the diffs the server sends (the cost of the change), or, when the server
+//! sent a whole document, from comparing it with the state it replaces (the cost of the
+//! table, but no kernel read).
+
+use std::collections::BTreeSet;
 
 use lvs_model::{DesiredState, Diff, ServiceChange, ServiceKey};
 
-/// The services (model keys, in key order) and timeouts that differ between two states.
+/// The services (model keys, in key order) and timeouts that differ from the state at
+/// `from_generation`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub from_generation: u64,
-    pub services: Vec<ServiceKey>,
+    pub services: BTreeSet<ServiceKey>,
     pub timeouts: bool,
 }
 
@@ -17,22 +24,33 @@ impl Changes {
     /// `Diff`). Differences the kernel cannot see (labels) are included: the planner drops
     /// them.
     pub fn between(old: &DesiredState, new: &DesiredState) -> Changes {
-        let diff = Diff::between(old, new);
+        let mut changes = Changes::none_since(old.generation);
+        changes.add(&Diff::between(old, new));
+        changes
+    }
+
+    /// Nothing changed yet since `generation`.
+    pub fn none_since(generation: u64) -> Changes {
         Changes {
-            from_generation: old.generation,
-            services: diff.services.iter().map(changed_key).collect(),
-            timeouts: diff.timeouts.is_some(),
+            from_generation: generation,
+            ..Changes::default()
         }
+    }
+
+    /// Adds what `diff` changes.
+    pub fn add(&mut self, diff: &Diff) {
+        self.services
+            .extend(diff.services.iter().map(ServiceChange::key));
+        self.timeouts |= diff.timeouts.is_some();
+    }
+
+    /// Adds what `later` changes, which starts where these end.
+    pub fn extend(&mut self, later: Changes) {
+        self.services.extend(later.services);
+        self.timeouts |= later.timeouts;
     }
 
     pub fn is_empty(&self) -> bool {
         self.services.is_empty() && !self.timeouts
-    }
-}
-
-fn changed_key(change: &ServiceChange) -> ServiceKey {
-    match change {
-        ServiceChange::Added(service) | ServiceChange::Removed(service) => *service.key(),
-        ServiceChange::Changed(update) => update.key,
     }
 }

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lvs_model::agent::{ApplyReport, StatsReport};
+use lvs_model::agent::{ApplyReport, DesiredStateChanges, StatsReport, CHANGES_MEDIA_TYPE};
 use lvs_model::spec::DesiredStateSpec;
-use lvs_model::DesiredState;
+use lvs_model::{DesiredState, Diff};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, StatusCode};
 
 use crate::token::Token;
@@ -24,8 +25,11 @@ pub struct Client {
 /// The answer to a long-poll.
 #[derive(Debug)]
 pub enum Poll {
-    /// A newer desired state.
+    /// A newer desired state, whole.
     Changed(DesiredState),
+    /// The diffs from the generation asked `after` to `generation`, each starting where the
+    /// previous one ends.
+    Changes { generation: u64, diffs: Vec<Diff> },
     /// Nothing newer within the poll timeout.
     Unchanged,
 }
@@ -40,7 +44,7 @@ pub enum ClientError {
     Status { status: StatusCode, body: String },
     #[error("cannot reach the server: {0}")]
     Transport(#[from] reqwest::Error),
-    #[error("the server sent an invalid desired state: {0}")]
+    #[error("the server sent an invalid desired state or changes: {0}")]
     Invalid(String),
 }
 
@@ -65,7 +69,9 @@ impl Client {
     }
 
     /// `GET /api/v1/agent/desired-state`: at once without `after`, else held by the server
-    /// until a generation newer than `after` exists or the poll timeout passes.
+    /// until a generation newer than `after` exists or the poll timeout passes. With
+    /// `after`, the agent asks for the changes since then, which the server sends when it
+    /// has them all (the whole state otherwise).
     pub async fn desired_state(&self, after: Option<u64>) -> Result<Poll, ClientError> {
         let mut request = self
             .http
@@ -73,26 +79,36 @@ impl Client {
             .query(&[("timeout", self.poll_timeout.as_secs())])
             .timeout(self.poll_timeout + POLL_GRACE);
         if let Some(after) = after {
-            request = request.query(&[("after", after)]);
+            request = request.query(&[("after", after.to_string().as_str()), ("changes", "true")]);
         }
         let response = self.send(request).await?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(Poll::Unchanged);
         }
+        let changes = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(CHANGES_MEDIA_TYPE.as_bytes()));
         let bytes = response.bytes().await?;
         let started = std::time::Instant::now();
-        let spec: DesiredStateSpec =
-            serde_json::from_slice(&bytes).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        let state = spec
-            .parse()
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let poll = if let (true, Some(after)) = (changes, after) {
+            parse_changes(&bytes, after)?
+        } else {
+            Poll::Changed(parse_document(&bytes)?)
+        };
+        let generation = match &poll {
+            Poll::Changed(state) => state.generation,
+            Poll::Changes { generation, .. } => *generation,
+            Poll::Unchanged => 0,
+        };
         tracing::debug!(
-            generation = state.generation,
+            generation,
+            changes,
             bytes = bytes.len(),
             parse_us = started.elapsed().as_micros() as u64,
             "desired state received"
         );
-        Ok(Poll::Changed(state))
+        Ok(poll)
     }
 
     /// `POST /api/v1/agent/report`.
@@ -132,4 +148,30 @@ impl Client {
             _ => ClientError::Status { status, body },
         })
     }
+}
+
+fn parse_document(bytes: &[u8]) -> Result<DesiredState, ClientError> {
+    let spec: DesiredStateSpec =
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    spec.parse()
+        .map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+/// Changes, which must start at `after`, the generation the agent holds.
+fn parse_changes(bytes: &[u8], after: u64) -> Result<Poll, ClientError> {
+    let changes: DesiredStateChanges =
+        serde_json::from_slice(bytes).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    if changes.from_generation != after {
+        return Err(ClientError::Invalid(format!(
+            "from_generation: the changes start at generation {}, not at {after}, the one held",
+            changes.from_generation
+        )));
+    }
+    let diffs = changes
+        .parse()
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+    Ok(Poll::Changes {
+        generation: changes.generation,
+        diffs,
+    })
 }

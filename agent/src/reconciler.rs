@@ -5,12 +5,11 @@
 //! Two kinds of pass. A full pass ([`Reconciler::pass`]) reads the whole table, plans and
 //! applies: at start, for drift checks and while something drains. An update
 //! ([`Reconciler::update`]) trusts that the kernel still holds the state the last pass
-//! brought it to, and reads and writes only the services that differ from it, so a change
-//! costs the same on a table of 5,000 services as on one of 10; drift elsewhere is found by
-//! the next full pass.
+//! brought it to, and reads and writes only the services that differ from it (the
+//! [`Changes`] since that state), so a change costs the same on a table of 5,000 services
+//! as on one of 10; drift elsewhere is found by the next full pass.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{model_map, Ipvs};
@@ -31,9 +30,9 @@ pub struct Reconciler {
     ipvs: Ipvs,
     drains: Drains,
     applied_generation: Option<u64>,
-    /// The state the last pass brought the kernel to completely, at a generation above 0
-    /// (where nothing is unmanaged); `None` after a failure, so the next pass is full.
-    baseline: Option<Arc<DesiredState>>,
+    /// The generation the last pass brought the kernel to completely, above 0 (where
+    /// nothing is unmanaged); `None` after a failure, so the next pass is full.
+    baseline: Option<u64>,
     drain_timeout: Duration,
     kernel_version: String,
 }
@@ -83,14 +82,14 @@ impl Reconciler {
     /// A full pass: reads the whole table, plans and applies the difference to `desired`.
     /// `Err` only when the kernel could not be read or written at all; refused commands
     /// are outcomes.
-    pub fn pass(&mut self, desired: &Arc<DesiredState>) -> Result<PassResult, lvs_ipvs::Error> {
+    pub fn pass(&mut self, desired: &DesiredState) -> Result<PassResult, lvs_ipvs::Error> {
         self.pass_at(desired, Instant::now())
     }
 
     /// [`Reconciler::pass`] with an explicit clock, for tests of drain timeouts.
     pub fn pass_at(
         &mut self,
-        desired: &Arc<DesiredState>,
+        desired: &DesiredState,
         now: Instant,
     ) -> Result<PassResult, lvs_ipvs::Error> {
         self.baseline = None;
@@ -99,35 +98,28 @@ impl Reconciler {
         self.finish(desired, plan, table.len(), false)
     }
 
-    /// Brings the kernel to `desired`: an incremental pass over what differs from the last
-    /// state applied when there is one, a full pass otherwise.
-    pub fn update(&mut self, desired: &Arc<DesiredState>) -> Result<PassResult, lvs_ipvs::Error> {
-        match self.changes_to(desired) {
-            Some(changes) => self.apply_changes(desired, &changes),
-            None => self.pass(desired),
-        }
-    }
-
-    /// What differs between the state the last pass applied completely and `desired` (an
-    /// in-memory comparison of the two states); `None` when there is no such state, or at
-    /// generation 0, where only a full pass sees what is unmanaged.
-    pub fn changes_to(&self, desired: &DesiredState) -> Option<Changes> {
-        let baseline = self.baseline.as_ref()?;
-        (desired.generation != 0).then(|| Changes::between(baseline, desired))
-    }
-
-    /// Applies `changes` (from [`Reconciler::changes_to`]): reads only the services they
-    /// name, plans them against `desired` and applies. Falls back to a full pass when the
-    /// changes do not start from the state the last pass applied.
-    pub fn apply_changes(
+    /// Brings the kernel to `desired`, which differs by `changes` from the state it
+    /// replaces: an incremental pass when the kernel was brought to that state completely
+    /// (by the last pass), a full pass otherwise.
+    pub fn update(
         &mut self,
-        desired: &Arc<DesiredState>,
+        desired: &DesiredState,
         changes: &Changes,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        let from = self.baseline.as_ref().map(|b| b.generation);
-        if from != Some(changes.from_generation) || desired.generation == 0 {
-            return self.pass(desired);
+        let incremental = self.baseline == Some(changes.from_generation) && desired.generation != 0;
+        if incremental {
+            self.apply_changes(desired, changes)
+        } else {
+            self.pass(desired)
         }
+    }
+
+    /// Reads only the services `changes` names, plans them against `desired` and applies.
+    fn apply_changes(
+        &mut self,
+        desired: &DesiredState,
+        changes: &Changes,
+    ) -> Result<PassResult, lvs_ipvs::Error> {
         self.baseline = None;
         let keys: HashSet<lvs_ipvs::ServiceKey> = changes
             .services
@@ -178,7 +170,7 @@ impl Reconciler {
     /// when everything succeeded.
     fn finish(
         &mut self,
-        desired: &Arc<DesiredState>,
+        desired: &DesiredState,
         plan: Plan,
         services_read: usize,
         incremental: bool,
@@ -195,9 +187,7 @@ impl Reconciler {
         };
         if report.succeeded() {
             self.applied_generation = Some(desired.generation);
-            if desired.generation != 0 {
-                self.baseline = Some(Arc::clone(desired));
-            }
+            self.baseline = (desired.generation != 0).then_some(desired.generation);
         }
         Ok(PassResult {
             commands: plan.steps.len(),

@@ -5,6 +5,11 @@
 //! When the server is unreachable nothing happens to the kernel because of it: the worker
 //! keeps the last desired state (from the server, or from the state cache at start) and
 //! keeps repairing drift from it.
+//!
+//! A change travels at the cost of the change: the server sends the diffs since the
+//! generation the agent holds, the worker applies them to its state in place, updates only
+//! the services they name, hands the report over, and only then records the diffs in the
+//! state cache's journal.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -13,14 +18,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use lvs_ipvs::Ipvs;
 use lvs_model::agent::ApplyReport;
-use lvs_model::DesiredState;
-use tokio::sync::{mpsc, watch};
+use lvs_model::{DesiredState, Diff};
+use tokio::sync::{mpsc, watch, Notify};
 
 use crate::backoff::Backoff;
+use crate::changes::Changes;
 use crate::client::{Client, ClientError, Poll};
 use crate::config::Config;
 use crate::reconciler::Reconciler;
-use crate::state_cache::{Cached, StateCache};
+use crate::state_cache::StateCache;
 use crate::{stats, telemetry};
 
 /// Runs the agent until SIGTERM/SIGINT, or one pass with `--once`. `Ok(false)` when a
@@ -33,7 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         config.poll_timeout,
         config.request_timeout,
     )?;
-    let cache = StateCache::new(&config.state_dir);
+    let mut cache = StateCache::new(&config.state_dir);
     let cached = cache.load().unwrap_or_else(|error| {
         tracing::warn!("ignoring the state cache: {error:#}");
         None
@@ -49,21 +55,22 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         crate::reconciler::AGENT_VERSION
     );
     if config.once {
-        return once(&client, reconciler, &cache).await;
+        return once(&client, reconciler, cache).await;
     }
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (worker_tx, worker_rx) = std_mpsc::channel();
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let (first_pass_tx, first_pass) = watch::channel(false);
+    let resync = Arc::new(Notify::new());
     let worker = Worker {
         reconciler,
         cache,
         desired: None,
-        fresh: false,
-        stored: cached
-            .as_ref()
-            .map(|c| (c.desired.generation, c.applied_generation)),
+        pending: None,
+        unsaved: None,
+        recorded: None,
+        resync: Arc::clone(&resync),
         reports: report_tx,
         reported: None,
         first_pass: first_pass_tx,
@@ -80,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             client.clone(),
             worker_tx.clone(),
             cached.map(|c| c.desired),
+            resync,
             config.max_backoff,
             shutdown.clone(),
         )),
@@ -115,35 +123,24 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
 async fn once(
     client: &Client,
     mut reconciler: Reconciler,
-    cache: &StateCache,
+    mut cache: StateCache,
 ) -> anyhow::Result<bool> {
     let desired = match client.desired_state(None).await {
         Ok(Poll::Changed(state)) => state,
-        Ok(Poll::Unchanged) => anyhow::bail!("the server sent no desired state"),
+        Ok(Poll::Unchanged | Poll::Changes { .. }) => {
+            anyhow::bail!("the server sent no desired state")
+        }
         Err(error) => return Err(error).context("cannot fetch the desired state"),
     };
-    let mut cached = Cached {
-        applied_generation: reconciler.applied_generation(),
-        desired,
-    };
-    if let Err(error) = cache.store(&cached) {
-        tracing::warn!("{error:#}");
-    }
-    let desired = Arc::new(cached.desired);
     let (reconciler, desired, result) = tokio::task::spawn_blocking(move || {
         let result = reconciler.pass(&desired);
         (reconciler, desired, result)
     })
     .await?;
-    let desired = Arc::unwrap_or_clone(desired);
-    let result = result.context("cannot reconcile the kernel")?;
-    cached = Cached {
-        applied_generation: reconciler.applied_generation(),
-        desired,
-    };
-    if let Err(error) = cache.store(&cached) {
+    if let Err(error) = cache.store(reconciler.applied_generation(), &desired) {
         tracing::warn!("{error:#}");
     }
+    let result = result.context("cannot reconcile the kernel")?;
     if let Err(error) = client.report(&result.report).await {
         tracing::warn!("cannot send the report: {error}");
     }
@@ -154,7 +151,7 @@ async fn once(
         );
     }
     tracing::info!(
-        generation = cached.desired.generation,
+        generation = desired.generation,
         commands = result.commands,
         succeeded = result.succeeded(),
         "applied once"
@@ -163,7 +160,10 @@ async fn once(
 }
 
 enum Message {
-    Desired(Arc<DesiredState>),
+    /// A whole desired state: from the server, or from the state cache at start.
+    Document(DesiredState),
+    /// Diffs from the generation the worker holds on.
+    Changes(Vec<Diff>),
     Stop,
 }
 
@@ -173,11 +173,17 @@ enum Message {
 struct Worker {
     reconciler: Reconciler,
     cache: StateCache,
-    desired: Option<Arc<DesiredState>>,
-    /// A desired state arrived since the last pass.
-    fresh: bool,
-    /// The (generation, applied generation) last written to the cache.
-    stored: Option<(u64, Option<u64>)>,
+    desired: Option<DesiredState>,
+    /// What changed since the state the last pass worked from, when a state arrived since;
+    /// `None` makes the next pass a full one.
+    pending: Option<Changes>,
+    /// The diffs applied to `desired` since it was last recorded in the cache; `None`
+    /// when it was replaced whole (the next record is a snapshot).
+    unsaved: Option<Vec<Diff>>,
+    /// The (generation, applied generation) last recorded in the cache.
+    recorded: Option<(u64, Option<u64>)>,
+    /// Asks the long-poll for the whole state, when changes did not fit the one held.
+    resync: Arc<Notify>,
     reports: mpsc::UnboundedSender<ApplyReport>,
     /// The last report handed to the report loop.
     reported: Option<ApplyReport>,
@@ -193,39 +199,93 @@ impl Worker {
         loop {
             let wait = due.saturating_duration_since(Instant::now());
             match messages.recv_timeout(wait) {
-                Ok(Message::Desired(desired)) => self.set_desired(desired),
                 Ok(Message::Stop) | Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                Ok(message) => self.receive(message),
                 Err(std_mpsc::RecvTimeoutError::Timeout) => {}
             }
-            // Only the newest of several queued states matters.
+            // Everything queued meanwhile goes into the same pass.
             loop {
                 match messages.try_recv() {
-                    Ok(Message::Desired(desired)) => self.set_desired(desired),
                     Ok(Message::Stop) => return,
+                    Ok(message) => self.receive(message),
                     Err(_) => break,
                 }
             }
             due = self.pass();
+            self.record();
         }
     }
 
-    fn set_desired(&mut self, desired: Arc<DesiredState>) {
-        tracing::info!(generation = desired.generation, "new desired state");
-        self.desired = Some(desired);
-        self.fresh = true;
-        self.store();
+    fn receive(&mut self, message: Message) {
+        match message {
+            Message::Document(state) => self.replace(state),
+            Message::Changes(diffs) => self.apply(diffs),
+            Message::Stop => {}
+        }
+    }
+
+    /// A whole new state: what changed is found by comparing it with the one it replaces.
+    fn replace(&mut self, state: DesiredState) {
+        tracing::info!(generation = state.generation, "new desired state");
+        let Some(old) = self.desired.replace(state) else {
+            self.unsaved = None;
+            return;
+        };
+        let new = self.desired.as_ref().expect("just set");
+        let diff = Diff::between(&old, new);
+        let mut changes = Changes::none_since(old.generation);
+        changes.add(&diff);
+        self.note(changes);
+        // The journal holds diffs that move forwards; anything else is a new snapshot.
+        match &mut self.unsaved {
+            Some(unsaved) if diff.to_generation > diff.from_generation => unsaved.push(diff),
+            Some(_) if diff.is_empty() && diff.to_generation == diff.from_generation => {}
+            _ => self.unsaved = None,
+        }
+    }
+
+    /// Diffs from the state held; if they do not fit it, the whole state is asked for.
+    fn apply(&mut self, diffs: Vec<Diff>) {
+        let Some(state) = &mut self.desired else {
+            self.resync.notify_one();
+            return;
+        };
+        let mut changes = Changes::none_since(state.generation);
+        for diff in diffs {
+            if let Err(error) = diff.apply_in_place(state) {
+                tracing::warn!(
+                    %error,
+                    "the server's changes do not fit the desired state held; asking for the whole state"
+                );
+                self.resync.notify_one();
+                break;
+            }
+            changes.add(&diff);
+            if let Some(unsaved) = &mut self.unsaved {
+                unsaved.push(diff);
+            }
+        }
+        tracing::info!(generation = state.generation, "new desired state");
+        self.note(changes);
+    }
+
+    /// Adds `changes` to those the next pass applies.
+    fn note(&mut self, changes: Changes) {
+        match &mut self.pending {
+            Some(pending) => pending.extend(changes),
+            None => self.pending = Some(changes),
+        }
     }
 
     /// One pass; returns when the next one is due.
     fn pass(&mut self) -> Instant {
-        let Some(desired) = self.desired.clone() else {
+        let Some(desired) = &self.desired else {
             return Instant::now() + self.reconcile_interval;
         };
         let started = Instant::now();
-        let result = if std::mem::take(&mut self.fresh) {
-            self.reconciler.update(&desired)
-        } else {
-            self.reconciler.pass(&desired)
+        let result = match self.pending.take() {
+            Some(changes) => self.reconciler.update(desired, &changes),
+            None => self.reconciler.pass(desired),
         };
         self.first_pass.send_replace(true);
         match result {
@@ -239,7 +299,6 @@ impl Worker {
                     elapsed_us = started.elapsed().as_micros() as u64,
                     "reconciled"
                 );
-                self.store();
                 self.report(result.report);
                 let next = if result.draining > 0 {
                     self.drain_check_interval.min(self.reconcile_interval)
@@ -269,19 +328,23 @@ impl Worker {
         let _ = self.reports.send(report);
     }
 
-    /// Writes the cache when the desired or applied generation changed.
-    fn store(&mut self) {
+    /// Records the state in the cache when it or the applied generation changed: the
+    /// diffs since the last record as a journal line, or a snapshot.
+    fn record(&mut self) {
         let Some(desired) = &self.desired else { return };
         let now = (desired.generation, self.reconciler.applied_generation());
-        if self.stored == Some(now) {
+        let diffs = self.unsaved.as_deref();
+        if diffs.is_some_and(<[Diff]>::is_empty) && self.recorded == Some(now) {
             return;
         }
         let started = Instant::now();
-        match self.cache.store_state(now.1, desired) {
-            Ok(()) => {
-                self.stored = Some(now);
+        match self.cache.record(now.1, desired, diffs) {
+            Ok(written) => {
+                self.unsaved = Some(Vec::new());
+                self.recorded = Some(now);
                 tracing::debug!(
                     generation = now.0,
+                    ?written,
                     elapsed_us = started.elapsed().as_micros() as u64,
                     "state cache written"
                 );
@@ -291,12 +354,14 @@ impl Worker {
     }
 }
 
-/// Long-polls the desired state; on failure backs off (jittered) and, the first time, falls
-/// back to the cached state so drift repair can start without the server.
+/// Long-polls the desired state (the changes since the generation held, once one is);
+/// on failure backs off (jittered) and, the first time, falls back to the cached state so
+/// drift repair can start without the server. `resync` asks for the whole state again.
 async fn poll_loop(
     client: Client,
     worker: std_mpsc::Sender<Message>,
     mut fallback: Option<DesiredState>,
+    resync: Arc<Notify>,
     max_backoff: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -305,43 +370,59 @@ async fn poll_loop(
     loop {
         let result = tokio::select! {
             result = client.desired_state(after) => result,
+            () = resync.notified() => {
+                after = None;
+                continue;
+            }
             _ = shutdown.changed() => return,
         };
-        match result {
+        let message = match result {
             Ok(Poll::Changed(state)) => {
                 if after.is_none() || fallback.is_some() {
                     tracing::info!(generation = state.generation, "connected to the server");
                 }
-                backoff.reset();
-                fallback = None;
                 after = Some(state.generation);
-                if worker.send(Message::Desired(Arc::new(state))).is_err() {
-                    return;
+                Some(Message::Document(state))
+            }
+            Ok(Poll::Changes { generation, diffs }) => {
+                after = Some(generation);
+                Some(Message::Changes(diffs))
+            }
+            Ok(Poll::Unchanged) => None,
+            Err(error) => {
+                match error {
+                    ClientError::Unauthorized { .. } => {
+                        tracing::error!(%error, "fix the token (--token / --token-file); retrying");
+                    }
+                    // Changes that do not parse or chain: the whole state next time.
+                    ClientError::Invalid(_) => {
+                        tracing::warn!(%error, "asking for the whole desired state; retrying");
+                        after = None;
+                    }
+                    _ => tracing::warn!(%error, "cannot get the desired state; retrying"),
+                }
+                if let Some(state) = fallback.take() {
+                    tracing::info!(
+                        generation = state.generation,
+                        "using the cached desired state until the server answers"
+                    );
+                    if worker.send(Message::Document(state)).is_err() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
+                    _ = shutdown.changed() => return,
                 }
                 continue;
             }
-            Ok(Poll::Unchanged) => {
-                backoff.reset();
-                continue;
-            }
-            Err(error @ ClientError::Unauthorized { .. }) => {
-                tracing::error!(%error, "fix the token (--token / --token-file); retrying");
-            }
-            Err(error) => tracing::warn!(%error, "cannot get the desired state; retrying"),
-        }
-        if let Some(state) = fallback.take() {
-            tracing::info!(
-                generation = state.generation,
-                "using the cached desired state until the server answers"
-            );
-            if worker.send(Message::Desired(Arc::new(state))).is_err() {
+        };
+        backoff.reset();
+        fallback = None;
+        if let Some(message) = message {
+            if worker.send(message).is_err() {
                 return;
             }
-        }
-        let delay = backoff.next_delay();
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            _ = shutdown.changed() => return,
         }
     }
 }

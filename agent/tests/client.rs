@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use lvs_agent::client::{Client, ClientError, Poll};
 use lvs_agent::token::Token;
-use lvs_model::agent::{ApplyReport, StatsReport};
+use lvs_model::agent::{ApplyReport, StatsReport, CHANGES_MEDIA_TYPE};
 
 #[derive(Default)]
 struct Seen {
@@ -41,6 +41,8 @@ async fn desired(
     seen.lock().unwrap().queries.push(query);
     match after.as_deref() {
         Some("3") => StatusCode::NO_CONTENT.into_response(),
+        Some("5") => changes_answer(&weight_diff(5, 6)),
+        Some("6") => changes_answer(&weight_diff(7, 8)),
         Some("4") => Json(serde_json::json!({"generation": 5, "services": [
             {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "scheduler": "nope"}]}))
         .into_response(),
@@ -50,6 +52,39 @@ async fn desired(
              "real_servers": [{"address": "10.1.0.1", "forwarding": "masq"}]}]}))
         .into_response(),
     }
+}
+
+/// The diff the server stores when real server 10.1.0.1:80 of tcp:10.0.0.1:80 goes from
+/// weight 1 to 4, at generation `to` (from `from`).
+fn weight_diff(from: u64, to: u64) -> serde_json::Value {
+    let server = |weight: u32| {
+        serde_json::json!({"address": "10.1.0.1", "port": 80, "forwarding": "masq",
+                           "weight": weight})
+    };
+    let mut summary = serde_json::Map::new();
+    for field in [
+        "services_added",
+        "services_removed",
+        "services_changed",
+        "real_servers_added",
+        "real_servers_removed",
+    ] {
+        summary.insert(field.into(), 0.into());
+    }
+    summary.insert("real_servers_changed".into(), 1.into());
+    summary.insert("timeouts_changed".into(), false.into());
+    serde_json::json!({"from_generation": from, "to_generation": to, "summary": summary,
+        "services": [{"change": "changed", "key": "tcp:10.0.0.1:80", "real_servers": [
+            {"change": "changed", "key": "10.1.0.1:80", "old": server(1), "new": server(4)}]}]})
+}
+
+fn changes_answer(diff: &serde_json::Value) -> Response {
+    let body = serde_json::json!({
+        "from_generation": diff["from_generation"],
+        "generation": diff["to_generation"],
+        "diffs": [diff],
+    });
+    ([("content-type", CHANGES_MEDIA_TYPE)], body.to_string()).into_response()
 }
 
 async fn report(
@@ -119,8 +154,37 @@ async fn long_polls_with_after_and_timeout_and_parses_the_document() {
     );
     let queries = &seen.lock().unwrap().queries;
     assert_eq!(queries[0].get("after"), None, "no after on the first poll");
+    assert_eq!(
+        queries[0].get("changes"),
+        None,
+        "the whole state on the first poll"
+    );
     assert_eq!(queries[0]["timeout"], "25");
     assert_eq!(queries[1]["after"], "3");
+    assert_eq!(
+        queries[1]["changes"], "true",
+        "changes once a state is held"
+    );
+}
+
+#[tokio::test]
+async fn parses_changes_and_refuses_a_broken_chain() {
+    let (base, _) = server().await;
+    let client = client(&base, "good");
+    let Poll::Changes { generation, diffs } = client.desired_state(Some(5)).await.unwrap() else {
+        panic!("the changes media type is parsed as changes")
+    };
+    assert_eq!(generation, 6);
+    assert_eq!(diffs.len(), 1);
+    assert_eq!((diffs[0].from_generation, diffs[0].to_generation), (5, 6));
+    assert_eq!(diffs[0].summary().real_servers_changed, 1);
+
+    // Asked after 6, answered with a diff from 7: not a chain from what the agent holds.
+    let error = client.desired_state(Some(6)).await.unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Invalid(m) if m.contains("from_generation")),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,6 @@
 //! last service, whose weight is the one the benchmark changes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
@@ -47,9 +46,9 @@ pub fn document(count: usize, weight: u32, generation: u64) -> String {
 }
 
 /// A document parsed and validated as the agent's client does it.
-pub fn parse(document: &str) -> Arc<DesiredState> {
+pub fn parse(document: &str) -> DesiredState {
     let spec: DesiredStateSpec = serde_json::from_str(document).expect("a desired-state document");
-    Arc::new(spec.parse().expect("a valid desired state"))
+    spec.parse().expect("a valid desired state")
 }
 
 /// The kernel key of the service holding the changing real server, and that server.

@@ -2,6 +2,8 @@
 //! services that changed; drift elsewhere waits for the next full pass, and a failure
 //! makes the next update a full pass.
 
+use lvs_agent::changes::Changes;
+
 use crate::{
     director_netns, ipvsadm, reconciler, saved, saved_form_of, state, CLUSTER, CLUSTER_RULES,
 };
@@ -18,11 +20,12 @@ fn an_update_reads_and_writes_only_the_changed_service() {
     director_netns();
     let expected = saved_form_of(&CLUSTER_RULES.replace("-w 7", "-w 9"));
     let mut agent = reconciler(None);
-    let first = agent.update(&state(CLUSTER)).unwrap();
+    let (old, new) = (state(CLUSTER), state(&reweighted()));
+    let first = agent.update(&old, &Changes::none_since(0)).unwrap();
     assert!(!first.incremental, "nothing applied yet: a full pass");
     assert!(first.succeeded(), "{:#?}", first.report);
 
-    let result = agent.update(&state(&reweighted())).unwrap();
+    let result = agent.update(&new, &Changes::between(&old, &new)).unwrap();
     assert!(result.succeeded(), "{:#?}", result.report);
     assert!(result.incremental);
     assert_eq!(result.services_read, 1);
@@ -35,11 +38,14 @@ fn an_update_reads_and_writes_only_the_changed_service() {
 fn drift_in_other_services_waits_for_the_next_full_pass() {
     director_netns();
     let mut agent = reconciler(None);
-    assert!(agent.pass(&state(CLUSTER)).unwrap().succeeded());
+    let old = state(CLUSTER);
+    assert!(agent.pass(&old).unwrap().succeeded());
     ipvsadm(&["-E", "-f", "42", "-s", "wlc"]);
 
     let desired = state(&reweighted());
-    let result = agent.update(&desired).unwrap();
+    let result = agent
+        .update(&desired, &Changes::between(&old, &desired))
+        .unwrap();
     assert!(result.incremental && result.succeeded(), "{result:#?}");
     assert!(
         saved().iter().any(|l| l.starts_with("-A -f 42 -s wlc")),
@@ -64,7 +70,8 @@ fn drift_in_other_services_waits_for_the_next_full_pass() {
 fn after_a_refused_command_the_next_update_is_a_full_pass() {
     director_netns();
     let mut agent = reconciler(None);
-    assert!(agent.pass(&state(CLUSTER)).unwrap().succeeded());
+    let old = state(CLUSTER);
+    assert!(agent.pass(&old).unwrap().succeeded());
 
     // 10.0.0.255 is the broadcast address of the director's 10.0.0.0/24: the kernel
     // refuses it as a NAT destination.
@@ -74,12 +81,17 @@ fn after_a_refused_command_the_next_update_is_a_full_pass() {
         {"address": "10.0.0.11", "port": 8080, "forwarding": "masq", "weight": 1,"#,
     );
     assert_ne!(broadcast, reweighted());
-    let refused = agent.update(&state(&broadcast)).unwrap();
+    let broadcast = state(&broadcast);
+    let refused = agent
+        .update(&broadcast, &Changes::between(&old, &broadcast))
+        .unwrap();
     assert!(refused.incremental);
     assert!(!refused.succeeded(), "{:#?}", refused.report);
 
     let back = state(&CLUSTER.replace(r#""generation": 5"#, r#""generation": 7"#));
-    let result = agent.update(&back).unwrap();
+    let result = agent
+        .update(&back, &Changes::between(&broadcast, &back))
+        .unwrap();
     assert!(!result.incremental, "{result:#?}");
     assert!(result.succeeded(), "{:#?}", result.report);
     assert_eq!(result.services_read, 4);

@@ -41,7 +41,7 @@ fn binaries() -> &'static Binaries {
 /// `changed` replaces some of these options (`("--stats-interval", "1s")`).
 pub fn fleet_with(test: &str, directors: usize, changed: &[(&str, &str)]) -> Fleet {
     let reconcile = format!("{}ms", RECONCILE_INTERVAL.as_millis());
-    let mut options = vec![
+    let mut options = [
         ("--reconcile-interval", reconcile.as_str()),
         ("--max-backoff", "1s"),
         ("--stats-interval", "2s"),
