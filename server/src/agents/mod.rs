@@ -1,8 +1,9 @@
 //! What the server keeps in memory about agents: when each director was last seen, the
-//! serialised desired-state document per cluster (so the agents a commit wakes share one
-//! load), the statistics store, and the background task that persists heartbeats and
-//! turns statistics into history.
+//! serialised desired-state document and the last changes answer per cluster (so the
+//! agents a commit wakes share one load), the statistics store, and the background task
+//! that persists heartbeats and turns statistics into history.
 
+pub mod changes;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use lvs_model::spec::DocumentView;
 use tokio::sync::watch;
 
 use crate::db::{clusters, desired_state, director_status, now_millis, Db};
+use changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
 
 /// A director is online while its agent was seen this recently: three of the agent's
@@ -60,7 +62,14 @@ struct CachedDocument {
     document: Document,
 }
 
-type DocumentSlot = Arc<tokio::sync::Mutex<Option<CachedDocument>>>;
+/// What is kept of one cluster for its agents. The agents a commit wakes queue on these
+/// locks and share what the first one loaded; the document and the changes have a lock
+/// each, so a new agent's document load does not hold up the others' changes.
+#[derive(Debug, Default)]
+struct ClusterCache {
+    document: tokio::sync::Mutex<Option<CachedDocument>>,
+    changes: tokio::sync::Mutex<Option<CachedChanges>>,
+}
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -68,7 +77,7 @@ pub struct Agents {
     pub options: AgentOptions,
     /// Director id -> (last seen, whether that is already in the database).
     seen: Mutex<HashMap<i64, (i64, bool)>>,
-    documents: Mutex<HashMap<i64, DocumentSlot>>,
+    clusters: Mutex<HashMap<i64, Arc<ClusterCache>>>,
     pub stats: StatsStore,
     stopping: watch::Receiver<bool>,
 }
@@ -79,7 +88,7 @@ impl Agents {
         Agents {
             options,
             seen: Mutex::default(),
-            documents: Mutex::default(),
+            clusters: Mutex::default(),
             stats: StatsStore::new(options.stats_interval),
             stopping,
         }
@@ -126,7 +135,7 @@ impl Agents {
         for id in director_ids {
             self.forget_director(*id);
         }
-        self.documents
+        self.clusters
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&cluster_id);
@@ -135,16 +144,10 @@ impl Agents {
 
     /// The cluster's current desired-state document, or `None` if it no longer exists.
     /// Loaded and serialised once per generation: the agents a commit wakes all at once
-    /// queue on the cluster's slot and then share the first one's bytes.
+    /// queue on the cluster's document lock and then share the first one's bytes.
     pub async fn document(&self, db: &Db, cluster_id: i64) -> anyhow::Result<Option<Document>> {
-        let slot = self
-            .documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(cluster_id)
-            .or_default()
-            .clone();
-        let mut cached = slot.lock().await;
+        let cache = self.cluster_cache(cluster_id);
+        let mut cached = cache.document.lock().await;
         let mut tx = db.read().await?;
         let Some(cluster) = clusters::get_by_id(&mut tx, cluster_id).await? else {
             return Ok(None);
@@ -175,6 +178,50 @@ impl Agents {
             document: document.clone(),
         });
         Ok(Some(document))
+    }
+
+    /// The changes from generation `after` to the cluster's current one (at most
+    /// [`changes::MAX_CHANGED_GENERATIONS`]), or `None` when the whole document should be
+    /// sent instead: the cluster is not ahead of `after`, too far ahead, a diff in between
+    /// is missing or truncated, or the cluster no longer exists. Read once per `after` and
+    /// generation, like [`Agents::document`]: the agents a commit wakes all ask with the
+    /// same `after`.
+    pub async fn changes(
+        &self,
+        db: &Db,
+        cluster_id: i64,
+        after: u64,
+    ) -> anyhow::Result<Option<StateChanges>> {
+        let cache = self.cluster_cache(cluster_id);
+        let mut cached = cache.changes.lock().await;
+        let mut tx = db.read().await?;
+        let Some(cluster) = clusters::get_by_id(&mut tx, cluster_id).await? else {
+            return Ok(None);
+        };
+        let key = ChangesKey::new(&cluster, after);
+        if !key.in_reach() {
+            // Left out of the cache, which serves the agents that are in reach.
+            return Ok(None);
+        }
+        if let Some(hit) = cached.as_ref().filter(|c| c.key == key) {
+            return Ok(hit.changes.clone());
+        }
+        let loaded = changes::load(&mut tx, cluster_id, key).await?;
+        *cached = Some(CachedChanges {
+            key,
+            changes: loaded.clone(),
+        });
+        Ok(loaded)
+    }
+
+    /// The cluster's cache, created on first use (and dropped with the cluster).
+    fn cluster_cache(&self, cluster_id: i64) -> Arc<ClusterCache> {
+        self.clusters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(cluster_id)
+            .or_default()
+            .clone()
     }
 
     /// Every statistics interval: persists the heartbeats seen since the last run (one

@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lvs_model::agent::{ApplyReport, DriftRepair, StatsReport};
+use lvs_model::agent::{
+    ApplyReport, DesiredStateChanges, DriftRepair, StatsReport, CHANGES_MEDIA_TYPE,
+};
 use lvs_model::spec::DesiredStateSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
@@ -20,7 +23,6 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
 use super::AppState;
 use crate::agents::stats::Latest;
-use crate::agents::Document;
 use crate::db::{clusters, director_status, now_millis};
 
 /// The default and the longest time a long-poll is held, in seconds.
@@ -46,19 +48,32 @@ pub struct Scope {
 #[into_params(parameter_in = Query)]
 pub struct PollParams {
     /// The generation the agent has; the answer waits for a newer one. Absent: answer at
-    /// once.
+    /// once. Above the cluster's generation (the server's database was restored from an
+    /// older backup): answered at once with the whole document.
     pub after: Option<u64>,
     /// How long to wait for a newer generation, in seconds (default 30, at most 120).
     pub timeout: Option<u64>,
+    /// With `after`: answer with the changes since `after`
+    /// (`application/vnd.lvs-fleet.changes+json`) when every one of them is stored whole
+    /// and they span at most 100 generations; with the whole document otherwise.
+    // 100 is `agents::changes::MAX_CHANGED_GENERATIONS`.
+    #[serde(default)]
+    pub changes: bool,
 }
 
-/// Long-poll the agent's cluster's desired state: answered at once with the document when
-/// the cluster's generation is newer than `after` (or `after` is absent), otherwise as soon
-/// as a change commits, or with 204 when `timeout` passes first.
+/// Long-poll the agent's cluster's desired state: answered at once when the cluster's
+/// generation is not `after` (or `after` is absent), otherwise as soon as a change
+/// commits, or with 204 when `timeout` passes first. The answer is the whole document, or,
+/// with `changes=true` when the cluster is ahead of `after`, each generation's diff since
+/// `after` if the server has them all.
 #[utoipa::path(get, path = "/api/v1/agent/desired-state", tag = "agent",
     params(PollParams, Scope),
     security(("agent_token" = [])),
-    responses((status = 200, body = DesiredStateSpec,
+    responses((status = 200,
+               description = "The whole document (`application/json`), or with `changes=true` \
+                   the diffs since `after` (`application/vnd.lvs-fleet.changes+json`)",
+               content((DesiredStateSpec = "application/json"),
+                       (DesiredStateChanges = CHANGES_MEDIA_TYPE)),
                headers(("ETag" = String, description = "`\"gen-<generation>\"`"))),
               (status = 204, description = "No newer generation within the timeout"),
               (status = 400, body = Problem), (status = 401, body = Problem),
@@ -81,25 +96,22 @@ pub async fn desired_state(
     let owner = &agent.0;
     // Subscribed before the generation is read, and marked seen before each read: a
     // change that commits after a read always wakes the wait that follows it.
-    let mut changes = state.db.changes().subscribe(owner.cluster_id);
+    let mut commits = state.db.changes().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
     let answer = loop {
-        changes.borrow_and_update();
+        commits.borrow_and_update();
         let mut conn = state.db.read().await?;
         let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
         drop(conn);
         let Some(generation) = generation else {
             return Err(cluster_gone(&agent));
         };
-        if params.after.is_none_or(|after| generation > after) {
-            let Some(document) = state.agents.document(&state.db, owner.cluster_id).await? else {
-                return Err(cluster_gone(&agent));
-            };
-            break document_response(document);
+        if let Some(answer) = answer_at(&state, &agent, &params, generation).await? {
+            break answer;
         }
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break StatusCode::NO_CONTENT.into_response(),
-            changed = changes.changed() => {
+            changed = commits.changed() => {
                 if changed.is_err() {
                     // The cluster was deleted.
                     break StatusCode::NO_CONTENT.into_response();
@@ -121,11 +133,39 @@ fn cluster_gone(agent: &Agent) -> ApiError {
     ))
 }
 
-fn document_response(document: Document) -> Response {
-    let mut response = (StatusCode::OK, document.json).into_response();
+/// The answer to a poll while the cluster is at `generation`, or `None` to wait for a
+/// newer one, as the agent holds this one. An agent ahead of the server (its database was
+/// restored from an older backup) gets the whole document at once, to follow it back.
+async fn answer_at(
+    state: &AppState,
+    agent: &Agent,
+    params: &PollParams,
+    generation: u64,
+) -> ApiResult<Option<Response>> {
+    let cluster_id = agent.0.cluster_id;
+    match params.after {
+        Some(after) if after == generation => return Ok(None),
+        Some(after) if after < generation && params.changes => {
+            if let Some(changes) = state.agents.changes(&state.db, cluster_id, after).await? {
+                let response = state_response(changes.json, CHANGES_MEDIA_TYPE, changes.generation);
+                return Ok(Some(response));
+            }
+        }
+        _ => {}
+    }
+    let Some(document) = state.agents.document(&state.db, cluster_id).await? else {
+        return Err(cluster_gone(agent));
+    };
+    let response = state_response(document.json, "application/json", document.generation);
+    Ok(Some(response))
+}
+
+/// A 200 with a serialised document or changes, tagged with the generation it leads to.
+fn state_response(json: Bytes, content_type: &'static str, generation: u64) -> Response {
+    let mut response = (StatusCode::OK, json).into_response();
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(etag) = HeaderValue::from_str(&generation_etag(document.generation)) {
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(etag) = HeaderValue::from_str(&generation_etag(generation)) {
         headers.insert(ETAG, etag);
     }
     response

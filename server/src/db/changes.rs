@@ -161,3 +161,35 @@ pub async fn get(
         (change, r.diff)
     }))
 }
+
+/// A stored diff as served to agents.
+#[derive(Debug, Clone)]
+pub struct StoredDiff {
+    pub generation: i64,
+    /// Whether `diff` lists only its first [`MAX_STORED_ENTRIES`] entries.
+    pub truncated: bool,
+    /// JSON of a [`DiffSpec`].
+    pub diff: String,
+}
+
+/// The stored diffs of generations `after + 1 ..= to`, in order. The primary key
+/// `(cluster_id, generation)` serves the range, so this reads only the rows it returns.
+pub async fn diffs_between(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    after: i64,
+    to: i64,
+) -> Result<Vec<StoredDiff>, sqlx::Error> {
+    sqlx::query_as!(
+        StoredDiff,
+        r#"SELECT generation, truncated AS "truncated: bool", diff
+           FROM changes
+           WHERE cluster_id = ? AND generation > ? AND generation <= ?
+           ORDER BY generation"#,
+        cluster_id,
+        after,
+        to
+    )
+    .fetch_all(conn)
+    .await
+}

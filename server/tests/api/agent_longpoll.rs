@@ -53,8 +53,12 @@ async fn answers_204_when_nothing_changes_within_the_timeout() {
     assert!(waited < Duration::from_secs(3), "{waited:?}");
     // `timeout=0` answers at once.
     app.agent_get(&poll(1, 0), &token).await.expect(204);
-    // An agent ahead of the server (say, the cluster was recreated) also waits.
-    app.agent_get(&poll(99, 0), &token).await.expect(204);
+    // An agent ahead of the server (its database was restored from an older backup) is
+    // answered at once with the document, to follow it back.
+    let started = Instant::now();
+    let ahead = app.agent_get(&poll(99, 30), &token).await;
+    assert_eq!(ahead.expect(200)["generation"], 1);
+    assert!(started.elapsed() < Duration::from_secs(2));
 
     app.agent_get(&poll(1, 121), &token)
         .await
@@ -112,11 +116,10 @@ async fn a_commit_wakes_every_waiting_agent_at_once() {
             .as_array()
             .expect("servers");
         assert_eq!(servers[0]["weight"], 5);
+        // Woken by the commit, not by a timer: well under the 30 s poll (and any polling
+        // interval), with room for a loaded 2-core machine running tests in parallel.
         let latency = answered.saturating_duration_since(committed);
-        assert!(
-            latency < Duration::from_millis(100),
-            "woken after {latency:?}"
-        );
+        assert!(latency < Duration::from_secs(1), "woken after {latency:?}");
     }
     // Another cluster's agent is not woken.
     let resp = other_waiter.await.expect("the other poll");
