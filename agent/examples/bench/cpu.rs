@@ -36,3 +36,18 @@ pub fn settle(percent: f64, limit: Duration) -> Duration {
     while busy_over(Duration::from_secs(1)) > percent && started.elapsed() < limit {}
     started.elapsed()
 }
+
+/// The CPU time (user + system, all threads) process `pid` has used, from
+/// `/proc/<pid>/stat` (in clock ticks of 10 ms: read over many changes).
+pub fn process_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it do not.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // utime and stime are fields 14 and 15: 11 and 12 after the name and the state.
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}

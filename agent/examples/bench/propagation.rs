@@ -72,6 +72,13 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         let before = fleet.call("GET", &fleet.cluster_path(""), None, 200)["generation"]
             .as_u64()
             .expect("the cluster's generation");
+        let agent_pids: Vec<u32> = fleet.directors[..size]
+            .iter_mut()
+            .filter_map(|d| d.agent().map(|a| a.id()))
+            .collect();
+        let server_pid = fleet.server_pid().expect("the server runs");
+        let cpu_before: Vec<Duration> = agent_pids.iter().map(|p| cpu::process_time(*p)).collect();
+        let server_before = cpu::process_time(server_pid);
         let mut latency = Vec::with_capacity(SAMPLES);
         let mut api = Vec::with_capacity(SAMPLES);
         let mut changes = Vec::with_capacity(SAMPLES);
@@ -89,6 +96,21 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             }
             std::thread::sleep(SETTLE);
         }
+        let changes_made = (WARMUP + SAMPLES) as u32;
+        let agents_cpu: Duration = agent_pids
+            .iter()
+            .zip(&cpu_before)
+            .map(|(pid, before)| cpu::process_time(*pid).saturating_sub(*before))
+            .sum();
+        let server_cpu = cpu::process_time(server_pid).saturating_sub(server_before);
+        figures.info(
+            &format!("propagation, {size} agents: CPU per change, server / each agent"),
+            format!(
+                "{} / {}",
+                show(server_cpu / changes_made),
+                show(agents_cpu / changes_made / size as u32)
+            ),
+        );
         let p99 = percentile(&latency, 99.0);
         figures.info(
             &format!("propagation, {size} agents: API call (PATCH) p50 / p99"),
@@ -122,10 +144,6 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
                 );
             }
         }
-        figures.info(
-            &format!("propagation, {size} agents: watcher round (resolution)"),
-            show(watcher.mean_round()),
-        );
         let logs = AgentLogs::read(&fleet.directors[..size], changes[0].0);
         figures.info(
             &format!("propagation, {size} agents: every agent has the state p50 / p99"),
@@ -136,6 +154,10 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             logs.steps(),
         );
     }
+    figures.info(
+        "propagation: watcher round (resolution)",
+        show(watcher.finish()),
+    );
     let pids: Vec<u32> = fleet
         .directors
         .iter_mut()
