@@ -52,9 +52,11 @@ pub async fn serve_with(
     let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
     let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx));
     let background = tokio::spawn(agents.clone().run_background(db.clone()));
+    let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
     let state = api::AppState {
         db: db.clone(),
         agents,
+        reports,
     };
     let app = api::router(state, options.max_body_bytes);
     let shutdown = async move {
@@ -68,7 +70,12 @@ pub async fn serve_with(
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP");
+    // Every request has been answered, so no report is queued or being written. Both are
+    // awaited so that they have let go of their connections before the database closes.
     background.abort();
+    report_writer.abort();
+    let _ = background.await;
+    let _ = report_writer.await;
     served?;
     db.close().await;
     Ok(())

@@ -122,18 +122,16 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    // `--all-targets` leaves out `test = false` targets such as the browser tests.
-    cmd::cargo(&[
-        "clippy",
-        "-p",
-        "lvs-server",
-        "--test",
-        "browser",
-        "--locked",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    // `--all-targets` leaves out `test = false` targets: the browser and kernel tests.
+    for (package, target) in [
+        ("lvs-server", "browser"),
+        ("lvs-agent", "kernel"),
+        ("lvs-ipvs", "kernel"),
+    ] {
+        cmd::cargo(&[
+            "clippy", "-p", package, "--test", target, "--locked", "--", "-D", "warnings",
+        ])?;
+    }
     sqlx::check()?;
     cmd::cargo(&["test", "--workspace", "--locked"])?;
     browser_test(&[])?;

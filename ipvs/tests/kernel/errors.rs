@@ -29,7 +29,7 @@ fn setup() -> Ipvs {
 /// that `ipvsadm -S -n` shows the same table before and after.
 fn refused(
     ipvs: &mut Ipvs,
-    kind: ErrorKind,
+    kind: &ErrorKind,
     text: &str,
     f: impl FnOnce(&mut Ipvs) -> Result<(), Error>,
 ) {
@@ -38,7 +38,7 @@ fn refused(
     let kernel = err
         .kernel()
         .unwrap_or_else(|| panic!("not a kernel error: {err}"));
-    assert_eq!(kernel.kind, kind, "{err}");
+    assert_eq!(kernel.kind, *kind, "{err}");
     assert!(
         err.to_string().contains(text),
         "{err:?} does not say {text:?}"
@@ -51,7 +51,7 @@ fn duplicate_service() {
     let mut ipvs = setup();
     refused(
         &mut ipvs,
-        ErrorKind::AlreadyExists,
+        &ErrorKind::AlreadyExists,
         "cannot add service tcp 10.0.0.1:80: service already exists",
         |i| i.add_service(&Service::new(web(), Scheduler::WeightedRoundRobin)),
     );
@@ -71,14 +71,14 @@ fn missing_scheduler_module() {
     };
     refused(
         &mut ipvs,
-        kind.clone(),
+        &kind,
         "scheduler \"twos\" is not available in this kernel",
         |i| i.add_service(&Service::new(other, Scheduler::TwoChoice)),
     );
     // Switching an existing service to it fails the same way and keeps the old scheduler.
     refused(
         &mut ipvs,
-        kind,
+        &kind,
         "cannot edit service tcp 10.0.0.1:80",
         |i| i.edit_service(&Service::new(web(), Scheduler::TwoChoice)),
     );
@@ -95,43 +95,43 @@ fn missing_objects() {
     let d = Destination::new("10.0.0.51:80".parse().unwrap(), ForwardMethod::Masq);
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchService,
+        &ErrorKind::NoSuchService,
         "no such service",
         |i| i.add_destination(&missing, &d),
     );
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchService,
+        &ErrorKind::NoSuchService,
         "cannot delete service tcp 10.0.0.9:80",
         |i| i.delete_service(&missing),
     );
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchService,
+        &ErrorKind::NoSuchService,
         "cannot get service",
         |i| i.service(&missing).map(drop),
     );
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchService,
+        &ErrorKind::NoSuchService,
         "no such service",
         |i| i.destinations(&missing).map(drop),
     );
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchDestination,
+        &ErrorKind::NoSuchDestination,
         "no such destination",
         |i| i.edit_destination(&web(), &d),
     );
     refused(
         &mut ipvs,
-        ErrorKind::NoSuchDestination,
+        &ErrorKind::NoSuchDestination,
         "cannot delete destination 10.0.0.51:80",
         |i| i.delete_destination(&web(), d.addr),
     );
     refused(
         &mut ipvs,
-        ErrorKind::AlreadyExists,
+        &ErrorKind::AlreadyExists,
         "destination already exists",
         |i| {
             i.add_destination(
@@ -155,23 +155,23 @@ fn invalid_combinations() {
     svc.flags = ServiceFlags::PERSISTENT;
     svc.timeout = 60;
     svc.netmask = Netmask::Prefix(0);
-    refused(&mut ipvs, ErrorKind::Invalid, "invalid argument", |i| {
+    refused(&mut ipvs, &ErrorKind::Invalid, "invalid argument", |i| {
         i.add_service(&svc)
     });
     // A GUE tunnel needs a port.
     let mut gue = Destination::new("10.0.0.52:80".parse().unwrap(), ForwardMethod::Tunnel);
     gue.tunnel_type = TunnelType::Gue;
-    refused(&mut ipvs, ErrorKind::Invalid, "invalid argument", |i| {
+    refused(&mut ipvs, &ErrorKind::Invalid, "invalid argument", |i| {
         i.add_destination(&web(), &gue)
     });
     // Only tunnelling may cross address families.
     let mixed = Destination::new("[2001:db8::52]:80".parse().unwrap(), ForwardMethod::Masq);
-    refused(&mut ipvs, ErrorKind::Invalid, "invalid argument", |i| {
+    refused(&mut ipvs, &ErrorKind::Invalid, "invalid argument", |i| {
         i.add_destination(&web(), &mixed)
     });
     // A multicast address is no real server.
     let multicast = Destination::new("224.0.0.9:80".parse().unwrap(), ForwardMethod::Route);
-    refused(&mut ipvs, ErrorKind::Invalid, "invalid argument", |i| {
+    refused(&mut ipvs, &ErrorKind::Invalid, "invalid argument", |i| {
         i.add_destination(&web(), &multicast)
     });
     // A lower threshold above the upper one.
@@ -180,7 +180,7 @@ fn invalid_combinations() {
     thresholds.lower_threshold = 20;
     refused(
         &mut ipvs,
-        ErrorKind::Invalid,
+        &ErrorKind::Invalid,
         "cannot add destination 10.0.0.53:80",
         |i| i.add_destination(&web(), &thresholds),
     );
@@ -191,7 +191,7 @@ fn invalid_combinations() {
     };
     refused(
         &mut ipvs,
-        ErrorKind::FamilyNotSupported,
+        &ErrorKind::FamilyNotSupported,
         "address family",
         |i| i.add_service(&Service::new(odd, Scheduler::RoundRobin)),
     );

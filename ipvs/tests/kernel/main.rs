@@ -6,6 +6,9 @@
 //! `ip` run as children of that thread and so in that namespace. A test that cannot reach
 //! IPVS fails.
 
+// Test helpers, as `allow-unwrap-in-tests` allows in test functions.
+#![allow(clippy::unwrap_used)]
+
 mod errors;
 mod model_rules;
 mod restore;

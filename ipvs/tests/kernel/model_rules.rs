@@ -512,7 +512,7 @@ fn add_svc(key: ServiceKey) -> Command {
 }
 
 /// The model's verdict on a real server `spec` in the service `service` (a key's text form).
-fn model_rs(service: &str, spec: RealServerSpec) -> Result<(), String> {
+fn model_rs(service: &str, spec: &RealServerSpec) -> Result<(), String> {
     let key = lvs_model::ServiceKey::parse(service).unwrap();
     spec.parse(&key).map(drop).map_err(|e| e.to_string())
 }
@@ -526,7 +526,7 @@ fn rs(address: &str, port: i64, forwarding: &str) -> RealServerSpec {
     }
 }
 
-fn model_svc(spec: ServiceSpec) -> Result<(), String> {
+fn model_svc(spec: &ServiceSpec) -> Result<(), String> {
     spec.parse().map(drop).map_err(|e| e.to_string())
 }
 
@@ -578,14 +578,14 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "lower_threshold > upper_threshold (add)",
         Class::Kernel(ERANGE),
-        model_rs("tcp:10.0.0.1:80", spec.clone()),
+        model_rs("tcp:10.0.0.1:80", &spec),
         with_web(),
         Command::AddDestination(web(), thresholds),
     ));
     rows.push(row(
         "lower_threshold > upper_threshold (edit)",
         Class::Kernel(ERANGE),
-        model_rs("tcp:10.0.0.1:80", spec),
+        model_rs("tcp:10.0.0.1:80", &spec),
         vec![
             add_svc(web()),
             Command::AddDestination(web(), dest("10.0.0.53:80", ForwardMethod::Masq)),
@@ -599,7 +599,7 @@ fn rows() -> Vec<Row> {
         Class::Kernel(ERANGE),
         model_rs(
             "tcp:10.0.0.1:80",
-            RealServerSpec {
+            &RealServerSpec {
                 lower_threshold: Some(5),
                 ..rs("10.0.0.53", 80, "masq")
             },
@@ -615,7 +615,7 @@ fn rows() -> Vec<Row> {
         Class::Kernel(EINVAL),
         model_rs(
             "tcp:10.0.0.1:80",
-            RealServerSpec {
+            &RealServerSpec {
                 upper_threshold: Some(i64::from(Thresholds::MAX) + 1),
                 ..rs("10.0.0.54", 80, "masq")
             },
@@ -635,14 +635,14 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "GUE tunnel port 0 (add)",
         Class::Kernel(EINVAL),
-        model_rs("tcp:10.0.0.1:80", gue_spec.clone()),
+        model_rs("tcp:10.0.0.1:80", &gue_spec),
         with_web(),
         Command::AddDestination(web(), gue),
     ));
     rows.push(row(
         "GUE tunnel port 0 (edit)",
         Class::Kernel(EINVAL),
-        model_rs("tcp:10.0.0.1:80", gue_spec),
+        model_rs("tcp:10.0.0.1:80", &gue_spec),
         vec![
             add_svc(web()),
             Command::AddDestination(web(), dest("10.0.0.52:80", ForwardMethod::Tunnel)),
@@ -663,7 +663,7 @@ fn rows() -> Vec<Row> {
                 _ => "IPv6 real server in an IPv4 service, local",
             },
             Class::Kernel(EINVAL),
-            model_rs("tcp:10.0.0.1:80", rs("2001:db8::52", 80, method)),
+            model_rs("tcp:10.0.0.1:80", &rs("2001:db8::52", 80, method)),
             with_web(),
             Command::AddDestination(web(), dest("[2001:db8::52]:80", forward)),
         ));
@@ -671,7 +671,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "IPv4 real server in an IPv6 service, masq",
         Class::Kernel(EINVAL),
-        model_rs("tcp:[2001:db8::1]:80", rs("10.0.0.52", 80, "masq")),
+        model_rs("tcp:[2001:db8::1]:80", &rs("10.0.0.52", 80, "masq")),
         vec![add_svc(v6web)],
         Command::AddDestination(v6web, dest("10.0.0.52:80", ForwardMethod::Masq)),
     ));
@@ -693,7 +693,7 @@ fn rows() -> Vec<Row> {
         rows.push(row(
             rule,
             Class::Kernel(EINVAL),
-            model_svc(spec),
+            model_svc(&spec),
             Vec::new(),
             Command::AddService(svc.clone()),
         ));
@@ -702,15 +702,10 @@ fn rows() -> Vec<Row> {
         } else {
             "IPv6 persistence prefix length 129 (edit)"
         };
-        let spec = ServiceSpec {
-            persistence_timeout: 60,
-            persistence_netmask: Some(SpecNetmask::Prefix(i64::from(prefix))),
-            ..svc_spec("tcp", "2001:db8::1", 80)
-        };
         rows.push(row(
             edit_rule,
             Class::Kernel(EINVAL),
-            model_svc(spec),
+            model_svc(&spec),
             vec![add_svc(v6web)],
             Command::EditService(svc),
         ));
@@ -739,7 +734,7 @@ fn rows() -> Vec<Row> {
         rows.push(row(
             rule,
             Class::Kernel(EINVAL),
-            model_rs("tcp:10.0.0.1:80", rs(&addr.ip().to_string(), 80, "masq")),
+            model_rs("tcp:10.0.0.1:80", &rs(&addr.ip().to_string(), 80, "masq")),
             with_web(),
             Command::AddDestination(web(), Destination::new(addr, forward)),
         ));
@@ -763,7 +758,7 @@ fn rows() -> Vec<Row> {
             Class::Kernel(EINVAL),
             model_rs(
                 "tcp:[2001:db8::1]:80",
-                rs(&addr.ip().to_string(), 80, "masq"),
+                &rs(&addr.ip().to_string(), 80, "masq"),
             ),
             vec![add_svc(v6web)],
             Command::AddDestination(v6web, Destination::new(addr, ForwardMethod::Masq)),
@@ -836,7 +831,7 @@ fn rows() -> Vec<Row> {
         rows.push(row(
             rule,
             Class::DataPlane,
-            model_rs("tcp:10.0.0.1:80", rs("10.0.0.61", 8080, method)),
+            model_rs("tcp:10.0.0.1:80", &rs("10.0.0.61", 8080, method)),
             with_web(),
             Command::AddDestination(web(), dest("10.0.0.61:8080", forward)),
         ));
@@ -845,21 +840,21 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "fwmark service, route real server port != 0",
         Class::DataPlane,
-        model_rs("fwmark:7:ipv4", rs("10.0.0.62", 80, "route")),
+        model_rs("fwmark:7:ipv4", &rs("10.0.0.62", 80, "route")),
         vec![add_svc(mark)],
         Command::AddDestination(mark, dest("10.0.0.62:80", ForwardMethod::Route)),
     ));
     rows.push(row(
         "fwmark service, tunnel real server port != 0",
         Class::DataPlane,
-        model_rs("fwmark:7:ipv4", rs("10.0.0.62", 80, "tunnel")),
+        model_rs("fwmark:7:ipv4", &rs("10.0.0.62", 80, "tunnel")),
         vec![add_svc(mark)],
         Command::AddDestination(mark, dest("10.0.0.62:80", ForwardMethod::Tunnel)),
     ));
     rows.push(row(
         "address service, real server port 0",
         Class::DataPlane,
-        model_rs("tcp:10.0.0.1:80", rs("10.0.0.63", 0, "masq")),
+        model_rs("tcp:10.0.0.1:80", &rs("10.0.0.63", 0, "masq")),
         with_web(),
         Command::AddDestination(web(), dest("10.0.0.63:0", ForwardMethod::Masq)),
     ));
@@ -870,7 +865,7 @@ fn rows() -> Vec<Row> {
         rows.push(row(
             rule,
             Class::DataPlane,
-            model_svc(ServiceSpec {
+            model_svc(&ServiceSpec {
                 one_packet: true,
                 ..svc_spec(protocol, "10.0.0.1", 80)
             }),
@@ -885,7 +880,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "sip persistence engine on tcp",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             persistence_timeout: 60,
             persistence_engine: Some("sip".into()),
             ..svc_spec("tcp", "10.0.0.1", 80)
@@ -899,7 +894,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "sip persistence engine without persistence",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             persistence_engine: Some("sip".into()),
             ..svc_spec("udp", "10.0.0.1", 5060)
         }),
@@ -921,7 +916,7 @@ fn rows() -> Vec<Row> {
         rows.push(row(
             rule,
             Class::DataPlane,
-            model_svc(svc_spec("tcp", vip, 80)),
+            model_svc(&svc_spec("tcp", vip, 80)),
             Vec::new(),
             add_svc(key),
         ));
@@ -934,7 +929,7 @@ fn rows() -> Vec<Row> {
         Class::DataPlane,
         model_rs(
             "tcp:10.0.0.1:80",
-            RealServerSpec {
+            &RealServerSpec {
                 tunnel_type: Some("gre".into()),
                 tunnel_checksum: Some("remcsum".into()),
                 ..rs("10.0.0.64", 80, "tunnel")
@@ -948,7 +943,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "scheduler flag 1 (sh-fallback) on rr",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             scheduler: Some("rr".into()),
             scheduler_flags: vec!["sh-fallback".into()],
             ..svc_spec("tcp", "10.0.0.1", 80)
@@ -963,7 +958,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "non-contiguous IPv4 persistence netmask 255.0.255.0",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             persistence_timeout: 60,
             persistence_netmask: Some(SpecNetmask::Text("255.0.255.0".into())),
             ..svc_spec("tcp", "10.0.0.1", 80)
@@ -978,7 +973,7 @@ fn rows() -> Vec<Row> {
         Class::DataPlane,
         model_rs(
             "tcp:10.0.0.1:80",
-            RealServerSpec {
+            &RealServerSpec {
                 weight: Some(65536),
                 ..rs("10.0.0.65", 80, "masq")
             },
@@ -992,7 +987,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "service port 0 (ipvsadm's persistent all-ports service)",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             persistence_timeout: 60,
             ..svc_spec("tcp", "10.0.0.1", 0)
         }),
@@ -1020,7 +1015,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "persistence timeout above the model's u32::MAX/1000 (HZ=250 does not wrap yet)",
         Class::DataPlane,
-        model_svc(ServiceSpec {
+        model_svc(&ServiceSpec {
             persistence_timeout: i64::from(Persistence::MAX_TIMEOUT + 1),
             ..svc_spec("tcp", "10.0.0.1", 80)
         }),
@@ -1030,7 +1025,7 @@ fn rows() -> Vec<Row> {
     let mut local_ll = row(
         "real server at a link-local address the director holds",
         Class::DataPlane,
-        model_rs("tcp:[2001:db8::1]:80", rs("fe80::1234", 80, "masq")),
+        model_rs("tcp:[2001:db8::1]:80", &rs("fe80::1234", 80, "masq")),
         vec![add_svc(v6web)],
         Command::AddDestination(v6web, dest("[fe80::1234]:80", ForwardMethod::Masq)),
     );
@@ -1050,14 +1045,14 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "real server 0.1.2.3 (in 0.0.0.0/8)",
         Class::Neither,
-        model_rs("tcp:10.0.0.1:80", rs("0.1.2.3", 80, "masq")),
+        model_rs("tcp:10.0.0.1:80", &rs("0.1.2.3", 80, "masq")),
         with_web(),
         Command::AddDestination(web(), dest("0.1.2.3:80", ForwardMethod::Masq)),
     ));
     rows.push(row(
         "real server 240.0.0.1 (class E)",
         Class::Neither,
-        model_rs("tcp:10.0.0.1:80", rs("240.0.0.1", 80, "masq")),
+        model_rs("tcp:10.0.0.1:80", &rs("240.0.0.1", 80, "masq")),
         with_web(),
         Command::AddDestination(web(), dest("240.0.0.1:80", ForwardMethod::Masq)),
     ));
@@ -1066,7 +1061,7 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "real server at a broadcast address of the director's subnets (10.0.0.255)",
         Class::Director(EINVAL),
-        model_rs("tcp:10.0.0.1:80", rs("10.0.0.255", 80, "masq")),
+        model_rs("tcp:10.0.0.1:80", &rs("10.0.0.255", 80, "masq")),
         with_web(),
         Command::AddDestination(web(), dest("10.0.0.255:80", ForwardMethod::Masq)),
     ));

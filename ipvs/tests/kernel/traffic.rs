@@ -90,7 +90,7 @@ fn tid() -> String {
     nix::unistd::gettid().to_string()
 }
 
-fn real_server(plan: Plan, tid_tx: Sender<String>, go: Receiver<()>, ready: Sender<()>) {
+fn real_server(plan: Plan, tid_tx: &Sender<String>, go: &Receiver<()>, ready: &Sender<()>) {
     fresh_netns();
     tid_tx.send(tid()).unwrap();
     go.recv().unwrap();
@@ -117,10 +117,10 @@ fn real_server(plan: Plan, tid_tx: Sender<String>, go: Receiver<()>, ready: Send
 
 fn client(
     plan: Plan,
-    tid_tx: Sender<String>,
-    go: Receiver<()>,
-    open: Sender<()>,
-    close: Receiver<()>,
+    tid_tx: &Sender<String>,
+    go: &Receiver<()>,
+    open: &Sender<()>,
+    close: &Receiver<()>,
 ) {
     fresh_netns();
     tid_tx.send(tid()).unwrap();
@@ -203,12 +203,12 @@ fn nat_traffic(plan: Plan) {
     let (rtid_tx, rtid) = channel();
     let (rgo_tx, rgo) = channel();
     let (ready_tx, ready) = channel();
-    let server = thread::spawn(move || real_server(plan, rtid_tx, rgo, ready_tx));
+    let server = thread::spawn(move || real_server(plan, &rtid_tx, &rgo, &ready_tx));
     let (ctid_tx, ctid) = channel();
     let (cgo_tx, cgo) = channel();
     let (open_tx, open) = channel();
     let (close_tx, close) = channel();
-    let client = thread::spawn(move || client(plan, ctid_tx, cgo, open_tx, close));
+    let client = thread::spawn(move || client(plan, &ctid_tx, &cgo, &open_tx, &close));
     let (rtid, ctid) = (rtid.recv().unwrap(), ctid.recv().unwrap());
 
     run(

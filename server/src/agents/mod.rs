@@ -1,9 +1,11 @@
 //! What the server keeps in memory about agents: when each director was last seen, the
 //! serialised desired-state document and the last changes answer per cluster (so the
 //! agents a commit wakes share one load), the statistics store, and the background task
-//! that persists heartbeats and turns statistics into history.
+//! that persists heartbeats and turns statistics into history. `reports.rs` writes the
+//! agents' apply reports as group commits.
 
 pub mod changes;
+pub mod reports;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -14,7 +14,7 @@ use lvs_model::agent::{
     ApplyReport, DesiredStateChanges, DriftRepair, StatsReport, CHANGES_MEDIA_TYPE,
 };
 use lvs_model::spec::DesiredStateSpec;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Agent;
@@ -22,16 +22,17 @@ use super::desired_state::generation_etag;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
 use super::AppState;
+use crate::agents::reports::{self, ReportError, StoredDrift};
 use crate::agents::stats::Latest;
-use crate::db::{clusters, director_status, now_millis};
+use crate::db::{clusters, now_millis};
 
 /// The default and the longest time a long-poll is held, in seconds.
 pub const DEFAULT_POLL_SECONDS: u64 = 30;
 pub const MAX_POLL_SECONDS: u64 = 120;
 
-/// The failed changes kept from a report, and the repaired drifts kept per director.
+/// The failed changes kept from a report.
 pub const MAX_ERRORS: usize = 100;
-pub const MAX_DRIFT_REPAIRED: usize = 50;
+pub use crate::agents::reports::MAX_DRIFT_REPAIRED;
 
 /// Optional names the agent believes it is: when given, they must be its token's (403
 /// otherwise), which catches an agent started with another director's token.
@@ -94,18 +95,17 @@ pub async fn desired_state(
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let owner = &agent.0;
-    // Subscribed before the generation is read, and marked seen before each read: a
-    // change that commits after a read always wakes the wait that follows it.
+    // Subscribed before the generation is read: a change that commits after the read
+    // always wakes the wait that follows it.
     let mut commits = state.db.changes().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
+    let mut conn = state.db.read().await?;
+    let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
+    drop(conn);
+    let Some(mut generation) = generation else {
+        return Err(cluster_gone(&agent));
+    };
     let answer = loop {
-        commits.borrow_and_update();
-        let mut conn = state.db.read().await?;
-        let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
-        drop(conn);
-        let Some(generation) = generation else {
-            return Err(cluster_gone(&agent));
-        };
         if let Some(answer) = answer_at(&state, &agent, &params, generation).await? {
             break answer;
         }
@@ -121,6 +121,11 @@ pub async fn desired_state(
                 break StatusCode::NO_CONTENT.into_response();
             }
         }
+        // Woken by a commit, which announced its generation (the channel keeps the
+        // highest): no need to read it back. Marked seen here, so a later commit wakes the
+        // next wait. A generation never goes back while the channel lives (deleting the
+        // cluster closes it), so the highest of the two is the current one.
+        generation = generation.max(*commits.borrow_and_update());
     };
     state.agents.seen(owner.director_id, now_millis());
     Ok(answer)
@@ -171,14 +176,6 @@ fn state_response(json: Bytes, content_type: &'static str, generation: u64) -> R
     response
 }
 
-/// A repaired drift as stored, with when it was reported (Unix milliseconds).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredDrift {
-    pub object: String,
-    pub found: String,
-    pub at: i64,
-}
-
 /// Report a reconcile pass: the generation applied, each change's outcome, repaired drift,
 /// versions, and the services left alone at generation 0. Shown in the director's `status`.
 #[utoipa::path(post, path = "/api/v1/agent/report", tag = "agent",
@@ -215,39 +212,43 @@ pub async fn report(
     } else {
         Some(serde_json::to_string(&errors).map_err(anyhow::Error::from)?)
     };
-    let unmanaged =
+    let unmanaged_services =
         serde_json::to_string(&report.unmanaged_services).map_err(anyhow::Error::from)?;
-    let director_id = agent.0.director_id;
-
-    let mut tx = state.db.write().await?;
-    let stored: Vec<StoredDrift> = director_status::drift_repaired(&mut tx, director_id)
-        .await?
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default();
-    let drift: Vec<StoredDrift> = report
+    let drift_repaired = report
         .drift_repaired
         .iter()
+        .take(MAX_DRIFT_REPAIRED)
         .map(|DriftRepair { object, found }| StoredDrift {
             object: object.clone(),
             found: found.clone(),
             at: now,
         })
-        .chain(stored)
-        .take(MAX_DRIFT_REPAIRED)
         .collect();
-    let drift = serde_json::to_string(&drift).map_err(anyhow::Error::from)?;
-    let row = director_status::Report {
+    let director_id = agent.0.director_id;
+    let row = reports::Report {
+        director_id,
         now,
         applied_generation,
         ok: report.succeeded(),
-        errors: errors.as_deref(),
-        drift_repaired: &drift,
-        agent_version: &report.agent_version,
-        kernel_version: &report.kernel_version,
-        unmanaged_services: &unmanaged,
+        errors,
+        drift_repaired,
+        agent_version: report.agent_version,
+        kernel_version: report.kernel_version,
+        unmanaged_services,
     };
-    director_status::record_report(&mut tx, director_id, &row).await?;
-    tx.commit().await?;
+    // Answered once committed, in one transaction with the reports queued beside it.
+    state
+        .reports
+        .write(row)
+        .await
+        .map_err(|error| match error {
+            ReportError::DirectorGone => ApiError::Unauthorized(format!(
+                "director {} of cluster {} was deleted, and with it this agent's token",
+                agent.0.director, agent.0.cluster
+            )),
+            ReportError::Stopped => ApiError::Unavailable("the server is stopping".to_owned()),
+            failed @ ReportError::Failed(_) => ApiError::Internal(failed.into()),
+        })?;
     state.agents.seen(director_id, now);
     Ok(StatusCode::NO_CONTENT)
 }

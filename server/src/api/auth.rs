@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::db::agent_tokens::{self, TokenOwner};
+use crate::db::agent_tokens::TokenOwner;
 use crate::db::now_millis;
 
 pub const TOKEN_PREFIX: &str = "lvsa_";
@@ -80,9 +80,8 @@ impl FromRequestParts<AppState> for Agent {
                 "the bearer token is malformed (expected lvsa_ and 64 hex digits)",
             ));
         }
-        let mut conn = state.db.read().await?;
-        let owner = agent_tokens::owner(&mut conn, &hash(token)).await?;
-        drop(conn);
+        // Cached: revoking, replacing or deleting invalidates it before the call returns.
+        let owner = state.db.token_owner(&hash(token)).await?;
         let Some(owner) = owner else {
             return Err(refuse(
                 "the agent token is unknown: it was revoked, replaced by a newer one, or \

@@ -11,12 +11,12 @@ use serde_json::Value;
 use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
-use super::agent::StoredDrift;
 use super::clusters::ClusterFilter;
 use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
 use super::{lookup, AppState};
+use crate::agents::reports::StoredDrift;
 use crate::agents::Agents;
 use crate::db::clusters::ClusterRow;
 use crate::db::director_status::{self, StatusRow};

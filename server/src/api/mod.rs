@@ -32,6 +32,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::agents::reports::Reports;
 use crate::agents::Agents;
 use crate::db::Db;
 use error::ApiError;
@@ -41,6 +42,8 @@ use error::ApiError;
 pub struct AppState {
     pub db: Db,
     pub agents: Arc<Agents>,
+    /// The writer of the agents' apply reports.
+    pub reports: Reports,
 }
 
 #[derive(OpenApi)]

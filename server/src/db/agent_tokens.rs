@@ -1,6 +1,16 @@
-//! The `agent_tokens` table: one token per director, kept as its SHA-256.
+//! The `agent_tokens` table: one token per director, kept as its SHA-256; and the
+//! in-memory cache of who each token belongs to, which spares every agent request a read.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use sqlx::SqliteConnection;
+
+use super::Tx;
+
+/// The most owners [`OwnerCache`] holds: one per director, so only a fleet larger than this
+/// reads the database for some requests.
+pub const MAX_CACHED_OWNERS: usize = 10_000;
 
 /// Who a token belongs to.
 #[derive(Debug, Clone)]
@@ -11,9 +21,60 @@ pub struct TokenOwner {
     pub cluster: String,
 }
 
+/// Token hash -> owner, for valid tokens only (an unknown token is read every time).
+///
+/// Every write that can change what [`owner`] returns (a token created, replaced or
+/// revoked; a director or cluster added or deleted; names never change) takes the [`Tx`] and
+/// marks it, and [`Tx::commit`] then calls [`OwnerCache::invalidate`]: so once the API call
+/// that committed it returns, no request is authenticated from what was cached before. A
+/// lookup that read the database before the commit cannot put its stale answer back: it
+/// inserts only if no invalidation happened since it began ([`OwnerCache::insert`]).
+#[derive(Debug, Default)]
+pub struct OwnerCache {
+    inner: Mutex<CachedOwners>,
+}
+
+#[derive(Debug, Default)]
+struct CachedOwners {
+    /// Bumped by every invalidation.
+    epoch: u64,
+    owners: HashMap<[u8; 32], TokenOwner>,
+}
+
+impl OwnerCache {
+    /// The cached owner of `hash`, or the epoch to insert what the database says with.
+    pub fn get(&self, hash: &[u8; 32]) -> Result<TokenOwner, u64> {
+        let cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.owners.get(hash).cloned().ok_or(cached.epoch)
+    }
+
+    /// Caches `owner`, read after [`OwnerCache::get`] returned `epoch`, unless the cache was
+    /// invalidated since (the read may predate the change that invalidated it).
+    pub fn insert(&self, epoch: u64, hash: [u8; 32], owner: TokenOwner) {
+        let mut cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached.epoch != epoch {
+            return;
+        }
+        if cached.owners.len() >= MAX_CACHED_OWNERS && !cached.owners.contains_key(&hash) {
+            // Any one: a fleet this large reads some owners, not all, from the database.
+            if let Some(evicted) = cached.owners.keys().next().copied() {
+                cached.owners.remove(&evicted);
+            }
+        }
+        cached.owners.insert(hash, owner);
+    }
+
+    /// Forgets every owner; called after a commit that may have changed one.
+    pub fn invalidate(&self) {
+        let mut cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.epoch += 1;
+        cached.owners.clear();
+    }
+}
+
 /// Sets the director's token, replacing the one it had.
 pub async fn replace(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     director_id: i64,
     hash: &[u8],
     now: i64,
@@ -26,23 +87,26 @@ pub async fn replace(
         hash,
         now
     )
-    .execute(conn)
-    .await
-    .map(drop)
+    .execute(&mut **tx)
+    .await?;
+    tx.record_owners_changed();
+    Ok(())
 }
 
 /// Revokes the director's token; whether it had one.
-pub async fn delete(conn: &mut SqliteConnection, director_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn delete(tx: &mut Tx, director_id: i64) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         "DELETE FROM agent_tokens WHERE director_id = ?",
         director_id
     )
-    .execute(conn)
+    .execute(&mut **tx)
     .await?;
+    tx.record_owners_changed();
     Ok(result.rows_affected() > 0)
 }
 
-/// The director and cluster a token hash belongs to.
+/// The director and cluster a token hash belongs to, read from the database (see
+/// [`super::Db::token_owner`] for the cached answer).
 pub async fn owner(
     conn: &mut SqliteConnection,
     hash: &[u8],

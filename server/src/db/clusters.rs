@@ -45,15 +45,17 @@ fn seconds(value: Option<std::num::NonZeroU32>) -> Option<i64> {
     value.map(|s| i64::from(s.get()))
 }
 
+/// Adds a cluster. It takes the transaction, as [`delete`] does, so that committing it
+/// invalidates the cached token owners (see [`super::agent_tokens::OwnerCache`]).
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     settings: &ClusterSettings,
     now: i64,
 ) -> Result<ClusterRow, sqlx::Error> {
     let (name, description) = (settings.name.as_str(), settings.description.as_str());
     let t = settings.timeouts;
     let (tcp, tcpfin, udp) = (seconds(t.tcp), seconds(t.tcpfin), seconds(t.udp));
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         ClusterRow,
         r#"INSERT INTO clusters
             (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, created_at, updated_at)
@@ -68,8 +70,10 @@ pub async fn insert(
         now,
         now,
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut **tx)
+    .await?;
+    tx.record_owners_changed();
+    Ok(row)
 }
 
 pub async fn get(
@@ -111,7 +115,8 @@ pub async fn list(
     .await
 }
 
-/// Replaces description and timeouts.
+/// Replaces description and timeouts. Never the name: cached token owners carry it, so a
+/// write that renamed would have to take the [`Tx`] and mark it as [`delete`] does.
 pub async fn update(
     conn: &mut SqliteConnection,
     id: i64,
@@ -189,11 +194,13 @@ pub async fn generation(conn: &mut SqliteConnection, id: i64) -> Result<Option<u
     Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
 }
 
-pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
+/// Deletes a cluster, and with it everything in it (directors and their tokens too).
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query!("DELETE FROM clusters WHERE id = ?", id)
-        .execute(conn)
-        .await
-        .map(drop)
+        .execute(&mut **tx)
+        .await?;
+    tx.record_owners_changed();
+    Ok(())
 }
 
 pub async fn update_timeouts(

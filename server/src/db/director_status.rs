@@ -50,7 +50,8 @@ pub async fn of_cluster(
 }
 
 /// What a report changes: everything but `last_seen` is replaced, except that
-/// `last_errors` is kept when the report had none.
+/// `last_errors` is kept when the report had none, and `drift_repaired` when it repaired
+/// none.
 #[derive(Debug)]
 pub struct Report<'a> {
     pub now: i64,
@@ -58,8 +59,8 @@ pub struct Report<'a> {
     pub ok: bool,
     /// JSON array; `None` keeps the stored errors.
     pub errors: Option<&'a str>,
-    /// JSON array, already merged with the stored one.
-    pub drift_repaired: &'a str,
+    /// JSON array, already merged with the stored one; `None` keeps the stored one.
+    pub drift_repaired: Option<&'a str>,
     pub agent_version: &'a str,
     pub kernel_version: &'a str,
     /// JSON array.
@@ -91,7 +92,7 @@ pub async fn record_report(
             (director_id, last_seen, reported_at, applied_generation, last_report_ok,
              last_errors, last_errors_at, drift_repaired, agent_version, kernel_version,
              unmanaged_services)
-         VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, '[]'), ?6, ?7, ?8, ?9, ?10)
+         VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, '[]'), ?6, coalesce(?7, '[]'), ?8, ?9, ?10)
          ON CONFLICT (director_id) DO UPDATE SET
             last_seen = max(last_seen, excluded.last_seen),
             reported_at = excluded.reported_at,
@@ -99,7 +100,7 @@ pub async fn record_report(
             last_report_ok = excluded.last_report_ok,
             last_errors = coalesce(?5, last_errors),
             last_errors_at = coalesce(?6, last_errors_at),
-            drift_repaired = excluded.drift_repaired,
+            drift_repaired = coalesce(?7, drift_repaired),
             agent_version = excluded.agent_version,
             kernel_version = excluded.kernel_version,
             unmanaged_services = excluded.unmanaged_services",

@@ -3,6 +3,8 @@
 use lvs_model::spec::DirectorSettings;
 use sqlx::SqliteConnection;
 
+use super::Tx;
+
 #[derive(Debug, Clone)]
 pub struct DirectorRow {
     pub id: i64,
@@ -13,14 +15,16 @@ pub struct DirectorRow {
     pub updated_at: i64,
 }
 
+/// Adds a director. It takes the transaction, as [`delete`] does, so that committing it
+/// invalidates the cached token owners (see [`super::agent_tokens::OwnerCache`]).
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     cluster_id: i64,
     settings: &DirectorSettings,
     now: i64,
 ) -> Result<DirectorRow, sqlx::Error> {
     let (name, description) = (settings.name.as_str(), settings.description.as_str());
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         DirectorRow,
         r#"INSERT INTO directors (cluster_id, name, description, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?)
@@ -31,8 +35,10 @@ pub async fn insert(
         now,
         now
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut **tx)
+    .await?;
+    tx.record_owners_changed();
+    Ok(row)
 }
 
 pub async fn get(
@@ -75,6 +81,8 @@ pub async fn list(
     .await
 }
 
+/// Never the name: cached token owners carry it, so a write that renamed would have to take
+/// the [`Tx`] and mark it as [`delete`] does.
 pub async fn update_description(
     conn: &mut SqliteConnection,
     id: i64,
@@ -92,9 +100,11 @@ pub async fn update_description(
     .map(drop)
 }
 
-pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
+/// Deletes a director, its token and status with it.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query!("DELETE FROM directors WHERE id = ?", id)
-        .execute(conn)
-        .await
-        .map(drop)
+        .execute(&mut **tx)
+        .await?;
+    tx.record_owners_changed();
+    Ok(())
 }

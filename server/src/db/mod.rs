@@ -23,29 +23,43 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use tokio::sync::watch;
 
+use agent_tokens::{OwnerCache, TokenOwner};
+
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     read: SqlitePool,
     write: SqlitePool,
     changes: Arc<Changes>,
+    owners: Arc<OwnerCache>,
 }
 
 /// A transaction. [`clusters::bump_generation`] records the clusters whose desired state it
 /// changed (and what changed, in the `changes` table), and [`Tx::commit`] announces them through [`Changes`] once they are durable, so
 /// no write path can change a desired state without waking the agents waiting for it.
+/// Likewise, the writes that can change who an agent token belongs to mark it, and
+/// committing it invalidates the cached owners ([`OwnerCache`]).
 /// Dropping it rolls back and announces nothing.
 #[derive(Debug)]
 pub struct Tx {
     inner: Transaction<'static, Sqlite>,
     changes: Arc<Changes>,
     bumped: Vec<(i64, u64)>,
+    owners: Arc<OwnerCache>,
+    owners_changed: bool,
 }
 
 impl Tx {
-    /// Commits, then tells the waiters of every cluster whose generation was bumped.
+    /// Commits, then tells the waiters of every cluster whose generation was bumped, and
+    /// forgets the cached token owners if a write may have changed one.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await?;
+        let committed = self.inner.commit().await;
+        if self.owners_changed {
+            // Even after a failed COMMIT: invalidating costs one read per agent, a stale
+            // owner would let a revoked token in.
+            self.owners.invalidate();
+        }
+        committed?;
         for (cluster_id, generation) in self.bumped {
             self.changes.committed(cluster_id, generation);
         }
@@ -54,6 +68,11 @@ impl Tx {
 
     pub(crate) fn record_bump(&mut self, cluster_id: i64, generation: u64) {
         self.bumped.push((cluster_id, generation));
+    }
+
+    /// A write in this transaction may change what [`agent_tokens::owner`] returns.
+    pub(crate) fn record_owners_changed(&mut self) {
+        self.owners_changed = true;
     }
 }
 
@@ -88,11 +107,19 @@ impl Changes {
             .subscribe()
     }
 
-    /// Called after the commit that took `cluster_id` to `generation`.
+    /// Called after the commit that took `cluster_id` to `generation`. The value only ever
+    /// grows, so it is the cluster's latest committed generation even when two commits
+    /// announce theirs out of order (each announces after its COMMIT returns).
     pub fn committed(&self, cluster_id: i64, generation: u64) {
         let clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = clusters.get(&cluster_id) {
-            sender.send_replace(generation);
+            sender.send_if_modified(|latest| {
+                let newer = generation > *latest;
+                if newer {
+                    *latest = generation;
+                }
+                newer
+            });
         }
     }
 
@@ -127,6 +154,7 @@ impl Db {
             read,
             write,
             changes: Arc::default(),
+            owners: Arc::default(),
         })
     }
 
@@ -148,7 +176,25 @@ impl Db {
             inner,
             changes: self.changes.clone(),
             bumped: Vec::new(),
+            owners: self.owners.clone(),
+            owners_changed: false,
         }
+    }
+
+    /// Who the agent token with this hash belongs to, from the cache ([`OwnerCache`]) or
+    /// else the database. `None` for an unknown token, which is never cached.
+    pub async fn token_owner(&self, hash: &[u8; 32]) -> Result<Option<TokenOwner>, sqlx::Error> {
+        let epoch = match self.owners.get(hash) {
+            Ok(owner) => return Ok(Some(owner)),
+            Err(epoch) => epoch,
+        };
+        let mut tx = self.read().await?;
+        let owner = agent_tokens::owner(&mut tx, hash).await?;
+        drop(tx);
+        if let Some(owner) = &owner {
+            self.owners.insert(epoch, *hash, owner.clone());
+        }
+        Ok(owner)
     }
 
     /// Where committed generations are announced.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lvs_model::spec::{ClusterSpec, RealServerSpec, ServiceSpec, TimeoutsSpec};
 use lvs_model::Diff;
+use lvs_server::agents::reports::Reports;
 use lvs_server::agents::{AgentOptions, Agents};
 use lvs_server::api::AppState;
 use lvs_server::db::{changes, clusters, desired_state, Db};
@@ -20,7 +21,13 @@ async fn state_beside(app: &TestApp) -> AppState {
         .expect("open the database");
     let (_, stopping) = tokio::sync::watch::channel(false);
     let agents = Arc::new(Agents::new(AgentOptions::default(), stopping));
-    AppState { db, agents }
+    // Its writer ends when the state is dropped.
+    let (reports, _writer) = Reports::spawn(db.clone());
+    AppState {
+        db,
+        agents,
+        reports,
+    }
 }
 
 #[tokio::test]

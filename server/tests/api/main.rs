@@ -3,6 +3,7 @@
 //! One test binary, so the server is compiled and linked once for all of them.
 
 mod agent_changes;
+mod agent_hot_path;
 mod agent_longpoll;
 mod agents;
 mod changes;
