@@ -164,8 +164,13 @@ impl StateCache {
             applied_generation,
             diffs: diffs.iter().map(DiffSpec::from).collect(),
         };
-        self.append(snapshot.id, &line)
-            .with_context(|| format!("cannot append to {}", self.journal_path().display()))?;
+        if let Err(error) = self.append(snapshot.id, &line) {
+            // A line may be half-written: the next record starts over with a snapshot.
+            self.snapshot = None;
+            self.journal = None;
+            return Err(error)
+                .with_context(|| format!("cannot append to {}", self.journal_path().display()));
+        }
         if self.journal_bytes > snapshot.bytes.max(MIN_JOURNAL_LIMIT) {
             self.store(applied_generation, state)?;
             return Ok(Written::Snapshot);

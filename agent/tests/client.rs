@@ -61,18 +61,10 @@ fn weight_diff(from: u64, to: u64) -> serde_json::Value {
         serde_json::json!({"address": "10.1.0.1", "port": 80, "forwarding": "masq",
                            "weight": weight})
     };
-    let mut summary = serde_json::Map::new();
-    for field in [
-        "services_added",
-        "services_removed",
-        "services_changed",
-        "real_servers_added",
-        "real_servers_removed",
-    ] {
-        summary.insert(field.into(), 0.into());
-    }
-    summary.insert("real_servers_changed".into(), 1.into());
-    summary.insert("timeouts_changed".into(), false.into());
+    let summary = lvs_model::DiffSummary {
+        real_servers_changed: 1,
+        ..lvs_model::DiffSummary::default()
+    };
     serde_json::json!({"from_generation": from, "to_generation": to, "summary": summary,
         "services": [{"change": "changed", "key": "tcp:10.0.0.1:80", "real_servers": [
             {"change": "changed", "key": "10.1.0.1:80", "old": server(1), "new": server(4)}]}]})

@@ -1644,18 +1644,10 @@ fn service_key_parse_rejects_bad_keys() {
 /// A valid diff: real server 10.1.0.1:80 of tcp:10.0.0.1:80 from weight 1 to 5.
 fn weight_diff() -> Value {
     let server = |weight: i64| json!({"address": "10.1.0.1", "port": 80, "forwarding": "masq", "weight": weight});
-    let mut summary = serde_json::Map::new();
-    for field in [
-        "services_added",
-        "services_removed",
-        "services_changed",
-        "real_servers_added",
-        "real_servers_removed",
-    ] {
-        summary.insert(field.into(), json!(0));
-    }
-    summary.insert("real_servers_changed".into(), json!(1));
-    summary.insert("timeouts_changed".into(), json!(false));
+    let summary = lvs_model::DiffSummary {
+        real_servers_changed: 1,
+        ..lvs_model::DiffSummary::default()
+    };
     json!({
         "from_generation": 4, "to_generation": 5, "summary": summary,
         "services": [{"change": "changed", "key": "tcp:10.0.0.1:80", "real_servers": [
