@@ -16,6 +16,7 @@ use axum::body::Bytes;
 use lvs_model::spec::DocumentView;
 use tokio::sync::watch;
 
+use crate::db::agent_tokens::TokenOwner;
 use crate::db::{clusters, desired_state, director_status, now_millis, Db};
 use changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
@@ -146,18 +147,33 @@ impl Agents {
 
     /// The cluster's current desired-state document, or `None` if it no longer exists.
     /// Loaded and serialised once per generation: the agents a commit wakes all at once
-    /// queue on the cluster's document lock and then share the first one's bytes.
-    pub async fn document(&self, db: &Db, cluster_id: i64) -> anyhow::Result<Option<Document>> {
-        let cache = self.cluster_cache(cluster_id);
+    /// queue on the cluster's document lock and then share the first one's bytes, without
+    /// a read each when `at` (the generation their poll was woken with) is the one cached.
+    pub async fn document(
+        &self,
+        db: &Db,
+        owner: &TokenOwner,
+        at: u64,
+    ) -> anyhow::Result<Option<Document>> {
+        let cache = self.cluster_cache(owner.cluster_id);
         let mut cached = cache.document.lock().await;
+        let is_current = |c: &CachedDocument, created_at: i64, generation: u64| {
+            c.document.generation == generation && c.cluster_created_at == created_at
+        };
+        if let Some(hit) = cached
+            .as_ref()
+            .filter(|c| is_current(c, owner.cluster_created_at, at))
+        {
+            return Ok(Some(hit.document.clone()));
+        }
         let mut tx = db.read().await?;
-        let Some(cluster) = clusters::get_by_id(&mut tx, cluster_id).await? else {
+        let Some(cluster) = clusters::get_by_id(&mut tx, owner.cluster_id).await? else {
             return Ok(None);
         };
-        if let Some(hit) = cached.as_ref().filter(|c| {
-            c.document.generation == cluster.generation()
-                && c.cluster_created_at == cluster.created_at
-        }) {
+        if let Some(hit) = cached
+            .as_ref()
+            .filter(|c| is_current(c, cluster.created_at, cluster.generation()))
+        {
             return Ok(Some(hit.document.clone()));
         }
         let loaded = desired_state::load(&mut tx, &cluster).await?;
@@ -187,17 +203,26 @@ impl Agents {
     /// sent instead: the cluster is not ahead of `after`, too far ahead, a diff in between
     /// is missing or truncated, or the cluster no longer exists. Read once per `after` and
     /// generation, like [`Agents::document`]: the agents a commit wakes all ask with the
-    /// same `after`.
+    /// same `after`, and those woken with generation `at` when it is cached read nothing.
     pub async fn changes(
         &self,
         db: &Db,
-        cluster_id: i64,
+        owner: &TokenOwner,
         after: u64,
+        at: u64,
     ) -> anyhow::Result<Option<StateChanges>> {
-        let cache = self.cluster_cache(cluster_id);
+        let cache = self.cluster_cache(owner.cluster_id);
         let mut cached = cache.changes.lock().await;
+        let woken_with = ChangesKey {
+            cluster_created_at: owner.cluster_created_at,
+            from_generation: after,
+            generation: at,
+        };
+        if let Some(hit) = cached.as_ref().filter(|c| c.key == woken_with) {
+            return Ok(hit.changes.clone());
+        }
         let mut tx = db.read().await?;
-        let Some(cluster) = clusters::get_by_id(&mut tx, cluster_id).await? else {
+        let Some(cluster) = clusters::get_by_id(&mut tx, owner.cluster_id).await? else {
             return Ok(None);
         };
         let key = ChangesKey::new(&cluster, after);
@@ -208,7 +233,7 @@ impl Agents {
         if let Some(hit) = cached.as_ref().filter(|c| c.key == key) {
             return Ok(hit.changes.clone());
         }
-        let loaded = changes::load(&mut tx, cluster_id, key).await?;
+        let loaded = changes::load(&mut tx, owner.cluster_id, key).await?;
         *cached = Some(CachedChanges {
             key,
             changes: loaded.clone(),

@@ -15,6 +15,7 @@ use lvs_model::agent::{
 };
 use lvs_model::spec::DesiredStateSpec;
 use serde::Deserialize;
+use tokio::sync::watch;
 use utoipa::IntoParams;
 
 use super::auth::Agent;
@@ -99,11 +100,14 @@ pub async fn desired_state(
     // always wakes the wait that follows it.
     let mut commits = state.db.changes().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
-    let mut conn = state.db.read().await?;
-    let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
-    drop(conn);
-    let Some(mut generation) = generation else {
-        return Err(cluster_gone(&agent));
+    let mut generation = match announced_generation(&mut commits, params.after) {
+        Some(generation) => generation,
+        None => {
+            let mut conn = state.db.read().await?;
+            let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
+            drop(conn);
+            generation.ok_or_else(|| cluster_gone(&agent))?
+        }
     };
     let answer = loop {
         if let Some(answer) = answer_at(&state, &agent, &params, generation).await? {
@@ -131,6 +135,17 @@ pub async fn desired_state(
     Ok(answer)
 }
 
+/// The cluster's generation as its last commit announced it, marked seen; `None` when it
+/// must be read instead. The channel keeps the highest generation announced since it was
+/// created, which is the latest committed one unless no commit was announced since (0) or
+/// one has committed and not yet announced: an agent holding a generation above the
+/// announced one may have read it from such a commit, and must not be taken for one ahead
+/// of the server.
+fn announced_generation(commits: &mut watch::Receiver<u64>, after: Option<u64>) -> Option<u64> {
+    let announced = *commits.borrow_and_update();
+    (announced > 0 && after.is_none_or(|after| after <= announced)).then_some(announced)
+}
+
 fn cluster_gone(agent: &Agent) -> ApiError {
     ApiError::Unauthorized(format!(
         "cluster {} was deleted, and with it this agent's token",
@@ -147,18 +162,19 @@ async fn answer_at(
     params: &PollParams,
     generation: u64,
 ) -> ApiResult<Option<Response>> {
-    let cluster_id = agent.0.cluster_id;
+    let owner = &agent.0;
     match params.after {
         Some(after) if after == generation => return Ok(None),
         Some(after) if after < generation && params.changes => {
-            if let Some(changes) = state.agents.changes(&state.db, cluster_id, after).await? {
+            let changes = state.agents.changes(&state.db, owner, after, generation);
+            if let Some(changes) = changes.await? {
                 let response = state_response(changes.json, CHANGES_MEDIA_TYPE, changes.generation);
                 return Ok(Some(response));
             }
         }
         _ => {}
     }
-    let Some(document) = state.agents.document(&state.db, cluster_id).await? else {
+    let Some(document) = state.agents.document(&state.db, owner, generation).await? else {
         return Err(cluster_gone(agent));
     };
     let response = state_response(document.json, "application/json", document.generation);

@@ -19,6 +19,8 @@ pub struct TokenOwner {
     pub director: String,
     pub cluster_id: i64,
     pub cluster: String,
+    /// Tells this cluster from an earlier one with the same id (see `agents::changes`).
+    pub cluster_created_at: i64,
 }
 
 /// Token hash -> owner, for valid tokens only (an unknown token is read every time).
@@ -114,7 +116,7 @@ pub async fn owner(
     sqlx::query_as!(
         TokenOwner,
         r#"SELECT d.id AS "director_id!", d.name AS director, c.id AS "cluster_id!",
-                c.name AS cluster
+                c.name AS cluster, c.created_at AS cluster_created_at
          FROM agent_tokens t
          JOIN directors d ON d.id = t.director_id
          JOIN clusters c ON c.id = d.cluster_id

@@ -467,3 +467,42 @@ async fn a_recreated_cluster_is_sent_its_own_changes() {
     let diffs = parse_changes(&resp, 1, 2);
     assert_eq!(applied(&before, &diffs), agent_document(&app, &token).await);
 }
+
+#[tokio::test]
+async fn polls_after_an_announced_commit_tell_behind_current_and_ahead_apart() {
+    let app = Arc::new(TestApp::spawn().await);
+    let service = cluster_with_service(&app, "web").await;
+    let token = agent(&app, "web").await;
+    let before = agent_document(&app, &token).await;
+    // A waiting poll makes the server keep the cluster's announcements.
+    let waiter = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { app.agent_get(&changes_poll(1, 30), &token).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.patch(
+        &service_path("web", service),
+        &json!({"scheduler": "rr"}),
+        None,
+    )
+    .await
+    .expect(200);
+    let after = agent_document(&app, &token).await;
+    let woken = waiter.await.expect("the poll task");
+    assert_eq!(applied(&before, &parse_changes(&woken, 1, 2)), after);
+
+    let started = Instant::now();
+    let behind = app.agent_get(&changes_poll(1, 30), &token).await;
+    assert_eq!(applied(&before, &parse_changes(&behind, 1, 2)), after);
+    let ahead = app.agent_get(&changes_poll(9, 30), &token).await;
+    ahead.expect(200);
+    assert_eq!(parse_document(&ahead), after);
+    assert!(started.elapsed() < Duration::from_secs(2), "both at once");
+
+    let started = Instant::now();
+    app.agent_get(&changes_poll(2, 1), &token).await.expect(204);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the current one waits"
+    );
+}

@@ -335,6 +335,7 @@ fn owner(director_id: i64) -> TokenOwner {
         director: format!("lb{director_id}"),
         cluster_id: 1,
         cluster: "web".to_owned(),
+        cluster_created_at: 1,
     }
 }
 
