@@ -105,6 +105,8 @@ pub struct Fleet {
     data: tempfile::TempDir,
     server: Option<Child>,
     server_starts: usize,
+    /// The temporary log directory and where its files are copied at the end.
+    local_logs: Option<(tempfile::TempDir, PathBuf)>,
 }
 
 impl Fleet {
@@ -112,16 +114,46 @@ impl Fleet {
     /// and creates `cluster`. Logs go to `$LVS_VM_ARTIFACTS/<name>`. Every agent started
     /// later gets `--server`, `--token-file`, `--state-dir` and `agent_args`.
     pub fn new(name: &str, cluster: &str, binaries: &Binaries, agent_args: &[&str]) -> Fleet {
+        Fleet::start(name, cluster, binaries, agent_args, false)
+    }
+
+    /// Like [`Fleet::new`], but the logs are written to a temporary directory and copied to
+    /// `$LVS_VM_ARTIFACTS/<name>` when the fleet is dropped. For benchmarks: the artifacts
+    /// directory is the host's, over 9p, and a log line written there costs the writer a
+    /// round trip through QEMU.
+    pub fn with_local_logs(
+        name: &str,
+        cluster: &str,
+        binaries: &Binaries,
+        agent_args: &[&str],
+    ) -> Fleet {
+        Fleet::start(name, cluster, binaries, agent_args, true)
+    }
+
+    fn start(
+        name: &str,
+        cluster: &str,
+        binaries: &Binaries,
+        agent_args: &[&str],
+        local_logs: bool,
+    ) -> Fleet {
         fresh_netns();
         let artifacts = std::env::var_os("LVS_VM_ARTIFACTS")
             .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let logs = artifacts.join(name);
-        std::fs::create_dir_all(&logs)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
+            .unwrap_or_else(std::env::temp_dir)
+            .join(name);
+        std::fs::create_dir_all(&artifacts)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", artifacts.display()));
+        let (logs, local_logs) = if local_logs {
+            let local = tempfile::tempdir().expect("a log directory");
+            (local.path().to_owned(), Some((local, artifacts)))
+        } else {
+            (artifacts, None)
+        };
         let mut fleet = Fleet {
             cluster: cluster.to_owned(),
             logs,
+            local_logs,
             directors: Vec::new(),
             binaries: binaries.clone(),
             agent_args: agent_args.iter().map(|&a| a.to_owned()).collect(),
@@ -358,6 +390,26 @@ impl Drop for Fleet {
         if let Some(mut server) = self.server.take() {
             let _ = server.kill();
             let _ = server.wait();
+        }
+        if let Some((local, artifacts)) = &self.local_logs {
+            copy_files(local.path(), artifacts);
+        }
+    }
+}
+
+/// Copies the files of `from` into `to`, reporting (not failing on) what cannot be copied.
+fn copy_files(from: &Path, to: &Path) {
+    let entries = match std::fs::read_dir(from) {
+        Ok(entries) => entries,
+        Err(error) => {
+            eprintln!("cannot list the logs in {}: {error}", from.display());
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let target = to.join(entry.file_name());
+        if let Err(error) = std::fs::copy(entry.path(), &target) {
+            eprintln!("cannot copy a log to {}: {error}", target.display());
         }
     }
 }

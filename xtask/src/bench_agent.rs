@@ -36,7 +36,7 @@ pub fn run(extra: &[String]) -> Result<()> {
     args.extend_from_slice(extra);
     let guest = GuestRun {
         commands: vec![GuestCommand::new(&built.bench, args)],
-        env: Vec::new(),
+        env: server_log_settings(),
         timeout: Duration::from_secs(40 * 60),
     };
     let outcome = vm::run(&guest)?;
@@ -56,6 +56,15 @@ pub fn run(extra: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `LVS_LOG` and `LVS_LOG_FORMAT` from the host, for the server in the guest (the agents get
+/// theirs as flags): `LVS_LOG=info,tower_http=debug` times every request.
+fn server_log_settings() -> Vec<(String, String)> {
+    ["LVS_LOG", "LVS_LOG_FORMAT"]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), std::env::var(name).ok()?)))
+        .collect()
 }
 
 /// One `cargo build --release` of the three, their paths read from cargo's JSON messages.

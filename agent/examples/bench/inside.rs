@@ -1,6 +1,7 @@
 //! What the agents' own debug logs say about each change: when each agent received the
-//! new state (so how long the server took to answer every long-poll), and how long it
-//! spent parsing the document, writing its state cache and updating the kernel. Wall-clock
+//! new state (so how long the server took to answer every long-poll) and when its kernel
+//! acknowledged the update, and how long it spent parsing the document, writing its state
+//! cache and updating the kernel. Wall-clock
 //! times in a guest whose one CPU every agent shares, so they include waiting for it.
 
 use std::collections::HashMap;
@@ -15,6 +16,9 @@ use crate::figures::{median, percentile, show};
 pub struct AgentLogs {
     /// Per director: generation -> when the agent had parsed it.
     received: Vec<HashMap<u64, SystemTime>>,
+    /// Per director: generation -> when the update that applied it had returned (the
+    /// kernel had acknowledged every write, so the change was visible from then on).
+    applied: Vec<HashMap<u64, SystemTime>>,
     parse: Vec<Duration>,
     store: Vec<Duration>,
     update: Vec<Duration>,
@@ -24,6 +28,7 @@ impl AgentLogs {
     pub fn read(directors: &[Director], first: u64) -> AgentLogs {
         let mut logs = AgentLogs {
             received: Vec::new(),
+            applied: Vec::new(),
             parse: Vec::new(),
             store: Vec::new(),
             update: Vec::new(),
@@ -42,6 +47,7 @@ impl AgentLogs {
                 }
             }
             logs.received.push(received);
+            logs.applied.push(first_update_of_each(log, first));
             collect(&mut logs.store, log, "state cache written", first);
             collect(&mut logs.update, log, "reconciled", first);
         }
@@ -49,33 +55,27 @@ impl AgentLogs {
     }
 
     /// For each change (its generation and when its API call returned): how long until
-    /// the last agent had the new state; p50 and p99.
+    /// the first and until the last agent had the new state; p50 and p99 of each.
     pub fn fan_out(&self, changes: &[(u64, SystemTime)]) -> String {
-        let waits: Vec<Duration> = changes
-            .iter()
-            .filter_map(|(generation, returned)| {
-                let last = self
-                    .received
-                    .iter()
-                    .map(|r| r.get(generation).copied())
-                    .collect::<Option<Vec<_>>>()?
-                    .into_iter()
-                    .max()?;
-                Some(last.duration_since(*returned).unwrap_or_default())
-            })
-            .collect();
-        if waits.len() < changes.len() {
-            return format!(
-                "{} of {} changes missing in the logs",
-                changes.len() - waits.len(),
-                changes.len()
-            );
-        }
+        let (Some(first), Some(last)) = (
+            since_returned(&self.received, changes, Which::FirstAgent),
+            since_returned(&self.received, changes, Which::LastAgent),
+        ) else {
+            return "changes missing in the logs".to_owned();
+        };
         format!(
-            "{} / {}",
-            show(percentile(&waits, 50.0)),
-            show(percentile(&waits, 99.0))
+            "first {} / {}, last {} / {}",
+            show(percentile(&first, 50.0)),
+            show(percentile(&first, 99.0)),
+            show(percentile(&last, 50.0)),
+            show(percentile(&last, 99.0))
         )
+    }
+
+    /// For each change: how long after its API call returned the last agent's kernel had
+    /// acknowledged it. `None` if an agent's log lacks one of them.
+    pub fn applied_everywhere(&self, changes: &[(u64, SystemTime)]) -> Option<Vec<Duration>> {
+        since_returned(&self.applied, changes, Which::LastAgent)
     }
 
     /// Medians of the steps inside the agents.
@@ -90,6 +90,51 @@ impl AgentLogs {
             show(median(&self.update))
         )
     }
+}
+
+/// Which agent's time a change is timed by.
+#[derive(Clone, Copy)]
+enum Which {
+    FirstAgent,
+    LastAgent,
+}
+
+/// For each change, the time from its API call returning to the first or the last agent's
+/// time in `times`; `None` if an agent has no time for one of the changes.
+fn since_returned(
+    times: &[HashMap<u64, SystemTime>],
+    changes: &[(u64, SystemTime)],
+    which: Which,
+) -> Option<Vec<Duration>> {
+    changes
+        .iter()
+        .map(|(generation, returned)| {
+            let each = times.iter().map(|t| t.get(generation).copied());
+            let at = match which {
+                Which::FirstAgent => each.collect::<Option<Vec<_>>>()?.into_iter().min(),
+                Which::LastAgent => each.collect::<Option<Vec<_>>>()?.into_iter().max(),
+            }?;
+            Some(at.duration_since(*returned).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Generation -> when the first update (incremental pass) that applied it was logged.
+fn first_update_of_each(log: &Path, first: u64) -> HashMap<u64, SystemTime> {
+    let mut applied = HashMap::new();
+    for event in log_events(log, "reconciled") {
+        let fields = &event["fields"];
+        if fields["incremental"].as_bool() != Some(true) {
+            continue;
+        }
+        if let (Some(g), Some(at)) = (
+            fields["generation"].as_u64().filter(|g| *g >= first),
+            event["timestamp"].as_str().and_then(parse_timestamp),
+        ) {
+            applied.entry(g).or_insert(at);
+        }
+    }
+    applied
 }
 
 fn collect(into: &mut Vec<Duration>, log: &Path, message: &str, first: u64) {

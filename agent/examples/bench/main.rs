@@ -21,6 +21,7 @@ mod cpu;
 mod figures;
 mod inside;
 mod memory;
+mod priority;
 mod propagation;
 mod restart;
 mod tables;

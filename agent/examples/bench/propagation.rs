@@ -1,6 +1,13 @@
 //! (a) Propagation: from the API call that changes one real server's weight returning, to
 //! the new weight in the kernel of every director, with 10 and with 50 directors, each a
 //! real `lvs-agent` in a network namespace of its own, against the real `lvs-server`.
+//!
+//! The change is timed to the moment the last agent's kernel update returned: IPVS
+//! acknowledges a netlink write once the table holds it, so the new weight is visible from
+//! then on (the agents' logs give the moment, on the guest's clock). The watcher reads every
+//! director's kernel from outside and must see the new weight everywhere before the next
+//! change; its own figure is longer by its polling round, because it runs at low priority on
+//! the same emulated CPU as the server and every agent.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,11 +32,12 @@ const SERVICES: usize = 10;
 const SETTLE: Duration = Duration::from_millis(100);
 const LIMIT: Duration = Duration::from_secs(20);
 const GOAL_AT_10: Duration = Duration::from_millis(100);
-/// How long the CPU load is measured with the agents idle, before each measurement.
-const IDLE: Duration = Duration::from_secs(3);
+/// How long the CPU load is measured with the agents idle, before each measurement: one
+/// statistics interval of the agents (10 s by default).
+const IDLE: Duration = Duration::from_secs(10);
 
 pub fn measure(binaries: &Binaries, figures: &mut Figures) {
-    let mut fleet = Fleet::new(
+    let mut fleet = Fleet::with_local_logs(
         "bench-agent-propagation",
         "bench",
         binaries,
@@ -64,22 +72,26 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             running = batch;
             watcher.wait(running, weight, Instant::now(), Duration::from_secs(60));
         }
-        figures.info(
-            &format!("propagation, {size} agents: guest CPU busy between changes"),
-            format!("{:.0}%", cpu::busy_over(IDLE)),
-        );
-        // Every change bumps the generation by one: the agents' logs name it.
-        let before = fleet.call("GET", &fleet.cluster_path(""), None, 200)["generation"]
-            .as_u64()
-            .expect("the cluster's generation");
         let agent_pids: Vec<u32> = fleet.directors[..size]
             .iter_mut()
             .filter_map(|d| d.agent().map(|a| a.id()))
             .collect();
         let server_pid = fleet.server_pid().expect("the server runs");
+        let idle = Idle::measure(server_pid, &agent_pids);
+        figures.info(
+            &format!("propagation, {size} agents: idle guest CPU busy (server / agents)"),
+            format!(
+                "{:.0}% ({:.0}% / {:.0}%)",
+                idle.busy, idle.server, idle.agents
+            ),
+        );
+        // Every change bumps the generation by one: the agents' logs name it.
+        let before = fleet.call("GET", &fleet.cluster_path(""), None, 200)["generation"]
+            .as_u64()
+            .expect("the cluster's generation");
         let cpu_before: Vec<Duration> = agent_pids.iter().map(|p| cpu::process_time(*p)).collect();
         let server_before = cpu::process_time(server_pid);
-        let mut latency = Vec::with_capacity(SAMPLES);
+        let mut seen = Vec::with_capacity(SAMPLES);
         let mut api = Vec::with_capacity(SAMPLES);
         let mut changes = Vec::with_capacity(SAMPLES);
         for sample in 0..WARMUP + SAMPLES {
@@ -91,7 +103,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             let everywhere = watcher.wait(size, weight, returned, LIMIT);
             if sample >= WARMUP {
                 api.push(returned - called);
-                latency.push(everywhere);
+                seen.push(everywhere);
                 changes.push((before + 1 + sample as u64, returned_at));
             }
             std::thread::sleep(SETTLE);
@@ -111,7 +123,6 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
                 show(agents_cpu / changes_made / size as u32)
             ),
         );
-        let p99 = percentile(&latency, 99.0);
         figures.info(
             &format!("propagation, {size} agents: API call (PATCH) p50 / p99"),
             format!(
@@ -120,6 +131,19 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
                 show(percentile(&api, 99.0))
             ),
         );
+        figures.info(
+            &format!("propagation, {size} agents: seen by the watcher p50 / p99"),
+            format!(
+                "{} / {}",
+                show(percentile(&seen, 50.0)),
+                show(percentile(&seen, 99.0))
+            ),
+        );
+        let logs = AgentLogs::read(&fleet.directors[..size], changes[0].0);
+        let latency = logs
+            .applied_everywhere(&changes)
+            .expect("every agent logged every update (lvs_agent::run=debug)");
+        let p99 = percentile(&latency, 99.0);
         figures.info(
             &format!("propagation, {size} agents: p50 ({SAMPLES} changes)"),
             show(percentile(&latency, 50.0)),
@@ -144,9 +168,8 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
                 );
             }
         }
-        let logs = AgentLogs::read(&fleet.directors[..size], changes[0].0);
         figures.info(
-            &format!("propagation, {size} agents: every agent has the state p50 / p99"),
+            &format!("propagation, {size} agents: agent has the state p50 / p99"),
             logs.fan_out(&changes),
         );
         figures.info(
@@ -167,6 +190,28 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         &format!("memory with {most} agents and the server"),
         memory::describe(&pids, fleet.server_pid()),
     );
+}
+
+/// The CPU load with the agents idle (statistics, heartbeats, periodic passes), in percent
+/// of one CPU.
+struct Idle {
+    busy: f64,
+    server: f64,
+    agents: f64,
+}
+
+impl Idle {
+    fn measure(server_pid: u32, agent_pids: &[u32]) -> Idle {
+        let agents_time = || -> Duration { agent_pids.iter().map(|p| cpu::process_time(*p)).sum() };
+        let (server0, agents0) = (cpu::process_time(server_pid), agents_time());
+        let busy = cpu::busy_over(IDLE);
+        let percent = |used: Duration| 100.0 * used.as_secs_f64() / IDLE.as_secs_f64();
+        Idle {
+            busy,
+            server: percent(cpu::process_time(server_pid).saturating_sub(server0)),
+            agents: percent(agents_time().saturating_sub(agents0)),
+        }
+    }
 }
 
 /// The API path of the changing real server.

@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use lvs_ipvs::{Ipvs, ServiceKey};
 use lvs_testkit::fleet::Director;
 
-/// The pause after each polling round (the figures are many times longer).
-const PAUSE: Duration = Duration::from_millis(2);
+use crate::priority;
+
+/// The pause after each polling round: the figures are many times longer, and every round
+/// takes the CPU from the agents it watches.
+const PAUSE: Duration = Duration::from_millis(10);
 /// The watching thread's nice value.
-const NICE: &str = "10";
+const NICE: i32 = 10;
 
 /// The handle of the watching thread.
 pub struct Watcher {
@@ -50,7 +53,7 @@ impl Watcher {
         let thread = std::thread::Builder::new()
             .name("watcher".into())
             .spawn(move || {
-                lower_priority();
+                priority::set_own(NICE);
                 let mut polling = Polling {
                     kernels,
                     service,
@@ -151,18 +154,4 @@ impl Polling {
     fn mean_round(&self) -> Duration {
         self.time / self.rounds.max(1)
     }
-}
-
-/// Sets the calling thread's nice value to [`NICE`].
-fn lower_priority() {
-    let tid = nix::unistd::gettid().to_string();
-    let output = std::process::Command::new("renice")
-        .args(["-n", NICE, "-p", &tid])
-        .output()
-        .expect("renice runs");
-    assert!(
-        output.status.success(),
-        "renice -n {NICE} -p {tid}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
