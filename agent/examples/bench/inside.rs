@@ -1,8 +1,8 @@
 //! What the agents' own debug logs say about each change: when each agent received the
 //! new state (so how long the server took to answer every long-poll) and when its kernel
 //! acknowledged the update, and how long it spent parsing the document, writing its state
-//! cache and updating the kernel. Wall-clock
-//! times in a guest whose one CPU every agent shares, so they include waiting for it.
+//! cache and updating the kernel. Wall-clock times in a guest whose one CPU every agent
+//! shares, so they include waiting for it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -109,10 +109,13 @@ fn since_returned(
     changes
         .iter()
         .map(|(generation, returned)| {
-            let each = times.iter().map(|t| t.get(generation).copied());
+            let each: Vec<SystemTime> = times
+                .iter()
+                .map(|t| t.get(generation).copied())
+                .collect::<Option<_>>()?;
             let at = match which {
-                Which::FirstAgent => each.collect::<Option<Vec<_>>>()?.into_iter().min(),
-                Which::LastAgent => each.collect::<Option<Vec<_>>>()?.into_iter().max(),
+                Which::FirstAgent => each.into_iter().min(),
+                Which::LastAgent => each.into_iter().max(),
             }?;
             Some(at.duration_since(*returned).unwrap_or_default())
         })
