@@ -122,14 +122,12 @@ fn since_returned(
         .collect()
 }
 
-/// Generation -> when the first update (incremental pass) that applied it was logged.
+/// Generation -> when the first pass that applied it was logged: an update, or a full
+/// pass if one was due when the change arrived.
 fn first_update_of_each(log: &Path, first: u64) -> HashMap<u64, SystemTime> {
     let mut applied = HashMap::new();
     for event in log_events(log, "reconciled") {
         let fields = &event["fields"];
-        if fields["incremental"].as_bool() != Some(true) {
-            continue;
-        }
         if let (Some(g), Some(at)) = (
             fields["generation"].as_u64().filter(|g| *g >= first),
             event["timestamp"].as_str().and_then(parse_timestamp),
