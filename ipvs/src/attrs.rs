@@ -1,16 +1,18 @@
-//! Netlink attribute plumbing: building attribute lists for requests and reading them back
-//! from replies. Wire encodings follow the kernel's `nla_put_*` / `nla_get_*` calls in
-//! `net/netfilter/ipvs/ip_vs_ctl.c` (ports are big-endian, most other integers host order).
+//! Netlink attribute plumbing: building attribute lists for requests (with neli) and reading
+//! them back from replies (in place). Wire encodings follow the kernel's `nla_put_*` /
+//! `nla_get_*` calls in `net/netfilter/ipvs/ip_vs_ctl.c` (ports are big-endian, most other
+//! integers host order).
 
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use neli::consts::genl::NlAttrType;
-use neli::genl::{AttrTypeBuilder, Nlattr, NlattrBuilder};
+use neli::genl::{AttrTypeBuilder, NlattrBuilder};
 use neli::types::{Buffer, GenlBuffer};
-use neli::{FromBytesWithInput, ToBytes};
+use neli::ToBytes;
 
 use crate::error::Error;
+use crate::wire;
 
 /// An attribute list under construction, typed by the attribute enum of its level.
 #[derive(Debug)]
@@ -93,39 +95,66 @@ impl<T: NlAttrType> AttrList<T> {
     }
 }
 
-/// A parsed attribute list from a reply, read by raw attribute number so that one type serves
-/// every level (the kernel reuses numbers across levels).
-#[derive(Debug)]
+/// The attributes of one level of a reply, borrowed from the receive buffer and read by raw
+/// attribute number, so that one type serves every level (the kernel reuses numbers across
+/// levels). Lengths are checked once, when the list is parsed.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Attrs<'a> {
     /// Where these attributes sit, for error messages ("service", "service stats").
-    what: &'a str,
-    list: Vec<Nlattr<u16, Buffer>>,
+    what: &'static str,
+    packed: &'a [u8],
 }
 
+/// `NLA_TYPE_MASK`: the type without `NLA_F_NESTED` and `NLA_F_NET_BYTEORDER`.
+const NLA_TYPE_MASK: u16 = 0x3fff;
+/// `struct nlattr`.
+const NLA_HDRLEN: usize = 4;
+
 impl<'a> Attrs<'a> {
-    pub(crate) fn new(what: &'a str, list: GenlBuffer<u16, Buffer>) -> Self {
-        Attrs {
-            what,
-            list: list.into_iter().collect(),
+    /// The attributes packed in `payload`, each checked to fit in it.
+    pub(crate) fn parse(what: &'static str, payload: &'a [u8]) -> Result<Self, Error> {
+        let mut rest = payload;
+        while !rest.is_empty() {
+            let len = if rest.len() >= NLA_HDRLEN {
+                usize::from(wire::u16_at(rest, 0))
+            } else {
+                0
+            };
+            if len < NLA_HDRLEN || len > rest.len() {
+                return Err(Error::Decode(format!(
+                    "{what}: malformed attributes: length {len} with {} bytes left",
+                    rest.len()
+                )));
+            }
+            rest = &rest[wire::align(len).min(rest.len())..];
         }
+        Ok(Attrs {
+            what,
+            packed: payload,
+        })
     }
 
-    /// Parses the attributes packed in `payload`.
-    pub(crate) fn parse(what: &'a str, payload: &[u8]) -> Result<Self, Error> {
-        let list = GenlBuffer::<u16, Buffer>::from_bytes_with_input(
-            &mut Cursor::new(payload),
-            payload.len(),
-        )
-        .map_err(|e| Error::Decode(format!("{what}: malformed attributes: {e}")))?;
-        Ok(Attrs::new(what, list))
+    /// Each attribute's type and payload, in order.
+    fn iter(&self) -> impl Iterator<Item = (u16, &'a [u8])> {
+        let mut rest = self.packed;
+        std::iter::from_fn(move || {
+            if rest.len() < NLA_HDRLEN {
+                return None;
+            }
+            // Checked by `parse`.
+            let len = usize::from(wire::u16_at(rest, 0));
+            let ty = wire::u16_at(rest, 2) & NLA_TYPE_MASK;
+            let payload = &rest[NLA_HDRLEN..len];
+            rest = &rest[wire::align(len).min(rest.len())..];
+            Some((ty, payload))
+        })
     }
 
-    pub(crate) fn get(&self, ty: impl Into<u16>) -> Option<&[u8]> {
+    pub(crate) fn get(&self, ty: impl Into<u16>) -> Option<&'a [u8]> {
         let ty = ty.into();
-        self.list
-            .iter()
-            .find(|a| *a.nla_type().nla_type() == ty)
-            .map(|a| a.nla_payload().as_ref())
+        self.iter()
+            .find(|(t, _)| *t == ty)
+            .map(|(_, payload)| payload)
     }
 
     fn fixed<const N: usize>(&self, ty: u16) -> Result<Option<[u8; N]>, Error> {
@@ -216,7 +245,7 @@ impl<'a> Attrs<'a> {
     pub(crate) fn opt_nested(
         &self,
         ty: impl Into<u16>,
-        what: &'a str,
+        what: &'static str,
     ) -> Result<Option<Attrs<'a>>, Error> {
         match self.get(ty) {
             None => Ok(None),
@@ -227,7 +256,7 @@ impl<'a> Attrs<'a> {
     pub(crate) fn nested(
         &self,
         ty: impl Into<u16> + Copy,
-        what: &'a str,
+        what: &'static str,
     ) -> Result<Attrs<'a>, Error> {
         self.opt_nested(ty, what)?
             .ok_or_else(|| self.missing(ty.into()))

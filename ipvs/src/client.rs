@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::attrs::{AttrList, Attrs};
+use crate::attrs::AttrList;
 use crate::command::Command;
 use crate::consts::{Cmd, CmdAttr};
 use crate::daemon::{self, DaemonState, Info, SyncDaemon, Timeouts};
@@ -181,28 +181,40 @@ impl Ipvs {
 
     /// IPVS version and connection table size.
     pub fn info(&mut self) -> Result<Info, Error> {
-        let reply = self.get(Cmd::GetInfo, AttrList::new(), Action::Get, Target::Info)?;
-        daemon::decode_info(&Attrs::new("info", reply.attrs().clone()))
+        self.get(
+            Cmd::GetInfo,
+            AttrList::new(),
+            Action::Get,
+            Target::Info,
+            |reply| daemon::decode_info(&reply.attrs("info")?),
+        )
     }
 
     /// The connection timeouts in force.
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
-        let reply = self.get(
+        self.get(
             Cmd::GetConfig,
             AttrList::new(),
             Action::Get,
             Target::Timeouts,
-        )?;
-        daemon::decode_timeouts(&Attrs::new("config", reply.attrs().clone()))
+            |reply| daemon::decode_timeouts(&reply.attrs("config")?),
+        )
     }
 
     /// One service by key.
     pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, Error> {
         let mut attrs = AttrList::new();
         attrs.nested(CmdAttr::Service, &service::key_attrs(key)?)?;
-        let reply = self.get(Cmd::GetService, attrs, Action::Get, Target::Service(*key))?;
-        let top = Attrs::new("reply", reply.attrs().clone());
-        service::decode_service(&top.nested(CmdAttr::Service, "service")?)
+        self.get(
+            Cmd::GetService,
+            attrs,
+            Action::Get,
+            Target::Service(*key),
+            |reply| {
+                let top = reply.attrs("reply")?;
+                service::decode_service(&top.nested(CmdAttr::Service, "service")?)
+            },
+        )
     }
 
     /// Every service, in the kernel's hash order.
@@ -212,7 +224,7 @@ impl Ipvs {
             .request(Cmd::GetService, AttrList::<CmdAttr>::new(), true)?;
         let mut services = Vec::new();
         let outcome = self.conn.dump(request, |reply| {
-            let top = Attrs::new("reply", reply.attrs().clone());
+            let top = reply.attrs("reply")?;
             services.push(service::decode_service(
                 &top.nested(CmdAttr::Service, "service")?,
             )?);
@@ -253,7 +265,7 @@ impl Ipvs {
             .request(Cmd::GetDaemon, AttrList::<CmdAttr>::new(), true)?;
         let mut daemons = Vec::new();
         let outcome = self.conn.dump(request, |reply| {
-            let top = Attrs::new("reply", reply.attrs().clone());
+            let top = reply.attrs("reply")?;
             daemons.push(daemon::decode_daemon(
                 &top.nested(CmdAttr::Daemon, "daemon")?,
             )?);
@@ -270,7 +282,7 @@ impl Ipvs {
         let family = key.family();
         let mut dests = Vec::new();
         let outcome = self.conn.dump(request, |reply| {
-            let top = Attrs::new("reply", reply.attrs().clone());
+            let top = reply.attrs("reply")?;
             dests.push(dest::decode_dest(
                 &top.nested(CmdAttr::Dest, "destination")?,
                 family,
@@ -281,18 +293,23 @@ impl Ipvs {
         Ok(dests)
     }
 
-    /// A request answered by one reply message (then its acknowledgement).
-    fn get(
+    /// A request answered by one reply message (then its acknowledgement), read by
+    /// `decode`.
+    fn get<T>(
         &mut self,
         cmd: Cmd,
         attrs: AttrList<CmdAttr>,
         action: Action,
         target: Target,
-    ) -> Result<Reply, Error> {
+        decode: impl FnOnce(Reply<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let request = self.conn.request(cmd, attrs, false)?;
+        let mut decode = Some(decode);
         let mut reply = None;
         let outcome = self.conn.transact(&[request], |_, r| {
-            reply = Some(r);
+            if let Some(decode) = decode.take() {
+                reply = Some(decode(r)?);
+            }
             Ok(())
         })?;
         if let Some(Err(nack)) = outcome.into_iter().next() {

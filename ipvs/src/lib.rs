@@ -32,6 +32,7 @@ pub mod model_map;
 mod service;
 mod socket;
 mod stats;
+mod wire;
 
 pub use client::{BatchReport, Ipvs, TableEntry};
 pub use command::Command;

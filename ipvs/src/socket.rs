@@ -5,18 +5,20 @@
 use std::io::{self, Cursor};
 
 use neli::consts::genl::{Cmd as GenlCmd, CtrlAttr, CtrlCmd, NlAttrType};
-use neli::consts::nl::{NlmF, NlmsgerrAttr};
+use neli::consts::nl::NlmF;
 use neli::consts::socket::{Msg, NlFamily};
-use neli::genl::{Genlmsghdr, GenlmsghdrBuilder};
-use neli::nl::{NlPayload, Nlmsghdr, NlmsghdrBuilder};
+use neli::genl::GenlmsghdrBuilder;
+use neli::nl::{NlPayload, NlmsghdrBuilder};
 use neli::socket::NlSocket;
 use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
-use neli::{FromBytes, FromBytesWithInput, ToBytes};
+use neli::ToBytes;
 
-use crate::attrs::{AttrList, Attrs};
+use crate::attrs::AttrList;
 use crate::consts::{FAMILY_NAME, FAMILY_VERSION};
 use crate::error::Error;
+use crate::wire::{messages, Incoming, Message};
+pub(crate) use crate::wire::{Nack, Reply};
 
 /// `GENL_ID_CTRL`: the generic netlink controller.
 const GENL_ID_CTRL: u16 = 0x10;
@@ -47,21 +49,11 @@ impl Default for Config {
     }
 }
 
-/// The kernel's refusal of one request: errno and extended-ack message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Nack {
-    pub(crate) errno: i32,
-    pub(crate) message: Option<String>,
-}
-
 /// An encoded request waiting to be sent.
 #[derive(Debug)]
 pub(crate) struct Request {
     bytes: Vec<u8>,
 }
-
-/// A generic netlink reply: command and raw top-level attributes.
-pub(crate) type Reply = Genlmsghdr<u8, u16>;
 
 /// One connection to the kernel, in the network namespace of the thread that opened it.
 pub(crate) struct Connection {
@@ -139,7 +131,7 @@ impl Connection {
     pub(crate) fn transact(
         &mut self,
         requests: &[(Request, u32)],
-        mut on_reply: impl FnMut(usize, Reply) -> Result<(), Error>,
+        mut on_reply: impl FnMut(usize, Reply<'_>) -> Result<(), Error>,
     ) -> Result<Vec<Result<(), Nack>>, Error> {
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut start = 0;
@@ -169,7 +161,7 @@ impl Connection {
     pub(crate) fn dump(
         &mut self,
         request: (Request, u32),
-        mut on_reply: impl FnMut(Reply) -> Result<(), Error>,
+        mut on_reply: impl FnMut(Reply<'_>) -> Result<(), Error>,
     ) -> Result<Result<(), Nack>, Error> {
         let (request, seq) = request;
         self.send(&request.bytes)?;
@@ -184,13 +176,12 @@ impl Connection {
                     ))
                 }
             };
-            let mut cursor = Cursor::new(&self.recv_buf[..len]);
-            while (cursor.position() as usize) < len {
-                let msg = parse_message(&mut cursor)?;
+            for msg in messages(&self.recv_buf[..len]) {
+                let msg = msg?;
                 if !self.is_current(&msg, seq)? {
                     continue;
                 }
-                match incoming(&msg)? {
+                match msg.incoming()? {
                     Incoming::Reply(reply) => {
                         if let Err(e) = on_reply(reply) {
                             first_error.get_or_insert(e);
@@ -198,7 +189,7 @@ impl Connection {
                     }
                     Incoming::Done(outcome) => return finish(first_error, outcome),
                     Incoming::Nack(nack) => return finish(first_error, Err(nack)),
-                    Incoming::Ack => {}
+                    Incoming::Ack | Incoming::Noop => {}
                 }
             }
         }
@@ -219,8 +210,7 @@ impl Connection {
         self.send(&bytes)?;
         let mut family = None;
         let outcome = self.collect_acks(&[seq], |_, reply| {
-            let attrs = Attrs::new("family", reply.attrs().clone());
-            family = attrs.opt_u16(CtrlAttr::FamilyId)?;
+            family = reply.attrs("family")?.opt_u16(CtrlAttr::FamilyId)?;
             Ok(())
         })?;
         match (outcome.into_iter().next(), family) {
@@ -240,7 +230,7 @@ impl Connection {
     fn collect_acks(
         &mut self,
         seqs: &[u32],
-        mut on_reply: impl FnMut(usize, Reply) -> Result<(), Error>,
+        mut on_reply: impl FnMut(usize, Reply<'_>) -> Result<(), Error>,
     ) -> Result<Vec<Result<(), Nack>>, Error> {
         let Some(&first) = seqs.first() else {
             return Ok(Vec::new());
@@ -262,21 +252,20 @@ impl Connection {
                     break;
                 }
             };
-            let mut cursor = Cursor::new(&self.recv_buf[..len]);
-            while (cursor.position() as usize) < len {
-                let msg = parse_message(&mut cursor)?;
+            for msg in messages(&self.recv_buf[..len]) {
+                let msg = msg?;
                 if !self.is_current(&msg, first)? {
                     continue;
                 }
-                let index = msg.nl_seq().wrapping_sub(first) as usize;
+                let index = msg.seq.wrapping_sub(first) as usize;
                 if index >= seqs.len() {
                     return Err(Error::Protocol(format!(
                         "reply with sequence number {} to requests {first}..={}",
-                        msg.nl_seq(),
+                        msg.seq,
                         first.wrapping_add(seqs.len() as u32 - 1)
                     )));
                 }
-                let outcome = match incoming(&msg)? {
+                let outcome = match msg.incoming()? {
                     Incoming::Reply(reply) => {
                         if let Err(e) = on_reply(index, reply) {
                             first_error.get_or_insert(e);
@@ -285,7 +274,7 @@ impl Connection {
                     }
                     Incoming::Ack => Ok(()),
                     Incoming::Nack(nack) => Err(nack),
-                    Incoming::Done(_) => continue,
+                    Incoming::Done(_) | Incoming::Noop => continue,
                 };
                 if outcomes[index].replace(outcome).is_none() {
                     pending -= 1;
@@ -300,15 +289,14 @@ impl Connection {
 
     /// Whether `msg` belongs to the exchange that started at `first`: older sequence numbers
     /// are leftovers of an abandoned exchange and skipped; a foreign port id is an error.
-    fn is_current(&self, msg: &Nlmsghdr<u16, Buffer>, first: u32) -> Result<bool, Error> {
-        if *msg.nl_pid() != self.pid && *msg.nl_pid() != 0 {
+    fn is_current(&self, msg: &Message<'_>, first: u32) -> Result<bool, Error> {
+        if msg.pid != self.pid && msg.pid != 0 {
             return Err(Error::Protocol(format!(
                 "message for port id {}, this socket is {}",
-                msg.nl_pid(),
-                self.pid
+                msg.pid, self.pid
             )));
         }
-        Ok((msg.nl_seq().wrapping_sub(first) as i32) >= 0)
+        Ok((msg.seq.wrapping_sub(first) as i32) >= 0)
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -377,57 +365,6 @@ pub(crate) fn encode<C: GenlCmd, T: NlAttrType>(
     msg.to_bytes(&mut cursor)
         .map_err(|e| Error::Encode(e.to_string()))?;
     Ok(cursor.into_inner())
-}
-
-pub(crate) fn parse_message(cursor: &mut Cursor<&[u8]>) -> Result<Nlmsghdr<u16, Buffer>, Error> {
-    Nlmsghdr::<u16, Buffer>::from_bytes(cursor)
-        .map_err(|e| Error::Decode(format!("netlink message: {e}")))
-}
-
-/// What one message from the kernel means to an exchange.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// A data message (a reply or one entry of a dump).
-    Reply(Reply),
-    /// `NLMSG_ERROR` with error 0.
-    Ack,
-    /// `NLMSG_ERROR` with an errno.
-    Nack(Nack),
-    /// `NLMSG_DONE`, with the dump's final status.
-    Done(Result<(), Nack>),
-}
-
-pub(crate) fn incoming(msg: &Nlmsghdr<u16, Buffer>) -> Result<Incoming, Error> {
-    Ok(match msg.nl_payload() {
-        NlPayload::Payload(buf) => Incoming::Reply(parse_reply(buf.as_ref())?),
-        NlPayload::Ack(_) => Incoming::Ack,
-        NlPayload::Err(err) => Incoming::Nack(nack(*err.error(), err.ext_ack())),
-        NlPayload::DumpExtAck(done) if *done.error() != 0 => {
-            Incoming::Done(Err(nack(*done.error(), done.ext_ack())))
-        }
-        NlPayload::DumpExtAck(_) | NlPayload::Empty => Incoming::Done(Ok(())),
-    })
-}
-
-pub(crate) fn parse_reply(payload: &[u8]) -> Result<Reply, Error> {
-    Reply::from_bytes_with_input(&mut Cursor::new(payload), payload.len())
-        .map_err(|e| Error::Decode(format!("generic netlink message: {e}")))
-}
-
-fn nack(error: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Nack {
-    let message = ext_ack
-        .iter()
-        .find(|a| *a.nla_type().nla_type() == NlmsgerrAttr::Msg)
-        .map(|a| {
-            let raw = a.nla_payload().as_ref();
-            let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-            String::from_utf8_lossy(&raw[..end]).into_owned()
-        })
-        .filter(|m| !m.is_empty());
-    Nack {
-        errno: error.saturating_neg(),
-        message,
-    }
 }
 
 fn finish(

@@ -4,28 +4,30 @@
 
 #![cfg(target_endian = "little")]
 
-use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{genl_msg, nest, nla, unhex};
-use crate::attrs::Attrs;
 use crate::consts::CmdAttr;
 use crate::daemon::{decode_daemon, DaemonState};
 use crate::dest::{decode_dest, ForwardMethod, TunnelFlags, TunnelType};
 use crate::service::{
     decode_service, Family, Netmask, Protocol, Scheduler, ServiceFlags, ServiceKey,
 };
-use crate::socket::{incoming, parse_message, Incoming, Reply};
 use crate::stats::Stats;
+use crate::wire::{messages, Incoming, Message, Reply};
 
 /// `NLM_F_MULTI`: every message of a dump carries it.
 const MULTI: u16 = 0x2;
 
-fn only_reply(datagram: &[u8]) -> Reply {
-    let mut cursor = Cursor::new(datagram);
-    let msg = parse_message(&mut cursor).unwrap();
-    assert_eq!(cursor.position() as usize, datagram.len());
-    match incoming(&msg).unwrap() {
+/// The one message of `datagram`.
+fn only_message(datagram: &[u8]) -> Message<'_> {
+    let all: Vec<_> = messages(datagram).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    all[0]
+}
+
+fn only_reply(datagram: &[u8]) -> Reply<'_> {
+    match only_message(datagram).incoming().unwrap() {
         Incoming::Reply(reply) => reply,
         other => panic!("expected a reply, got {other:?}"),
     }
@@ -92,8 +94,7 @@ fn service_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    assert_eq!(*reply.cmd(), 1);
-    let top = Attrs::new("reply", reply.attrs().clone());
+    let top = reply.attrs("reply").unwrap();
     let entry = decode_service(&top.nested(CmdAttr::Service, "service").unwrap()).unwrap();
     let svc = entry.service;
     assert_eq!(
@@ -140,7 +141,7 @@ fn fwmark_ipv6_service_with_engine_and_only_32_bit_stats() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = Attrs::new("reply", reply.attrs().clone());
+    let top = reply.attrs("reply").unwrap();
     let entry = decode_service(&top.nested(CmdAttr::Service, "service").unwrap()).unwrap();
     assert_eq!(
         entry.service.key,
@@ -188,7 +189,7 @@ fn non_contiguous_ipv4_netmask_survives() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = Attrs::new("reply", reply.attrs().clone());
+    let top = reply.attrs("reply").unwrap();
     let svc = decode_service(&top.nested(CmdAttr::Service, "service").unwrap())
         .unwrap()
         .service;
@@ -232,7 +233,7 @@ fn destination_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = Attrs::new("reply", reply.attrs().clone());
+    let top = reply.attrs("reply").unwrap();
     let entry = decode_dest(
         &top.nested(CmdAttr::Dest, "destination").unwrap(),
         Family::Inet,
@@ -281,7 +282,7 @@ fn daemon_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = Attrs::new("reply", reply.attrs().clone());
+    let top = reply.attrs("reply").unwrap();
     let daemon = decode_daemon(&top.nested(CmdAttr::Daemon, "daemon").unwrap()).unwrap();
     assert_eq!(daemon.state, DaemonState::Backup);
     assert_eq!(
@@ -300,8 +301,10 @@ fn acks_errors_and_done() {
     let ack = unhex(
         "24000000 0200 0001 07000000 92100000  00000000  5c000000 2200 0500 07000000 92100000",
     );
-    let msg = parse_message(&mut Cursor::new(&ack[..])).unwrap();
-    assert!(matches!(incoming(&msg).unwrap(), Incoming::Ack));
+    assert!(matches!(
+        only_message(&ack).incoming().unwrap(),
+        Incoming::Ack
+    ));
 
     // A refusal (-EEXIST) echoes the whole request, then the extended-ack TLVs
     // (NLMSGERR_ATTR_MSG): what `ip_vs_genl_set_cmd` returns for a duplicate service.
@@ -319,8 +322,7 @@ fn acks_errors_and_done() {
     let mut nack = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
     nack.extend_from_slice(&unhex("0200 0002 07000000 92100000"));
     nack.extend_from_slice(&body);
-    let msg = parse_message(&mut Cursor::new(&nack[..])).unwrap();
-    match incoming(&msg).unwrap() {
+    match only_message(&nack).incoming().unwrap() {
         Incoming::Nack(n) => {
             assert_eq!(n.errno, 17);
             assert_eq!(n.message.as_deref(), Some("service exists"));
@@ -330,6 +332,8 @@ fn acks_errors_and_done() {
 
     // NLMSG_DONE closing a dump: NLM_F_MULTI and the dump's status.
     let done = unhex("14000000 0300 0200 08000000 92100000 00000000");
-    let msg = parse_message(&mut Cursor::new(&done[..])).unwrap();
-    assert!(matches!(incoming(&msg).unwrap(), Incoming::Done(Ok(()))));
+    assert!(matches!(
+        only_message(&done).incoming().unwrap(),
+        Incoming::Done(Ok(()))
+    ));
 }

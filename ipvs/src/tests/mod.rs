@@ -4,6 +4,7 @@ mod decode;
 mod encode;
 mod errors;
 mod model_map;
+mod wire;
 
 /// One netlink attribute, assembled by hand: `nla_len`, `nla_type`, payload, padding to 4.
 pub(super) fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
