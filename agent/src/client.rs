@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use lvs_model::agent::{ApplyReport, DesiredStateChanges, StatsReport, CHANGES_MEDIA_TYPE};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::{DesiredState, Diff};
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::{RequestBuilder, StatusCode, Url};
 
 use crate::token::Token;
 
@@ -17,9 +18,32 @@ const POLL_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    urls: Arc<Urls>,
     token: Arc<Token>,
     poll_timeout: Duration,
+}
+
+/// The endpoints, parsed once: every change costs a long-poll and a report.
+#[derive(Debug)]
+struct Urls {
+    desired_state: Url,
+    report: Url,
+    stats: Url,
+}
+
+impl Urls {
+    fn new(server: &str) -> anyhow::Result<Urls> {
+        let base = server.trim_end_matches('/');
+        let url = |path: &str| {
+            let url = format!("{base}/api/v1/agent/{path}");
+            Url::parse(&url).with_context(|| format!("--server: {server:?} is not a URL"))
+        };
+        Ok(Urls {
+            desired_state: url("desired-state")?,
+            report: url("report")?,
+            stats: url("stats")?,
+        })
+    }
 }
 
 /// The answer to a long-poll.
@@ -62,7 +86,7 @@ impl Client {
             .build()?;
         Ok(Client {
             http,
-            base: server.trim_end_matches('/').to_owned(),
+            urls: Arc::new(Urls::new(server)?),
             token: Arc::new(token),
             poll_timeout,
         })
@@ -75,7 +99,7 @@ impl Client {
     pub async fn desired_state(&self, after: Option<u64>) -> Result<Poll, ClientError> {
         let mut request = self
             .http
-            .get(format!("{}/api/v1/agent/desired-state", self.base))
+            .get(self.urls.desired_state.clone())
             .query(&[("timeout", self.poll_timeout.as_secs())])
             .timeout(self.poll_timeout + POLL_GRACE);
         if let Some(after) = after {
@@ -113,19 +137,13 @@ impl Client {
 
     /// `POST /api/v1/agent/report`.
     pub async fn report(&self, report: &ApplyReport) -> Result<(), ClientError> {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/agent/report", self.base))
-            .json(report);
+        let request = self.http.post(self.urls.report.clone()).json(report);
         self.send(request).await.map(drop)
     }
 
     /// `POST /api/v1/agent/stats`.
     pub async fn stats(&self, stats: &StatsReport) -> Result<(), ClientError> {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/agent/stats", self.base))
-            .json(stats);
+        let request = self.http.post(self.urls.stats.clone()).json(stats);
         self.send(request).await.map(drop)
     }
 

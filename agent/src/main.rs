@@ -1,7 +1,9 @@
 use clap::Parser;
 use lvs_agent::{init_logging, run, Config};
 
-#[tokio::main]
+/// One thread for the network: the agent waits on a long-poll and a few timers, and the
+/// kernel work has a thread of its own. A second worker would only add wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
     if let Err(error) = init_logging(config.log_format, &config.log) {
