@@ -16,6 +16,9 @@ use lvs_model::{DesiredState, Diff, ServiceChange, ServiceKey};
 pub struct Changes {
     pub from_generation: u64,
     pub services: BTreeSet<ServiceKey>,
+    /// Those of `services` whose settings stayed as they were (only real servers changed):
+    /// an update takes their settings as set, as it does unchanged timeouts.
+    pub members_only: BTreeSet<ServiceKey>,
     pub timeouts: bool,
 }
 
@@ -39,15 +42,30 @@ impl Changes {
 
     /// Adds what `diff` changes.
     pub fn add(&mut self, diff: &Diff) {
-        self.services
-            .extend(diff.services.iter().map(ServiceChange::key));
+        for change in &diff.services {
+            let members_only =
+                matches!(change, ServiceChange::Changed(update) if update.settings.is_none());
+            self.note(change.key(), members_only);
+        }
         self.timeouts |= diff.timeouts.is_some();
     }
 
     /// Adds what `later` changes, which starts where these end.
-    pub fn extend(&mut self, later: Changes) {
-        self.services.extend(later.services);
+    pub fn extend(&mut self, later: &Changes) {
+        for key in &later.services {
+            self.note(key, later.members_only.contains(key));
+        }
         self.timeouts |= later.timeouts;
+    }
+
+    /// A service stays "members only" while every change to it is.
+    fn note(&mut self, key: &ServiceKey, members_only: bool) {
+        let first = self.services.insert(*key);
+        if members_only && (first || self.members_only.contains(key)) {
+            self.members_only.insert(*key);
+        } else {
+            self.members_only.remove(key);
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The agent's side of the kernel: reading the table (or some services) and applying a plan
 //! in one batch.
 
-use lvs_ipvs::{ErrorKind, Ipvs, ServiceKey, TableEntry};
+use lvs_ipvs::{ErrorKind, Ipvs, Service, ServiceEntry, ServiceKey, Stats, TableEntry};
 use lvs_model::agent::ObjectOutcome;
 
 use crate::observed::Observed;
@@ -14,17 +14,27 @@ pub fn read(ipvs: &mut Ipvs) -> Result<(Observed, Vec<TableEntry>), lvs_ipvs::Er
     Ok((Observed::from_table(&table, timeouts), table))
 }
 
-/// Reads only these services with their destinations (two requests each), leaving out
-/// those the kernel does not have.
+/// Reads only these services with their destinations, leaving out those the kernel does
+/// not have: two requests each, or one (the destinations) for a service whose settings are
+/// given, taken as set.
 pub fn read_services(
     ipvs: &mut Ipvs,
-    keys: impl IntoIterator<Item = ServiceKey>,
+    keys: impl IntoIterator<Item = (ServiceKey, Option<Service>)>,
 ) -> Result<Vec<TableEntry>, lvs_ipvs::Error> {
     let mut table = Vec::new();
-    for key in keys {
-        let found = ipvs
-            .service(&key)
-            .and_then(|service| Ok((service, ipvs.destinations(&key)?)));
+    for (key, settings) in keys {
+        let found = match settings {
+            Some(service) => ipvs.destinations(&key).map(|destinations| {
+                let service = ServiceEntry {
+                    service,
+                    stats: Stats::default(),
+                };
+                (service, destinations)
+            }),
+            None => ipvs
+                .service(&key)
+                .and_then(|service| Ok((service, ipvs.destinations(&key)?))),
+        };
         match found {
             Ok((service, destinations)) => table.push(TableEntry {
                 service,

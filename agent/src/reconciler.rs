@@ -126,7 +126,18 @@ impl Reconciler {
             .iter()
             .map(model_map::service_key)
             .collect();
-        let table = kernel::read_services(&mut self.ipvs, keys.iter().copied())?;
+        // Services where only real servers changed keep the settings the last pass left:
+        // only their destinations are read.
+        let reads = changes.services.iter().map(|key| {
+            let settings = changes
+                .members_only
+                .contains(key)
+                .then(|| desired.service(key))
+                .flatten()
+                .map(|service| model_map::service(service.service()));
+            (model_map::service_key(key), settings)
+        });
+        let table = kernel::read_services(&mut self.ipvs, reads)?;
         // Unchanged timeouts are taken as set, so they cost no read.
         let timeouts = if changes.timeouts {
             self.ipvs.timeouts()?

@@ -272,7 +272,7 @@ impl Worker {
     /// Adds `changes` to those the next pass applies.
     fn note(&mut self, changes: Changes) {
         match &mut self.pending {
-            Some(pending) => pending.extend(changes),
+            Some(pending) => pending.extend(&changes),
             None => self.pending = Some(changes),
         }
     }

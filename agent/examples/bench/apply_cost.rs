@@ -190,13 +190,15 @@ impl Table {
         }
     }
 
-    /// Reading the changed service from the kernel alone, as an update does first, and
-    /// writing the changed real server alone (its weight as it is).
+    /// Reading the changed service from the kernel alone, as an update of its real servers
+    /// does first (the destinations; the settings are taken as set), and writing the
+    /// changed real server alone (its weight as it is).
     fn read_and_write(&mut self) -> (Duration, Duration) {
         let (key, server) = tables::changing(self.services);
         let ipvs = self.reconciler.ipvs();
+        let settings = ipvs.service(&key).expect("the changing service").service;
         let started = Instant::now();
-        let read = kernel::read_services(ipvs, [key]).expect("a read");
+        let read = kernel::read_services(ipvs, [(key, Some(settings))]).expect("a read");
         let read_time = started.elapsed();
         let dest = read[0]
             .destinations

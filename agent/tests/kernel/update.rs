@@ -35,6 +35,26 @@ fn an_update_reads_and_writes_only_the_changed_service() {
 }
 
 #[test]
+fn a_weight_change_in_a_service_deleted_by_hand_brings_the_service_back() {
+    director_netns();
+    let expected = saved_form_of(&CLUSTER_RULES.replace("-w 7", "-w 9"));
+    let mut agent = reconciler(None);
+    let old = state(CLUSTER);
+    assert!(agent.pass(&old).unwrap().succeeded());
+    ipvsadm(&["-D", "-t", "[2001:db8::10]:443"]);
+
+    // Only a real server changes: the update reads the destinations alone, finds no
+    // service, and adds it whole.
+    let new = state(&reweighted());
+    let changes = Changes::between(&old, &new);
+    assert_eq!(changes.members_only.len(), 1, "{changes:?}");
+    let result = agent.update(&new, &changes).unwrap();
+    assert!(result.incremental && result.succeeded(), "{result:#?}");
+    assert_eq!(result.services_read, 0);
+    assert_eq!(saved(), expected);
+}
+
+#[test]
 fn drift_in_other_services_waits_for_the_next_full_pass() {
     director_netns();
     let mut agent = reconciler(None);

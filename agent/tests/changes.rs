@@ -1,0 +1,79 @@
+//! What an update must read: the services a change names, and which of them changed only
+//! in their real servers (their settings are taken as set, so only destinations are read).
+
+use lvs_agent::changes::Changes;
+use lvs_model::spec::DesiredStateSpec;
+use lvs_model::DesiredState;
+
+fn state(generation: u64, web: &str, dns_weight: u32) -> DesiredState {
+    let json = format!(
+        r#"{{"generation": {generation}, "services": [
+            {{"protocol": "tcp", "address": "192.0.2.10", "port": 80, {web},
+              "real_servers": [{{"address": "10.1.0.11", "forwarding": "masq"}}]}},
+            {{"protocol": "udp", "address": "192.0.2.10", "port": 53, "scheduler": "rr",
+              "real_servers": [{{"address": "10.1.0.21", "forwarding": "route",
+                                 "weight": {dns_weight}}}]}}]}}"#
+    );
+    serde_json::from_str::<DesiredStateSpec>(&json)
+        .expect("a desired-state document")
+        .parse()
+        .expect("a valid desired state")
+}
+
+fn names(keys: &std::collections::BTreeSet<lvs_model::ServiceKey>) -> Vec<String> {
+    keys.iter().map(ToString::to_string).collect()
+}
+
+const WRR: &str = r#""scheduler": "wrr""#;
+const WLC: &str = r#""scheduler": "wlc""#;
+
+#[test]
+fn a_weight_change_is_members_only_and_a_scheduler_change_is_not() {
+    let old = state(1, WRR, 1);
+    let new = state(2, WLC, 5);
+    let changes = Changes::between(&old, &new);
+    assert_eq!(changes.from_generation, 1);
+    assert_eq!(names(&changes.services).len(), 2);
+    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
+}
+
+#[test]
+fn a_service_stays_members_only_only_while_every_change_to_it_is() {
+    let (first, second, third) = (state(1, WRR, 1), state(2, WRR, 2), state(3, WLC, 3));
+    let mut changes = Changes::between(&first, &second);
+    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
+    changes.extend(&Changes::between(&second, &third));
+    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
+    assert_eq!(changes.services.len(), 2);
+
+    // The other way round: a settings change first, then a weight change.
+    let mut changes = Changes::between(&second, &third);
+    let fourth = state(4, WLC, 4);
+    changes.extend(&Changes::between(&third, &fourth));
+    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
+    let web_settings = Changes::between(&third, &state(5, WRR, 4));
+    changes.extend(&web_settings);
+    assert!(changes
+        .members_only
+        .iter()
+        .all(|k| k.to_string() != "tcp:192.0.2.10:80"));
+}
+
+#[test]
+fn added_and_removed_services_are_read_whole() {
+    let old = state(1, WRR, 1);
+    let new_spec: DesiredStateSpec = serde_json::from_str(
+        r#"{"generation": 2, "services": [
+            {"protocol": "tcp", "address": "192.0.2.10", "port": 80, "scheduler": "wrr",
+             "real_servers": [{"address": "10.1.0.11", "forwarding": "masq"}]}]}"#,
+    )
+    .unwrap();
+    let new = new_spec.parse().unwrap();
+    let changes = Changes::between(&old, &new);
+    assert_eq!(names(&changes.services), ["udp:192.0.2.10:53"]);
+    assert!(changes.members_only.is_empty());
+
+    let back = Changes::between(&new, &state(3, WRR, 1));
+    assert_eq!(names(&back.services), ["udp:192.0.2.10:53"]);
+    assert!(back.members_only.is_empty());
+}
