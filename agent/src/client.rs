@@ -32,10 +32,21 @@ struct Urls {
 }
 
 impl Urls {
+    /// From `--server`, which must be an `http://` or `https://` URL with a host.
     fn new(server: &str) -> anyhow::Result<Urls> {
-        let base = server.trim_end_matches('/');
+        let base = Url::parse(server.trim_end_matches('/'))
+            .with_context(|| format!("--server: {server:?} is not a URL"))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+            anyhow::bail!(
+                "--server: {server:?} is not an http:// or https:// URL with a host \
+                 (for example http://lvs-server:8080)"
+            );
+        }
         let url = |path: &str| {
-            let url = format!("{base}/api/v1/agent/{path}");
+            let url = format!(
+                "{}/api/v1/agent/{path}",
+                base.as_str().trim_end_matches('/')
+            );
             Url::parse(&url).with_context(|| format!("--server: {server:?} is not a URL"))
         };
         Ok(Urls {

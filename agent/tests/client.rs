@@ -242,3 +242,31 @@ async fn an_unreachable_server_is_a_transport_error() {
     let error = client(&base, "good").desired_state(None).await.unwrap_err();
     assert!(matches!(error, ClientError::Transport(_)), "{error}");
 }
+
+#[test]
+fn a_server_that_is_not_an_http_url_is_refused_at_start() {
+    let refusal = |server: &str| {
+        let error = Client::new(
+            server,
+            Token::fixed("lvsa_x").unwrap(),
+            Duration::from_secs(25),
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        format!("{error:#}")
+    };
+    // Without a scheme, "lvs-server:" reads as one.
+    let message = refusal("lvs-server:8080");
+    assert!(
+        message.starts_with(r#"--server: "lvs-server:8080" is not an http:// or https:// URL"#),
+        "{message}"
+    );
+    let message = refusal("http://");
+    assert!(
+        message.starts_with(r#"--server: "http://" is not a URL"#),
+        "{message}"
+    );
+    assert!(refusal("file:///tmp/x").contains("with a host"));
+    // A path prefix is accepted (a server behind a reverse proxy).
+    client("http://127.0.0.1:9/lvs/", "lvsa_x");
+}
