@@ -71,6 +71,7 @@ pub(crate) fn messages(datagram: &[u8]) -> Messages<'_> {
     Messages { rest: datagram }
 }
 
+/// See [`messages`].
 pub(crate) struct Messages<'a> {
     rest: &'a [u8],
 }
@@ -128,11 +129,12 @@ impl<'a> Message<'a> {
             NLMSG_NOOP => Incoming::Noop,
             NLMSG_ERROR => match self.error_code("error")? {
                 0 => Incoming::Ack,
-                errno => Incoming::Nack(self.nack(errno)?),
+                errno => Incoming::Nack(self.nack(errno)),
             },
+            // A done message without an error code ended well (kernels before 4.x).
             NLMSG_DONE => match self.error_code("done").unwrap_or(0) {
                 0 => Incoming::Done(Ok(())),
-                errno => Incoming::Done(Err(self.nack(errno)?)),
+                errno => Incoming::Done(Err(self.nack(errno))),
             },
             NLMSG_OVERRUN => {
                 return Err(Error::Protocol("the kernel reported a data overrun".into()))
@@ -160,32 +162,34 @@ impl<'a> Message<'a> {
     }
 
     /// A refusal and its extended-ack text. After the error code, an error message echoes
-    /// the request (only its header when capped); a done message has nothing more.
-    fn nack(&self, error: i32) -> Result<Nack, Error> {
+    /// the request (only its header when capped); a done message has nothing more. A
+    /// malformed extended ack loses only the text, never the errno.
+    fn nack(&self, error: i32) -> Nack {
         let mut tlvs_at = 4;
         if self.ty == NLMSG_ERROR {
-            let echoed = if self.flags & NLM_F_CAPPED != 0 || self.payload.len() < 4 + NLMSG_HDRLEN
-            {
+            let capped = self.flags & NLM_F_CAPPED != 0;
+            let echoed = if capped || self.payload.len() < 4 + NLMSG_HDRLEN {
                 NLMSG_HDRLEN
             } else {
                 u32_at(self.payload, 4) as usize
             };
             tlvs_at += align(echoed);
         }
-        let message = match self.payload.get(tlvs_at..) {
-            Some(tlvs) if self.flags & NLM_F_ACK_TLVS != 0 => Attrs::parse("extended ack", tlvs)?
-                .get(NLMSGERR_ATTR_MSG)
-                .map(|raw| {
-                    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-                    String::from_utf8_lossy(&raw[..end]).into_owned()
-                })
-                .filter(|m| !m.is_empty()),
-            _ => None,
-        };
-        Ok(Nack {
+        let message = self
+            .payload
+            .get(tlvs_at..)
+            .filter(|_| self.flags & NLM_F_ACK_TLVS != 0)
+            .and_then(|tlvs| Attrs::parse("extended ack", tlvs).ok())
+            .and_then(|tlvs| tlvs.get(NLMSGERR_ATTR_MSG))
+            .map(|raw| {
+                let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+                String::from_utf8_lossy(&raw[..end]).into_owned()
+            })
+            .filter(|m| !m.is_empty());
+        Nack {
             errno: error.saturating_neg(),
             message,
-        })
+        }
     }
 }
 

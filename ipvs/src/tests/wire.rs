@@ -142,3 +142,17 @@ fn a_dump_that_ends_in_an_error_reports_it() {
         other => panic!("expected a failed dump, got {other:?}"),
     }
 }
+
+#[test]
+fn a_malformed_extended_ack_keeps_the_errno() {
+    let mut body = (-2i32).to_ne_bytes().to_vec();
+    body.extend(unhex("14000000 2200 0500 07000000 00000000"));
+    body.extend(unhex("0900 0100 6e6f"));
+    let mut nack = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
+    nack.extend(unhex("0200 0003 07000000 92100000"));
+    nack.extend(body);
+    let Incoming::Nack(n) = all(&nack).unwrap()[0].incoming().unwrap() else {
+        panic!("a nack");
+    };
+    assert_eq!((n.errno, n.message), (2, None));
+}
