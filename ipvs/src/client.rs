@@ -9,7 +9,8 @@ use crate::daemon::{self, DaemonState, Info, SyncDaemon, Timeouts};
 use crate::dest::{self, Destination, DestinationEntry};
 use crate::error::{Action, Error, KernelError, Target};
 use crate::service::{self, Service, ServiceEntry, ServiceKey};
-use crate::socket::{Config, Connection, Nack, Reply};
+use crate::socket::{Config, Connection};
+use crate::wire::{Nack, Reply};
 
 /// A client for the IPVS table of one network namespace: the namespace of the thread that
 /// called [`Ipvs::connect`], for the client's whole life, whichever thread uses it later.

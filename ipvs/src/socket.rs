@@ -17,8 +17,7 @@ use neli::ToBytes;
 use crate::attrs::AttrList;
 use crate::consts::{FAMILY_NAME, FAMILY_VERSION};
 use crate::error::Error;
-use crate::wire::{messages, Incoming, Message};
-pub(crate) use crate::wire::{Nack, Reply};
+use crate::wire::{messages, Incoming, Message, Nack, Reply};
 
 /// `GENL_ID_CTRL`: the generic netlink controller.
 const GENL_ID_CTRL: u16 = 0x10;
