@@ -486,11 +486,13 @@ async fn stats_loop(
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
         }
+        let started = Instant::now();
         let read = tokio::task::spawn_blocking(move || {
             let table = ipvs.table();
             (ipvs, table)
         })
         .await;
+        let read_us = started.elapsed().as_micros() as u64;
         let table = match read {
             Ok((back, table)) => {
                 ipvs = back;
@@ -502,11 +504,16 @@ async fn stats_loop(
             }
         };
         match table {
-            Ok(table) => {
-                if let Err(error) = client.stats(&stats::report(&table)).await {
-                    tracing::warn!(%error, "cannot send statistics");
-                }
-            }
+            Ok(table) => match client.stats(&stats::report(&table)).await {
+                // When a pass or a change was slow, this says whether statistics ran beside it.
+                Ok(()) => tracing::debug!(
+                    services = table.len(),
+                    read_us,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "statistics sent"
+                ),
+                Err(error) => tracing::warn!(%error, "cannot send statistics"),
+            },
             Err(error) => tracing::warn!(%error, "cannot read the kernel's statistics"),
         }
     }

@@ -22,6 +22,9 @@ pub struct AgentLogs {
     parse: Vec<Duration>,
     store: Vec<Duration>,
     update: Vec<Duration>,
+    /// When any agent was busy with something else than a change: sending statistics, or
+    /// a full pass.
+    background: Vec<(SystemTime, SystemTime)>,
 }
 
 impl AgentLogs {
@@ -32,6 +35,7 @@ impl AgentLogs {
             parse: Vec::new(),
             store: Vec::new(),
             update: Vec::new(),
+            background: Vec::new(),
         };
         for director in directors {
             let log = director.log();
@@ -50,8 +54,37 @@ impl AgentLogs {
             logs.applied.push(first_update_of_each(log, first));
             collect(&mut logs.store, log, "state cache written", first);
             collect(&mut logs.update, log, "reconciled", first);
+            logs.background.extend(background(log));
         }
         logs
+    }
+
+    /// How many changes had statistics or a full pass running in some agent between their
+    /// API call and their last kernel update, and the median latency with and without.
+    pub fn beside_background(&self, changes: &[(u64, SystemTime)]) -> String {
+        let Some(latencies) = self.applied_everywhere(changes) else {
+            return "changes missing in the logs".to_owned();
+        };
+        let (mut with, mut without) = (Vec::new(), Vec::new());
+        for ((_, returned), latency) in changes.iter().zip(latencies) {
+            let (start, end) = (*returned, *returned + latency);
+            let overlaps = self.background.iter().any(|(s, e)| *s < end && *e > start);
+            if overlaps { &mut with } else { &mut without }.push(latency);
+        }
+        let p50 = |d: &[Duration]| {
+            if d.is_empty() {
+                "-".to_owned()
+            } else {
+                show(median(d))
+            }
+        };
+        format!(
+            "{} of {} changes; p50 {} with, {} without",
+            with.len(),
+            changes.len(),
+            p50(&with),
+            p50(&without)
+        )
     }
 
     /// For each change (its generation and when its API call returned): how long until
@@ -136,6 +169,26 @@ fn first_update_of_each(log: &Path, first: u64) -> HashMap<u64, SystemTime> {
         }
     }
     applied
+}
+
+/// The intervals of the statistics sends and full passes in one agent's log.
+fn background(log: &Path) -> Vec<(SystemTime, SystemTime)> {
+    let mut intervals = Vec::new();
+    for message in ["statistics sent", "reconciled"] {
+        for event in log_events(log, message) {
+            let fields = &event["fields"];
+            if message == "reconciled" && fields["incremental"].as_bool() != Some(false) {
+                continue;
+            }
+            if let (Some(end), Some(us)) = (
+                event["timestamp"].as_str().and_then(parse_timestamp),
+                fields["elapsed_us"].as_u64(),
+            ) {
+                intervals.push((end - Duration::from_micros(us), end));
+            }
+        }
+    }
+    intervals
 }
 
 fn collect(into: &mut Vec<Duration>, log: &Path, message: &str, first: u64) {

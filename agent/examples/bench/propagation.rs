@@ -176,6 +176,10 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             &format!("propagation, {size} agents: inside each agent (medians)"),
             logs.steps(),
         );
+        figures.info(
+            &format!("propagation, {size} agents: statistics or a full pass beside a change"),
+            logs.beside_background(&changes),
+        );
     }
     figures.info(
         "propagation: watcher round (resolution)",
