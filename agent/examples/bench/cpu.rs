@@ -43,11 +43,11 @@ pub fn process_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name (field 2) may hold spaces; the fields after it do not.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = after_name
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    // utime and stime are fields 14 and 15: 11 and 12 after the name and the state.
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    // utime and stime are fields 14 and 15: 11 and 12 after the name. Counted by position,
+    // as fields before them may be negative (no controlling terminal: tpgid is -1).
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field =
+        |index: usize| -> u64 { fields.get(index).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    let ticks = field(11) + field(12);
     Duration::from_millis(ticks * 10)
 }

@@ -91,6 +91,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             .expect("the cluster's generation");
         let cpu_before: Vec<Duration> = agent_pids.iter().map(|p| cpu::process_time(*p)).collect();
         let server_before = cpu::process_time(server_pid);
+        let bench_before = cpu::process_time(std::process::id());
         let mut seen = Vec::with_capacity(SAMPLES);
         let mut api = Vec::with_capacity(SAMPLES);
         let mut changes = Vec::with_capacity(SAMPLES);
@@ -115,6 +116,11 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             .map(|(pid, before)| cpu::process_time(*pid).saturating_sub(*before))
             .sum();
         let server_cpu = cpu::process_time(server_pid).saturating_sub(server_before);
+        let bench_cpu = cpu::process_time(std::process::id()).saturating_sub(bench_before);
+        figures.info(
+            &format!("propagation, {size} agents: watcher and API client CPU per change"),
+            show(bench_cpu / changes_made),
+        );
         figures.info(
             &format!("propagation, {size} agents: CPU per change, server / each agent"),
             format!(
