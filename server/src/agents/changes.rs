@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlx::SqliteConnection;
 
-use crate::db::changes::{self, StoredDiff};
+use crate::db::changes;
 use crate::db::clusters::ClusterRow;
 
 /// The most generations one changes answer spans. An agent further behind gets the whole
@@ -75,7 +75,30 @@ pub(super) async fn load(
     let rows = changes::diffs_between(conn, cluster_id, after, to)
         .await
         .with_context(|| format!("loading the changes of generations {after} to {to}"))?;
-    let Some(json) = assemble(key.from_generation, key.generation, &rows)? else {
+    let rows: Vec<Row<'_>> = rows
+        .iter()
+        .map(|r| Row {
+            generation: r.generation,
+            truncated: r.truncated,
+            diff: &r.diff,
+        })
+        .collect();
+    finish(key, &rows)
+}
+
+/// The changes `key` names when they are the one generation whose stored diff is `diff`
+/// (as announced by the commit that made it, so no read is needed).
+pub(super) fn announced(key: ChangesKey, diff: &str) -> anyhow::Result<Option<StateChanges>> {
+    let row = Row {
+        generation: i64::try_from(key.generation).unwrap_or(i64::MAX),
+        truncated: false,
+        diff,
+    };
+    finish(key, &[row])
+}
+
+fn finish(key: ChangesKey, rows: &[Row<'_>]) -> anyhow::Result<Option<StateChanges>> {
+    let Some(json) = assemble(key.from_generation, key.generation, rows)? else {
         return Ok(None);
     };
     Ok(Some(StateChanges {
@@ -83,6 +106,13 @@ pub(super) async fn load(
         generation: key.generation,
         json,
     }))
+}
+
+/// A stored diff, as read or as announced.
+struct Row<'a> {
+    generation: i64,
+    truncated: bool,
+    diff: &'a str,
 }
 
 /// The JSON of `lvs_model::agent::DesiredStateChanges`, with the same fields, whose diffs
@@ -96,7 +126,7 @@ struct ChangesView<'a> {
 
 /// The body of the changes from `after` to `to`, if `rows` are exactly the diffs of
 /// generations `after + 1 ..= to`, in order, each stored whole.
-fn assemble(after: u64, to: u64, rows: &[StoredDiff]) -> anyhow::Result<Option<Bytes>> {
+fn assemble(after: u64, to: u64, rows: &[Row<'_>]) -> anyhow::Result<Option<Bytes>> {
     let mut diffs = Vec::with_capacity(rows.len());
     let mut expected = after;
     for row in rows {
@@ -116,7 +146,7 @@ fn assemble(after: u64, to: u64, rows: &[StoredDiff]) -> anyhow::Result<Option<B
             return Ok(None);
         }
         // Checking the syntax is a scan without allocation; the agent validates the rest.
-        match serde_json::from_str::<&RawValue>(&row.diff) {
+        match serde_json::from_str::<&RawValue>(row.diff) {
             Ok(raw) => diffs.push(raw),
             Err(error) => {
                 // Written by this server, so edited behind its back: the document is right.

@@ -17,7 +17,7 @@ use lvs_model::spec::DocumentView;
 use tokio::sync::watch;
 
 use crate::db::agent_tokens::TokenOwner;
-use crate::db::{clusters, desired_state, director_status, now_millis, Db};
+use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db};
 use changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
 
@@ -204,12 +204,15 @@ impl Agents {
     /// is missing or truncated, or the cluster no longer exists. Read once per `after` and
     /// generation, like [`Agents::document`]: the agents a commit wakes all ask with the
     /// same `after`, and those woken with generation `at` when it is cached read nothing.
+    /// Nor does the first of them when `at` is one past `after` and `announced` (the
+    /// commit's announcement) carries its diff.
     pub async fn changes(
         &self,
         db: &Db,
         owner: &TokenOwner,
         after: u64,
         at: u64,
+        announced: Option<&Announced>,
     ) -> anyhow::Result<Option<StateChanges>> {
         let cache = self.cluster_cache(owner.cluster_id);
         let mut cached = cache.changes.lock().await;
@@ -220,6 +223,21 @@ impl Agents {
         };
         if let Some(hit) = cached.as_ref().filter(|c| c.key == woken_with) {
             return Ok(hit.changes.clone());
+        }
+        let announced_diff = announced
+            .filter(|a| {
+                a.cluster_created_at == owner.cluster_created_at
+                    && a.generation == at
+                    && after.checked_add(1) == Some(at)
+            })
+            .and_then(|a| a.diff.as_deref());
+        if let Some(diff) = announced_diff {
+            let changes = changes::announced(woken_with, diff)?;
+            *cached = Some(CachedChanges {
+                key: woken_with,
+                changes: changes.clone(),
+            });
+            return Ok(changes);
         }
         let mut tx = db.read().await?;
         let Some(cluster) = clusters::get_by_id(&mut tx, owner.cluster_id).await? else {

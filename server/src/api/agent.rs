@@ -25,7 +25,7 @@ use super::extract::{parse_json, Json, Query, RawJson};
 use super::AppState;
 use crate::agents::reports::{self, ReportError, StoredDrift};
 use crate::agents::stats::Latest;
-use crate::db::{clusters, now_millis};
+use crate::db::{clusters, now_millis, Announced};
 
 /// The default and the longest time a long-poll is held, in seconds.
 pub const DEFAULT_POLL_SECONDS: u64 = 30;
@@ -100,17 +100,19 @@ pub async fn desired_state(
     // always wakes the wait that follows it.
     let mut commits = state.db.changes().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
-    let mut generation = match announced_generation(&mut commits, params.after) {
-        Some(generation) => generation,
+    // The cluster's generation, and its announcement when it came from one.
+    let (mut generation, mut announced) = match announced_generation(&mut commits, params.after) {
+        Some(announced) => (announced.generation, Some(announced)),
         None => {
             let mut conn = state.db.read().await?;
             let generation = clusters::generation(&mut conn, owner.cluster_id).await?;
             drop(conn);
-            generation.ok_or_else(|| cluster_gone(&agent))?
+            (generation.ok_or_else(|| cluster_gone(&agent))?, None)
         }
     };
     let answer = loop {
-        if let Some(answer) = answer_at(&state, &agent, &params, generation).await? {
+        let at = announced.as_ref().filter(|a| a.generation == generation);
+        if let Some(answer) = answer_at(&state, &agent, &params, generation, at).await? {
             break answer;
         }
         tokio::select! {
@@ -129,21 +131,29 @@ pub async fn desired_state(
         // highest): no need to read it back. Marked seen here, so a later commit wakes the
         // next wait. A generation never goes back while the channel lives (deleting the
         // cluster closes it), so the highest of the two is the current one.
-        generation = generation.max(*commits.borrow_and_update());
+        let latest = commits.borrow_and_update().clone();
+        if latest.generation > generation {
+            generation = latest.generation;
+            announced = Some(latest);
+        }
     };
     state.agents.seen(owner.director_id, now_millis());
     Ok(answer)
 }
 
-/// The cluster's generation as its last commit announced it, marked seen; `None` when it
+/// The cluster's last commit as it was announced, marked seen; `None` when the generation
 /// must be read instead. The channel keeps the highest generation announced since it was
 /// created, which is the latest committed one unless no commit was announced since (0) or
 /// one has committed and not yet announced: an agent holding a generation above the
 /// announced one may have read it from such a commit, and must not be taken for one ahead
 /// of the server.
-fn announced_generation(commits: &mut watch::Receiver<u64>, after: Option<u64>) -> Option<u64> {
-    let announced = *commits.borrow_and_update();
-    (announced > 0 && after.is_none_or(|after| after <= announced)).then_some(announced)
+fn announced_generation(
+    commits: &mut watch::Receiver<Announced>,
+    after: Option<u64>,
+) -> Option<Announced> {
+    let announced = commits.borrow_and_update().clone();
+    let generation = announced.generation;
+    (generation > 0 && after.is_none_or(|after| after <= generation)).then_some(announced)
 }
 
 fn cluster_gone(agent: &Agent) -> ApiError {
@@ -153,20 +163,24 @@ fn cluster_gone(agent: &Agent) -> ApiError {
     ))
 }
 
-/// The answer to a poll while the cluster is at `generation`, or `None` to wait for a
-/// newer one, as the agent holds this one. An agent ahead of the server (its database was
-/// restored from an older backup) gets the whole document at once, to follow it back.
+/// The answer to a poll while the cluster is at `generation` (announced by `announced`,
+/// when a commit told it), or `None` to wait for a newer one, as the agent holds this one.
+/// An agent ahead of the server (its database was restored from an older backup) gets the
+/// whole document at once, to follow it back.
 async fn answer_at(
     state: &AppState,
     agent: &Agent,
     params: &PollParams,
     generation: u64,
+    announced: Option<&Announced>,
 ) -> ApiResult<Option<Response>> {
     let owner = &agent.0;
     match params.after {
         Some(after) if after == generation => return Ok(None),
         Some(after) if after < generation && params.changes => {
-            let changes = state.agents.changes(&state.db, owner, after, generation);
+            let changes = state
+                .agents
+                .changes(&state.db, owner, after, generation, announced);
             if let Some(changes) = changes.await? {
                 let response = state_response(changes.json, CHANGES_MEDIA_TYPE, changes.generation);
                 return Ok(Some(response));

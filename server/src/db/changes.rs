@@ -85,14 +85,15 @@ impl ChangeRow {
     }
 }
 
-/// Records `diff`, whose generations are set, as made by `source` at `now`.
+/// Records `diff`, whose generations are set, as made by `source` at `now`. Returns the
+/// stored JSON when it holds the whole diff.
 pub(super) async fn insert(
     conn: &mut SqliteConnection,
     cluster_id: i64,
     diff: &Diff,
     source: Source,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     let (spec, truncated) = DiffSpec::bounded(diff, MAX_STORED_ENTRIES);
     let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
     let summary = serde_json::to_string(&spec.summary).map_err(encode)?;
@@ -111,8 +112,8 @@ pub(super) async fn insert(
         json
     )
     .execute(conn)
-    .await
-    .map(drop)
+    .await?;
+    Ok((!truncated).then_some(json))
 }
 
 /// A cluster's changes, newest first, older than generation `before`.

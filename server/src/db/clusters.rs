@@ -1,11 +1,13 @@
 //! The `clusters` table.
 
+use std::sync::Arc;
+
 use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
 use lvs_model::{Diff, Timeouts};
 use sqlx::SqliteConnection;
 
 use super::changes::{self, Source};
-use super::{corrupt, Tx};
+use super::{corrupt, Announced, Tx};
 
 #[derive(Debug, Clone)]
 pub struct ClusterRow {
@@ -155,19 +157,26 @@ pub async fn bump_generation(
     source: Source,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let generation = sqlx::query_scalar!(
+    let bumped = sqlx::query!(
         "UPDATE clusters SET generation = generation + 1, updated_at = ?
-         WHERE id = ? RETURNING generation",
+         WHERE id = ? RETURNING generation, created_at",
         now,
         id
     )
     .fetch_one(&mut **tx)
     .await?;
-    let generation = u64::try_from(generation).unwrap_or(0);
+    let generation = u64::try_from(bumped.generation).unwrap_or(0);
     diff.from_generation = generation.saturating_sub(1);
     diff.to_generation = generation;
-    changes::insert(tx, id, diff, source, now).await?;
-    tx.record_bump(id, generation);
+    let stored = changes::insert(tx, id, diff, source, now).await?;
+    tx.record_bump(
+        id,
+        Announced {
+            cluster_created_at: bumped.created_at,
+            generation,
+            diff: stored.map(Arc::from),
+        },
+    );
     Ok(generation)
 }
 

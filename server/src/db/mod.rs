@@ -44,7 +44,7 @@ pub struct Db {
 pub struct Tx {
     inner: Transaction<'static, Sqlite>,
     changes: Arc<Changes>,
-    bumped: Vec<(i64, u64)>,
+    bumped: Vec<(i64, Announced)>,
     owners: Arc<OwnerCache>,
     owners_changed: bool,
 }
@@ -60,14 +60,14 @@ impl Tx {
             self.owners.invalidate();
         }
         committed?;
-        for (cluster_id, generation) in self.bumped {
-            self.changes.committed(cluster_id, generation);
+        for (cluster_id, announced) in self.bumped {
+            self.changes.committed(cluster_id, announced);
         }
         Ok(())
     }
 
-    pub(crate) fn record_bump(&mut self, cluster_id: i64, generation: u64) {
-        self.bumped.push((cluster_id, generation));
+    pub(crate) fn record_bump(&mut self, cluster_id: i64, announced: Announced) {
+        self.bumped.push((cluster_id, announced));
     }
 
     /// A write in this transaction may change what [`agent_tokens::owner`] returns.
@@ -93,30 +93,42 @@ impl DerefMut for Tx {
 /// long-polls). A cluster's channel exists only while someone has subscribed to it.
 #[derive(Debug, Default)]
 pub struct Changes {
-    clusters: Mutex<HashMap<i64, watch::Sender<u64>>>,
+    clusters: Mutex<HashMap<i64, watch::Sender<Announced>>>,
+}
+
+/// A committed generation as its waiters learn it: with the diff that led to it, so the
+/// agents it wakes need not read that back.
+#[derive(Debug, Clone, Default)]
+pub struct Announced {
+    /// Which cluster of this id (a deleted cluster's id may be used again).
+    pub cluster_created_at: i64,
+    /// 0 until a commit is announced.
+    pub generation: u64,
+    /// The JSON stored in the `changes` table for this generation, when stored whole.
+    pub diff: Option<Arc<str>>,
 }
 
 impl Changes {
     /// A receiver that sees every generation of the cluster committed from now on (each
     /// commit marks it changed, see [`watch::Receiver::changed`]).
-    pub fn subscribe(&self, cluster_id: i64) -> watch::Receiver<u64> {
+    pub fn subscribe(&self, cluster_id: i64) -> watch::Receiver<Announced> {
         let mut clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
         clusters
             .entry(cluster_id)
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Announced::default()).0)
             .subscribe()
     }
 
-    /// Called after the commit that took `cluster_id` to `generation`. The value only ever
-    /// grows, so it is the cluster's latest committed generation even when two commits
-    /// announce theirs out of order (each announces after its COMMIT returns).
-    pub fn committed(&self, cluster_id: i64, generation: u64) {
+    /// Called after the commit that took `cluster_id` to `announced.generation`. The
+    /// generation only ever grows, so it is the cluster's latest committed one even when two
+    /// commits announce theirs out of order (each announces after its COMMIT returns).
+    pub fn committed(&self, cluster_id: i64, announced: Announced) {
         let clusters = self.clusters.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = clusters.get(&cluster_id) {
             sender.send_if_modified(|latest| {
-                let newer = generation > *latest;
+                let newer = announced.generation > latest.generation;
                 if newer {
-                    *latest = generation;
+                    *latest = announced;
                 }
                 newer
             });

@@ -428,12 +428,17 @@ async fn a_commit_wakes_changes_polls_with_the_same_changes() {
     .expect(200);
     let after = agent_document(&app, &tokens[0]).await;
     let mut bodies = Vec::new();
+    let mut woken = Vec::new();
     for waiter in waiters {
         let resp = waiter.await.expect("the poll task");
-        let diffs = parse_changes(&resp, 1, 2);
-        assert_eq!(applied(&before, &diffs), after);
+        woken = parse_changes(&resp, 1, 2);
+        assert_eq!(applied(&before, &woken), after);
         bodies.push(resp.text);
     }
+    // The woken polls were answered from the commit's announcement; the same diff as the
+    // one stored, which answers an agent further behind.
+    let stored = parse_changes(&app.agent_get(&changes_poll(0, 0), &tokens[0]).await, 0, 2);
+    assert_eq!(stored[1], woken[0]);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "woken, not timed out"

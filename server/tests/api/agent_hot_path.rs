@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lvs_server::db::agent_tokens::{OwnerCache, TokenOwner, MAX_CACHED_OWNERS};
-use lvs_server::db::Db;
+use lvs_server::db::{Announced, Db};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -317,15 +317,26 @@ async fn announced_generations_never_go_back() {
     let db = Db::open(&app.database_url()).await.expect("open");
     let changes = db.changes();
     let mut commits = changes.subscribe(1);
-    changes.committed(1, 5);
+    let at = |generation: u64| Announced {
+        cluster_created_at: 1,
+        generation,
+        diff: Some(format!("{{\"to\": {generation}}}").into()),
+    };
+    changes.committed(1, at(5));
     assert!(commits.has_changed().expect("open"));
-    assert_eq!(*commits.borrow_and_update(), 5);
+    assert_eq!(commits.borrow_and_update().generation, 5);
     // Two commits announcing out of order: the later one is kept, the earlier wakes nobody.
-    changes.committed(1, 4);
+    changes.committed(1, at(4));
     assert!(!commits.has_changed().expect("open"));
-    assert_eq!(*commits.borrow(), 5);
-    changes.committed(1, 6);
-    assert_eq!(*commits.borrow_and_update(), 6);
+    let kept = commits.borrow().clone();
+    assert_eq!(kept.generation, 5);
+    assert_eq!(
+        kept.diff.as_deref(),
+        Some("{\"to\": 5}"),
+        "the diff goes with its generation"
+    );
+    changes.committed(1, at(6));
+    assert_eq!(commits.borrow_and_update().generation, 6);
     db.close().await;
 }
 
