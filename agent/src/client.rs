@@ -32,13 +32,20 @@ struct Urls {
 }
 
 impl Urls {
-    /// From `--server`, which must be an `http://` or `https://` URL with a host.
+    /// From `--server`, which must be an `http://` URL with a host.
     fn new(server: &str) -> anyhow::Result<Urls> {
         let base = Url::parse(server.trim_end_matches('/'))
             .with_context(|| format!("--server: {server:?} is not a URL"))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
+        if base.scheme() == "https" {
+            // Every request would fail; better said once, at start.
             anyhow::bail!(
-                "--server: {server:?} is not an http:// or https:// URL with a host \
+                "--server: {server:?}: this lvs-agent has no TLS; give the server's http:// \
+                 URL (over a trusted network or a tunnel)"
+            );
+        }
+        if base.scheme() != "http" || base.host().is_none() {
+            anyhow::bail!(
+                "--server: {server:?} is not an http:// URL with a host \
                  (for example http://lvs-server:8080)"
             );
         }

@@ -12,7 +12,7 @@ use crate::token::Token;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lvs-agent", version)]
 pub struct Config {
-    /// Base URL of lvs-server, e.g. http://lvs-server:8080.
+    /// Base URL of lvs-server, e.g. http://lvs-server:8080 (plain HTTP: this build has no TLS).
     #[arg(long, env = "LVS_SERVER")]
     pub server: String,
 

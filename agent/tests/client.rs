@@ -258,7 +258,7 @@ fn a_server_that_is_not_an_http_url_is_refused_at_start() {
     // Without a scheme, "lvs-server:" reads as one.
     let message = refusal("lvs-server:8080");
     assert!(
-        message.starts_with(r#"--server: "lvs-server:8080" is not an http:// or https:// URL"#),
+        message.starts_with(r#"--server: "lvs-server:8080" is not an http:// URL"#),
         "{message}"
     );
     let message = refusal("http://");
@@ -267,6 +267,12 @@ fn a_server_that_is_not_an_http_url_is_refused_at_start() {
         "{message}"
     );
     assert!(refusal("file:///tmp/x").contains("with a host"));
+    // No TLS in this build: refused at start rather than failing every request.
+    let message = refusal("https://lvs-server:8443");
+    assert!(
+        message.starts_with(r#"--server: "https://lvs-server:8443": this lvs-agent has no TLS"#),
+        "{message}"
+    );
     // A path prefix is accepted (a server behind a reverse proxy).
     client("http://127.0.0.1:9/lvs/", "lvsa_x");
 }
