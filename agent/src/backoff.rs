@@ -1,9 +1,9 @@
 //! Jittered exponential backoff for reconnecting to the server, so a fleet of agents that
 //! lost the server together does not come back in lockstep.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
+
+use crate::random;
 
 const FIRST: Duration = Duration::from_millis(500);
 
@@ -11,8 +11,6 @@ const FIRST: Duration = Duration::from_millis(500);
 pub struct Backoff {
     next: Duration,
     max: Duration,
-    random: RandomState,
-    draws: u64,
 }
 
 impl Backoff {
@@ -20,8 +18,6 @@ impl Backoff {
         Backoff {
             next: FIRST.min(max),
             max,
-            random: RandomState::new(),
-            draws: 0,
         }
     }
 
@@ -30,20 +26,12 @@ impl Backoff {
         let step = self.next;
         self.next = (self.next * 2).min(self.max);
         let half = step / 2;
-        half + half.mul_f64(self.unit())
+        half + half.mul_f64(random::fraction())
     }
 
     /// Back to the shortest wait, after a success.
     pub fn reset(&mut self) {
         self.next = FIRST.min(self.max);
-    }
-
-    /// A pseudo-random number in [0, 1).
-    fn unit(&mut self) -> f64 {
-        self.draws += 1;
-        let mut hasher = self.random.build_hasher();
-        hasher.write_u64(self.draws);
-        (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

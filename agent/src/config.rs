@@ -63,6 +63,11 @@ pub struct Config {
     #[arg(long, env = "LVS_STATS_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub stats_interval: Duration,
 
+    /// How long a pass's report waits before it is sent; the reports of passes made
+    /// meanwhile go with it, as one.
+    #[arg(long, env = "LVS_REPORT_DELAY", default_value = "500ms", value_parser = parse_duration)]
+    pub report_delay: Duration,
+
     /// Longest wait between reconnection attempts (the backoff starts at 0.5 s, doubles and
     /// is jittered).
     #[arg(long, env = "LVS_MAX_BACKOFF", default_value = "30s", value_parser = parse_duration)]
@@ -143,6 +148,7 @@ mod tests {
         assert_eq!(config.reconcile_interval, Duration::from_secs(30));
         assert_eq!(config.drain_timeout, Duration::from_secs(300));
         assert_eq!(config.stats_interval, Duration::from_secs(10));
+        assert_eq!(config.report_delay, Duration::from_millis(500));
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/lvs-agent"));
         assert_eq!(&*config.token().unwrap().get(), "t");
         use clap::CommandFactory;

@@ -27,7 +27,7 @@ use crate::client::{Client, ClientError, Poll};
 use crate::config::Config;
 use crate::reconciler::Reconciler;
 use crate::state_cache::StateCache;
-use crate::{stats, telemetry};
+use crate::{random, reports, stats, telemetry};
 
 /// Runs the agent until SIGTERM/SIGINT, or one pass with `--once`. `Ok(false)` when a
 /// `--once` pass had failures.
@@ -91,9 +91,10 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             config.max_backoff,
             shutdown.clone(),
         )),
-        tokio::spawn(report_loop(
+        tokio::spawn(reports::report_loop(
             client.clone(),
             report_rx,
+            config.report_delay,
             config.max_backoff,
             shutdown.clone(),
         )),
@@ -427,43 +428,6 @@ async fn poll_loop(
     }
 }
 
-/// Sends every pass's report; while the server is unreachable only the newest is kept.
-async fn report_loop(
-    client: Client,
-    mut reports: mpsc::UnboundedReceiver<ApplyReport>,
-    max_backoff: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = Backoff::new(max_backoff);
-    let mut pending: Option<ApplyReport> = None;
-    loop {
-        let report = match pending.take() {
-            Some(report) => report,
-            None => tokio::select! {
-                report = reports.recv() => match report {
-                    Some(report) => report,
-                    None => return,
-                },
-                _ = shutdown.changed() => return,
-            },
-        };
-        match client.report(&report).await {
-            Ok(()) => backoff.reset(),
-            Err(error) => {
-                tracing::warn!(%error, "cannot send the apply report; retrying");
-                pending = Some(report);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff.next_delay()) => {}
-                    newer = reports.recv() => if let Some(newer) = newer {
-                        pending = Some(newer);
-                    },
-                    _ = shutdown.changed() => return,
-                }
-            }
-        }
-    }
-}
-
 /// Reads the table's counters every interval and sends them; a failed send is dropped (the
 /// next one carries fresher numbers).
 async fn stats_loop(
@@ -473,13 +437,16 @@ async fn stats_loop(
     mut first_pass: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    // Statistics start one interval after the first pass: until then the reconcile thread
-    // reads the whole table, and two full reads at once double the time to get in sync.
+    // Statistics start after the first pass: until then the reconcile thread reads the
+    // whole table, and two full reads at once double the time to get in sync. Then at a
+    // random point of the interval, so that a fleet's agents started together do not all
+    // read and send at the same moment.
     tokio::select! {
         done = first_pass.wait_for(|done| *done) => if done.is_err() { return },
         _ = shutdown.changed() => return,
     }
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let phase = interval.mul_f64(random::fraction());
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + phase, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
