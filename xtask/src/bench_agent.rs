@@ -7,8 +7,14 @@
 //! one change on a 5,000-service table against a 10-service one, and a restart against a
 //! matching 5,000-service table. Emulation makes absolute times meaningless; the goals are
 //! ratios of figures from the same guest run, or were set for this guest.
+//!
+//! `--baseline DIR` compares this build with the `lvs-server` and `lvs-agent` in `DIR` (for
+//! example release builds of a worktree at an earlier commit): one guest boot runs the
+//! benchmark for each in turn, three times. `DIR` must not be under a directory the guest
+//! mounts afresh (`/tmp`, `/run`, `/var/tmp`, `/root`); somewhere in `target/` is fine. The
+//! apply part runs inside the benchmark itself, so it measures this build's code both times.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -19,25 +25,36 @@ use crate::vm::{self, GuestCommand, GuestRun};
 
 /// The release artefacts the guest needs.
 struct Executables {
-    server: PathBuf,
-    agent: PathBuf,
+    this: Binaries,
     bench: PathBuf,
 }
 
-/// Builds and runs the benchmark; `extra` goes to the benchmark (e.g. `--part apply`).
-pub fn run(extra: &[String]) -> Result<()> {
+/// Rounds of a comparison with a baseline build.
+const ROUNDS: usize = 3;
+
+/// Builds and runs the benchmark; `extra` goes to the benchmark (e.g. `--part apply`). With
+/// `baseline`, runs it alternately for this build and the baseline's binaries.
+pub fn run(extra: &[String], baseline: Option<&Path>) -> Result<()> {
     let built = build()?;
-    let mut args = vec![
-        "--server".to_owned(),
-        built.server.display().to_string(),
-        "--agent".to_owned(),
-        built.agent.display().to_string(),
-    ];
-    args.extend_from_slice(extra);
+    let this = &built.this;
+    let commands = match baseline {
+        None => vec![this.command(&built.bench, "this build", extra)],
+        Some(dir) => {
+            let other = Binaries::in_dir(dir)?;
+            (0..ROUNDS)
+                .flat_map(|_| {
+                    [
+                        this.command(&built.bench, "this build", extra),
+                        other.command(&built.bench, "baseline", extra),
+                    ]
+                })
+                .collect()
+        }
+    };
     let guest = GuestRun {
-        commands: vec![GuestCommand::new(&built.bench, args)],
+        commands,
         env: server_log_settings(),
-        timeout: Duration::from_secs(40 * 60),
+        timeout: Duration::from_secs(40 * 60) * if baseline.is_some() { 2 } else { 1 },
     };
     let outcome = vm::run(&guest)?;
     eprintln!(
@@ -46,7 +63,9 @@ pub fn run(extra: &[String]) -> Result<()> {
         outcome.total_time.as_secs_f64(),
         outcome.artifacts.display()
     );
-    if !outcome.success() {
+    // A comparison is read from its figures: a missed goal (exit code 1) is one of them.
+    let failed = |code: i32| code != 0 && !(baseline.is_some() && code == 1);
+    if outcome.exit_codes.iter().any(|&code| failed(code)) {
         bail!(
             "the agent benchmark missed a goal or failed (exit codes {:?}); server and agent \
              logs in {}, kernel log {}",
@@ -56,6 +75,59 @@ pub fn run(extra: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The two binaries a benchmark run starts.
+struct Binaries {
+    server: PathBuf,
+    agent: PathBuf,
+}
+
+impl Binaries {
+    /// `lvs-server` and `lvs-agent` in `dir`, which must both be there, and not where the
+    /// guest mounts a tmpfs.
+    fn in_dir(dir: &Path) -> Result<Binaries> {
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("--baseline: cannot find {}", dir.display()))?;
+        for hidden in ["/tmp", "/run", "/var/tmp", "/root"] {
+            if dir.starts_with(hidden) {
+                bail!(
+                    "--baseline: {} is under {hidden}, which the guest mounts afresh; \
+                     copy the binaries elsewhere (e.g. into target/)",
+                    dir.display()
+                );
+            }
+        }
+        let binaries = Binaries {
+            server: dir.join("lvs-server"),
+            agent: dir.join("lvs-agent"),
+        };
+        for path in [&binaries.server, &binaries.agent] {
+            if !path.is_file() {
+                bail!(
+                    "--baseline: {} is missing (the directory must hold release builds of \
+                     lvs-server and lvs-agent)",
+                    path.display()
+                );
+            }
+        }
+        Ok(binaries)
+    }
+
+    /// The benchmark run with these binaries, labelled `label` in its output.
+    fn command(&self, bench: &Path, label: &str, extra: &[String]) -> GuestCommand {
+        let mut args = vec![
+            "--server".to_owned(),
+            self.server.display().to_string(),
+            "--agent".to_owned(),
+            self.agent.display().to_string(),
+            "--label".to_owned(),
+            label.to_owned(),
+        ];
+        args.extend_from_slice(extra);
+        GuestCommand::new(bench, args)
+    }
 }
 
 /// `LVS_LOG` and `LVS_LOG_FORMAT` from the host, for the server in the guest (the agents get
@@ -112,8 +184,10 @@ fn build() -> Result<Executables> {
         bail!("cargo build did not report the {name} executable")
     };
     Ok(Executables {
-        server: executable("lvs-server")?,
-        agent: executable("lvs-agent")?,
+        this: Binaries {
+            server: executable("lvs-server")?,
+            agent: executable("lvs-agent")?,
+        },
         bench: executable("agent-bench")?,
     })
 }

@@ -52,6 +52,12 @@ enum Bench {
     /// The agent in the guest kernel: propagation to 10 and 50 directors, the cost of one
     /// change on a 5,000-service table, a restart against a matching table.
     Agent {
+        /// A directory holding `lvs-server` and `lvs-agent` from another build (for example
+        /// a worktree of an earlier commit): the guest runs the benchmark for this build and
+        /// for that one in turn, three times each, so that the host's speed, which drifts
+        /// from minute to minute, weighs on both alike.
+        #[arg(long, value_name = "DIR")]
+        baseline: Option<std::path::PathBuf>,
         /// Passed to the benchmark, e.g. `--part propagation`.
         #[arg(last = true)]
         args: Vec<String>,
@@ -68,7 +74,9 @@ fn main() -> Result<()> {
         Command::Openapi => openapi(),
         Command::Bench(Bench::Api) => bench_api(),
         Command::Bench(Bench::Ipvs) => bench_ipvs::run(),
-        Command::Bench(Bench::Agent { args }) => bench_agent::run(&args),
+        Command::Bench(Bench::Agent { baseline, args }) => {
+            bench_agent::run(&args, baseline.as_deref())
+        }
         Command::Bench(Bench::Ui) => {
             cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "ui"])
         }

@@ -10,8 +10,8 @@
 //! panicking, when something fails). Emulation makes absolute times meaningless: the goals
 //! are ratios or were set for this guest.
 //!
-//! Usage: `agent-bench --server PATH --agent PATH`, release builds of `lvs-server` and
-//! `lvs-agent`.
+//! Usage: `agent-bench --server PATH --agent PATH [--label NAME]`, release builds of
+//! `lvs-server` and `lvs-agent`.
 
 // A benchmark's setup fails loudly, like a test's.
 #![allow(clippy::unwrap_used)]
@@ -47,6 +47,9 @@ struct Args {
     /// Only these parts (repeatable); all of them by default.
     #[arg(long, value_enum)]
     part: Vec<Part>,
+    /// Which build this is, for the output (`cargo xtask bench agent --baseline`).
+    #[arg(long)]
+    label: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,7 +63,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let binaries = Binaries::copied(&args.server, &args.agent);
     let mut figures = Figures::default();
-    println!("== lvs-agent benchmark (release binaries; emulated CPU: compare ratios)");
+    let label = args.label.as_deref().unwrap_or("this build");
+    println!(
+        "== lvs-agent benchmark, {label}: {} (release binaries; emulated CPU: compare ratios)",
+        args.agent.display()
+    );
     let runs = |part| args.part.is_empty() || args.part.contains(&part);
     // Each part on a thread of its own: a fleet moves its thread into the hub namespace.
     if runs(Part::Propagation) {
