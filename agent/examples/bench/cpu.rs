@@ -41,13 +41,30 @@ pub fn settle(percent: f64, limit: Duration) -> Duration {
 /// `/proc/<pid>/stat` (in clock ticks of 10 ms: read over many changes).
 pub fn process_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name (field 2) may hold spaces; the fields after it do not.
+    user_time(&stat) + system_time(&stat)
+}
+
+/// The user time in a `/proc/.../stat` line (utime, field 14).
+pub fn user_time(stat: &str) -> Duration {
+    ticks(stat, 14)
+}
+
+/// The system time in a `/proc/.../stat` line (stime, field 15).
+pub fn system_time(stat: &str) -> Duration {
+    ticks(stat, 15)
+}
+
+/// Field `number` (counted from 1, as in proc(5)) of a `/proc/.../stat` line, in clock
+/// ticks of 10 ms.
+fn ticks(stat: &str, number: usize) -> Duration {
+    // The command name (field 2) may hold spaces; the fields after it do not. Counted by
+    // position, as fields before them may be negative (no controlling terminal: tpgid is
+    // -1).
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    // utime and stime are fields 14 and 15: 11 and 12 after the name. Counted by position,
-    // as fields before them may be negative (no controlling terminal: tpgid is -1).
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field =
-        |index: usize| -> u64 { fields.get(index).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    let ticks = field(11) + field(12);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .nth(number - 3)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     Duration::from_millis(ticks * 10)
 }

@@ -25,6 +25,7 @@ mod priority;
 mod propagation;
 mod restart;
 mod tables;
+mod threads;
 mod watcher;
 
 use std::path::PathBuf;

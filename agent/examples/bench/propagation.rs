@@ -19,6 +19,7 @@ use crate::figures::{percentile, show, Figures};
 use crate::inside::AgentLogs;
 use crate::memory;
 use crate::tables;
+use crate::threads::ThreadTimes;
 use crate::watcher::Watcher;
 
 /// Agents running for each measurement; the directors of the first are reused by the next.
@@ -92,6 +93,8 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         let cpu_before: Vec<Duration> = agent_pids.iter().map(|p| cpu::process_time(*p)).collect();
         let server_before = cpu::process_time(server_pid);
         let bench_before = cpu::process_time(std::process::id());
+        let agent_threads = ThreadTimes::read(&agent_pids);
+        let server_threads = ThreadTimes::read(&[server_pid]);
         let mut seen = Vec::with_capacity(SAMPLES);
         let mut api = Vec::with_capacity(SAMPLES);
         let mut changes = Vec::with_capacity(SAMPLES);
@@ -128,6 +131,14 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
                 show(server_cpu / changes_made),
                 show(agents_cpu / changes_made / size as u32)
             ),
+        );
+        figures.info(
+            &format!("propagation, {size} agents: each agent's CPU per change, by thread"),
+            ThreadTimes::read(&agent_pids).since(&agent_threads, changes_made * size as u32),
+        );
+        figures.info(
+            &format!("propagation, {size} agents: server CPU per change, by thread"),
+            ThreadTimes::read(&[server_pid]).since(&server_threads, changes_made),
         );
         figures.info(
             &format!("propagation, {size} agents: API call (PATCH) p50 / p99"),
