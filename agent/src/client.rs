@@ -113,8 +113,13 @@ impl Client {
     /// `GET /api/v1/agent/desired-state`: at once without `after`, else held by the server
     /// until a generation newer than `after` exists or the poll timeout passes. With
     /// `after`, the agent asks for the changes since then, which the server sends when it
-    /// has them all (the whole state otherwise).
-    pub async fn desired_state(&self, after: Option<u64>) -> Result<Poll, ClientError> {
+    /// has them all (the whole state otherwise). `applied`: the generation the last pass
+    /// applied completely, which the server records as if reported.
+    pub async fn desired_state(
+        &self,
+        after: Option<u64>,
+        applied: Option<u64>,
+    ) -> Result<Poll, ClientError> {
         let mut request = self
             .http
             .get(self.urls.desired_state.clone())
@@ -122,6 +127,9 @@ impl Client {
             .timeout(self.poll_timeout + POLL_GRACE);
         if let Some(after) = after {
             request = request.query(&[("after", after.to_string().as_str()), ("changes", "true")]);
+        }
+        if let Some(applied) = applied {
+            request = request.query(&[("applied", applied)]);
         }
         let response = self.send(request).await?;
         if response.status() == StatusCode::NO_CONTENT {

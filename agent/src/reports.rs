@@ -3,6 +3,13 @@
 //! server one write per director, and the reports of a change do not compete for the server
 //! with the change's own fan-out to the other directors. While the server is unreachable,
 //! reports keep merging into the one that waits, so nothing they say is lost.
+//!
+//! A report that says nothing but "applied generation G, like the one before" is not sent
+//! at all: the long-poll that follows the pass carries `applied=G` (see `run.rs`), which
+//! costs the server no request and no write. One exception keeps the server from going
+//! back: a poll that overtook a report still in flight is answered by that report arriving
+//! after it with an older generation, so a report from a pass made before the last report
+//! finished sending is always sent.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,21 +21,47 @@ use tokio::time::Instant;
 use crate::backoff::Backoff;
 use crate::client::{Client, ClientError};
 
+/// One pass's report, as the reconcile thread hands it over.
+#[derive(Debug, Clone)]
+pub struct PassReport {
+    pub report: ApplyReport,
+    /// Nothing new but the generation: the pass succeeded without repairing drift, after a
+    /// report that succeeded too, with the same versions and unmanaged services. The
+    /// long-poll after it tells the server instead.
+    pub plain: bool,
+    /// When the pass ended.
+    pub at: std::time::Instant,
+}
+
+impl PassReport {
+    /// One report for two passes, `self` then `later` (see [`merge`]): plain if both
+    /// were, from the time of the older.
+    fn merge(self, later: PassReport) -> PassReport {
+        PassReport {
+            report: merge(self.report, later.report),
+            plain: self.plain && later.plain,
+            at: self.at.min(later.at),
+        }
+    }
+}
+
 /// Sends the reports `reports` yields, each at least `delay` after the oldest pass it
 /// covers, until the channel closes or `shutdown` turns true; a report still waiting then
-/// is sent at once.
+/// is sent at once. Plain reports are dropped (see the module documentation).
 pub async fn report_loop(
     client: Client,
-    mut reports: mpsc::UnboundedReceiver<ApplyReport>,
+    mut reports: mpsc::UnboundedReceiver<PassReport>,
     delay: Duration,
     max_backoff: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Backoff::new(max_backoff);
-    let mut waiting: Option<ApplyReport> = None;
+    let mut waiting: Option<PassReport> = None;
     // Passes the waiting report covers, for the log.
     let mut passes = 0_u32;
     let mut due = Instant::now();
+    // When the last attempt to send a report ended.
+    let mut last_sent: Option<std::time::Instant> = None;
     loop {
         let Some(report) = waiting.take() else {
             tokio::select! {
@@ -48,7 +81,7 @@ pub async fn report_loop(
             () = tokio::time::sleep_until(due) => (report, false),
             later = reports.recv() => match later {
                 Some(later) => {
-                    waiting = Some(merge(report, later));
+                    waiting = Some(report.merge(later));
                     passes += 1;
                     continue;
                 }
@@ -58,7 +91,8 @@ pub async fn report_loop(
         };
         if stopping {
             // Shutdown waits for this attempt: an unreachable server must not hold it up.
-            match tokio::time::timeout(LAST_ATTEMPT, send(&client, &report, passes)).await {
+            let last = send(&client, &report.report, passes);
+            match tokio::time::timeout(LAST_ATTEMPT, last).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "cannot send the last apply report"),
                 Err(_) => tracing::warn!(
@@ -67,7 +101,17 @@ pub async fn report_loop(
             }
             return;
         }
-        match send(&client, &report, passes).await {
+        if report.plain && last_sent.is_some_and(|sent| report.at > sent) {
+            tracing::debug!(
+                generation = report.report.applied_generation,
+                passes,
+                "report left to the long-poll"
+            );
+            continue;
+        }
+        let sent = send(&client, &report.report, passes).await;
+        last_sent = Some(std::time::Instant::now());
+        match sent {
             Ok(()) => backoff.reset(),
             Err(error) => {
                 tracing::warn!(%error, "cannot send the apply report; retrying");

@@ -10,6 +10,10 @@
 //! generation the agent holds, the worker applies them to its state in place, updates only
 //! the services they name, hands the report over, and only then records the diffs in the
 //! state cache's journal.
+//!
+//! The next long-poll waits for the pass that applied what the last one brought. When that
+//! pass has nothing to report but its generation (a plain report, see `reports.rs`), the
+//! poll carries it (`applied=G`): the server learns it at once, and no report is sent.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use crate::changes::Changes;
 use crate::client::{Client, ClientError, Poll};
 use crate::config::Config;
 use crate::reconciler::Reconciler;
+use crate::reports::PassReport;
 use crate::state_cache::StateCache;
 use crate::{random, reports, stats, telemetry};
 
@@ -62,10 +67,13 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     let (worker_tx, worker_rx) = std_mpsc::channel();
     let (report_tx, report_rx) = mpsc::unbounded_channel();
     let (first_pass_tx, first_pass) = watch::channel(false);
+    let (passed_tx, passed) = watch::channel(Passed::default());
     let resync = Arc::new(Notify::new());
     let worker = Worker {
         reconciler,
         cache,
+        received: 0,
+        passed: passed_tx,
         desired: None,
         pending: None,
         unsaved: None,
@@ -73,6 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         resync: Arc::clone(&resync),
         reports: report_tx,
         reported: None,
+        announced: None,
         first_pass: first_pass_tx,
         reconcile_interval: config.reconcile_interval,
         drain_check_interval: config.drain_check_interval,
@@ -85,7 +94,11 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     let tasks = [
         tokio::spawn(poll_loop(
             client.clone(),
-            worker_tx.clone(),
+            Handoff {
+                worker: worker_tx.clone(),
+                sent: 0,
+                passed,
+            },
             cached.map(|c| c.desired),
             resync,
             config.max_backoff,
@@ -126,7 +139,7 @@ async fn once(
     mut reconciler: Reconciler,
     mut cache: StateCache,
 ) -> anyhow::Result<bool> {
-    let desired = match client.desired_state(None).await {
+    let desired = match client.desired_state(None, None).await {
         Ok(Poll::Changed(state)) => state,
         Ok(Poll::Unchanged | Poll::Changes { .. }) => {
             anyhow::bail!("the server sent no desired state")
@@ -160,6 +173,16 @@ async fn once(
     Ok(result.succeeded())
 }
 
+/// What the reconcile thread tells the long-poll after each pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Passed {
+    /// How many of the messages sent to the thread the passes so far have taken in.
+    messages: u64,
+    /// The generation the last pass applied completely, when its report was plain (see
+    /// `reports.rs`); `None` when the report says it.
+    applied: Option<u64>,
+}
+
 enum Message {
     /// A whole desired state: from the server, or from the state cache at start.
     Document(DesiredState),
@@ -174,6 +197,9 @@ enum Message {
 struct Worker {
     reconciler: Reconciler,
     cache: StateCache,
+    /// Documents and changes received so far.
+    received: u64,
+    passed: watch::Sender<Passed>,
     desired: Option<DesiredState>,
     /// What changed since the state the last pass worked from, when a state arrived since;
     /// `None` makes the next pass a full one.
@@ -185,9 +211,12 @@ struct Worker {
     recorded: Option<(u64, Option<u64>)>,
     /// Asks the long-poll for the whole state, when changes did not fit the one held.
     resync: Arc<Notify>,
-    reports: mpsc::UnboundedSender<ApplyReport>,
+    reports: mpsc::UnboundedSender<PassReport>,
     /// The last report handed to the report loop.
     reported: Option<ApplyReport>,
+    /// The generation the long-poll announces as applied: that of the last report, when
+    /// it was plain.
+    announced: Option<u64>,
     /// Set once the first pass is over (statistics wait for it).
     first_pass: watch::Sender<bool>,
     reconcile_interval: Duration,
@@ -218,6 +247,9 @@ impl Worker {
     }
 
     fn receive(&mut self, message: Message) {
+        if !matches!(message, Message::Stop) {
+            self.received += 1;
+        }
         match message {
             Message::Document(state) => self.replace(state),
             Message::Changes(diffs) => self.apply(diffs),
@@ -280,7 +312,13 @@ impl Worker {
 
     /// One pass; returns when the next one is due.
     fn pass(&mut self) -> Instant {
+        let messages = self.received;
         let Some(desired) = &self.desired else {
+            // Changes without a state to apply them to: the long-poll asks for it.
+            self.passed.send_replace(Passed {
+                messages,
+                applied: None,
+            });
             return Instant::now() + self.reconcile_interval;
         };
         let started = Instant::now();
@@ -301,6 +339,10 @@ impl Worker {
                     "reconciled"
                 );
                 self.report(result.report);
+                self.passed.send_replace(Passed {
+                    messages,
+                    applied: self.announced,
+                });
                 let next = if result.draining > 0 {
                     self.drain_check_interval.min(self.reconcile_interval)
                 } else {
@@ -310,6 +352,11 @@ impl Worker {
             }
             Err(error) => {
                 tracing::error!(%error, "cannot reconcile the kernel");
+                self.announced = None;
+                self.passed.send_replace(Passed {
+                    messages,
+                    applied: None,
+                });
                 Instant::now() + self.drain_check_interval.min(self.reconcile_interval)
             }
         }
@@ -317,7 +364,10 @@ impl Worker {
 
     /// Hands `report` to the report loop, unless the pass did nothing and the server
     /// already has the same report: a periodic pass over a matching kernel says nothing
-    /// new, and every report is a write on the server.
+    /// new, and every report is a write on the server. A plain report's generation is
+    /// announced by the long-poll; any other report says it itself, so that the status
+    /// never shows the new generation beside the old errors, versions or unmanaged
+    /// services.
     fn report(&mut self, report: ApplyReport) {
         let nothing_new = report.outcomes.is_empty()
             && report.drift_repaired.is_empty()
@@ -325,8 +375,17 @@ impl Worker {
         if nothing_new {
             return;
         }
+        let plain = self
+            .reported
+            .as_ref()
+            .is_some_and(|before| is_plain(before, &report));
+        self.announced = plain.then_some(report.applied_generation);
         self.reported = Some(report.clone());
-        let _ = self.reports.send(report);
+        let _ = self.reports.send(PassReport {
+            report,
+            plain,
+            at: std::time::Instant::now(),
+        });
     }
 
     /// Records the state in the cache when it or the applied generation changed: the
@@ -355,12 +414,49 @@ impl Worker {
     }
 }
 
+/// Whether `report` tells the server nothing but its generation, after `before`: both
+/// succeeded, it repaired no drift, and the versions and unmanaged services are the same.
+fn is_plain(before: &ApplyReport, report: &ApplyReport) -> bool {
+    before.succeeded()
+        && report.succeeded()
+        && report.drift_repaired.is_empty()
+        && report.agent_version == before.agent_version
+        && report.kernel_version == before.kernel_version
+        && report.unmanaged_services == before.unmanaged_services
+}
+
+/// The long-poll's side of the reconcile thread.
+struct Handoff {
+    worker: std_mpsc::Sender<Message>,
+    /// Messages sent so far.
+    sent: u64,
+    passed: watch::Receiver<Passed>,
+}
+
+impl Handoff {
+    fn send(&mut self, message: Message) -> Result<(), ()> {
+        self.worker.send(message).map_err(drop)?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Waits for a pass that took in every message sent; its applied generation. `Err`
+    /// when the thread is gone.
+    async fn passed(&mut self) -> Result<Option<u64>, ()> {
+        let sent = self.sent;
+        let passed = self.passed.wait_for(|p| p.messages >= sent).await;
+        passed.map(|p| p.applied).map_err(drop)
+    }
+}
+
 /// Long-polls the desired state (the changes since the generation held, once one is);
 /// on failure backs off (jittered) and, the first time, falls back to the cached state so
 /// drift repair can start without the server. `resync` asks for the whole state again.
+/// Each poll waits for the pass that applied what the last one brought, and carries the
+/// generation it applied.
 async fn poll_loop(
     client: Client,
-    worker: std_mpsc::Sender<Message>,
+    mut worker: Handoff,
     mut fallback: Option<DesiredState>,
     resync: Arc<Notify>,
     max_backoff: Duration,
@@ -369,8 +465,15 @@ async fn poll_loop(
     let mut after = None;
     let mut backoff = Backoff::new(max_backoff);
     loop {
+        let applied = tokio::select! {
+            passed = worker.passed() => match passed {
+                Ok(applied) => applied,
+                Err(()) => return,
+            },
+            _ = shutdown.changed() => return,
+        };
         let result = tokio::select! {
-            result = client.desired_state(after) => result,
+            result = client.desired_state(after, applied) => result,
             () = resync.notified() => {
                 after = None;
                 continue;

@@ -130,16 +130,16 @@ fn client(base: &str, token: &str) -> Client {
 async fn long_polls_with_after_and_timeout_and_parses_the_document() {
     let (base, seen) = server().await;
     let client = client(&base, "good");
-    let Poll::Changed(state) = client.desired_state(None).await.unwrap() else {
+    let Poll::Changed(state) = client.desired_state(None, None).await.unwrap() else {
         panic!("a first poll answers at once")
     };
     assert_eq!(state.generation, 3);
     assert_eq!(state.services().len(), 1);
     assert!(matches!(
-        client.desired_state(Some(3)).await.unwrap(),
+        client.desired_state(Some(3), Some(3)).await.unwrap(),
         Poll::Unchanged
     ));
-    let error = client.desired_state(Some(4)).await.unwrap_err();
+    let error = client.desired_state(Some(4), None).await.unwrap_err();
     assert!(
         matches!(&error, ClientError::Invalid(m) if m.contains("scheduler")),
         "{error}"
@@ -152,7 +152,10 @@ async fn long_polls_with_after_and_timeout_and_parses_the_document() {
         "the whole state on the first poll"
     );
     assert_eq!(queries[0]["timeout"], "25");
+    assert_eq!(queries[0].get("applied"), None, "nothing applied yet");
     assert_eq!(queries[1]["after"], "3");
+    assert_eq!(queries[1]["applied"], "3", "the generation applied");
+    assert_eq!(queries[2].get("applied"), None, "the last pass failed");
     assert_eq!(
         queries[1]["changes"], "true",
         "changes once a state is held"
@@ -163,7 +166,8 @@ async fn long_polls_with_after_and_timeout_and_parses_the_document() {
 async fn parses_changes_and_refuses_a_broken_chain() {
     let (base, _) = server().await;
     let client = client(&base, "good");
-    let Poll::Changes { generation, diffs } = client.desired_state(Some(5)).await.unwrap() else {
+    let Poll::Changes { generation, diffs } = client.desired_state(Some(5), None).await.unwrap()
+    else {
         panic!("the changes media type is parsed as changes")
     };
     assert_eq!(generation, 6);
@@ -172,7 +176,7 @@ async fn parses_changes_and_refuses_a_broken_chain() {
     assert_eq!(diffs[0].summary().real_servers_changed, 1);
 
     // Asked after 6, answered with a diff from 7: not a chain from what the agent holds.
-    let error = client.desired_state(Some(6)).await.unwrap_err();
+    let error = client.desired_state(Some(6), None).await.unwrap_err();
     assert!(
         matches!(&error, ClientError::Invalid(m) if m.contains("from_generation")),
         "{error}"
@@ -200,7 +204,7 @@ async fn posts_reports_and_stats() {
 async fn a_rejected_token_is_its_own_error() {
     let (base, _) = server().await;
     let client = client(&base, "revoked");
-    let error = client.desired_state(None).await.unwrap_err();
+    let error = client.desired_state(None, None).await.unwrap_err();
     assert!(
         matches!(&error, ClientError::Unauthorized { status, .. } if status.as_u16() == 401),
         "{error}"
@@ -225,11 +229,11 @@ async fn after_a_401_the_token_file_is_read_again() {
     )
     .unwrap();
     std::fs::write(&path, "good\n").unwrap();
-    let error = client.desired_state(None).await.unwrap_err();
+    let error = client.desired_state(None, None).await.unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }), "{error}");
     // The refusal made it read the file: the next request carries the new token.
     assert!(matches!(
-        client.desired_state(None).await,
+        client.desired_state(None, None).await,
         Ok(Poll::Changed(_))
     ));
 }
@@ -239,7 +243,10 @@ async fn an_unreachable_server_is_a_transport_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let error = client(&base, "good").desired_state(None).await.unwrap_err();
+    let error = client(&base, "good")
+        .desired_state(None, None)
+        .await
+        .unwrap_err();
     assert!(matches!(error, ClientError::Transport(_)), "{error}");
 }
 

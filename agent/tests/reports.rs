@@ -1,6 +1,6 @@
 //! Apply reports: merged while they wait out the report delay, kept while the server is
-//! down, and the waiting one sent at shutdown. Against a fake report endpoint that can be
-//! made to fail.
+//! down, the waiting one sent at shutdown, and plain ones left to the long-poll unless a
+//! report was in flight. Against a fake report endpoint that can be made to fail or slow.
 
 // The fake server's handlers, as `allow-unwrap-in-tests` allows in test functions.
 #![allow(clippy::unwrap_used)]
@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use lvs_agent::client::Client;
-use lvs_agent::reports::{merge, report_loop};
+use lvs_agent::reports::{merge, report_loop, PassReport};
 use lvs_agent::token::Token;
 use lvs_model::agent::{ApplyReport, DriftRepair, ObjectOutcome};
 use tokio::sync::{mpsc, watch};
@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 struct Endpoint {
     received: Mutex<Vec<(Instant, ApplyReport)>>,
     failing: AtomicBool,
+    /// Answers 200 ms late.
+    slow: AtomicBool,
 }
 
 async fn receive(
@@ -33,6 +35,9 @@ async fn receive(
 ) -> StatusCode {
     if endpoint.failing.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if endpoint.slow.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     endpoint
         .received
@@ -67,9 +72,22 @@ fn client(addr: SocketAddr, request_timeout: Duration) -> Client {
 
 /// A running report loop: its queue, its shutdown switch and its task.
 struct Running {
-    queue: mpsc::UnboundedSender<ApplyReport>,
+    queue: mpsc::UnboundedSender<PassReport>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Queues a pass's report that has more to say than its generation.
+    fn news(&self, report: ApplyReport) {
+        self.pass(report, false);
+    }
+
+    /// Queues a pass's report, ended now.
+    fn pass(&self, report: ApplyReport, plain: bool) {
+        let at = Instant::now();
+        self.queue.send(PassReport { report, plain, at }).unwrap();
+    }
 }
 
 fn start(client: Client, delay: Duration, max_backoff: Duration) -> Running {
@@ -159,15 +177,10 @@ async fn reports_within_the_delay_go_as_one_and_not_before_it() {
     let (client, endpoint) = endpoint().await;
     let delay = Duration::from_millis(300);
     let started = Instant::now();
-    // Dropping the switch would stop the loop: kept to the end.
-    let Running {
-        queue: tx,
-        stop: _stop,
-        task,
-    } = start(client, delay, Duration::from_secs(1));
-    tx.send(report(1, vec![outcome("a", None)])).unwrap();
+    let running = start(client, delay, Duration::from_secs(1));
+    running.news(report(1, vec![outcome("a", None)]));
     tokio::time::sleep(Duration::from_millis(50)).await;
-    tx.send(report(2, vec![outcome("b", None)])).unwrap();
+    running.news(report(2, vec![outcome("b", None)]));
     let received = wait_for(&endpoint, 1).await;
     assert_eq!(received.len(), 1);
     let (at, sent) = &received[0];
@@ -176,14 +189,13 @@ async fn reports_within_the_delay_go_as_one_and_not_before_it() {
     assert_eq!(objects(sent), [("a", true), ("b", true)]);
 
     // The next one waits its own delay.
-    tx.send(report(3, Vec::new())).unwrap();
+    running.news(report(3, Vec::new()));
     let received = wait_for(&endpoint, 2).await;
     assert_eq!(received.len(), 2);
     assert_eq!(received[1].1.applied_generation, 3);
     tokio::time::sleep(delay).await;
     assert_eq!(endpoint.received.lock().unwrap().len(), 2);
-    drop(tx);
-    task.await.unwrap();
+    finish(running).await;
 }
 
 #[tokio::test]
@@ -191,31 +203,76 @@ async fn reports_merge_while_the_server_fails() {
     let (client, endpoint) = endpoint().await;
     endpoint.failing.store(true, Ordering::SeqCst);
     let delay = Duration::from_millis(20);
-    // Dropping the switch would stop the loop: kept to the end.
-    let Running {
-        queue: tx,
-        stop: _stop,
-        task,
-    } = start(client, delay, Duration::from_millis(200));
-    tx.send(report(1, vec![outcome("a", Some("Busy"))]))
-        .unwrap();
+    let running = start(client, delay, Duration::from_millis(200));
+    running.news(report(1, vec![outcome("a", Some("Busy"))]));
     // Past the delay and a first failed attempt.
     tokio::time::sleep(Duration::from_millis(150)).await;
-    tx.send(report(2, vec![outcome("b", Some("Busy"))]))
-        .unwrap();
+    running.news(report(2, vec![outcome("b", Some("Busy"))]));
     endpoint.failing.store(false, Ordering::SeqCst);
     let received = wait_for(&endpoint, 1).await;
     assert_eq!(received.len(), 1, "the retry carries both reports");
     assert_eq!(received[0].1.applied_generation, 2);
     assert_eq!(objects(&received[0].1), [("a", false), ("b", false)]);
-    drop(tx);
+    finish(running).await;
+}
+
+/// Closes the queue; the loop ends once nothing waits.
+async fn finish(running: Running) {
+    let Running { queue, stop, task } = running;
+    drop(queue);
     task.await.unwrap();
+    drop(stop);
+}
+
+#[tokio::test]
+async fn plain_reports_are_left_to_the_long_poll() {
+    let (client, endpoint) = endpoint().await;
+    let delay = Duration::from_millis(20);
+    let running = start(client, delay, Duration::from_secs(1));
+    running.news(report(1, vec![outcome("a", None)]));
+    assert_eq!(wait_for(&endpoint, 1).await.len(), 1);
+    running.pass(report(2, vec![outcome("b", None)]), true);
+    tokio::time::sleep(delay * 10).await;
+    assert_eq!(
+        endpoint.received.lock().unwrap().len(),
+        1,
+        "plain: not sent"
+    );
+    // Plain merged with news is news.
+    running.pass(report(3, vec![outcome("c", None)]), true);
+    running.news(report(4, vec![outcome("d", Some("Busy"))]));
+    let received = wait_for(&endpoint, 2).await;
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].1.applied_generation, 4);
+    assert_eq!(objects(&received[1].1), [("c", true), ("d", false)]);
+    finish(running).await;
+}
+
+#[tokio::test]
+async fn a_plain_report_from_while_a_report_was_in_flight_is_sent() {
+    // The long-poll after that pass may have reached the server before the report in
+    // flight, which would then set the director back to the older generation.
+    let (client, endpoint) = endpoint().await;
+    endpoint.slow.store(true, Ordering::SeqCst);
+    let delay = Duration::from_millis(20);
+    let running = start(client, delay, Duration::from_secs(1));
+    running.news(report(1, vec![outcome("a", None)]));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    running.pass(report(2, vec![outcome("b", None)]), true);
+    let received = wait_for(&endpoint, 2).await;
+    assert_eq!(received.len(), 2, "sent after the one in flight");
+    assert_eq!(received[1].1.applied_generation, 2);
+    // Once nothing is in flight, plain ones stay home again.
+    running.pass(report(3, vec![outcome("c", None)]), true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(endpoint.received.lock().unwrap().len(), 2);
+    finish(running).await;
 }
 
 /// Queues a report with `running`'s long delay, stops the loop while the report waits, and
 /// returns how long the loop took to end.
 async fn stop_while_a_report_waits(running: Running) -> Duration {
-    running.queue.send(report(7, Vec::new())).unwrap();
+    running.news(report(7, Vec::new()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let stopped = Instant::now();
     running.stop.send(true).unwrap();

@@ -52,6 +52,16 @@ impl AgentOptions {
     }
 }
 
+/// A generation an agent applied completely, as its long-poll said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub generation: u64,
+    /// When the poll came, Unix milliseconds.
+    pub at: i64,
+    /// Whether the database has it.
+    saved: bool,
+}
+
 /// A cluster's desired-state document as served to agents.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -80,6 +90,8 @@ pub struct Agents {
     pub options: AgentOptions,
     /// Director id -> (last seen, whether that is already in the database).
     seen: Mutex<HashMap<i64, (i64, bool)>>,
+    /// Director id -> the generation its agent's long-poll last said it applied.
+    applied: Mutex<HashMap<i64, Applied>>,
     clusters: Mutex<HashMap<i64, Arc<ClusterCache>>>,
     pub stats: StatsStore,
     stopping: watch::Receiver<bool>,
@@ -91,6 +103,7 @@ impl Agents {
         Agents {
             options,
             seen: Mutex::default(),
+            applied: Mutex::default(),
             clusters: Mutex::default(),
             stats: StatsStore::new(options.stats_interval),
             stopping,
@@ -105,6 +118,28 @@ impl Agents {
         if at >= entry.0 {
             *entry = (at, false);
         }
+    }
+
+    /// Records that the director's agent applied `generation` completely (said by a
+    /// long-poll at `at`): the director's status shows it like a report that succeeded,
+    /// unless a report came later. Persisted with the heartbeats.
+    pub fn applied(&self, director_id: i64, generation: u64, at: i64) {
+        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        let note = Applied {
+            generation,
+            at,
+            saved: false,
+        };
+        let entry = applied.entry(director_id).or_insert(note);
+        if at >= entry.at {
+            *entry = note;
+        }
+    }
+
+    /// What the director's agent last said it applied on a long-poll to this process.
+    pub fn last_applied(&self, director_id: i64) -> Option<Applied> {
+        let applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        applied.get(&director_id).copied()
     }
 
     /// When the director's agent was last seen by this process.
@@ -127,6 +162,10 @@ impl Agents {
     /// The director was deleted.
     pub fn forget_director(&self, director_id: i64) {
         self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&director_id);
+        self.applied
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&director_id);
@@ -278,7 +317,7 @@ impl Agents {
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Err(error) = self.persist_seen(&db).await {
+            if let Err(error) = self.persist_heartbeats(&db).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "cannot persist agent heartbeats"
@@ -297,8 +336,10 @@ impl Agents {
         }
     }
 
-    async fn persist_seen(&self, db: &Db) -> anyhow::Result<()> {
-        let unsaved: Vec<(i64, i64)> = self
+    /// Writes the heartbeats and applied generations not yet in the database, in one
+    /// transaction.
+    async fn persist_heartbeats(&self, db: &Db) -> anyhow::Result<()> {
+        let unseen: Vec<(i64, i64)> = self
             .seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -306,22 +347,41 @@ impl Agents {
             .filter(|(_, (_, saved))| !saved)
             .map(|(id, (at, _))| (*id, *at))
             .collect();
-        if unsaved.is_empty() {
+        let unapplied: Vec<(i64, Applied)> = self
+            .applied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, applied)| !applied.saved)
+            .map(|(id, applied)| (*id, *applied))
+            .collect();
+        if unseen.is_empty() && unapplied.is_empty() {
             return Ok(());
         }
         let mut tx = db.write().await?;
-        for (director_id, at) in &unsaved {
+        for (director_id, at) in &unseen {
             // A director deleted meanwhile has no row to attach this to.
             match director_status::seen(&mut tx, *director_id, *at).await {
                 Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {}
                 result => result?,
             }
         }
+        for (director_id, applied) in &unapplied {
+            let generation = i64::try_from(applied.generation).unwrap_or(i64::MAX);
+            director_status::applied(&mut tx, *director_id, generation, applied.at).await?;
+        }
         tx.commit().await?;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        for (director_id, at) in unsaved {
+        for (director_id, at) in unseen {
             if let Some(entry) = seen.get_mut(&director_id).filter(|e| e.0 == at) {
                 entry.1 = true;
+            }
+        }
+        drop(seen);
+        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        for (director_id, written) in unapplied {
+            if let Some(entry) = applied.get_mut(&director_id).filter(|e| **e == written) {
+                entry.saved = true;
             }
         }
         Ok(())

@@ -61,6 +61,10 @@ pub struct PollParams {
     // 100 is `agents::changes::MAX_CHANGED_GENERATIONS`.
     #[serde(default)]
     pub changes: bool,
+    /// The generation the agent's last pass applied completely: recorded as the director's
+    /// applied generation, as a report that succeeded would be. The agent sends a report
+    /// only when it has more to say (errors, repaired drift, new versions).
+    pub applied: Option<u64>,
 }
 
 /// Long-poll the agent's cluster's desired state: answered at once when the cluster's
@@ -96,6 +100,17 @@ pub async fn desired_state(
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let owner = &agent.0;
+    if let Some(applied) = params.applied {
+        if i64::try_from(applied).is_err() {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: format!("applied must be at most {}, not {applied}", i64::MAX),
+            });
+        }
+        state
+            .agents
+            .applied(owner.director_id, applied, now_millis());
+    }
     // Subscribed before the generation is read: a change that commits after the read
     // always wakes the wait that follows it.
     let mut commits = state.db.changes().subscribe(owner.cluster_id);

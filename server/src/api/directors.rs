@@ -77,9 +77,11 @@ pub struct DirectorStatus {
     pub online: bool,
     /// The agent's last request of any kind.
     pub last_seen: Option<String>,
-    /// The generation the last report applied.
+    /// The generation the last report applied. An agent's long-poll reports it too
+    /// (`applied` in `GET /api/v1/agent/desired-state`).
     pub applied_generation: Option<u64>,
     pub sync: SyncState,
+    /// The last report, or the last long-poll that said which generation was applied.
     pub last_report_at: Option<String>,
     /// The failed changes of the latest report that had any (kept after later successes).
     pub last_errors: Vec<ObjectOutcome>,
@@ -110,8 +112,17 @@ impl Director {
         agents: &Agents,
         now: i64,
     ) -> Self {
-        let status = status.cloned().unwrap_or_default();
+        let mut status = status.cloned().unwrap_or_default();
         let last_seen = status.last_seen.max(agents.last_seen(row.id));
+        // A long-poll after the last report said which generation the agent applied.
+        if let Some(applied) = agents
+            .last_applied(row.id)
+            .filter(|a| status.reported_at.is_none_or(|at| a.at > at))
+        {
+            status.reported_at = Some(applied.at);
+            status.applied_generation = Some(i64::try_from(applied.generation).unwrap_or(i64::MAX));
+            status.last_report_ok = Some(1);
+        }
         let applied_generation = status
             .applied_generation
             .map(|g| u64::try_from(g).unwrap_or(0));

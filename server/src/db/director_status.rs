@@ -120,6 +120,28 @@ pub async fn record_report(
     .map(drop)
 }
 
+/// Records that the director's agent applied `generation` completely, as its long-poll
+/// said at `at`, unless a report came later. Only over a stored report: until the first
+/// one, the long-poll's word lives in memory (`Agents::last_applied`).
+pub async fn applied(
+    conn: &mut SqliteConnection,
+    director_id: i64,
+    generation: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE director_status
+         SET reported_at = ?3, applied_generation = ?2, last_report_ok = 1
+         WHERE director_id = ?1 AND reported_at < ?3",
+        director_id,
+        generation,
+        at
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// Records that the director's agent was seen at `at` (never moving it back).
 pub async fn seen(
     conn: &mut SqliteConnection,

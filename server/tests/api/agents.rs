@@ -375,3 +375,73 @@ async fn a_director_goes_offline_when_its_agent_stops_calling() {
     );
     assert_eq!(restarted["status"]["sync"], "behind");
 }
+
+#[tokio::test]
+async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
+    let app = TestApp::spawn_with_agents(AgentOptions {
+        online_within: Duration::from_secs(30),
+        stats_interval: Duration::from_millis(100),
+    })
+    .await;
+    let service = cluster_with_service(&app, "web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    app.agent_post(AGENT_REPORT, &token, &apply_report(1, &[]))
+        .await
+        .expect(204);
+    let reported = status(&app).await;
+    app.patch(
+        &real_server_path("web", service, 1),
+        &json!({"weight": 7}),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(status(&app).await["sync"], "behind");
+    // Timestamps are milliseconds; a report and a poll in the same one count the report.
+    let tick = || tokio::time::sleep(Duration::from_millis(5));
+
+    tick().await;
+    let poll = |applied: &str| format!("{AGENT_DESIRED_STATE}?applied={applied}");
+    app.agent_get(&poll("2"), &token).await.expect(200);
+    let synced = status(&app).await;
+    assert_eq!(synced["sync"], "in_sync", "{synced}");
+    assert_eq!(synced["applied_generation"], 2);
+    assert_ne!(synced["last_report_at"], reported["last_report_at"]);
+    assert_eq!(
+        synced["agent_version"], "0.1.0",
+        "the report's versions stay"
+    );
+
+    // A later report wins over the poll, and a later poll over the report.
+    tick().await;
+    let failed = apply_report(2, &["real server 10.1.0.1:80 of tcp:10.0.0.1:80"]);
+    app.agent_post(AGENT_REPORT, &token, &failed)
+        .await
+        .expect(204);
+    assert_eq!(status(&app).await["sync"], "error");
+    tick().await;
+    app.agent_get(&poll("2"), &token).await.expect(200);
+    let fixed = status(&app).await;
+    assert_eq!(fixed["sync"], "in_sync");
+    assert_eq!(fixed["last_errors"].as_array().map(Vec::len), Some(1));
+
+    // Bad values name the parameter.
+    let too_big = app.agent_get(&poll("9223372036854775808"), &token).await;
+    let problem = too_big.problem(400, "invalid_query").clone();
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains("applied"),
+        "{problem}"
+    );
+    app.agent_get(&poll("x"), &token)
+        .await
+        .problem(400, "invalid_query");
+
+    // Persisted by the background task: it survives a restart.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let app = app.restart().await;
+    let restarted = status(&app).await;
+    assert_eq!(restarted["sync"], "in_sync", "{restarted}");
+    assert_eq!(restarted["applied_generation"], 2);
+    assert_eq!(restarted["last_report_at"], fixed["last_report_at"]);
+}
