@@ -55,7 +55,7 @@ pub async fn serve_with(
     let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
     let state = api::AppState {
         db: db.clone(),
-        agents,
+        agents: agents.clone(),
         reports,
     };
     let app = api::router(state, options.max_body_bytes);
@@ -76,6 +76,13 @@ pub async fn serve_with(
     report_writer.abort();
     let _ = background.await;
     let _ = report_writer.await;
+    // What the last interval's requests said, so that a restart does not forget it.
+    if let Err(error) = agents.persist_heartbeats(&db).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "cannot persist agent heartbeats at shutdown"
+        );
+    }
     served?;
     db.close().await;
     Ok(())

@@ -337,8 +337,8 @@ impl Agents {
     }
 
     /// Writes the heartbeats and applied generations not yet in the database, in one
-    /// transaction.
-    async fn persist_heartbeats(&self, db: &Db) -> anyhow::Result<()> {
+    /// transaction: every statistics interval, and once more at shutdown.
+    pub async fn persist_heartbeats(&self, db: &Db) -> anyhow::Result<()> {
         let unseen: Vec<(i64, i64)> = self
             .seen
             .lock()

@@ -445,3 +445,28 @@ async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
     assert_eq!(restarted["applied_generation"], 2);
     assert_eq!(restarted["last_report_at"], fixed["last_report_at"]);
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_persists_the_last_heartbeats_and_applied_generations() {
+    // The background task would persist them only after 10 s.
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    app.agent_post(AGENT_REPORT, &token, &apply_report(0, &[]))
+        .await
+        .expect(204);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    app.agent_get(&format!("{AGENT_DESIRED_STATE}?applied=1"), &token)
+        .await
+        .expect(200);
+    let before = status(&app).await;
+    assert_eq!(before["sync"], "in_sync", "{before}");
+
+    let app = app.restart().await;
+    let after = status(&app).await;
+    assert_eq!(after["sync"], "in_sync", "{after}");
+    assert_eq!(after["applied_generation"], 1);
+    assert_eq!(after["last_seen"], before["last_seen"]);
+    assert_eq!(after["last_report_at"], before["last_report_at"]);
+}
