@@ -243,6 +243,11 @@ impl Worker {
             }
             due = self.pass();
             self.record();
+            // Once the thread is done: the long-poll's wake-up then switches threads once.
+            self.passed.send_replace(Passed {
+                messages: self.received,
+                applied: self.announced,
+            });
         }
     }
 
@@ -312,13 +317,7 @@ impl Worker {
 
     /// One pass; returns when the next one is due.
     fn pass(&mut self) -> Instant {
-        let messages = self.received;
         let Some(desired) = &self.desired else {
-            // Changes without a state to apply them to: the long-poll asks for it.
-            self.passed.send_replace(Passed {
-                messages,
-                applied: None,
-            });
             return Instant::now() + self.reconcile_interval;
         };
         let started = Instant::now();
@@ -339,10 +338,6 @@ impl Worker {
                     "reconciled"
                 );
                 self.report(result.report);
-                self.passed.send_replace(Passed {
-                    messages,
-                    applied: self.announced,
-                });
                 let next = if result.draining > 0 {
                     self.drain_check_interval.min(self.reconcile_interval)
                 } else {
@@ -353,10 +348,6 @@ impl Worker {
             Err(error) => {
                 tracing::error!(%error, "cannot reconcile the kernel");
                 self.announced = None;
-                self.passed.send_replace(Passed {
-                    messages,
-                    applied: None,
-                });
                 Instant::now() + self.drain_check_interval.min(self.reconcile_interval)
             }
         }
