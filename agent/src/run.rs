@@ -178,8 +178,7 @@ async fn once(
 struct Passed {
     /// How many of the messages sent to the thread the passes so far have taken in.
     messages: u64,
-    /// The generation the last pass applied completely, when its report was plain (see
-    /// `reports.rs`); `None` when the report says it.
+    /// The generation for the long-poll to announce as applied (`Worker::announced`).
     applied: Option<u64>,
 }
 
@@ -214,8 +213,9 @@ struct Worker {
     reports: mpsc::UnboundedSender<PassReport>,
     /// The last report handed to the report loop.
     reported: Option<ApplyReport>,
-    /// The generation the long-poll announces as applied: that of the last report, when
-    /// it was plain.
+    /// The generation the long-poll announces as applied: that of the last report handed
+    /// over, when it was plain; `None` after any other report or a failed pass, when the
+    /// report loop tells the server.
     announced: Option<u64>,
     /// Set once the first pass is over (statistics wait for it).
     first_pass: watch::Sender<bool>,

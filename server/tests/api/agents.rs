@@ -427,15 +427,12 @@ async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
     assert_eq!(fixed["last_errors"].as_array().map(Vec::len), Some(1));
 
     // Bad values name the parameter.
-    let too_big = app.agent_get(&poll("9223372036854775808"), &token).await;
-    let problem = too_big.problem(400, "invalid_query").clone();
-    assert!(
-        problem["detail"].as_str().unwrap_or("").contains("applied"),
-        "{problem}"
-    );
-    app.agent_get(&poll("x"), &token)
-        .await
-        .problem(400, "invalid_query");
+    for bad in ["9223372036854775808", "x", "-1"] {
+        let resp = app.agent_get(&poll(bad), &token).await;
+        let problem = resp.problem(400, "invalid_query").clone();
+        let detail = problem["detail"].as_str().unwrap_or("");
+        assert!(detail.contains("applied"), "{bad}: {problem}");
+    }
 
     // Persisted by the background task: it survives a restart.
     tokio::time::sleep(Duration::from_millis(300)).await;
