@@ -113,8 +113,8 @@ impl Client {
     /// `GET /api/v1/agent/desired-state`: at once without `after`, else held by the server
     /// until a generation newer than `after` exists or the poll timeout passes. With
     /// `after`, the agent asks for the changes since then, which the server sends when it
-    /// has them all (the whole state otherwise). `applied`: the generation the last pass
-    /// applied completely, which the server records as if reported.
+    /// has them all (the whole state otherwise). `applied`: a generation applied
+    /// completely with nothing else to report, which the server records as a report would.
     pub async fn desired_state(
         &self,
         after: Option<u64>,

@@ -7,9 +7,9 @@
 //! A report that says nothing but "applied generation G, like the one before" is not sent
 //! at all: the long-poll that follows the pass carries `applied=G` (see `run.rs`), which
 //! costs the server no request and no write. One exception keeps the server from going
-//! back: a poll that overtook a report still in flight is answered by that report arriving
-//! after it with an older generation, so a report from a pass made before the last report
-//! finished sending is always sent.
+//! back: the poll may overtake a report still in flight, which then arrives with an older
+//! generation, so a report covering a pass that ended before the last report finished
+//! sending is always sent.
 
 use std::collections::HashSet;
 use std::time::Duration;
