@@ -1,6 +1,8 @@
-//! Agents' apply reports, written as group commits by one task: the agents a change wakes
-//! all report within moments of each other, and one transaction for all of them takes the
-//! single writer connection once instead of once per agent.
+//! Agents' apply reports, written as group commits by one task: when the agents a change
+//! wakes have more to report than the generation (which their next long-poll carries:
+//! errors, drift, new versions), they report within moments of each other, and one
+//! transaction for all of them takes the single writer connection once instead of once per
+//! agent.
 //!
 //! The task takes the first report queued, then every other one already queued (it never
 //! waits for more), writes them in order in one transaction and commits; only then is each
