@@ -55,7 +55,7 @@ impl AgentOptions {
 /// A generation an agent applied completely, as its long-poll said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
-    pub generation: u64,
+    pub generation: i64,
     /// When the poll came, Unix milliseconds.
     pub at: i64,
     /// Whether the database has it.
@@ -123,7 +123,7 @@ impl Agents {
     /// Records that the director's agent applied `generation` completely (said by a
     /// long-poll at `at`): the director's status shows it like a report that succeeded,
     /// unless a report came later. Persisted with the heartbeats.
-    pub fn applied(&self, director_id: i64, generation: u64, at: i64) {
+    pub fn applied(&self, director_id: i64, generation: i64, at: i64) {
         let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
         let note = Applied {
             generation,
@@ -367,8 +367,7 @@ impl Agents {
             }
         }
         for (director_id, applied) in &unapplied {
-            let generation = i64::try_from(applied.generation).unwrap_or(i64::MAX);
-            director_status::applied(&mut tx, *director_id, generation, applied.at).await?;
+            director_status::applied(&mut tx, *director_id, applied.generation, applied.at).await?;
         }
         tx.commit().await?;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);

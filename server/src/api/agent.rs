@@ -101,15 +101,13 @@ pub async fn desired_state(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let owner = &agent.0;
     if let Some(applied) = params.applied {
-        if i64::try_from(applied).is_err() {
-            return Err(ApiError::BadRequest {
-                code: "invalid_query",
-                detail: format!("applied must be at most {}, not {applied}", i64::MAX),
-            });
-        }
+        let generation = i64::try_from(applied).map_err(|_| ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!("applied must be at most {}, not {applied}", i64::MAX),
+        })?;
         state
             .agents
-            .applied(owner.director_id, applied, now_millis());
+            .applied(owner.director_id, generation, now_millis());
     }
     // Subscribed before the generation is read: a change that commits after the read
     // always wakes the wait that follows it.

@@ -120,7 +120,7 @@ impl Director {
             .filter(|a| status.reported_at.is_none_or(|at| a.at > at))
         {
             status.reported_at = Some(applied.at);
-            status.applied_generation = Some(i64::try_from(applied.generation).unwrap_or(i64::MAX));
+            status.applied_generation = Some(applied.generation);
             status.last_report_ok = Some(1);
         }
         let applied_generation = status
