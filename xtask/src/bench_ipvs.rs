@@ -30,6 +30,7 @@ pub fn run() -> Result<()> {
         commands: vec![GuestCommand::new(binary, SIZES)],
         env: Vec::new(),
         timeout: Duration::from_secs(30 * 60),
+        cpus: GuestRun::DEFAULT_CPUS,
     };
     let outcome = vm::run(&guest)?;
     if !outcome.success() {

@@ -65,8 +65,10 @@ fn main() -> ExitCode {
     let binaries = Binaries::copied(&args.server, &args.agent);
     let mut figures = Figures::default();
     let label = args.label.as_deref().unwrap_or("this build");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "== lvs-agent benchmark, {label}: {} (release binaries; emulated CPU: compare ratios)",
+        "== lvs-agent benchmark, {label}: {} (release binaries; {cpus} emulated CPU(s) shared \
+         by the server and every agent: compare ratios)",
         args.agent.display()
     );
     let runs = |part| args.part.is_empty() || args.part.contains(&part);

@@ -12,9 +12,6 @@ use anyhow::{bail, Context, Result};
 use super::script::{self, EXIT_CODES};
 use super::{GuestOutcome, GuestRun};
 
-/// One vCPU unless `LVS_VM_CPUS` says otherwise. Measured on these 2-core machines (busy with other
-/// builds): two vCPUs booted no faster and ran the same tests 1.5-2x slower under TCG.
-const DEFAULT_CPUS: u32 = 1;
 const MEMORY: &str = "2G";
 /// Quiet boot: kernel messages go to `kernel.log`, not between the test output lines. `panic=-1`
 /// with `-no-reboot` turns a crashed init into QEMU exiting instead of hanging until the timeout.
@@ -39,7 +36,7 @@ pub fn run(qemu: &Path, kernel: &Path, initramfs: &Path, guest: &GuestRun) -> Re
     .context("cannot write the guest script")?;
 
     let qemu_log = run_dir.join("qemu.log");
-    let mut command = qemu_command(qemu, kernel, initramfs, &run_dir, cpus()?);
+    let mut command = qemu_command(qemu, kernel, initramfs, &run_dir, cpus(guest.cpus)?);
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(
         File::create(&qemu_log).with_context(|| format!("cannot create {}", qemu_log.display()))?,
     );
@@ -134,13 +131,22 @@ fn qemu_command(
     command
 }
 
-fn cpus() -> Result<u32> {
+/// `LVS_VM_CPUS`, or the run's own count as far as the host has cores: under TCG each vCPU is
+/// a host thread, and more of them than cores would only take turns.
+fn cpus(wanted: u32) -> Result<u32> {
     match std::env::var("LVS_VM_CPUS") {
         Ok(cpus) => match cpus.parse() {
             Ok(cpus) if cpus > 0 => Ok(cpus),
             _ => bail!("LVS_VM_CPUS must be a positive number of vCPUs, not {cpus:?}"),
         },
-        Err(_) => Ok(DEFAULT_CPUS),
+        Err(_) => {
+            let cores = thread::available_parallelism().map_or(1, |n| n.get());
+            let cpus = wanted.min(u32::try_from(cores).unwrap_or(u32::MAX)).max(1);
+            if cpus < wanted {
+                eprintln!("vm: {cpus} vCPU(s), not {wanted}: the host has {cores} core(s)");
+            }
+            Ok(cpus)
+        }
     }
 }
 

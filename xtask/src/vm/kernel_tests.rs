@@ -75,6 +75,7 @@ pub fn test(args: &VmTestArgs) -> Result<()> {
         commands,
         env,
         timeout: Duration::from_secs(args.timeout),
+        cpus: GuestRun::DEFAULT_CPUS,
     };
     let outcome = super::run(&guest)?;
 

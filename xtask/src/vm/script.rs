@@ -87,6 +87,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             timeout: Duration::from_secs(1),
+            cpus: GuestRun::DEFAULT_CPUS,
         }
     }
 
