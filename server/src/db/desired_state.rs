@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use lvs_model::{
-    DesiredService, DesiredState, Diff, RealServerChange, RealServerKey, ServiceChange, ServiceKey,
+    DesiredService, DesiredState, Diff, RealServer, RealServerChange, RealServerKey, ServiceChange,
+    ServiceKey,
 };
 use sqlx::SqliteConnection;
 
@@ -62,7 +63,11 @@ pub async fn load(
     })
 }
 
-/// Writes `diff`, computed against `loaded`, touching only the rows it names.
+/// Writes `diff`, computed against `loaded`, touching only the rows it names. Each kind of
+/// write goes in multi-row statements, so that loading, changing or removing thousands of
+/// services costs a few statements, not a round trip to SQLite's thread per row. Changed
+/// rows keep their keys (a diff pairs rows by key), and rows are deleted before any is
+/// inserted, so no statement meets a key another one frees.
 pub async fn apply(
     conn: &mut SqliteConnection,
     cluster: &ClusterRow,
@@ -73,38 +78,44 @@ pub async fn apply(
     if let Some(change) = &diff.timeouts {
         clusters::update_timeouts(conn, cluster.id, &change.new, now).await?;
     }
+    // Each with its row id, or for real servers added, their service's row id.
+    let mut changed_services = Vec::new();
+    let mut changed_servers = Vec::new();
+    let mut removed_services = Vec::new();
+    let mut removed_servers = Vec::new();
+    let mut added_services = Vec::new();
+    let mut added_servers = Vec::new();
     for change in &diff.services {
         match change {
-            ServiceChange::Added(service) => {
-                insert_service(conn, cluster.id, service, now).await?;
-            }
+            ServiceChange::Added(service) => added_services.push(service),
             ServiceChange::Removed(service) => {
-                services::delete(conn, loaded.service_id(service.key())?).await?;
+                removed_services.push(loaded.service_id(service.key())?);
             }
             ServiceChange::Changed(update) => {
                 let service_id = loaded.service_id(&update.key)?;
                 if let Some(settings) = &update.settings {
-                    services::update(conn, service_id, &settings.new, now).await?;
+                    changed_services.push((service_id, &settings.new));
                 }
                 for change in &update.real_servers {
                     match change {
-                        RealServerChange::Added(server) => {
-                            real_servers::insert(conn, service_id, server, now).await?;
-                        }
+                        RealServerChange::Added(server) => added_servers.push((service_id, server)),
                         RealServerChange::Removed(server) => {
-                            let id = loaded.real_server_id(service_id, server.key())?;
-                            real_servers::delete(conn, id).await?;
+                            removed_servers.push(loaded.real_server_id(service_id, server.key())?);
                         }
                         RealServerChange::Changed(change) => {
                             let id = loaded.real_server_id(service_id, change.old.key())?;
-                            real_servers::update(conn, id, &change.new, now).await?;
+                            changed_servers.push((id, &change.new));
                         }
                     }
                 }
             }
         }
     }
-    Ok(())
+    services::update_many(conn, &changed_services, now).await?;
+    real_servers::update_many(conn, &changed_servers, now).await?;
+    services::delete_many(conn, &removed_services).await?;
+    real_servers::delete_many(conn, &removed_servers).await?;
+    insert_services(conn, cluster.id, &added_services, added_servers, now).await
 }
 
 /// One service with its real servers, validated on the way out: a few rows, however big
@@ -131,10 +142,26 @@ pub async fn insert_service(
     now: i64,
 ) -> Result<services::ServiceRow, sqlx::Error> {
     let row = services::insert(conn, cluster_id, service.service(), now).await?;
-    for server in service.real_servers() {
-        real_servers::insert(conn, row.id, server, now).await?;
-    }
+    let servers: Vec<_> = service.real_servers().map(|s| (row.id, s)).collect();
+    real_servers::insert_many(conn, &servers, now).await?;
     Ok(row)
+}
+
+/// Inserts `services` with all their real servers, and `more_servers` into services that
+/// exist already.
+async fn insert_services(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    services: &[&DesiredService],
+    mut more_servers: Vec<(i64, &RealServer)>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let settings: Vec<_> = services.iter().map(|s| s.service()).collect();
+    let ids = services::insert_many(conn, cluster_id, &settings, now).await?;
+    for (service, id) in services.iter().zip(ids) {
+        more_servers.extend(service.real_servers().map(|s| (id, s)));
+    }
+    real_servers::insert_many(conn, &more_servers, now).await
 }
 
 impl Loaded {

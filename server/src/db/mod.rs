@@ -20,7 +20,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::watch;
 
 use agent_tokens::{OwnerCache, TokenOwner};
@@ -255,6 +255,30 @@ impl JsonRows {
 
 fn decode_error(error: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(error))
+}
+
+/// Rows per multi-row statement: at most 17 values each, well under SQLite's bound of 32,766
+/// parameters, and each statement a round trip to SQLite's thread whatever its size. Such
+/// statements are not kept prepared: each takes hundreds of kilobytes, and bulk writes are
+/// rare.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `DELETE FROM table WHERE id IN (..)`, `ROWS_PER_INSERT` ids at a time.
+async fn delete_ids(
+    conn: &mut SqliteConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE id IN ("));
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Rows that fail the model's validation on the way out: the database was changed behind

@@ -2,9 +2,9 @@
 
 use lvs_model::spec::RealServerSpec;
 use lvs_model::{RealServer, ServiceKey};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::corrupt;
+use super::{corrupt, ROWS_PER_INSERT};
 
 /// Also read from a JSON array of its fields, in this order (see `all_in_cluster`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -132,6 +132,42 @@ pub async fn insert(
     .await
 }
 
+/// Inserts `servers`, each with its service's row id, with a few multi-row statements
+/// (each a round trip to SQLite's thread): 50,000 real servers are 100 statements.
+pub async fn insert_many(
+    conn: &mut SqliteConnection,
+    servers: &[(i64, &RealServer)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in servers.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO real_servers
+                (service_id, address, port, forwarding, tunnel_type, tunnel_port,
+                 tunnel_checksum, weight, upper_threshold, lower_threshold, state, description,
+                 created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, (service_id, server)| {
+            let c = Columns::of(server);
+            row.push_bind(*service_id)
+                .push_bind(c.address)
+                .push_bind(c.port)
+                .push_bind(c.forwarding)
+                .push_bind(c.tunnel_type)
+                .push_bind(c.tunnel_port)
+                .push_bind(c.tunnel_checksum)
+                .push_bind(c.weight)
+                .push_bind(c.upper)
+                .push_bind(c.lower)
+                .push_bind(c.state)
+                .push_bind(server.description().as_str().to_owned())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Replaces a real server's settings (address and port included) in place.
 pub async fn update(
     conn: &mut SqliteConnection,
@@ -163,6 +199,43 @@ pub async fn update(
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// Replaces the settings of the real servers with these row ids, as [`update`] does, with a
+/// few multi-row statements.
+pub async fn update_many(
+    conn: &mut SqliteConnection,
+    servers: &[(i64, &RealServer)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in servers.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE real_servers SET address = v.column2, port = v.column3,
+                forwarding = v.column4, tunnel_type = v.column5, tunnel_port = v.column6,
+                tunnel_checksum = v.column7, weight = v.column8, upper_threshold = v.column9,
+                lower_threshold = v.column10, state = v.column11, description = v.column12,
+                updated_at = ",
+        );
+        query.push_bind(now).push(" FROM (");
+        query.push_values(chunk, |mut row, (id, server)| {
+            let c = Columns::of(server);
+            row.push_bind(*id)
+                .push_bind(c.address)
+                .push_bind(c.port)
+                .push_bind(c.forwarding)
+                .push_bind(c.tunnel_type)
+                .push_bind(c.tunnel_port)
+                .push_bind(c.tunnel_checksum)
+                .push_bind(c.weight)
+                .push_bind(c.upper)
+                .push_bind(c.lower)
+                .push_bind(c.state)
+                .push_bind(server.description().as_str().to_owned());
+        });
+        query.push(") AS v WHERE real_servers.id = v.column1");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn get(
@@ -247,4 +320,9 @@ pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Er
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// Deletes the real servers with these row ids, a few statements for any number.
+pub async fn delete_many(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    super::delete_ids(conn, "real_servers", ids).await
 }

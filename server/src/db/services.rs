@@ -1,10 +1,12 @@
 //! The `services` table, and the mapping between its rows and `VirtualService`.
 
 use lvs_model::spec::{Netmask, ServiceSpec};
-use lvs_model::{Family, ServiceKey, VirtualService};
-use sqlx::SqliteConnection;
+use std::collections::HashMap;
 
-use super::corrupt;
+use lvs_model::{Family, ServiceKey, VirtualService};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::{corrupt, ROWS_PER_INSERT};
 
 /// Also read from a JSON array of its fields, in this order (see `all`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -164,6 +166,62 @@ pub async fn insert(
     .await
 }
 
+/// Inserts `services` with a few multi-row statements (each a round trip to SQLite's
+/// thread) and returns their row ids, in the same order.
+pub async fn insert_many(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    services: &[&VirtualService],
+    now: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = HashMap::with_capacity(services.len());
+    for chunk in services.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO services
+                (cluster_id, service_key, protocol, address, port, fwmark, family, scheduler,
+                 scheduler_flags, persistence_timeout, persistence_prefix_len, one_packet,
+                 persistence_engine, name, description, created_at, updated_at) ",
+        );
+        query.push_values(chunk, |mut row, service| {
+            let c = Columns::of(service);
+            row.push_bind(cluster_id)
+                .push_bind(c.key)
+                .push_bind(c.protocol)
+                .push_bind(c.address)
+                .push_bind(c.port)
+                .push_bind(c.fwmark)
+                .push_bind(c.family)
+                .push_bind(c.scheduler)
+                .push_bind(c.flags)
+                .push_bind(c.timeout)
+                .push_bind(c.prefix_len)
+                .push_bind(c.one_packet)
+                .push_bind(c.engine)
+                .push_bind(service.name().as_str().to_owned())
+                .push_bind(service.description().as_str().to_owned())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        // RETURNING comes in no promised order: the ids are matched by key.
+        query.push(" RETURNING id, service_key");
+        let rows: Vec<(i64, String)> = query
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        ids.extend(rows.into_iter().map(|(id, key)| (key, id)));
+    }
+    services
+        .iter()
+        .map(|service| {
+            let key = service.key().to_string();
+            ids.get(&key)
+                .copied()
+                .ok_or_else(|| sqlx::Error::Protocol(format!("no row id returned for {key}")))
+        })
+        .collect()
+}
+
 /// Replaces a service's settings and key in place.
 pub async fn update(
     conn: &mut SqliteConnection,
@@ -199,6 +257,47 @@ pub async fn update(
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// Replaces the settings of the services with these row ids, as [`update`] does, with a
+/// few multi-row statements.
+pub async fn update_many(
+    conn: &mut SqliteConnection,
+    services: &[(i64, &VirtualService)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in services.chunks(ROWS_PER_INSERT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE services SET service_key = v.column2, protocol = v.column3,
+                address = v.column4, port = v.column5, fwmark = v.column6, family = v.column7,
+                scheduler = v.column8, scheduler_flags = v.column9,
+                persistence_timeout = v.column10, persistence_prefix_len = v.column11,
+                one_packet = v.column12, persistence_engine = v.column13, name = v.column14,
+                description = v.column15, updated_at = ",
+        );
+        query.push_bind(now).push(" FROM (");
+        query.push_values(chunk, |mut row, (id, service)| {
+            let c = Columns::of(service);
+            row.push_bind(*id)
+                .push_bind(c.key)
+                .push_bind(c.protocol)
+                .push_bind(c.address)
+                .push_bind(c.port)
+                .push_bind(c.fwmark)
+                .push_bind(c.family)
+                .push_bind(c.scheduler)
+                .push_bind(c.flags)
+                .push_bind(c.timeout)
+                .push_bind(c.prefix_len)
+                .push_bind(c.one_packet)
+                .push_bind(c.engine)
+                .push_bind(service.name().as_str().to_owned())
+                .push_bind(service.description().as_str().to_owned());
+        });
+        query.push(") AS v WHERE services.id = v.column1");
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 pub async fn get(
@@ -300,4 +399,10 @@ pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Er
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// Deletes the services with these row ids (and their real servers), a few statements for
+/// any number.
+pub async fn delete_many(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    super::delete_ids(conn, "services", ids).await
 }

@@ -77,28 +77,27 @@ pub async fn replace(
         });
     }
     let now = now_millis();
+    let (mut added, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
     for change in &diff.services {
         let ServiceChange::Changed(update) = change else {
             continue;
         };
         for server in &update.real_servers {
             match server {
-                RealServerChange::Added(new) => {
-                    real_servers::insert(&mut tx, service.id, new, now).await?;
-                }
-                RealServerChange::Removed(old) => {
-                    if let Some(id) = ids.get(&old.key()) {
-                        real_servers::delete(&mut tx, *id).await?;
-                    }
-                }
+                RealServerChange::Added(new) => added.push((service.id, new)),
+                RealServerChange::Removed(old) => removed.extend(ids.get(&old.key())),
                 RealServerChange::Changed(c) => {
                     if let Some(id) = ids.get(&c.old.key()) {
-                        real_servers::update(&mut tx, *id, &c.new, now).await?;
+                        changed.push((*id, &c.new));
                     }
                 }
             }
         }
     }
+    // As for a whole desired state: changed rows keep their keys, deletions go first.
+    real_servers::update_many(&mut tx, &changed, now).await?;
+    real_servers::delete_many(&mut tx, &removed).await?;
+    real_servers::insert_many(&mut tx, &added, now).await?;
     clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
     tx.commit().await?;
     Ok(PoolPlan {

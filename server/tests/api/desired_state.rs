@@ -22,7 +22,7 @@ fn document() -> Value {
 }
 
 /// What GET should show for `document` at `generation`.
-fn canonical(cluster: &str, document: &Value, generation: u64) -> Value {
+pub fn canonical(cluster: &str, document: &Value, generation: u64) -> Value {
     let spec: DesiredStateSpec = serde_json::from_value(document.clone()).expect("a document");
     let mut canonical = DesiredStateSpec::from(&spec.parse().expect("a valid document"));
     canonical.cluster = Some(cluster.to_owned());

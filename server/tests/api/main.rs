@@ -6,6 +6,7 @@ mod agent_changes;
 mod agent_hot_path;
 mod agent_longpoll;
 mod agents;
+mod bulk_writes;
 mod changes;
 mod clusters;
 mod concurrency;

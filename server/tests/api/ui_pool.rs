@@ -288,3 +288,49 @@ async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
         ]
     );
 }
+
+/// Pools of more real servers than one multi-row statement takes (500): every row kept.
+#[tokio::test]
+async fn ui_pool_of_a_thousand_real_servers_is_applied_exactly() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let base = format!("/clusters/web/services/{service}");
+    let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
+    let mut browser = Browser::new(&app);
+    let address = |n: usize| format!("10.1.{}.{}", n / 250, n % 250 + 1);
+    // Grows, changes every weight, shrinks, grows again.
+    for (count, weight) in [(1200, 1), (1200, 2), (300, 3), (800, 4)] {
+        let wanted: Vec<(String, i64, String)> = (0..count)
+            .map(|n| (address(n), weight + (n % 7) as i64, format!("n{n}")))
+            .collect();
+        let text: String = wanted
+            .iter()
+            .map(|(a, w, d)| format!("{a}:80 weight={w} forwarding=masq description=\"{d}\"\n"))
+            .collect();
+        let editor = browser.page(&pool_path).await;
+        let plan = browser
+            .submit(&editor.text, &pool_path, &[("pool", &text)])
+            .await;
+        assert_html(&plan, 200);
+        let applied = browser.submit(&plan.text, &apply_path, &[]).await;
+        assert_eq!(redirected(&applied), base);
+
+        let (state, _) = app.desired_state("web").await;
+        let mut got: Vec<(String, i64, String)> = state["services"][0]["real_servers"]
+            .as_array()
+            .expect("real servers")
+            .iter()
+            .map(|rs| {
+                (
+                    rs["address"].as_str().expect("address").to_owned(),
+                    rs["weight"].as_i64().expect("weight"),
+                    rs["description"].as_str().expect("description").to_owned(),
+                )
+            })
+            .collect();
+        let mut wanted = wanted;
+        got.sort();
+        wanted.sort();
+        assert!(got == wanted, "the pool of {count} after applying differs");
+    }
+}
