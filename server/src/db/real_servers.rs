@@ -2,6 +2,7 @@
 
 use lvs_model::spec::RealServerSpec;
 use lvs_model::{RealServer, ServiceKey};
+use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{corrupt, ROWS_PER_INSERT};
@@ -147,21 +148,9 @@ pub async fn insert_many(
                  created_at, updated_at) ",
         );
         query.push_values(chunk, |mut row, (service_id, server)| {
-            let c = Columns::of(server);
-            row.push_bind(*service_id)
-                .push_bind(c.address)
-                .push_bind(c.port)
-                .push_bind(c.forwarding)
-                .push_bind(c.tunnel_type)
-                .push_bind(c.tunnel_port)
-                .push_bind(c.tunnel_checksum)
-                .push_bind(c.weight)
-                .push_bind(c.upper)
-                .push_bind(c.lower)
-                .push_bind(c.state)
-                .push_bind(server.description().as_str().to_owned())
-                .push_bind(now)
-                .push_bind(now);
+            row.push_bind(*service_id);
+            push_settings(&mut row, server);
+            row.push_bind(now).push_bind(now);
         });
         query.build().persistent(false).execute(&mut *conn).await?;
     }
@@ -218,24 +207,30 @@ pub async fn update_many(
         );
         query.push_bind(now).push(" FROM (");
         query.push_values(chunk, |mut row, (id, server)| {
-            let c = Columns::of(server);
-            row.push_bind(*id)
-                .push_bind(c.address)
-                .push_bind(c.port)
-                .push_bind(c.forwarding)
-                .push_bind(c.tunnel_type)
-                .push_bind(c.tunnel_port)
-                .push_bind(c.tunnel_checksum)
-                .push_bind(c.weight)
-                .push_bind(c.upper)
-                .push_bind(c.lower)
-                .push_bind(c.state)
-                .push_bind(server.description().as_str().to_owned());
+            row.push_bind(*id);
+            push_settings(&mut row, server);
         });
         query.push(") AS v WHERE real_servers.id = v.column1");
         query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A real server's settings, from `address` to `description`, as values of one row of a
+/// multi-row statement.
+fn push_settings(row: &mut Separated<'_, '_, Sqlite, &'static str>, server: &RealServer) {
+    let c = Columns::of(server);
+    row.push_bind(c.address)
+        .push_bind(c.port)
+        .push_bind(c.forwarding)
+        .push_bind(c.tunnel_type)
+        .push_bind(c.tunnel_port)
+        .push_bind(c.tunnel_checksum)
+        .push_bind(c.weight)
+        .push_bind(c.upper)
+        .push_bind(c.lower)
+        .push_bind(c.state)
+        .push_bind(server.description().as_str().to_owned());
 }
 
 pub async fn get(

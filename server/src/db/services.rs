@@ -4,6 +4,7 @@ use lvs_model::spec::{Netmask, ServiceSpec};
 use std::collections::HashMap;
 
 use lvs_model::{Family, ServiceKey, VirtualService};
+use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{corrupt, ROWS_PER_INSERT};
@@ -183,24 +184,9 @@ pub async fn insert_many(
                  persistence_engine, name, description, created_at, updated_at) ",
         );
         query.push_values(chunk, |mut row, service| {
-            let c = Columns::of(service);
-            row.push_bind(cluster_id)
-                .push_bind(c.key)
-                .push_bind(c.protocol)
-                .push_bind(c.address)
-                .push_bind(c.port)
-                .push_bind(c.fwmark)
-                .push_bind(c.family)
-                .push_bind(c.scheduler)
-                .push_bind(c.flags)
-                .push_bind(c.timeout)
-                .push_bind(c.prefix_len)
-                .push_bind(c.one_packet)
-                .push_bind(c.engine)
-                .push_bind(service.name().as_str().to_owned())
-                .push_bind(service.description().as_str().to_owned())
-                .push_bind(now)
-                .push_bind(now);
+            row.push_bind(cluster_id);
+            push_settings(&mut row, service);
+            row.push_bind(now).push_bind(now);
         });
         // RETURNING comes in no promised order: the ids are matched by key.
         query.push(" RETURNING id, service_key");
@@ -277,27 +263,33 @@ pub async fn update_many(
         );
         query.push_bind(now).push(" FROM (");
         query.push_values(chunk, |mut row, (id, service)| {
-            let c = Columns::of(service);
-            row.push_bind(*id)
-                .push_bind(c.key)
-                .push_bind(c.protocol)
-                .push_bind(c.address)
-                .push_bind(c.port)
-                .push_bind(c.fwmark)
-                .push_bind(c.family)
-                .push_bind(c.scheduler)
-                .push_bind(c.flags)
-                .push_bind(c.timeout)
-                .push_bind(c.prefix_len)
-                .push_bind(c.one_packet)
-                .push_bind(c.engine)
-                .push_bind(service.name().as_str().to_owned())
-                .push_bind(service.description().as_str().to_owned());
+            row.push_bind(*id);
+            push_settings(&mut row, service);
         });
         query.push(") AS v WHERE services.id = v.column1");
         query.build().persistent(false).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// A service's settings, from `service_key` to `description`, as values of one row of a
+/// multi-row statement.
+fn push_settings(row: &mut Separated<'_, '_, Sqlite, &'static str>, service: &VirtualService) {
+    let c = Columns::of(service);
+    row.push_bind(c.key)
+        .push_bind(c.protocol)
+        .push_bind(c.address)
+        .push_bind(c.port)
+        .push_bind(c.fwmark)
+        .push_bind(c.family)
+        .push_bind(c.scheduler)
+        .push_bind(c.flags)
+        .push_bind(c.timeout)
+        .push_bind(c.prefix_len)
+        .push_bind(c.one_packet)
+        .push_bind(c.engine)
+        .push_bind(service.name().as_str().to_owned())
+        .push_bind(service.description().as_str().to_owned());
 }
 
 pub async fn get(
