@@ -2,7 +2,9 @@
 //!
 //! Prints p50/p99 latencies of single-object reads and writes, the throughput of mixed reads,
 //! the time of a declarative PUT of the whole document that changes one weight (and how many
-//! rows it wrote), and the server's memory, each against its goal.
+//! rows it wrote), and the server's memory, each against its goal. Then 100 directors report
+//! statistics for every service and real server, as their agents would, while single reads
+//! are timed again: ingestion must not stall the API, and must keep up.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +13,19 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
-use common::{document, expect, sample, Lcg, Report, Result, REAL_SERVERS, SERVICES};
+use common::{
+    director_tokens, document, expect, sample, stats_report, Lcg, Report, Result, REAL_SERVERS,
+    SERVICES,
+};
+
+/// Directors reporting statistics in the ingestion phase, each for the whole table.
+const DIRECTORS: usize = 100;
+/// The agents' default statistics interval.
+const STATS_EVERY: Duration = Duration::from_secs(10);
+/// Reports per director in the ingestion phase.
+const ROUNDS: u32 = 3;
+/// An agent's default request timeout: a report answered later is lost.
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -118,8 +132,118 @@ async fn main() -> Result<()> {
         rss < 200.0,
         "under 200 MB",
     );
+
+    let ingestion = ingestion(&client, &api).await?;
+    println!(
+        "{:<44} {DIRECTORS} directors x {SERVICES} services x {REAL_SERVERS} real servers, \
+         {:.1} MB each, every {} s",
+        "statistics ingestion",
+        ingestion.report_bytes as f64 / 1e6,
+        STATS_EVERY.as_secs()
+    );
+    report.latency("get one service during ingestion", &ingestion.reads, 10.0);
+    let mut answers = ingestion.answers;
+    answers.sort();
+    let sent = DIRECTORS * ROUNDS as usize;
+    let slowest = answers.last().copied().unwrap_or_default();
+    report.check(
+        "statistics reports answered",
+        &format!(
+            "{} of {sent}, p50 {:.2} s, slowest {:.2} s",
+            answers.len(),
+            answers
+                .get(answers.len() / 2)
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64(),
+            slowest.as_secs_f64()
+        ),
+        answers.len() == sent && slowest < AGENT_TIMEOUT,
+        "all, within an agent's 10 s",
+    );
+    println!(
+        "{:<44} {:.0} MB",
+        "server RSS after ingestion",
+        server.rss_mb("VmRSS")?
+    );
     server.stop()?;
     report.finish()
+}
+
+/// What the ingestion phase measured.
+struct Ingestion {
+    /// Single reads, one after another, while the reports came in.
+    reads: Vec<Duration>,
+    /// How long each report answered with success took.
+    answers: Vec<Duration>,
+    report_bytes: usize,
+}
+
+/// `DIRECTORS` directors each report counters for every service and real server, `ROUNDS`
+/// times `STATS_EVERY` apart, spread over the interval as agents are; meanwhile single
+/// reads are timed one after another.
+async fn ingestion(client: &reqwest::Client, api: &str) -> Result<Ingestion> {
+    let tokens = director_tokens(client, api, DIRECTORS).await?;
+    let document = expect(
+        client
+            .get(format!("{api}/clusters/bench/desired-state"))
+            .send()
+            .await?,
+        200,
+    )
+    .await?;
+    // One body for every report: a `'static` slice is sent without copying.
+    let body: &'static [u8] =
+        Box::leak(serde_json::to_vec(&stats_report(&document, 1))?.into_boxed_slice());
+    let started = tokio::time::Instant::now();
+    let senders: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(d, token)| {
+            let (client, url) = (client.clone(), format!("{api}/agent/stats"));
+            let offset = STATS_EVERY * d as u32 / DIRECTORS as u32;
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for round in 0..ROUNDS {
+                    tokio::time::sleep_until(started + offset + STATS_EVERY * round).await;
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .timeout(STATS_EVERY * ROUNDS)
+                        .send()
+                        .await;
+                    if response.is_ok_and(|r| r.status().is_success()) {
+                        answers.push(sent.elapsed());
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut rng = Lcg(11);
+    let mut reads = Vec::new();
+    while started.elapsed() < STATS_EVERY * ROUNDS {
+        let service = rng.below(SERVICES as u64) + 1;
+        let read = Instant::now();
+        let response = client
+            .get(format!("{api}/clusters/bench/services/{service}"))
+            .send()
+            .await?;
+        expect(response, 200).await?;
+        reads.push(read.elapsed());
+    }
+    let mut answers = Vec::new();
+    for sender in senders {
+        answers.extend(sender.await?);
+    }
+    Ok(Ingestion {
+        reads,
+        answers,
+        report_bytes: body.len(),
+    })
 }
 
 async fn mixed_reads(client: &reqwest::Client, api: &str, length: Duration) -> Result<f64> {
@@ -238,12 +362,17 @@ impl Server {
     }
 
     fn peak_rss_mb(&self) -> Result<f64> {
+        self.rss_mb("VmHWM")
+    }
+
+    /// A memory figure of `/proc/<pid>/status` (`VmHWM`: the peak, `VmRSS`: now), in MB.
+    fn rss_mb(&self, field: &str) -> Result<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let kb: f64 = status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or("no VmHWM in /proc")?;
+            .ok_or_else(|| format!("no {field} in /proc"))?;
         Ok(kb / 1024.0)
     }
 

@@ -12,10 +12,13 @@
 use std::time::Duration;
 
 use lvs_server::agents::AgentOptions;
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
-use common::{document, expect, sample, Lcg, Report, Result, REAL_SERVERS, SERVICES};
+use common::{
+    director_tokens, document, expect, sample, stats_report, Lcg, Report, Result, REAL_SERVERS,
+    SERVICES,
+};
 
 const DIRECTORS: usize = 3;
 /// Statistics reports per director before measuring: each aggregation adds a point to
@@ -143,29 +146,7 @@ async fn main() -> Result<()> {
 /// Every director reports counters for every service and real server, `REPORTS` times,
 /// one aggregation interval apart.
 async fn report_stats(client: &reqwest::Client, api: &str) -> Result<()> {
-    let mut tokens = Vec::new();
-    for d in 0..DIRECTORS {
-        let name = format!("lb{d}");
-        let directors = format!("{api}/clusters/bench/directors");
-        expect(
-            client
-                .post(&directors)
-                .json(&json!({"name": name}))
-                .send()
-                .await?,
-            201,
-        )
-        .await?;
-        let token = expect(
-            client
-                .post(format!("{directors}/{name}/token"))
-                .send()
-                .await?,
-            201,
-        )
-        .await?;
-        tokens.push(token["token"].as_str().ok_or("no token")?.to_owned());
-    }
+    let tokens = director_tokens(client, api, DIRECTORS).await?;
     let document = expect(
         client
             .get(format!("{api}/clusters/bench/desired-state"))
@@ -196,38 +177,6 @@ async fn report_stats(client: &reqwest::Client, api: &str) -> Result<()> {
     }
     println!("{DIRECTORS} directors reported statistics {REPORTS} times");
     Ok(())
-}
-
-/// A director's report: counters for every service and real server of `document`.
-fn stats_report(document: &Value, round: u64) -> Value {
-    let counters = |n: u64| {
-        json!({"connections": n, "packets_in": n * 10, "packets_out": n * 9,
-               "bytes_in": n * 1000, "bytes_out": n * 9000})
-    };
-    let services: Vec<Value> = document["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, service)| {
-            let key = format!("tcp:{}:{}", service["address"].as_str().unwrap_or(""), service["port"]);
-            let rate = (i as u64 % 50) + round;
-            let servers: Vec<Value> = service["real_servers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|rs| {
-                    json!({"key": format!("{}:{}", rs["address"].as_str().unwrap_or(""), rs["port"]),
-                           "active_connections": rate, "inactive_connections": 1,
-                           "persistent_connections": 0,
-                           "counters": counters(rate * 100), "rates": counters(rate)})
-                })
-                .collect();
-            json!({"key": key, "counters": counters(rate * 1000), "rates": counters(rate * 10),
-                   "real_servers": servers})
-        })
-        .collect();
-    json!({ "services": services })
 }
 
 async fn page(client: &reqwest::Client, url: &str) -> Result<String> {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod edit;
+mod low_priority;
 mod telemetry;
 pub mod ui;
 
@@ -50,7 +51,7 @@ pub async fn serve_with(
 ) -> anyhow::Result<()> {
     // Long-polls end when shutdown begins, or the graceful shutdown would wait for them.
     let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-    let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx));
+    let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx)?);
     let background = tokio::spawn(agents.clone().run_background(db.clone()));
     let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
     let state = api::AppState {

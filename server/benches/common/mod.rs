@@ -112,3 +112,67 @@ impl Lcg {
         (self.0 >> 33) % n
     }
 }
+
+/// Directors `lb0`.. of the cluster `bench`, each with a new agent token; the tokens.
+pub async fn director_tokens(
+    client: &reqwest::Client,
+    api: &str,
+    count: usize,
+) -> Result<Vec<String>> {
+    let directors = format!("{api}/clusters/bench/directors");
+    let mut tokens = Vec::with_capacity(count);
+    for d in 0..count {
+        let name = format!("lb{d}");
+        expect(
+            client
+                .post(&directors)
+                .json(&json!({"name": name}))
+                .send()
+                .await?,
+            201,
+        )
+        .await?;
+        let token = expect(
+            client
+                .post(format!("{directors}/{name}/token"))
+                .send()
+                .await?,
+            201,
+        )
+        .await?;
+        tokens.push(token["token"].as_str().ok_or("no token")?.to_owned());
+    }
+    Ok(tokens)
+}
+
+/// A director's report: counters for every service and real server of `document`.
+pub fn stats_report(document: &Value, round: u64) -> Value {
+    let counters = |n: u64| {
+        json!({"connections": n, "packets_in": n * 10, "packets_out": n * 9,
+               "bytes_in": n * 1000, "bytes_out": n * 9000})
+    };
+    let services: Vec<Value> = document["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, service)| {
+            let key = format!("tcp:{}:{}", service["address"].as_str().unwrap_or(""), service["port"]);
+            let rate = (i as u64 % 50) + round;
+            let servers: Vec<Value> = service["real_servers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|rs| {
+                    json!({"key": format!("{}:{}", rs["address"].as_str().unwrap_or(""), rs["port"]),
+                           "active_connections": rate, "inactive_connections": 1,
+                           "persistent_connections": 0,
+                           "counters": counters(rate * 100), "rates": counters(rate)})
+                })
+                .collect();
+            json!({"key": key, "counters": counters(rate * 1000), "rates": counters(rate * 10),
+                   "real_servers": servers})
+        })
+        .collect();
+    json!({ "services": services })
+}

@@ -99,15 +99,15 @@ pub struct Agents {
 
 impl Agents {
     /// `stopping` turns true when the server shuts down, which ends long-polls.
-    pub fn new(options: AgentOptions, stopping: watch::Receiver<bool>) -> Agents {
-        Agents {
+    pub fn new(options: AgentOptions, stopping: watch::Receiver<bool>) -> anyhow::Result<Agents> {
+        Ok(Agents {
             options,
             seen: Mutex::default(),
             applied: Mutex::default(),
             clusters: Mutex::default(),
-            stats: StatsStore::new(options.stats_interval),
+            stats: StatsStore::new(options.stats_interval)?,
             stopping,
-        }
+        })
     }
 
     /// Records a request from the director's agent (a heartbeat); persisted by the
@@ -323,13 +323,16 @@ impl Agents {
                     "cannot persist agent heartbeats"
                 );
             }
+            // Millions of values with a hundred big reports: at low priority, off the API.
             let agents = self.clone();
-            let aggregated = tokio::task::spawn_blocking(move || {
-                agents
-                    .stats
-                    .aggregate(now_millis(), agents.options.online_within_millis());
-            })
-            .await;
+            let aggregated = self
+                .stats
+                .off_api(move || {
+                    agents
+                        .stats
+                        .aggregate(now_millis(), agents.options.online_within_millis());
+                })
+                .await;
             if let Err(error) = aggregated {
                 tracing::error!(%error, "aggregating statistics failed");
             }

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use lvs_model::agent::StatsReport;
 
+use crate::low_priority::LowPriority;
+
 /// Points of the fine history (10 s for an hour).
 pub const FINE_POINTS: usize = 360;
 /// Fine intervals per coarse point (1 min).
@@ -62,26 +64,56 @@ pub struct StatsStore {
     history: Mutex<HashMap<i64, HashMap<String, ServiceHistory>>>,
     /// Cluster id -> the last aggregation's sum over its services.
     totals: Mutex<HashMap<i64, Point>>,
+    /// Reports read or parsed at once: see [`StatsStore::ingestion_turn`].
+    ingesting: tokio::sync::Semaphore,
+    parsers: LowPriority,
 }
 
 impl StatsStore {
-    pub fn new(interval: Duration) -> StatsStore {
-        StatsStore {
+    pub fn new(interval: Duration) -> anyhow::Result<StatsStore> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parsers = LowPriority::new("stats-parse", cpus)?;
+        Ok(StatsStore {
             interval_ms: i64::try_from(interval.as_millis())
                 .unwrap_or(i64::MAX)
                 .max(1),
             latest: Mutex::default(),
             history: Mutex::default(),
             totals: Mutex::default(),
-        }
+            // One report parsing on each thread, and one read and waiting for it.
+            ingesting: tokio::sync::Semaphore::new(2 * parsers.threads()),
+            parsers,
+        })
     }
 
-    /// Keeps `report` as the director's latest.
-    pub fn record(&self, director_id: i64, latest: Latest) {
+    /// Waits for the turn to read and parse a report. A report of 10,000 services is tens
+    /// of megabytes, and a hundred directors send one every 10 s: a burst of them waits in
+    /// the senders' sockets, not in memory.
+    pub async fn ingestion_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.ingesting
+            .acquire()
+            .await
+            .expect("the ingestion semaphore is never closed")
+    }
+
+    /// Runs `work` (parsing a report, freeing one, aggregating) on a thread of the lowest
+    /// priority, which uses the CPU time the API leaves: a flood of reports slows
+    /// ingestion, never the API.
+    pub async fn off_api<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.parsers.run(work).await
+    }
+
+    /// Keeps `report` as the director's latest; returns the one it replaces, for the
+    /// caller to drop where freeing a big report delays nobody.
+    #[must_use]
+    pub fn record(&self, director_id: i64, latest: Latest) -> Option<Latest> {
         self.latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(director_id, latest);
+            .insert(director_id, latest)
     }
 
     pub fn latest(&self, director_id: i64) -> Option<Latest> {

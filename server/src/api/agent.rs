@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -309,15 +310,20 @@ pub async fn stats(
     State(state): State<AppState>,
     agent: Agent,
     Query(scope): Query<Scope>,
-    RawJson(body): RawJson,
+    request: Request,
 ) -> ApiResult<StatusCode> {
     agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
-    // 10,000 services of 10 real servers is tens of megabytes: parsed off the workers.
-    let report: StatsReport = tokio::task::spawn_blocking(move || parse_json(&body))
+    // The body is read only in its turn, and parsed at low priority.
+    let stats = &state.agents.stats;
+    let turn = stats.ingestion_turn().await;
+    let RawJson(body) = RawJson::from_request(request, &state).await?;
+    let report: StatsReport = stats
+        .off_api(move || parse_json(&body))
         .await
-        .map_err(|e| anyhow::anyhow!("parsing statistics: {e}"))??;
+        .context("parsing statistics")??;
+    drop(turn);
     let now = now_millis();
-    state.agents.stats.record(
+    let replaced = stats.record(
         agent.0.director_id,
         Latest {
             cluster_id: agent.0.cluster_id,
@@ -325,5 +331,8 @@ pub async fn stats(
             report: Arc::new(report),
         },
     );
+    if let Some(replaced) = replaced {
+        stats.off_api(move || drop(replaced)).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,7 +20,7 @@ async fn state_beside(app: &TestApp) -> AppState {
         .await
         .expect("open the database");
     let (_, stopping) = tokio::sync::watch::channel(false);
-    let agents = Arc::new(Agents::new(AgentOptions::default(), stopping));
+    let agents = Arc::new(Agents::new(AgentOptions::default(), stopping).expect("agents"));
     // Its writer ends when the state is dropped.
     let (reports, _writer) = Reports::spawn(db.clone());
     AppState {
