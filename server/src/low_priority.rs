@@ -14,7 +14,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug)]
 pub struct LowPriority {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     threads: usize,
 }
 
@@ -31,7 +31,7 @@ impl LowPriority {
                 .with_context(|| format!("cannot start a {name} thread"))?;
         }
         Ok(LowPriority {
-            jobs: Mutex::new(sender),
+            jobs: sender,
             threads: threads.max(1),
         })
     }
@@ -51,8 +51,6 @@ impl LowPriority {
             let _ = reply.send(job());
         });
         self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .send(job)
             .map_err(|_| anyhow::anyhow!("the low-priority threads have stopped"))?;
         result

@@ -1,5 +1,6 @@
-//! What the server's benchmarks share: the 10,000 x 10 cluster document, timing of
-//! sequential requests, and the report of figures against goals.
+//! What the server's benchmarks share: the 10,000 x 10 cluster document, directors with
+//! agent tokens and their statistics reports, timing of sequential requests, and the report
+//! of figures against goals.
 
 #![allow(dead_code)] // Each benchmark uses its own part of this module.
 
