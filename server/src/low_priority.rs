@@ -68,7 +68,8 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
         // The lock is held only while waiting, so one thread takes each job.
         let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
-            Ok(job) => job(),
+            // A job that panics loses its answer (the caller sees the error), not the thread.
+            Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
             Err(mpsc::RecvError) => return,
         }
     }
@@ -93,5 +94,13 @@ mod tests {
         assert_eq!(nice, NICENESS);
         let sum = pool.run(|| (1..=10).sum::<i32>()).await.unwrap();
         assert_eq!(sum, 55);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_the_threads_go_on() {
+        let pool = LowPriority::new("test-panic", 1).unwrap();
+        let error: anyhow::Result<()> = pool.run(|| panic!("a bad job")).await;
+        assert!(error.is_err());
+        assert_eq!(pool.run(|| 7).await.unwrap(), 7);
     }
 }

@@ -332,7 +332,10 @@ pub async fn stats(
         },
     );
     if let Some(replaced) = replaced {
-        stats.off_api(move || drop(replaced)).await?;
+        // Freed here if the pool is gone, which happens only at shutdown.
+        if let Err(error) = stats.off_api(move || drop(replaced)).await {
+            tracing::warn!(%error, "freeing the previous statistics report");
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

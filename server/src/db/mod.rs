@@ -261,15 +261,15 @@ fn decode_error(error: serde_json::Error) -> sqlx::Error {
 /// parameters, and each statement a round trip to SQLite's thread whatever its size. Such
 /// statements are not kept prepared: each takes hundreds of kilobytes, and bulk writes are
 /// rare.
-const ROWS_PER_INSERT: usize = 500;
+const ROWS_PER_STATEMENT: usize = 500;
 
-/// `DELETE FROM table WHERE id IN (..)`, `ROWS_PER_INSERT` ids at a time.
+/// `DELETE FROM table WHERE id IN (..)`, `ROWS_PER_STATEMENT` ids at a time.
 async fn delete_ids(
     conn: &mut SqliteConnection,
     table: &'static str,
     ids: &[i64],
 ) -> Result<(), sqlx::Error> {
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE id IN ("));
         let mut list = query.separated(", ");
         for id in chunk {

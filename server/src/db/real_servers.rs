@@ -5,7 +5,7 @@ use lvs_model::{RealServer, ServiceKey};
 use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{corrupt, ROWS_PER_INSERT};
+use super::{corrupt, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of its fields, in this order (see `all_in_cluster`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -140,7 +140,7 @@ pub async fn insert_many(
     servers: &[(i64, &RealServer)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in servers.chunks(ROWS_PER_INSERT) {
+    for chunk in servers.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO real_servers
                 (service_id, address, port, forwarding, tunnel_type, tunnel_port,
@@ -197,7 +197,7 @@ pub async fn update_many(
     servers: &[(i64, &RealServer)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in servers.chunks(ROWS_PER_INSERT) {
+    for chunk in servers.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "UPDATE real_servers SET address = v.column2, port = v.column3,
                 forwarding = v.column4, tunnel_type = v.column5, tunnel_port = v.column6,

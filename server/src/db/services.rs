@@ -1,13 +1,13 @@
 //! The `services` table, and the mapping between its rows and `VirtualService`.
 
-use lvs_model::spec::{Netmask, ServiceSpec};
 use std::collections::HashMap;
 
+use lvs_model::spec::{Netmask, ServiceSpec};
 use lvs_model::{Family, ServiceKey, VirtualService};
 use sqlx::query_builder::Separated;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{corrupt, ROWS_PER_INSERT};
+use super::{corrupt, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of its fields, in this order (see `all`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -176,7 +176,7 @@ pub async fn insert_many(
     now: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let mut ids = HashMap::with_capacity(services.len());
-    for chunk in services.chunks(ROWS_PER_INSERT) {
+    for chunk in services.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT INTO services
                 (cluster_id, service_key, protocol, address, port, fwmark, family, scheduler,
@@ -252,7 +252,7 @@ pub async fn update_many(
     services: &[(i64, &VirtualService)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in services.chunks(ROWS_PER_INSERT) {
+    for chunk in services.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "UPDATE services SET service_key = v.column2, protocol = v.column3,
                 address = v.column4, port = v.column5, fwmark = v.column6, family = v.column7,
