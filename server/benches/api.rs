@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 mod common;
 use common::{
-    director_tokens, document, expect, sample, stats_report, Lcg, Report, Result, REAL_SERVERS,
-    SERVICES,
+    desired_state, director_tokens, document, expect, sample, stats_report, Lcg, Report, Result,
+    REAL_SERVERS, SERVICES,
 };
 
 /// Directors reporting statistics in the ingestion phase, each for the whole table.
@@ -184,14 +184,7 @@ struct Ingestion {
 /// reads are timed one after another.
 async fn ingestion(client: &reqwest::Client, api: &str) -> Result<Ingestion> {
     let tokens = director_tokens(client, api, DIRECTORS).await?;
-    let document = expect(
-        client
-            .get(format!("{api}/clusters/bench/desired-state"))
-            .send()
-            .await?,
-        200,
-    )
-    .await?;
+    let document = desired_state(client, api).await?;
     // One body for every report: a `'static` slice is sent without copying.
     let body: &'static [u8] =
         Box::leak(serde_json::to_vec(&stats_report(&document, 1))?.into_boxed_slice());

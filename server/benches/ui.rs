@@ -16,8 +16,8 @@ use serde_json::json;
 
 mod common;
 use common::{
-    director_tokens, document, expect, sample, stats_report, Lcg, Report, Result, REAL_SERVERS,
-    SERVICES,
+    desired_state, director_tokens, document, expect, sample, stats_report, Lcg, Report, Result,
+    REAL_SERVERS, SERVICES,
 };
 
 const DIRECTORS: usize = 3;
@@ -147,14 +147,7 @@ async fn main() -> Result<()> {
 /// one aggregation interval apart.
 async fn report_stats(client: &reqwest::Client, api: &str) -> Result<()> {
     let tokens = director_tokens(client, api, DIRECTORS).await?;
-    let document = expect(
-        client
-            .get(format!("{api}/clusters/bench/desired-state"))
-            .send()
-            .await?,
-        200,
-    )
-    .await?;
+    let document = desired_state(client, api).await?;
     for round in 0..REPORTS as u64 {
         let stats = stats_report(&document, round);
         let body = serde_json::to_vec(&stats)?;

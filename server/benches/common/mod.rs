@@ -114,6 +114,15 @@ impl Lcg {
     }
 }
 
+/// The cluster `bench`'s desired state, as GET shows it.
+pub async fn desired_state(client: &reqwest::Client, api: &str) -> Result<Value> {
+    let response = client
+        .get(format!("{api}/clusters/bench/desired-state"))
+        .send()
+        .await?;
+    expect(response, 200).await
+}
+
 /// Directors `lb0`.. of the cluster `bench`, each with a new agent token; the tokens.
 pub async fn director_tokens(
     client: &reqwest::Client,
