@@ -323,20 +323,27 @@ impl Agents {
                     "cannot persist agent heartbeats"
                 );
             }
-            // Millions of values with a hundred big reports: at low priority, off the API.
-            let agents = self.clone();
-            let aggregated = self
-                .stats
-                .off_api(move || {
-                    agents
-                        .stats
-                        .aggregate(now_millis(), agents.options.online_within_millis());
-                })
-                .await;
-            if let Err(error) = aggregated {
-                tracing::error!(%error, "aggregating statistics failed");
+            if let Err(error) = self.aggregate_stats().await {
+                tracing::error!("aggregating statistics failed: {error:#}");
             }
         }
+    }
+
+    /// One aggregation step: summing millions of values of a hundred big reports at low
+    /// priority, off the API; storing the sums, under the locks the API reads through, at
+    /// normal priority.
+    async fn aggregate_stats(self: &Arc<Self>) -> anyhow::Result<()> {
+        let agents = Arc::clone(self);
+        let sums = self
+            .stats
+            .off_api(move || {
+                let fresh_within = agents.options.online_within_millis();
+                agents.stats.sum(now_millis(), fresh_within)
+            })
+            .await?;
+        let agents = Arc::clone(self);
+        tokio::task::spawn_blocking(move || agents.stats.store(sums)).await?;
+        Ok(())
     }
 
     /// Writes the heartbeats and applied generations not yet in the database, in one

@@ -33,6 +33,13 @@ pub type Values = [f32; FIELDS];
 
 const EMPTY: Values = [f32::NAN; FIELDS];
 
+/// Per cluster and service key, the sum of the directors' latest reports for one interval.
+#[derive(Debug)]
+pub struct Sums {
+    bucket: u64,
+    sums: HashMap<i64, HashMap<String, [f64; FIELDS]>>,
+}
+
 /// A director's last statistics report.
 #[derive(Debug, Clone)]
 pub struct Latest {
@@ -66,13 +73,13 @@ pub struct StatsStore {
     totals: Mutex<HashMap<i64, Point>>,
     /// Reports read or parsed at once: see [`StatsStore::ingestion_turn`].
     ingesting: tokio::sync::Semaphore,
-    parsers: LowPriority,
+    bulk: LowPriority,
 }
 
 impl StatsStore {
     pub fn new(interval: Duration) -> anyhow::Result<StatsStore> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let parsers = LowPriority::new("stats-parse", cpus)?;
+        let bulk = LowPriority::new("stats-bulk", cpus)?;
         Ok(StatsStore {
             interval_ms: i64::try_from(interval.as_millis())
                 .unwrap_or(i64::MAX)
@@ -81,8 +88,8 @@ impl StatsStore {
             history: Mutex::default(),
             totals: Mutex::default(),
             // One report parsing on each thread, and one read and waiting for it.
-            ingesting: tokio::sync::Semaphore::new(2 * parsers.threads()),
-            parsers,
+            ingesting: tokio::sync::Semaphore::new(2 * bulk.threads()),
+            bulk,
         })
     }
 
@@ -103,7 +110,7 @@ impl StatsStore {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        self.parsers.run(work).await
+        self.bulk.run(work).await
     }
 
     /// Keeps `report` as the director's latest; returns the one it replaces, for the
@@ -189,9 +196,10 @@ impl StatsStore {
             .copied()
     }
 
-    /// One aggregation step at `now`: sums the latest report of every director received
-    /// within `fresh_within` ms per cluster and service into the current interval's point.
-    pub fn aggregate(&self, now: i64, fresh_within: i64) {
+    /// The first half of an aggregation step at `now`: the latest report of every director
+    /// received within `fresh_within` ms, summed per cluster and service. The heavy half,
+    /// which holds no lock for long: run at low priority.
+    pub fn sum(&self, now: i64, fresh_within: i64) -> Sums {
         let bucket = u64::try_from(now / self.interval_ms).unwrap_or(0);
         let day = self.interval_ms * (COARSE_POINTS as i64) * COARSE_FACTOR as i64;
         let reports: Vec<Latest> = {
@@ -203,11 +211,14 @@ impl StatsStore {
                 .cloned()
                 .collect()
         };
-        let mut sums: HashMap<i64, HashMap<&str, [f64; FIELDS]>> = HashMap::new();
+        let mut sums: HashMap<i64, HashMap<String, [f64; FIELDS]>> = HashMap::new();
         for latest in &reports {
             let cluster = sums.entry(latest.cluster_id).or_default();
             for service in &latest.report.services {
-                let sum = cluster.entry(service.key.as_str()).or_insert([0.0; FIELDS]);
+                let sum = match cluster.get_mut(&service.key) {
+                    Some(sum) => sum,
+                    None => cluster.entry(service.key.clone()).or_insert([0.0; FIELDS]),
+                };
                 let rates = &service.rates;
                 let active: u64 = service
                     .real_servers
@@ -226,6 +237,13 @@ impl StatsStore {
                 }
             }
         }
+        Sums { bucket, sums }
+    }
+
+    /// The second half of an aggregation step: `sums` become the current interval's points,
+    /// under the locks the API reads through, so at the API's priority.
+    pub fn store(&self, sums: Sums) {
+        let Sums { bucket, sums } = sums;
         let at = i64::try_from(bucket)
             .unwrap_or(i64::MAX)
             .saturating_mul(self.interval_ms);
@@ -248,12 +266,7 @@ impl StatsStore {
         for (cluster_id, services) in sums {
             let cluster = history.entry(cluster_id).or_default();
             for (key, sum) in services {
-                let service = match cluster.get_mut(key) {
-                    Some(service) => service,
-                    None => cluster
-                        .entry(key.to_owned())
-                        .or_insert_with(ServiceHistory::new),
-                };
+                let service = cluster.entry(key).or_insert_with(ServiceHistory::new);
                 service.fine.put(bucket, sum.map(|v| v as f32));
                 let mean = service
                     .fine
