@@ -4,10 +4,11 @@ mod apt;
 mod bench_agent;
 mod bench_ipvs;
 mod cmd;
+mod readme;
 mod sqlx;
 mod vm;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     Bench(Bench),
     /// Boots Debian's kernel under QEMU and runs the kernel tests inside it.
     VmTest(vm::VmTestArgs),
+    /// Runs the README's quick-start server command and its API tour as they are written.
+    Readme,
     /// Runs the web UI's tests in headless Chromium (installing chromium and chromedriver
     /// when missing); screenshots go to `target/ui-screenshots/`.
     BrowserTest {
@@ -81,6 +84,7 @@ fn main() -> Result<()> {
             cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "ui"])
         }
         Command::VmTest(args) => vm::test(&args),
+        Command::Readme => readme::check(),
         Command::BrowserTest { args } => browser_test(&args),
     }
 }
@@ -119,30 +123,51 @@ fn browser_test(args: &[String]) -> Result<()> {
 }
 
 fn test() -> Result<()> {
-    apt::ensure(&[("sqlite3", "sqlite3")])?;
-    cmd::cargo(&["fmt", "--all", "--", "--check"])?;
-    cmd::cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--locked",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    // `--all-targets` leaves out `test = false` targets: the browser and kernel tests.
-    for (package, target) in [
-        ("lvs-server", "browser"),
-        ("lvs-agent", "kernel"),
-        ("lvs-ipvs", "kernel"),
-    ] {
+    let started = std::time::Instant::now();
+    let mut timings = Vec::new();
+    let mut step = |name: &'static str, run: &dyn Fn() -> Result<()>| -> Result<()> {
+        let at = std::time::Instant::now();
+        let result = run();
+        timings.push((name, at.elapsed()));
+        result.with_context(|| format!("step {name} failed"))
+    };
+    step("fmt", &|| {
+        apt::ensure(&[("sqlite3", "sqlite3")])?;
+        cmd::cargo(&["fmt", "--all", "--", "--check"])
+    })?;
+    step("clippy", &|| {
         cmd::cargo(&[
-            "clippy", "-p", package, "--test", target, "--locked", "--", "-D", "warnings",
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
         ])?;
+        // `--all-targets` leaves out `test = false` targets: the browser and kernel tests.
+        for (package, target) in [
+            ("lvs-server", "browser"),
+            ("lvs-agent", "kernel"),
+            ("lvs-ipvs", "kernel"),
+        ] {
+            cmd::cargo(&[
+                "clippy", "-p", package, "--test", target, "--locked", "--", "-D", "warnings",
+            ])?;
+        }
+        Ok(())
+    })?;
+    step("sqlx-check", &sqlx::check)?;
+    step("cargo-test", &|| {
+        cmd::cargo(&["test", "--workspace", "--locked"])
+    })?;
+    step("readme", &readme::check)?;
+    step("browser-test", &|| browser_test(&[]))?;
+    step("vm-test", &|| vm::test(&vm::VmTestArgs::default()))?;
+    // Where CI's time goes, to keep the whole run well inside its limit.
+    for (name, took) in &timings {
+        eprintln!("{name:>14}: {:>5} s", took.as_secs());
     }
-    sqlx::check()?;
-    cmd::cargo(&["test", "--workspace", "--locked"])?;
-    browser_test(&[])?;
-    vm::test(&vm::VmTestArgs::default())?;
+    eprintln!("{:>14}: {:>5} s", "total", started.elapsed().as_secs());
     Ok(())
 }
