@@ -20,15 +20,19 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// The database answers; load balancers should send traffic only when this is 200.
+/// The database answers reads and commits a write; load balancers should send traffic
+/// only when this is 200.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    match state.db.ping().await {
-        Ok(()) => Ok(Json(Health { status: "ok" })),
-        Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
-            Err(ApiError::Unavailable("the database does not answer".into()))
-        }
+    if let Err(error) = state.db.ping().await {
+        tracing::warn!(%error, "readiness check failed");
+        return Err(ApiError::Unavailable("the database does not answer".into()));
     }
+    if !state.db.writes().await {
+        return Err(ApiError::Unavailable(
+            "the database does not accept writes (see the server's log)".into(),
+        ));
+    }
+    Ok(Json(Health { status: "ok" }))
 }

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod desired_state;
 pub mod director_status;
 pub mod directors;
+pub mod health;
 pub mod pools;
 pub mod real_servers;
 pub mod services;
@@ -32,6 +33,7 @@ pub struct Db {
     write: SqlitePool,
     changes: Arc<Changes>,
     owners: Arc<OwnerCache>,
+    probe: Arc<health::WriteProbe>,
 }
 
 /// A transaction. [`clusters::bump_generation`] records the clusters whose desired state it
@@ -143,8 +145,10 @@ impl Changes {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `url` and applies pending migrations.
-    pub async fn open(url: &str) -> Result<Db, sqlx::Error> {
+    /// Opens (creating if needed) the database at `url`, checks that it is intact, applies
+    /// pending migrations and checks that a write commits: a server that cannot write must
+    /// not start and answer reads as if all were well.
+    pub async fn open(url: &str) -> Result<Db, health::OpenError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -154,8 +158,19 @@ impl Db {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("../migrations").run(&write).await?;
+            .await
+            .map_err(health::OpenError::classify)?;
+        health::check_integrity(&write).await?;
+        sqlx::migrate!("../migrations")
+            .run(&write)
+            .await
+            .map_err(|error| health::OpenError::classify(error.into()))?;
+        health::write(&write, now_millis()).await.map_err(
+            |error| match health::OpenError::classify(error) {
+                health::OpenError::Sqlx(error) => health::OpenError::ReadOnly(error),
+                other => other,
+            },
+        )?;
         // Readers only wait on the disk and the CPU: a few per core keep both busy, and each
         // connection has its own page cache.
         let read = SqlitePoolOptions::new()
@@ -167,6 +182,7 @@ impl Db {
             write,
             changes: Arc::default(),
             owners: Arc::default(),
+            probe: Arc::default(),
         })
     }
 
@@ -217,6 +233,11 @@ impl Db {
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.read).await.map(drop)
+    }
+
+    /// Whether a write commits now (see [`health::WriteProbe`]).
+    pub async fn writes(&self) -> bool {
+        self.probe.writes(&self.write, now_millis()).await
     }
 
     pub async fn close(&self) {

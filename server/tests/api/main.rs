@@ -19,6 +19,7 @@ mod import;
 mod openapi;
 mod persistence;
 mod process;
+mod readiness;
 mod real_servers;
 mod services;
 mod stats;

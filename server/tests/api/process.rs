@@ -265,3 +265,112 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let (status, answer) = server.request("GET", "/api/v1/clusters/graceful", None);
     assert_eq!(status, 200, "{answer}");
 }
+
+/// Starts the binary expecting it to refuse: returns its exit status and error output.
+fn refused_start(
+    data_dir: &Path,
+    extra: &[(&str, &str)],
+    user: Option<u32>,
+) -> (ExitStatus, String) {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("LVS_LISTEN", "127.0.0.1:0")
+        .env("LVS_DATA_DIR", data_dir)
+        .envs(extra.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(uid) = user {
+        std::os::unix::process::CommandExt::uid(&mut command, uid);
+    }
+    let mut child = command.spawn().expect("start lvs-server");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read its errors");
+    let status = child.wait().expect("wait");
+    assert!(
+        !stderr.contains("listening on"),
+        "a server that cannot work must not listen: {stderr}"
+    );
+    (status, stderr)
+}
+
+/// A database made by a server that stopped, with its WAL folded into the file.
+fn stopped_database(data: &Path) -> std::path::PathBuf {
+    let mut server = Process::start(data, &[]);
+    let (status, body) = server.request("POST", "/api/v1/clusters", Some(r#"{"name":"web"}"#));
+    assert_eq!(status, 201, "{body}");
+    server.terminate();
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+    let file = data.join("fleet.db");
+    let checkpoint = Command::new("sqlite3")
+        .arg(&file)
+        .arg("PRAGMA wal_checkpoint(TRUNCATE);")
+        .output()
+        .expect("run sqlite3");
+    assert!(checkpoint.status.success(), "{checkpoint:?}");
+    file
+}
+
+#[test]
+fn a_database_opened_read_only_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = stopped_database(dir.path());
+    let url = format!("sqlite://{}?mode=ro", file.display());
+    let (status, errors) = refused_start(dir.path(), &[("LVS_DATABASE_URL", &url)], None);
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(errors.contains("cannot be written"), "{errors}");
+    assert!(
+        errors.contains(&file.display().to_string()),
+        "names the file: {errors}"
+    );
+}
+
+#[test]
+fn a_database_file_the_server_may_not_write_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = stopped_database(dir.path());
+    let read_only = |path: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    read_only(&file, 0o444);
+    read_only(dir.path(), 0o555);
+    // Root writes whatever the mode says: then the server runs as nobody, as it would under
+    // a service manager's own user.
+    let user = rustix::process::geteuid().is_root().then_some(65534);
+    let (status, errors) = refused_start(dir.path(), &[], user);
+    read_only(dir.path(), 0o755);
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(errors.contains("cannot be written"), "{errors}");
+}
+
+#[test]
+fn a_damaged_database_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = stopped_database(dir.path());
+    // The first page of the clusters table, overwritten as a failing disk would leave it.
+    let query = Command::new("sqlite3")
+        .arg(&file)
+        .arg("SELECT rootpage FROM sqlite_schema WHERE name = 'clusters'; PRAGMA page_size;")
+        .output()
+        .expect("run sqlite3");
+    let text = String::from_utf8(query.stdout).expect("UTF-8");
+    let numbers: Vec<u64> = text.lines().map(|l| l.parse().expect("a number")).collect();
+    let [page, page_size] = numbers[..] else {
+        panic!("rootpage and page size: {text}")
+    };
+    let mut bytes = std::fs::read(&file).expect("read the database");
+    let start = usize::try_from((page - 1) * page_size).expect("an offset");
+    bytes[start..start + 64].fill(0xa5);
+    std::fs::write(&file, bytes).expect("damage the database");
+
+    let (status, errors) = refused_start(dir.path(), &[], None);
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(errors.contains("damaged"), "{errors}");
+}
