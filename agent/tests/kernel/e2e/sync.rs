@@ -196,6 +196,21 @@ fn a_flushed_table_is_repaired_within_one_reconcile_period_and_reported_as_drift
         s["drift_repaired"].as_array().is_some_and(|d| d.len() >= 2)
     });
     assert_eq!(status["sync"], "in_sync", "{status:#}");
+    // The flush took the real servers with the service: each is reported missing.
+    let missing: Vec<&str> = status["drift_repaired"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["found"] == "missing")
+        .filter_map(|d| d["object"].as_str())
+        .collect();
+    for object in [
+        "service tcp:192.0.2.10:80",
+        "real server 10.0.0.11:8080 of tcp:192.0.2.10:80",
+        "real server 10.0.0.12:8080 of tcp:192.0.2.10:80",
+    ] {
+        assert!(missing.contains(&object), "{object} in {status:#}");
+    }
 }
 
 #[test]
