@@ -32,7 +32,7 @@ fn a_flushed_table_is_restored_and_reported() {
     );
     assert!(drift.contains(&("service fwmark:42:ipv4".into(), "missing".into())));
     assert!(drift.contains(&(
-        "real server 10.1.0.41:0 of fwmark:42:ipv4".into(),
+        "real server 10.0.0.41:0 of fwmark:42:ipv4".into(),
         "missing".into()
     )));
     assert_eq!(saved(), applied);
