@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use lvs_ipvs::{model_map, Command, Destination, ServiceKey};
 use lvs_model::agent::{DriftRepair, ObjectOutcome};
-use lvs_model::spec::ServiceSpec;
+use lvs_model::spec::{ServiceSpec, TimeoutsSpec};
 use lvs_model::{
     DesiredService, DesiredState, Diff, Protocol, RealServer, RealServerChange, ServiceChange,
     ServiceUpdate, VirtualService,
@@ -53,6 +53,9 @@ pub struct Plan {
     pub drift: Vec<DriftRepair>,
     /// Services left alone at generation 0.
     pub unmanaged: Vec<ServiceSpec>,
+    /// At generation 0, the kernel's timeouts that the cluster does not set (and the pass
+    /// leaves alone); `None` above generation 0.
+    pub unmanaged_timeouts: Option<TimeoutsSpec>,
 }
 
 impl Plan {
@@ -108,6 +111,9 @@ fn plan_unfinished(
     };
     planner.timeouts(desired);
     let adopting = desired.generation == 0;
+    if adopting {
+        planner.plan.unmanaged_timeouts = Some(unmanaged_timeouts(observed, desired));
+    }
     let mut foreign: HashMap<ServiceKey, &ForeignService> =
         observed.foreign.iter().map(|f| (f.key, f)).collect();
     let diff = Diff::between(&observed.state, desired);
@@ -147,6 +153,19 @@ fn plan_unfinished(
         }
     }
     planner.plan
+}
+
+/// The kernel's timeouts for the fields `desired` leaves unset (a field it sets is the
+/// cluster's, and this pass sets it); 0, which the kernel never holds, is left out.
+fn unmanaged_timeouts(observed: &Observed, desired: &DesiredState) -> TimeoutsSpec {
+    let have = observed.timeouts;
+    let want = desired.timeouts;
+    let found = |set: bool, seconds: u32| (!set && seconds != 0).then(|| i64::from(seconds));
+    TimeoutsSpec {
+        tcp: found(want.tcp.is_some(), have.tcp),
+        tcpfin: found(want.tcpfin.is_some(), have.tcp_fin),
+        udp: found(want.udp.is_some(), have.udp),
+    }
 }
 
 struct Planner<'a> {
@@ -207,8 +226,9 @@ impl Planner<'_> {
             "add",
         );
         self.drift(object, "missing");
+        // Its real servers were missing too (a flushed table), and are drift as much.
         for server in service.real_servers() {
-            self.add_real_server(key, server, false);
+            self.add_real_server(key, server, true);
         }
     }
 

@@ -193,6 +193,7 @@ impl Reconciler {
             outcomes,
             drift_repaired: plan.drift,
             unmanaged_services: plan.unmanaged,
+            unmanaged_timeouts: plan.unmanaged_timeouts,
             agent_version: AGENT_VERSION.to_owned(),
             kernel_version: self.kernel_version.clone(),
         };

@@ -26,8 +26,8 @@ use crate::client::{Client, ClientError};
 pub struct PassReport {
     pub report: ApplyReport,
     /// Nothing new but the generation: the pass succeeded without repairing drift, after a
-    /// report that succeeded too, with the same versions and unmanaged services. The
-    /// long-poll after it tells the server instead.
+    /// report that succeeded too, with the same versions and unmanaged services and
+    /// timeouts. The long-poll after it tells the server instead.
     pub plain: bool,
     /// When the pass ended.
     pub at: std::time::Instant,
@@ -158,6 +158,7 @@ pub fn merge(earlier: ApplyReport, later: ApplyReport) -> ApplyReport {
         outcomes,
         drift_repaired,
         unmanaged_services: later.unmanaged_services,
+        unmanaged_timeouts: later.unmanaged_timeouts,
         agent_version: later.agent_version,
         kernel_version: later.kernel_version,
     }

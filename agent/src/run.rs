@@ -358,7 +358,7 @@ impl Worker {
     /// new, and every report is a write on the server. A plain report's generation is
     /// announced by the long-poll; any other report says it itself, so that the status
     /// never shows the new generation beside the old errors, versions or unmanaged
-    /// services.
+    /// services and timeouts.
     fn report(&mut self, report: ApplyReport) {
         let nothing_new = report.outcomes.is_empty()
             && report.drift_repaired.is_empty()
@@ -406,7 +406,8 @@ impl Worker {
 }
 
 /// Whether `report` tells the server nothing but its generation, after `before`: both
-/// succeeded, it repaired no drift, and the versions and unmanaged services are the same.
+/// succeeded, it repaired no drift, and the versions and unmanaged services and timeouts are
+/// the same.
 fn is_plain(before: &ApplyReport, report: &ApplyReport) -> bool {
     before.succeeded()
         && report.succeeded()
@@ -414,6 +415,7 @@ fn is_plain(before: &ApplyReport, report: &ApplyReport) -> bool {
         && report.agent_version == before.agent_version
         && report.kernel_version == before.kernel_version
         && report.unmanaged_services == before.unmanaged_services
+        && report.unmanaged_timeouts == before.unmanaged_timeouts
 }
 
 /// The long-poll's side of the reconcile thread.

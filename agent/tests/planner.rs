@@ -457,6 +457,7 @@ fn changes_at_the_applied_generation_are_drift() {
                 "weight 3 instead of 7"
             ),
             pair("service fwmark:42:ipv4", "missing"),
+            pair("real server 10.1.0.41:0 of fwmark:42:ipv4", "missing"),
         ]
     );
     assert_eq!(
@@ -477,6 +478,62 @@ fn changes_at_the_applied_generation_are_drift() {
     let plan = Harness::new(Some(4)).plan_at(&table, timeouts, &desired, Duration::ZERO);
     assert_eq!(plan.steps.len(), 5);
     assert!(plan.drift.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn a_flushed_table_is_drift_of_every_service_and_real_server() {
+    let desired = state(CLUSTER);
+    // `ipvsadm -C` after the agent applied generation 5.
+    let plan = Harness::new(Some(5)).plan(&[], &desired);
+    let missing: Vec<&str> = plan
+        .drift
+        .iter()
+        .inspect(|d| assert_eq!(d.found, "missing", "{d:?}"))
+        .map(|d| d.object.as_str())
+        .collect();
+    let added: Vec<&str> = plan
+        .steps
+        .iter()
+        .map(|s| s.outcome.object.as_str())
+        .collect();
+    assert_eq!(missing, added, "every object added was missing");
+    assert_eq!(missing.len(), 4 + 7, "{missing:?}");
+    assert!(
+        missing.contains(&"real server 10.1.0.12:8080 of tcp:192.0.2.10:80"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn generation_zero_reports_the_kernel_timeouts_the_cluster_leaves_alone() {
+    let kernel = Timeouts {
+        tcp: 1800,
+        tcp_fin: 60,
+        udp: 120,
+    };
+    let never_set = DesiredState::default();
+    let plan = Harness::new(None).plan_at(&[], kernel, &never_set, Duration::ZERO);
+    assert!(plan.is_empty(), "{plan:?}");
+    let found = plan.unmanaged_timeouts.expect("reported at generation 0");
+    assert_eq!(
+        (found.tcp, found.tcpfin, found.udp),
+        (Some(1800), Some(60), Some(120))
+    );
+
+    // A timeout the cluster sets (at its creation) is the cluster's: set, not reported.
+    let sets_udp = state(r#"{"generation": 0, "timeouts": {"udp": 30}}"#);
+    let plan = Harness::new(None).plan_at(&[], kernel, &sets_udp, Duration::ZERO);
+    assert_eq!(actions(&plan), [pair("set", "timeouts")]);
+    let found = plan.unmanaged_timeouts.expect("reported at generation 0");
+    assert_eq!(
+        (found.tcp, found.tcpfin, found.udp),
+        (Some(1800), Some(60), None)
+    );
+
+    // Once the desired state is set, nothing is unmanaged.
+    let desired = state(CLUSTER);
+    let plan = Harness::new(Some(5)).plan(&kernel_of(&desired), &desired);
+    assert_eq!(plan.unmanaged_timeouts, None);
 }
 
 #[test]

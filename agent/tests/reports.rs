@@ -111,6 +111,7 @@ fn report(generation: u64, outcomes: Vec<ObjectOutcome>) -> ApplyReport {
         outcomes,
         drift_repaired: Vec::new(),
         unmanaged_services: Vec::new(),
+        unmanaged_timeouts: None,
         agent_version: "1".to_owned(),
         kernel_version: format!("k{generation}"),
     }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::DiffSpec;
-use crate::spec::ServiceSpec;
+use crate::spec::{ServiceSpec, TimeoutsSpec};
 use crate::validation::ValidationErrors;
 use crate::Diff;
 
@@ -78,6 +78,11 @@ pub struct ApplyReport {
     /// state was never set (generation 0); the server can import them.
     #[serde(default)]
     pub unmanaged_services: Vec<ServiceSpec>,
+    /// At generation 0, the connection timeouts found in the kernel that the agent left
+    /// alone (those the cluster does not set), for the server to import with the services;
+    /// absent from agents that predate it, and above generation 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmanaged_timeouts: Option<TimeoutsSpec>,
     /// `lvs-agent` version.
     pub agent_version: String,
     /// The director's kernel release (`uname -r`).

@@ -23,13 +23,18 @@ fn a_flushed_table_is_restored_and_reported() {
     let result = agent.pass(&desired).unwrap();
     assert!(result.succeeded(), "{:#?}", result.report);
     assert_eq!(result.commands, 4 + 7, "{:#?}", result.report);
+    // Every service and every real server was missing, and is reported.
     let drift = drift_of(&result);
-    assert_eq!(drift.len(), 4, "{drift:?}");
+    assert_eq!(drift.len(), 4 + 7, "{drift:?}");
     assert!(
         drift.iter().all(|(_, found)| found == "missing"),
         "{drift:?}"
     );
     assert!(drift.contains(&("service fwmark:42:ipv4".into(), "missing".into())));
+    assert!(drift.contains(&(
+        "real server 10.0.0.41:0 of fwmark:42:ipv4".into(),
+        "missing".into()
+    )));
     assert_eq!(saved(), applied);
 }
 

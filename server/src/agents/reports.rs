@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use lvs_model::agent::DriftRepair;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -18,6 +19,37 @@ use crate::db::{director_status, Db, Tx};
 
 /// The repaired drifts kept per director, newest first.
 pub const MAX_DRIFT_REPAIRED: usize = 50;
+
+/// A report's drifts as stored, at most [`MAX_DRIFT_REPAIRED`]: when it has more (a
+/// flushed table repaired), the last one kept says how many more were repaired, so none is
+/// dropped without a word.
+pub fn stored_drift(drift: &[DriftRepair], now: i64) -> Vec<StoredDrift> {
+    let listed = if drift.len() > MAX_DRIFT_REPAIRED {
+        MAX_DRIFT_REPAIRED - 1
+    } else {
+        drift.len()
+    };
+    let mut stored: Vec<StoredDrift> = drift[..listed]
+        .iter()
+        .map(|DriftRepair { object, found }| StoredDrift {
+            object: object.clone(),
+            found: found.clone(),
+            at: now,
+        })
+        .collect();
+    let left_out = drift.len() - listed;
+    if left_out > 0 {
+        stored.push(StoredDrift {
+            object: format!("{left_out} more objects"),
+            found: format!(
+                "repaired in the same pass, not listed: a director keeps its latest \
+                 {MAX_DRIFT_REPAIRED} drifts"
+            ),
+            at: now,
+        });
+    }
+    stored
+}
 
 /// The most reports one transaction writes.
 const MAX_BATCH: usize = 256;
@@ -41,6 +73,8 @@ pub struct Report {
     pub kernel_version: String,
     /// JSON array.
     pub unmanaged_services: String,
+    /// JSON object; `None` when the report had none.
+    pub unmanaged_timeouts: Option<String>,
 }
 
 /// A repaired drift as stored, with when it was reported (Unix milliseconds).
@@ -165,6 +199,7 @@ async fn write(tx: &mut Tx, report: &Report) -> Result<(), sqlx::Error> {
         agent_version: &report.agent_version,
         kernel_version: &report.kernel_version,
         unmanaged_services: &report.unmanaged_services,
+        unmanaged_timeouts: report.unmanaged_timeouts.as_deref(),
     };
     director_status::record_report(tx, director_id, &row).await
 }

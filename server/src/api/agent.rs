@@ -11,9 +11,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lvs_model::agent::{
-    ApplyReport, DesiredStateChanges, DriftRepair, StatsReport, CHANGES_MEDIA_TYPE,
-};
+use lvs_model::agent::{ApplyReport, DesiredStateChanges, StatsReport, CHANGES_MEDIA_TYPE};
 use lvs_model::spec::DesiredStateSpec;
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -24,7 +22,7 @@ use super::desired_state::generation_etag;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
 use super::AppState;
-use crate::agents::reports::{self, ReportError, StoredDrift};
+use crate::agents::reports::{self, ReportError};
 use crate::agents::stats::Latest;
 use crate::db::{clusters, now_millis, Announced};
 
@@ -221,7 +219,8 @@ fn state_response(json: Bytes, content_type: &'static str, generation: u64) -> R
 }
 
 /// Report a reconcile pass: the generation applied, each change's outcome, repaired drift,
-/// versions, and the services left alone at generation 0. Shown in the director's `status`.
+/// versions, and the services and timeouts left alone at generation 0. Shown in the
+/// director's `status`.
 #[utoipa::path(post, path = "/api/v1/agent/report", tag = "agent",
     params(Scope), request_body = ApplyReport,
     security(("agent_token" = [])),
@@ -258,16 +257,13 @@ pub async fn report(
     };
     let unmanaged_services =
         serde_json::to_string(&report.unmanaged_services).map_err(anyhow::Error::from)?;
-    let drift_repaired = report
-        .drift_repaired
-        .iter()
-        .take(MAX_DRIFT_REPAIRED)
-        .map(|DriftRepair { object, found }| StoredDrift {
-            object: object.clone(),
-            found: found.clone(),
-            at: now,
-        })
-        .collect();
+    let unmanaged_timeouts = report
+        .unmanaged_timeouts
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    let drift_repaired = reports::stored_drift(&report.drift_repaired, now);
     let director_id = agent.0.director_id;
     let row = reports::Report {
         director_id,
@@ -279,6 +275,7 @@ pub async fn report(
         agent_version: report.agent_version,
         kernel_version: report.kernel_version,
         unmanaged_services,
+        unmanaged_timeouts,
     };
     // Answered once committed, in one transaction with the reports queued beside it.
     state

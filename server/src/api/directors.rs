@@ -56,12 +56,20 @@ impl DirectorSettings {
     }
 }
 
-/// Whether a director's kernel holds its cluster's desired state.
+/// Whether a director's kernel holds its cluster's desired state: `in_sync`; `unmanaged`
+/// (the cluster's desired state was never set and the director holds services its agent
+/// leaves alone: import them or set the desired state); `behind` (the current generation
+/// is not applied yet); `error` (some changes of the last report failed); `never_seen`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     /// The last report applied the cluster's current generation without errors.
     InSync,
+    /// The cluster's desired state was never set (generation 0) and this director holds
+    /// services (`unmanaged_services`) that its agent leaves alone: import them
+    /// (`POST /api/v1/clusters/{cluster}/import`) or set the desired state. A director at
+    /// generation 0 with no services is `in_sync`.
+    Unmanaged,
     /// The agent has not reported applying the current generation (yet).
     Behind,
     /// Some changes of the last report failed (see `last_errors`).
@@ -86,7 +94,9 @@ pub struct DirectorStatus {
     /// The failed changes of the latest report that had any (kept after later successes).
     pub last_errors: Vec<ObjectOutcome>,
     pub last_errors_at: Option<String>,
-    /// The latest drifts the agent repaired, newest first (at most 50).
+    /// The latest drifts the agent repaired, newest first (at most 50). When one report
+    /// repaired more (a flushed table), its last entry counts the rest: object
+    /// `"<n> more objects"`.
     pub drift_repaired: Vec<RepairedDrift>,
     pub agent_version: Option<String>,
     pub kernel_version: Option<String>,
@@ -126,6 +136,9 @@ impl Director {
         let applied_generation = status
             .applied_generation
             .map(|g| u64::try_from(g).unwrap_or(0));
+        let unmanaged_services = status
+            .unmanaged_services
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
         let sync = if last_seen.is_none() {
             SyncState::NeverSeen
         } else if status.reported_at.is_none() {
@@ -134,6 +147,8 @@ impl Director {
             SyncState::Error
         } else if applied_generation != Some(cluster.generation()) {
             SyncState::Behind
+        } else if cluster.generation() == 0 && unmanaged_services > 0 {
+            SyncState::Unmanaged
         } else {
             SyncState::InSync
         };
@@ -168,9 +183,7 @@ impl Director {
                     .collect(),
                 agent_version: status.agent_version,
                 kernel_version: status.kernel_version,
-                unmanaged_services: status
-                    .unmanaged_services
-                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                unmanaged_services,
             },
         }
     }

@@ -65,6 +65,8 @@ pub struct Report<'a> {
     pub kernel_version: &'a str,
     /// JSON array.
     pub unmanaged_services: &'a str,
+    /// JSON object; `None` when the report had none.
+    pub unmanaged_timeouts: Option<&'a str>,
 }
 
 /// The stored repaired drifts (JSON), to merge a report's into.
@@ -91,8 +93,9 @@ pub async fn record_report(
         "INSERT INTO director_status
             (director_id, last_seen, reported_at, applied_generation, last_report_ok,
              last_errors, last_errors_at, drift_repaired, agent_version, kernel_version,
-             unmanaged_services)
-         VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, '[]'), ?6, coalesce(?7, '[]'), ?8, ?9, ?10)
+             unmanaged_services, unmanaged_timeouts)
+         VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, '[]'), ?6, coalesce(?7, '[]'), ?8, ?9, ?10,
+                 ?11)
          ON CONFLICT (director_id) DO UPDATE SET
             last_seen = max(last_seen, excluded.last_seen),
             reported_at = excluded.reported_at,
@@ -103,7 +106,8 @@ pub async fn record_report(
             drift_repaired = coalesce(?7, drift_repaired),
             agent_version = excluded.agent_version,
             kernel_version = excluded.kernel_version,
-            unmanaged_services = excluded.unmanaged_services",
+            unmanaged_services = excluded.unmanaged_services,
+            unmanaged_timeouts = excluded.unmanaged_timeouts",
         director_id,
         report.now,
         report.applied_generation,
@@ -113,7 +117,8 @@ pub async fn record_report(
         report.drift_repaired,
         report.agent_version,
         report.kernel_version,
-        report.unmanaged_services
+        report.unmanaged_services,
+        report.unmanaged_timeouts
     )
     .execute(conn)
     .await
@@ -159,17 +164,32 @@ pub async fn seen(
     .map(drop)
 }
 
-/// The services the director's agent last reported as unmanaged (JSON), or `None` when it
-/// never reported.
-pub async fn unmanaged_services(
+/// What a director's agent last reported leaving alone at generation 0, as stored (JSON).
+#[derive(Debug)]
+pub struct Unmanaged {
+    /// JSON array of services.
+    pub services: String,
+    /// JSON object of timeouts; `None` when the report had none.
+    pub timeouts: Option<String>,
+}
+
+/// What the director's agent last reported as unmanaged, or `None` when it never
+/// reported.
+pub async fn unmanaged(
     conn: &mut SqliteConnection,
     director_id: i64,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<Unmanaged>, sqlx::Error> {
     let row = sqlx::query!(
-        "SELECT unmanaged_services, reported_at FROM director_status WHERE director_id = ?",
+        "SELECT unmanaged_services, unmanaged_timeouts, reported_at
+         FROM director_status WHERE director_id = ?",
         director_id
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.and_then(|r| r.reported_at.map(|_| r.unmanaged_services)))
+    Ok(row.and_then(|r| {
+        r.reported_at.map(|_| Unmanaged {
+            services: r.unmanaged_services,
+            timeouts: r.unmanaged_timeouts,
+        })
+    }))
 }

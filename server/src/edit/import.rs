@@ -1,19 +1,45 @@
-//! Adopting a director's existing IPVS services as a cluster's first desired state.
+//! Adopting a director's existing IPVS services and connection timeouts as a cluster's
+//! first desired state.
 
-use lvs_model::spec::{DesiredStateSpec, ServiceSpec};
-use lvs_model::Diff;
+use lvs_model::spec::{DesiredStateSpec, ServiceSpec, TimeoutsSpec};
+use lvs_model::{Diff, Timeouts};
 
 use super::Source;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::{lookup, AppState};
 use crate::db::{clusters, desired_state, director_status, now_millis};
 
+/// The kernel's own timeouts, in seconds, before anyone sets them: TCP established
+/// (`ip_vs_proto_tcp.c`, 15 min), TCP after a FIN (2 min) and UDP (`ip_vs_proto_udp.c`,
+/// 5 min), as `ipvsadm -L --timeout` shows them on a fresh director.
+const KERNEL_DEFAULTS: TimeoutsSpec = TimeoutsSpec {
+    tcp: Some(900),
+    tcpfin: Some(120),
+    udp: Some(300),
+};
+
+/// What an import did: the diff it committed, and what it could not take from the
+/// director, each with the reason.
+#[derive(Debug)]
+pub struct Imported {
+    pub diff: Diff,
+    pub not_imported: Vec<NotImported>,
+}
+
+/// Something of the director's that the import left out.
+#[derive(Debug, Clone)]
+pub struct NotImported {
+    /// `timeouts`.
+    pub what: &'static str,
+    pub reason: String,
+}
+
 /// Takes the services `from_director`'s agent found in its kernel (and left alone, as the
-/// cluster's desired state was never set) as the cluster's desired state, and returns the
-/// diff (generation 0 to 1). Only while the cluster is at generation 0: 409
-/// `already_managed` afterwards, `not_reported` before the agent's first report. Recorded
-/// as made by [`Source::Import`], whoever asked.
-pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> ApiResult<Diff> {
+/// cluster's desired state was never set) as the cluster's desired state, with the
+/// connection timeouts it found there, and returns the diff (generation 0 to 1). Only
+/// while the cluster is at generation 0: 409 `already_managed` afterwards, `not_reported`
+/// before the agent's first report. Recorded as made by [`Source::Import`], whoever asked.
+pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> ApiResult<Imported> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, cluster).await?;
     if row.generation() != 0 {
@@ -27,7 +53,7 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
         });
     }
     let director = lookup::director(&mut tx, &row, from_director).await?;
-    let Some(unmanaged) = director_status::unmanaged_services(&mut tx, director.id).await? else {
+    let Some(unmanaged) = director_status::unmanaged(&mut tx, director.id).await? else {
         return Err(ApiError::Conflict {
             code: "not_reported",
             detail: format!(
@@ -36,13 +62,33 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
             ),
         });
     };
-    let services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged)
+    let services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged.services)
         .map_err(|e| anyhow::anyhow!("stored unmanaged services are unreadable: {e}"))?;
     let loaded = desired_state::load(&mut tx, &row).await?;
+    let mut not_imported = Vec::new();
+    let timeouts = match unmanaged.timeouts {
+        Some(json) => {
+            let found: TimeoutsSpec = serde_json::from_str(&json)
+                .map_err(|e| anyhow::anyhow!("stored unmanaged timeouts are unreadable: {e}"))?;
+            with_found_timeouts(loaded.state.timeouts, found)
+        }
+        None => {
+            not_imported.push(NotImported {
+                what: "timeouts",
+                reason: format!(
+                    "the agent of director {} did not report its kernel's connection \
+                     timeouts (it predates reporting them), so the cluster's stay as they \
+                     were; set them on cluster {} if the director's differ from them",
+                    director.name, row.name
+                ),
+            });
+            loaded.state.timeouts.into()
+        }
+    };
     let document = DesiredStateSpec {
         cluster: None,
         generation: None,
-        timeouts: loaded.state.timeouts.into(),
+        timeouts,
         services,
     };
     let mut wanted = document.parse()?;
@@ -55,5 +101,28 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
     tracing::info!(cluster = %row.name, director = %director.name,
         services = wanted.services().len(),
         "imported the director's services as the desired state");
-    Ok(diff)
+    for left_out in &not_imported {
+        tracing::warn!(cluster = %row.name, director = %director.name, what = left_out.what,
+            reason = %left_out.reason, "not imported");
+    }
+    Ok(Imported { diff, not_imported })
+}
+
+/// The cluster's timeouts, each it leaves unset taken from those the director reported.
+/// A reported value equal to the kernel's default stays unset (null: the kernel's
+/// default): that is how a cluster says "the kernel's own value", which every director
+/// nobody tuned by hand holds already, and pinning values nobody chose would make every
+/// import of an untouched director a timeouts change written to every director. A value
+/// the cluster sets is its own (its agent applies it even at generation 0, so the director
+/// does not report it).
+fn with_found_timeouts(cluster: Timeouts, found: TimeoutsSpec) -> TimeoutsSpec {
+    let set = TimeoutsSpec::from(cluster);
+    let pick = |set: Option<i64>, found: Option<i64>, default: Option<i64>| {
+        set.or(found.filter(|&seconds| Some(seconds) != default))
+    };
+    TimeoutsSpec {
+        tcp: pick(set.tcp, found.tcp, KERNEL_DEFAULTS.tcp),
+        tcpfin: pick(set.tcpfin, found.tcpfin, KERNEL_DEFAULTS.tcpfin),
+        udp: pick(set.udp, found.udp, KERNEL_DEFAULTS.udp),
+    }
 }

@@ -17,7 +17,7 @@ use super::fleet::{director_line, DirectorLine};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::session::{redirect_with, refused, Browser, FlashKind};
-use crate::api::directors::{director_etag, Director};
+use crate::api::directors::{director_etag, Director, SyncState};
 use crate::api::{lookup, AppState};
 use crate::db::{director_status, directors, now_millis};
 use crate::edit::{self, IfMatch};
@@ -142,7 +142,13 @@ fn card(director: &Director, line: DirectorLine) -> DirectorCard {
             .iter()
             .map(|d| (d.repaired_at.clone(), d.object.clone(), d.found.clone()))
             .collect(),
-        unmanaged_services: status.unmanaged_services,
+        // Only while they are what keeps it from being in sync (generation 0): after an
+        // import they are managed, whatever the last report said.
+        unmanaged_services: if status.sync == SyncState::Unmanaged {
+            status.unmanaged_services
+        } else {
+            0
+        },
     }
 }
 

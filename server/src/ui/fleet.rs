@@ -51,7 +51,7 @@ pub struct DirectorLine {
     pub health: Health,
     /// `"online"` or `"offline"`.
     pub presence: &'static str,
-    /// `"in sync"`, `"behind"`, `"error"`, `"never seen"`.
+    /// `"in sync"`, `"unmanaged"`, `"behind"`, `"error"`, `"never seen"`.
     pub sync: &'static str,
     pub applied: String,
     pub last_seen: String,
@@ -62,6 +62,8 @@ pub struct DirectorLine {
 pub enum Health {
     Ok,
     Idle,
+    /// Services in the kernel that the cluster does not manage yet (generation 0).
+    Unmanaged,
     Behind,
     Offline,
     Error,
@@ -73,7 +75,7 @@ impl Health {
         match self {
             Health::Ok => "ok",
             Health::Idle => "muted",
-            Health::Behind | Health::Offline => "warn",
+            Health::Unmanaged | Health::Behind | Health::Offline => "warn",
             Health::Error => "error",
         }
     }
@@ -82,6 +84,7 @@ impl Health {
         match self {
             Health::Ok => "healthy",
             Health::Idle => "no agent yet",
+            Health::Unmanaged => "not managed yet",
             Health::Behind => "behind",
             Health::Offline => "offline",
             Health::Error => "error",
@@ -156,6 +159,7 @@ pub fn director_line(
     let status = &director.status;
     let sync = match status.sync {
         SyncState::InSync => "in sync",
+        SyncState::Unmanaged => "unmanaged",
         SyncState::Behind => "behind",
         SyncState::Error => "error",
         SyncState::NeverSeen => "never seen",
@@ -164,6 +168,7 @@ pub fn director_line(
         (SyncState::NeverSeen, _) => Health::Idle,
         (SyncState::Error, _) => Health::Error,
         (_, false) => Health::Offline,
+        (SyncState::Unmanaged, true) => Health::Unmanaged,
         (SyncState::Behind, true) => Health::Behind,
         (SyncState::InSync, true) => Health::Ok,
     };

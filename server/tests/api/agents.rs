@@ -334,6 +334,48 @@ async fn drift_history_is_bounded() {
 }
 
 #[tokio::test]
+async fn a_report_with_more_drift_than_is_kept_says_how_many_it_left_out() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    // A flushed table of 6 services with 10 real servers each, repaired in one pass.
+    let mut report = apply_report(0, &[]);
+    report["drift_repaired"] = (1..=6)
+        .flat_map(|s| {
+            let service = format!("tcp:10.0.0.1:{s}");
+            let servers = (1..=10).map(move |r| {
+                json!({"object": format!("real server 10.1.0.{r}:80 of {service}"),
+                       "found": "missing"})
+            });
+            std::iter::once(json!({"object": format!("service tcp:10.0.0.1:{s}"),
+                                   "found": "missing"}))
+            .chain(servers)
+        })
+        .collect();
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+    let status = status(&app).await;
+    let drift = status["drift_repaired"].as_array().expect("drift");
+    assert_eq!(drift.len(), 50);
+    assert_eq!(drift[0]["object"], "service tcp:10.0.0.1:1");
+    assert_eq!(
+        drift[1]["object"],
+        "real server 10.1.0.1:80 of tcp:10.0.0.1:1"
+    );
+    // 66 repaired: 49 listed, and the last entry counts the other 17.
+    assert_eq!(drift[49]["object"], "17 more objects", "{:#}", drift[49]);
+    assert!(
+        drift[49]["found"]
+            .as_str()
+            .is_some_and(|f| f.contains("not listed")),
+        "{:#}",
+        drift[49]
+    );
+}
+
+#[tokio::test]
 async fn a_director_goes_offline_when_its_agent_stops_calling() {
     let app = TestApp::spawn_with_agents(AgentOptions {
         online_within: Duration::from_millis(300),

@@ -35,7 +35,7 @@ async fn import_adopts_a_directors_services_at_generation_0_only() {
         .expect(204);
     let status = app.get(&director_path("web", "lb1")).await.expect(200)["status"].clone();
     assert_eq!(status["unmanaged_services"], 2);
-    assert_eq!(status["sync"], "in_sync");
+    assert_eq!(status["sync"], "unmanaged");
 
     app.post_empty(&import_path("web", "nope"), None)
         .await
@@ -97,4 +97,190 @@ async fn import_validates_the_reported_services() {
     let resp = app.post_empty(&import_path("web", "lb1"), None).await;
     assert_eq!(resp.invalid_fields(), ["services[1].scheduler"]);
     assert_eq!(app.generation("web").await, 0);
+}
+
+fn report_with_timeouts(services: Value, timeouts: Value) -> Value {
+    let mut report = unmanaged_report(services);
+    report["unmanaged_timeouts"] = timeouts;
+    report
+}
+
+async fn cluster_timeouts(app: &TestApp, cluster: &str) -> Value {
+    app.get(&cluster_path(cluster)).await.expect(200)["timeouts"].clone()
+}
+
+#[tokio::test]
+async fn import_takes_the_timeouts_the_director_reported() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    // `ipvsadm --set 1800 60 120` on lb1.
+    let timeouts = json!({"tcp": 1800, "tcpfin": 60, "udp": 120});
+    let report = report_with_timeouts(json!([tcp_service(80)]), timeouts.clone());
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+
+    let answer = app
+        .post_empty(&import_path("web", "lb1"), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(answer["summary"]["timeouts_changed"], true, "{answer:#}");
+    assert_eq!(answer["timeouts"]["new"], timeouts, "{answer:#}");
+    assert_eq!(answer["not_imported"], json!([]), "{answer:#}");
+    assert_eq!(cluster_timeouts(&app, "web").await, timeouts);
+    let (document, _) = app.desired_state("web").await;
+    assert_eq!(document["timeouts"], timeouts);
+    assert_eq!(document["services"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn imported_timeouts_equal_to_the_kernel_defaults_stay_the_kernels() {
+    let app = TestApp::spawn().await;
+    // The cluster was created setting UDP; the agent sets it and does not report it.
+    app.post(
+        "/api/v1/clusters",
+        &json!({"name": "web", "timeouts": {"udp": 30}}),
+    )
+    .await
+    .expect(201);
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    // tcp tuned by hand, tcpfin at the kernel's default.
+    let report = report_with_timeouts(json!([]), json!({"tcp": 1800, "tcpfin": 120}));
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+    let answer = app
+        .post_empty(&import_path("web", "lb1"), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(answer["not_imported"], json!([]), "{answer:#}");
+    assert_eq!(
+        cluster_timeouts(&app, "web").await,
+        json!({"tcp": 1800, "tcpfin": null, "udp": 30})
+    );
+
+    // An untouched director: nothing to change.
+    app.create_cluster("fresh").await;
+    app.create_director("fresh", "lb1").await;
+    let token = app.create_token("fresh", "lb1").await;
+    let defaults = json!({"tcp": 900, "tcpfin": 120, "udp": 300});
+    let report = report_with_timeouts(json!([tcp_service(80)]), defaults);
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+    let answer = app
+        .post_empty(&import_path("fresh", "lb1"), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(answer["summary"]["timeouts_changed"], false, "{answer:#}");
+    assert_eq!(
+        cluster_timeouts(&app, "fresh").await,
+        json!({"tcp": null, "tcpfin": null, "udp": null})
+    );
+}
+
+#[tokio::test]
+async fn import_says_when_the_director_did_not_report_its_timeouts() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    // An agent that predates reporting timeouts sends none.
+    app.agent_post(
+        AGENT_REPORT,
+        &token,
+        &unmanaged_report(json!([tcp_service(80)])),
+    )
+    .await
+    .expect(204);
+    let answer = app
+        .post_empty(&import_path("web", "lb1"), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(answer["summary"]["timeouts_changed"], false, "{answer:#}");
+    assert_eq!(answer["summary"]["services_added"], 1, "{answer:#}");
+    let left_out = answer["not_imported"].as_array().expect("not_imported");
+    assert_eq!(left_out.len(), 1, "{answer:#}");
+    assert_eq!(left_out[0]["what"], "timeouts");
+    let reason = left_out[0]["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("lb1") && reason.contains("did not report"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn reported_timeouts_are_validated_at_import() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.create_director("web", "lb1").await;
+    let token = app.create_token("web", "lb1").await;
+    let report = report_with_timeouts(json!([]), json!({"tcp": 4_000_000}));
+    app.agent_post(AGENT_REPORT, &token, &report)
+        .await
+        .expect(204);
+    let resp = app.post_empty(&import_path("web", "lb1"), None).await;
+    assert_eq!(resp.invalid_fields(), ["timeouts.tcp"]);
+    assert_eq!(app.generation("web").await, 0);
+}
+
+#[tokio::test]
+async fn a_director_holding_services_at_generation_0_is_unmanaged_not_in_sync() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.create_director("web", "lb1").await;
+    app.create_director("web", "lb2").await;
+    let lb1 = app.create_token("web", "lb1").await;
+    let lb2 = app.create_token("web", "lb2").await;
+    app.agent_post(
+        AGENT_REPORT,
+        &lb1,
+        &unmanaged_report(json!([tcp_service(80)])),
+    )
+    .await
+    .expect(204);
+    // An empty kernel at generation 0 is truly in sync.
+    app.agent_post(AGENT_REPORT, &lb2, &unmanaged_report(json!([])))
+        .await
+        .expect(204);
+    let status = |name: &'static str| {
+        let app = &app;
+        async move { app.get(&director_path("web", name)).await.expect(200)["status"].clone() }
+    };
+    assert_eq!(status("lb1").await["sync"], "unmanaged");
+    assert_eq!(status("lb2").await["sync"], "in_sync");
+    let list = app
+        .get("/api/v1/clusters/web/directors")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(list["items"][0]["status"]["sync"], "unmanaged", "{list:#}");
+
+    // The fleet page and the directors page say so, as a warning.
+    let fleet = app.get("/").await.text;
+    assert!(fleet.contains("online, unmanaged"), "{fleet}");
+    assert!(fleet.contains("not managed yet"), "{fleet}");
+    let page = app.get("/clusters/web/directors").await.text;
+    assert!(
+        page.contains(r#"<span class="badge warn">online, unmanaged</span>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("holds 1 services that its agent leaves alone"),
+        "{page}"
+    );
+
+    app.post_empty(&import_path("web", "lb1"), None)
+        .await
+        .expect(200);
+    assert_eq!(status("lb1").await["sync"], "behind");
+    let page = app.get("/clusters/web/directors").await.text;
+    assert!(!page.contains("leaves alone"), "{page}");
 }

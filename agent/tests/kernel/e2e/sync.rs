@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lvs_testkit::fleet::log_events;
+use serde_json::json;
 
 use super::{fleet, wait_rules, wait_weights, web, web_rules, CLUSTER, RECONCILE_INTERVAL};
 use crate::{ipvsadm_restore, run};
@@ -196,6 +197,21 @@ fn a_flushed_table_is_repaired_within_one_reconcile_period_and_reported_as_drift
         s["drift_repaired"].as_array().is_some_and(|d| d.len() >= 2)
     });
     assert_eq!(status["sync"], "in_sync", "{status:#}");
+    // The flush took the real servers with the service: each is reported missing.
+    let missing: Vec<&str> = status["drift_repaired"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["found"] == "missing")
+        .filter_map(|d| d["object"].as_str())
+        .collect();
+    for object in [
+        "service tcp:192.0.2.10:80",
+        "real server 10.0.0.11:8080 of tcp:192.0.2.10:80",
+        "real server 10.0.0.12:8080 of tcp:192.0.2.10:80",
+    ] {
+        assert!(missing.contains(&object), "{object} in {status:#}");
+    }
 }
 
 #[test]
@@ -238,4 +254,49 @@ fn pre_existing_rules_at_generation_0_are_kept_and_import_adopts_them() {
         "the import changed the kernel: {:?}",
         log_events(&log, "applied")
     );
+}
+
+/// Connection timeouts set by hand (`ipvsadm --set 1800 60 120`) on a director at
+/// generation 0: it is not in sync but unmanaged, the import takes the timeouts with the
+/// services, and the other director gets both.
+#[test]
+fn import_takes_the_timeouts_set_by_hand_and_the_other_director_gets_them() {
+    let mut fleet = fleet("import-timeouts", 2);
+    fleet.directors[0].ns.enter(|| {
+        ipvsadm_restore(
+            "-A -t 192.0.2.20:443 -s wlc\n-a -t 192.0.2.20:443 -r 10.0.0.21:443 -m -w 3\n",
+        );
+        run("ipvsadm", &["--set", "1800", "60", "120"]);
+    });
+    let rules = fleet.directors[0].ns.rules();
+    fleet.start_agents();
+    let status = fleet.wait_status("lb1", "unmanaged", |s| s["sync"] == "unmanaged");
+    assert_eq!(status["unmanaged_services"], 1, "{status:#}");
+    // An empty kernel at generation 0 is truly in sync.
+    fleet.wait_status("lb2", "in sync at generation 0", |s| {
+        s["sync"] == "in_sync" && s["applied_generation"] == 0
+    });
+
+    let answer = fleet.call(
+        "POST",
+        &format!("/api/v1/clusters/{CLUSTER}/import?from_director=lb1"),
+        None,
+        200,
+    );
+    assert_eq!(answer["summary"]["timeouts_changed"], true, "{answer:#}");
+    assert_eq!(answer["not_imported"], json!([]), "{answer:#}");
+    let timeouts = json!({"tcp": 1800, "tcpfin": 60, "udp": 120});
+    let cluster = fleet.call("GET", &fleet.cluster_path(""), None, 200);
+    assert_eq!(cluster["timeouts"], timeouts, "{cluster:#}");
+
+    for director in ["lb1", "lb2"] {
+        fleet.wait_status(director, "in sync at generation 1", |s| {
+            s["sync"] == "in_sync" && s["applied_generation"] == 1
+        });
+    }
+    wait_rules(&fleet.directors, &rules, Duration::from_secs(20));
+    for director in &fleet.directors {
+        let shown = director.ns.enter(|| run("ipvsadm", &["-L", "--timeout"]));
+        assert!(shown.contains("1800 60 120"), "{}: {shown}", director.name);
+    }
 }
