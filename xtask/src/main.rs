@@ -4,6 +4,7 @@ mod apt;
 mod bench_agent;
 mod bench_ipvs;
 mod cmd;
+mod schemathesis;
 mod sqlx;
 mod vm;
 
@@ -29,6 +30,9 @@ enum Command {
     },
     /// Regenerates `openapi/openapi.json` from the server's routes.
     Openapi,
+    /// Fuzzes the API against its OpenAPI document with schemathesis (pinned, fixed seed,
+    /// about three minutes); fails on any finding.
+    Schemathesis,
     /// Runs a benchmark and prints its figures against the goals.
     #[command(subcommand)]
     Bench(Bench),
@@ -72,6 +76,7 @@ fn main() -> Result<()> {
         Command::SqlxPrepare { check: false } => sqlx::prepare(),
         Command::SqlxPrepare { check: true } => sqlx::check(),
         Command::Openapi => openapi(),
+        Command::Schemathesis => schemathesis::run(),
         Command::Bench(Bench::Api) => bench_api(),
         Command::Bench(Bench::Ipvs) => bench_ipvs::run(),
         Command::Bench(Bench::Agent { baseline, args }) => {
@@ -142,6 +147,7 @@ fn test() -> Result<()> {
     }
     sqlx::check()?;
     cmd::cargo(&["test", "--workspace", "--locked"])?;
+    schemathesis::run()?;
     browser_test(&[])?;
     vm::test(&vm::VmTestArgs::default())?;
     Ok(())

@@ -23,7 +23,7 @@ pub struct ImportParams {
 /// Take the services a director's agent found in its kernel (and left alone, as the
 /// cluster's desired state was never set) as the cluster's desired state; answers with the
 /// diff. Only while the cluster is at generation 0 (409 `already_managed` afterwards).
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/import", tag = "desired state",
+#[utoipa::path(post, operation_id = "importDesiredState", path = "/api/v1/clusters/{cluster}/import", tag = "desired state",
     params(("cluster" = String, Path), ImportParams),
     responses((status = 200, body = DiffSpec,
                headers(("ETag" = String, description = "`\"gen-<generation>\"`"))),
