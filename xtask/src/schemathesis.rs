@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::cmd;
+use crate::{apt, cmd};
 
 /// Pinned so that a new release's new checks never turn CI red on their own.
 const VERSION: &str = "4.32.5";
@@ -88,7 +88,19 @@ fn install(work: &Path) -> Result<PathBuf> {
                 .ends_with(VERSION)
         });
     if !installed {
-        cmd::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        apt::ensure(&[("python3", "python3")])?;
+        let create = || {
+            cmd::run(
+                Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv),
+            )
+        };
+        // Debian's python3 makes virtualenvs only with python3-venv.
+        if create().is_err() {
+            apt::install(&["python3-venv"])?;
+            create()?;
+        }
         cmd::run(
             Command::new(venv.join("bin/pip"))
                 .args(["install", "--quiet"])

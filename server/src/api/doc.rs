@@ -66,6 +66,7 @@ fn require_names_to_create(openapi: &mut OpenApi) {
             name.schema_type = SchemaType::Type(Type::String);
         }
         object.required.push("name".to_owned());
+        object.description = Some(format!("The body that creates one: `{spec}` with `name`."));
         components
             .schemas
             .insert(new.to_owned(), RefOr::T(Schema::Object(object)));

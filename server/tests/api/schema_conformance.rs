@@ -43,7 +43,7 @@ impl Conformance {
     }
 
     /// Checks one answer of `method` on the documented `path`; returns it for more checks.
-    fn check<'r>(&mut self, method: Method, path: &str, resp: &'r Resp) -> &'r Resp {
+    fn check<'r>(&mut self, method: &Method, path: &str, resp: &'r Resp) -> &'r Resp {
         let method = method.as_str().to_ascii_lowercase();
         let label = format!("{} {path} -> {}", method.to_uppercase(), resp.status);
         self.exercised.insert((method.clone(), path.to_owned()));
@@ -155,78 +155,74 @@ async fn every_operation_answers_as_the_document_says() {
         Method::DELETE,
     );
 
-    c.check(get.clone(), "/healthz", &app.get("/healthz").await);
-    c.check(get.clone(), "/readyz", &app.get("/readyz").await);
+    c.check(&get, "/healthz", &app.get("/healthz").await);
+    c.check(&get, "/readyz", &app.get("/readyz").await);
 
     // Clusters.
     c.check(
-        post.clone(),
+        &post,
         CLUSTERS,
         &app.post(CLUSTERS, &json!({"name": "web", "timeouts": {"tcp": 900}}))
             .await,
     )
     .expect(201);
     c.check(
-        post.clone(),
+        &post,
         CLUSTERS,
         &app.post(CLUSTERS, &json!({"name": "web"})).await,
     )
     .problem(409, "already_exists");
     c.check(
-        post.clone(),
+        &post,
         CLUSTERS,
         &app.post(CLUSTERS, &json!({"name": "Web!"})).await,
     )
     .expect(422);
     c.check(
-        post.clone(),
+        &post,
         CLUSTERS,
         &app.raw(post.clone(), CLUSTERS, "text/plain", "{}").await,
     )
     .expect(415);
     c.check(
-        post.clone(),
+        &post,
         CLUSTERS,
         &app.raw(post.clone(), CLUSTERS, "application/json", "{")
             .await,
     )
     .expect(400);
-    c.check(get.clone(), CLUSTERS, &app.get(CLUSTERS).await)
+    c.check(&get, CLUSTERS, &app.get(CLUSTERS).await)
         .expect(200);
-    c.check(
-        get.clone(),
-        CLUSTERS,
-        &app.get("/api/v1/clusters?limit=0").await,
-    )
-    .expect(400);
+    c.check(&get, CLUSTERS, &app.get("/api/v1/clusters?limit=0").await)
+        .expect(400);
     let resp = app.get(&cluster_path("web")).await;
-    let cluster_etag = c.check(get.clone(), CLUSTER, &resp).etag();
-    c.check(get.clone(), CLUSTER, &app.get(&cluster_path("nope")).await)
+    let cluster_etag = c.check(&get, CLUSTER, &resp).etag();
+    c.check(&get, CLUSTER, &app.get(&cluster_path("nope")).await)
         .expect(404);
     let replaced = json!({"name": "web", "description": "front", "timeouts": {"tcp": 900}});
     c.check(
-        put.clone(),
+        &put,
         CLUSTER,
         &app.put(&cluster_path("web"), &replaced, Some("\"stale\""))
             .await,
     )
     .expect(412);
     c.check(
-        put.clone(),
+        &put,
         CLUSTER,
         &app.put(&cluster_path("web"), &replaced, Some(&cluster_etag))
             .await,
     )
     .expect(200);
     c.check(
-        patch.clone(),
+        &patch,
         CLUSTER,
         &app.patch(&cluster_path("web"), &json!({"description": "edge"}), None)
             .await,
     )
     .expect(200);
     c.check(
-        patch.clone(),
+        &patch,
         CLUSTER,
         &app.patch(&cluster_path("web"), &json!({"timeouts": {"tcp": 0}}), None)
             .await,
@@ -235,61 +231,41 @@ async fn every_operation_answers_as_the_document_says() {
 
     // Directors and their tokens.
     let lb1 = json!({"name": "lb1"});
+    c.check(&post, DIRECTORS, &app.post(&directors("web"), &lb1).await)
+        .expect(201);
+    c.check(&post, DIRECTORS, &app.post(&directors("web"), &lb1).await)
+        .expect(409);
+    c.check(&post, DIRECTORS, &app.post(&directors("nope"), &lb1).await)
+        .expect(404);
     c.check(
-        post.clone(),
-        DIRECTORS,
-        &app.post(&directors("web"), &lb1).await,
-    )
-    .expect(201);
-    c.check(
-        post.clone(),
-        DIRECTORS,
-        &app.post(&directors("web"), &lb1).await,
-    )
-    .expect(409);
-    c.check(
-        post.clone(),
-        DIRECTORS,
-        &app.post(&directors("nope"), &lb1).await,
-    )
-    .expect(404);
-    c.check(
-        post.clone(),
+        &post,
         DIRECTORS,
         &app.post(&directors("web"), &json!({"name": ""})).await,
     )
     .expect(422);
-    c.check(get.clone(), DIRECTORS, &app.get(&directors("web")).await)
+    c.check(&get, DIRECTORS, &app.get(&directors("web")).await)
         .expect(200);
-    c.check(
-        get.clone(),
-        DIRECTOR,
-        &app.get(&director_path("web", "lb1")).await,
-    )
-    .expect(200);
-    c.check(
-        get.clone(),
-        DIRECTOR,
-        &app.get(&director_path("web", "lb9")).await,
-    )
-    .expect(404);
+    c.check(&get, DIRECTOR, &app.get(&director_path("web", "lb1")).await)
+        .expect(200);
+    c.check(&get, DIRECTOR, &app.get(&director_path("web", "lb9")).await)
+        .expect(404);
     let lb1_described = json!({"name": "lb1", "description": "rack 1"});
     c.check(
-        put.clone(),
+        &put,
         DIRECTOR,
         &app.put(&director_path("web", "lb1"), &lb1_described, None)
             .await,
     )
     .expect(200);
     c.check(
-        put.clone(),
+        &put,
         DIRECTOR,
         &app.put(&director_path("web", "lb1"), &lb1_described, Some("\"x\""))
             .await,
     )
     .expect(412);
     c.check(
-        patch.clone(),
+        &patch,
         DIRECTOR,
         &app.patch(
             &director_path("web", "lb1"),
@@ -300,38 +276,38 @@ async fn every_operation_answers_as_the_document_says() {
     )
     .expect(200);
     c.check(
-        patch.clone(),
+        &patch,
         DIRECTOR,
         &app.patch(&director_path("web", "lb1"), &json!({"name": "lb2"}), None)
             .await,
     )
     .expect(422);
     c.check(
-        post.clone(),
+        &post,
         DIRECTORS,
         &app.post(&directors("web"), &json!({"name": "lb2"})).await,
     )
     .expect(201);
     let token = app.post_empty(&token_path("web", "lb1"), None).await;
-    let token = c.check(post.clone(), TOKEN, &token).expect(201)["token"]
+    let token = c.check(&post, TOKEN, &token).expect(201)["token"]
         .as_str()
         .expect("a token")
         .to_owned();
     c.check(
-        post.clone(),
+        &post,
         TOKEN,
         &app.post_empty(&token_path("web", "lb9"), None).await,
     )
     .expect(404);
     let lb2_token = app.create_token("web", "lb2").await;
     c.check(
-        delete.clone(),
+        &delete,
         TOKEN,
         &app.delete(&token_path("web", "lb2"), None).await,
     )
     .expect(204);
     c.check(
-        delete.clone(),
+        &delete,
         TOKEN,
         &app.delete(&token_path("web", "lb9"), None).await,
     )
@@ -341,7 +317,7 @@ async fn every_operation_answers_as_the_document_says() {
     let mut web = tcp_service(80);
     web["real_servers"] = json!([masq_server(1, 8080), masq_server(2, 8080)]);
     let resp = app.post(&services("web"), &web).await;
-    let service = id(c.check(post.clone(), SERVICES, &resp).expect(201));
+    let service = id(c.check(&post, SERVICES, &resp).expect(201));
     for spec in [
         json!({"protocol": "udp", "address": "2001:db8::53", "port": 53,
                "persistence_timeout": 300, "persistence_netmask": 64}),
@@ -352,35 +328,31 @@ async fn every_operation_answers_as_the_document_says() {
                "persistence_timeout": 60, "persistence_netmask": "255.255.255.0"}),
     ] {
         let resp = app.post(&services("web"), &spec).await;
-        c.check(post.clone(), SERVICES, &resp).expect(201);
+        c.check(&post, SERVICES, &resp).expect(201);
     }
+    c.check(&post, SERVICES, &app.post(&services("web"), &web).await)
+        .expect(409);
     c.check(
-        post.clone(),
-        SERVICES,
-        &app.post(&services("web"), &web).await,
-    )
-    .expect(409);
-    c.check(
-        post.clone(),
+        &post,
         SERVICES,
         &app.post(&services("web"), &json!({"fwmark": 1})).await,
     )
     .expect(422);
-    c.check(get.clone(), SERVICES, &app.get(&services("web")).await)
+    c.check(&get, SERVICES, &app.get(&services("web")).await)
         .expect(200);
     c.check(
-        get.clone(),
+        &get,
         SERVICES,
         &app.get(&format!("{}?address=nowhere", services("web")))
             .await,
     )
     .expect(400);
-    c.check(get.clone(), SERVICES, &app.get(&services("nope")).await)
+    c.check(&get, SERVICES, &app.get(&services("nope")).await)
         .expect(404);
     let resp = app.get(&service_path("web", service)).await;
-    let service_etag = c.check(get.clone(), SERVICE, &resp).etag();
+    let service_etag = c.check(&get, SERVICE, &resp).etag();
     c.check(
-        get.clone(),
+        &get,
         SERVICE,
         &app.get("/api/v1/clusters/web/services/x").await,
     )
@@ -388,28 +360,28 @@ async fn every_operation_answers_as_the_document_says() {
     let mut web_wrr = tcp_service(80);
     web_wrr["scheduler"] = json!("wrr");
     c.check(
-        put.clone(),
+        &put,
         SERVICE,
         &app.put(&service_path("web", service), &web_wrr, Some(&service_etag))
             .await,
     )
     .expect(200);
     c.check(
-        put.clone(),
+        &put,
         SERVICE,
         &app.put(&service_path("web", service), &web_wrr, Some(&service_etag))
             .await,
     )
     .expect(412);
     c.check(
-        patch.clone(),
+        &patch,
         SERVICE,
         &app.patch(&service_path("web", service), &json!({"name": "web"}), None)
             .await,
     )
     .expect(200);
     c.check(
-        patch.clone(),
+        &patch,
         SERVICE,
         &app.patch(&service_path("web", service), &json!({"port": 0}), None)
             .await,
@@ -420,16 +392,16 @@ async fn every_operation_answers_as_the_document_says() {
     let resp = app
         .post(&real_servers("web", service), &masq_server(3, 8080))
         .await;
-    let server = id(c.check(post.clone(), REAL_SERVERS, &resp).expect(201));
+    let server = id(c.check(&post, REAL_SERVERS, &resp).expect(201));
     c.check(
-        post.clone(),
+        &post,
         REAL_SERVERS,
         &app.post(&real_servers("web", service), &masq_server(3, 8080))
             .await,
     )
     .expect(409);
     c.check(
-        post.clone(),
+        &post,
         REAL_SERVERS,
         &app.post(
             &real_servers("web", service),
@@ -439,23 +411,21 @@ async fn every_operation_answers_as_the_document_says() {
     )
     .expect(422);
     c.check(
-        get.clone(),
+        &get,
         REAL_SERVERS,
         &app.get(&real_servers("web", service)).await,
     )
     .expect(200);
     c.check(
-        get.clone(),
+        &get,
         REAL_SERVERS,
         &app.get(&real_servers("web", 999)).await,
     )
     .expect(404);
     let path = real_server_path("web", service, server);
-    let server_etag = c
-        .check(get.clone(), REAL_SERVER, &app.get(&path).await)
-        .etag();
+    let server_etag = c.check(&get, REAL_SERVER, &app.get(&path).await).etag();
     c.check(
-        get.clone(),
+        &get,
         REAL_SERVER,
         &app.get(&real_server_path("web", service, 999)).await,
     )
@@ -463,50 +433,50 @@ async fn every_operation_answers_as_the_document_says() {
     let mut weighted = masq_server(3, 8080);
     weighted["weight"] = json!(5);
     c.check(
-        put.clone(),
+        &put,
         REAL_SERVER,
         &app.put(&path, &weighted, Some(&server_etag)).await,
     )
     .expect(200);
     c.check(
-        put.clone(),
+        &put,
         REAL_SERVER,
         &app.put(&path, &weighted, Some(&server_etag)).await,
     )
     .expect(412);
     c.check(
-        patch.clone(),
+        &patch,
         REAL_SERVER,
         &app.patch(&path, &json!({"weight": 3}), None).await,
     )
     .expect(200);
     c.check(
-        patch.clone(),
+        &patch,
         REAL_SERVER,
         &app.patch(&path, &json!({"weight": -1}), None).await,
     )
     .expect(422);
     c.check(
-        post.clone(),
+        &post,
         DRAIN,
         &app.post_empty(&format!("{path}/drain"), None).await,
     )
     .expect(200);
     c.check(
-        post.clone(),
+        &post,
         DRAIN,
         &app.post_empty(&format!("{path}/drain"), Some("\"x\""))
             .await,
     )
     .expect(412);
     c.check(
-        post.clone(),
+        &post,
         RESTORE,
         &app.post_empty(&format!("{path}/restore"), None).await,
     )
     .expect(200);
     c.check(
-        post.clone(),
+        &post,
         RESTORE,
         &app.post_empty(
             &format!("{}/restore", real_server_path("web", service, 999)),
@@ -518,24 +488,17 @@ async fn every_operation_answers_as_the_document_says() {
 
     // The desired state and its history.
     let resp = app.get(&desired_state("web")).await;
-    let document = c
-        .check(get.clone(), DESIRED_STATE, &resp)
-        .expect(200)
-        .clone();
+    let document = c.check(&get, DESIRED_STATE, &resp).expect(200).clone();
+    c.check(&get, DESIRED_STATE, &app.get(&desired_state("nope")).await)
+        .expect(404);
     c.check(
-        get.clone(),
-        DESIRED_STATE,
-        &app.get(&desired_state("nope")).await,
-    )
-    .expect(404);
-    c.check(
-        put.clone(),
+        &put,
         DESIRED_STATE,
         &app.put(&desired_state("web"), &document, None).await,
     )
     .expect(200);
     c.check(
-        put.clone(),
+        &put,
         DESIRED_STATE,
         &app.put(&desired_state("web"), &document, Some("\"gen-1\""))
             .await,
@@ -543,32 +506,32 @@ async fn every_operation_answers_as_the_document_says() {
     .expect(412);
     let bad = json!({"services": [{"protocol": "tcp"}], "timeouts": {}});
     c.check(
-        put.clone(),
+        &put,
         DESIRED_STATE,
         &app.put(&desired_state("web"), &bad, None).await,
     )
     .expect(422);
     c.check(
-        get.clone(),
+        &get,
         CHANGES,
         &app.get(&format!("{}/changes", cluster_path("web"))).await,
     )
     .expect(200);
     c.check(
-        get.clone(),
+        &get,
         CHANGES,
         &app.get(&format!("{}/changes?cursor=x", cluster_path("web")))
             .await,
     )
     .expect(400);
     c.check(
-        get.clone(),
+        &get,
         CHANGE,
         &app.get(&format!("{}/changes/1", cluster_path("web"))).await,
     )
     .expect(200);
     c.check(
-        get.clone(),
+        &get,
         CHANGE,
         &app.get(&format!("{}/changes/999", cluster_path("web")))
             .await,
@@ -578,46 +541,46 @@ async fn every_operation_answers_as_the_document_says() {
     // What the agent calls, and the statistics it reports.
     let generation = app.generation("web").await;
     let resp = app.agent_get(AGENT_DESIRED_STATE, &token).await;
-    c.check(get.clone(), AGENT_DESIRED_STATE, &resp).expect(200);
+    c.check(&get, AGENT_DESIRED_STATE, &resp).expect(200);
     let since = format!(
         "{AGENT_DESIRED_STATE}?after={}&changes=true",
         generation - 1
     );
     c.check(
-        get.clone(),
+        &get,
         AGENT_DESIRED_STATE,
         &app.agent_get(&since, &token).await,
     )
     .expect(200);
     let waited = format!("{AGENT_DESIRED_STATE}?after={generation}&timeout=0");
     c.check(
-        get.clone(),
+        &get,
         AGENT_DESIRED_STATE,
         &app.agent_get(&waited, &token).await,
     )
     .expect(204);
     c.check(
-        get.clone(),
+        &get,
         AGENT_DESIRED_STATE,
         &app.agent_get(AGENT_DESIRED_STATE, &lb2_token).await,
     )
     .expect(401);
     let scoped = format!("{AGENT_DESIRED_STATE}?cluster=other");
     c.check(
-        get.clone(),
+        &get,
         AGENT_DESIRED_STATE,
         &app.agent_get(&scoped, &token).await,
     )
     .expect(403);
     let report = apply_report(generation, &[]);
     c.check(
-        post.clone(),
+        &post,
         AGENT_REPORT,
         &app.agent_post(AGENT_REPORT, &token, &report).await,
     )
     .expect(204);
     c.check(
-        post.clone(),
+        &post,
         AGENT_REPORT,
         &app.agent_post(AGENT_REPORT, &token, &json!({})).await,
     )
@@ -627,100 +590,98 @@ async fn every_operation_answers_as_the_document_says() {
     let stats = json!({"services": [{"key": "tcp:10.0.0.1:80", "counters": counters,
                                      "rates": counters, "real_servers": []}]});
     c.check(
-        post.clone(),
+        &post,
         AGENT_STATS,
         &app.agent_post(AGENT_STATS, &token, &stats).await,
     )
     .expect(204);
     c.check(
-        post.clone(),
+        &post,
         AGENT_STATS,
         &app.agent_post(AGENT_STATS, "lvsa_nope", &stats).await,
     )
     .expect(401);
     let stats_path = format!("{}/stats", director_path("web", "lb1"));
-    c.check(get.clone(), DIRECTOR_STATS, &app.get(&stats_path).await)
+    c.check(&get, DIRECTOR_STATS, &app.get(&stats_path).await)
         .expect(200);
     let stats_path = format!("{}/stats", director_path("web", "lb9"));
-    c.check(get.clone(), DIRECTOR_STATS, &app.get(&stats_path).await)
+    c.check(&get, DIRECTOR_STATS, &app.get(&stats_path).await)
         .expect(404);
     let history = format!("{}/stats/history", service_path("web", service));
-    c.check(get.clone(), HISTORY, &app.get(&history).await)
-        .expect(200);
+    c.check(&get, HISTORY, &app.get(&history).await).expect(200);
     let history = format!(
         "{}/stats/history?resolution=1h",
         service_path("web", service)
     );
-    c.check(get.clone(), HISTORY, &app.get(&history).await)
-        .expect(400);
+    c.check(&get, HISTORY, &app.get(&history).await).expect(400);
 
     // Importing a director's services into a new cluster.
     app.create_cluster("adopted").await;
     app.create_director("adopted", "lb1").await;
     let adopted_token = app.create_token("adopted", "lb1").await;
     let import = format!("{}/import?from_director=lb1", cluster_path("adopted"));
-    c.check(post.clone(), IMPORT, &app.post_empty(&import, None).await)
+    c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(409);
     let mut report = apply_report(0, &[]);
     report["unmanaged_services"] = json!([tcp_service(80)]);
     app.agent_post(AGENT_REPORT, &adopted_token, &report)
         .await
         .expect(204);
-    c.check(post.clone(), IMPORT, &app.post_empty(&import, None).await)
+    c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(200);
     let import = format!("{}/import?from_director=lb1", cluster_path("nope"));
-    c.check(post.clone(), IMPORT, &app.post_empty(&import, None).await)
+    c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(404);
 
     // Deletions, children first.
     c.check(
-        delete.clone(),
+        &delete,
         REAL_SERVER,
         &app.delete(&path, Some("\"x\"")).await,
     )
     .expect(412);
-    c.check(delete.clone(), REAL_SERVER, &app.delete(&path, None).await)
+    c.check(&delete, REAL_SERVER, &app.delete(&path, None).await)
         .expect(204);
-    c.check(delete.clone(), REAL_SERVER, &app.delete(&path, None).await)
+    c.check(&delete, REAL_SERVER, &app.delete(&path, None).await)
         .expect(404);
     c.check(
-        delete.clone(),
+        &delete,
         SERVICE,
         &app.delete(&service_path("web", service), None).await,
     )
     .expect(204);
     c.check(
-        delete.clone(),
+        &delete,
         SERVICE,
         &app.delete(&service_path("web", service), None).await,
     )
     .expect(404);
     c.check(
-        delete.clone(),
+        &delete,
         DIRECTOR,
         &app.delete(&director_path("web", "lb2"), None).await,
     )
     .expect(204);
     c.check(
-        delete.clone(),
+        &delete,
         DIRECTOR,
         &app.delete(&director_path("web", "lb2"), None).await,
     )
     .expect(404);
     c.check(
-        delete.clone(),
+        &delete,
         CLUSTER,
         &app.delete(&cluster_path("web"), None).await,
     )
     .expect(409);
     c.check(
-        delete.clone(),
+        &delete,
         CLUSTER,
         &app.delete("/api/v1/clusters/web?force=true", None).await,
     )
     .expect(204);
     c.check(
-        delete.clone(),
+        &delete,
         CLUSTER,
         &app.delete(&cluster_path("web"), None).await,
     )
@@ -734,7 +695,7 @@ async fn a_body_over_the_limit_is_documented() {
     let app = TestApp::spawn_with_limit(64).await;
     let mut c = Conformance::new();
     let big = json!({"name": "web", "description": "x".repeat(100)});
-    c.check(Method::POST, CLUSTERS, &app.post(CLUSTERS, &big).await)
+    c.check(&Method::POST, CLUSTERS, &app.post(CLUSTERS, &big).await)
         .expect(413);
     assert!(c.failures.is_empty(), "{:?}", c.failures);
 }
