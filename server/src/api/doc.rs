@@ -6,11 +6,15 @@
 //! admits no object at all.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Object, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 
 /// The content type of every error answer (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 
 /// Bodies whose `name` is optional to replace a resource (it cannot change) but required
 /// to create one: the schema a POST takes instead.
@@ -22,6 +26,7 @@ const CREATE_BODIES: [(&str, &str); 2] = [
 /// Applies the rules above to a document generated from the routes.
 pub fn finish(openapi: &mut OpenApi) {
     require_names_to_create(openapi);
+    describe_merge_patches(openapi);
     for item in openapi.paths.paths.values_mut() {
         for operation in [
             &mut item.get,
@@ -87,6 +92,92 @@ fn require_names_to_create(openapi: &mut OpenApi) {
             if let Some((_, new)) = CREATE_BODIES.iter().find(|(spec, _)| *spec == name) {
                 content.schema = Some(RefOr::Ref(Ref::from_schema_name(*new)));
             }
+        }
+    }
+}
+
+/// A JSON merge patch of a closed schema: a member set to null is removed (back to its
+/// default), so a member the schema does not have is still accepted as null, a no-op.
+fn describe_merge_patches(openapi: &mut OpenApi) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let Some(body) = item
+            .patch
+            .as_mut()
+            .and_then(|patch| patch.request_body.as_mut())
+        else {
+            continue;
+        };
+        let Some(content) = body.content.get_mut(MERGE_PATCH_JSON) else {
+            continue;
+        };
+        let Some(RefOr::Ref(reference)) = &content.schema else {
+            continue;
+        };
+        let name = reference
+            .ref_location
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get(&name) else {
+            continue;
+        };
+        let mut patch = object.clone();
+        for property in patch.properties.values_mut() {
+            make_nullable(property);
+        }
+        patch.additional_properties = Some(Box::new(AdditionalProperties::RefOr(null())));
+        patch.description = Some(format!(
+            "A JSON merge patch (RFC 7396) of `{name}`: members given replace the current \
+             ones, members set to null go back to their defaults."
+        ));
+        let patch_name = format!("{name}MergePatch");
+        components
+            .schemas
+            .insert(patch_name.clone(), RefOr::T(Schema::Object(patch)));
+        content.schema = Some(RefOr::Ref(Ref::from_schema_name(patch_name)));
+    }
+}
+
+fn null() -> RefOr<Schema> {
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new().schema_type(Type::Null).build(),
+    ))
+}
+
+/// The same schema, also admitting null.
+fn make_nullable(schema: &mut RefOr<Schema>) {
+    let nullable = |schema_type: &SchemaType| match schema_type {
+        SchemaType::Type(Type::Null) => schema_type.clone(),
+        SchemaType::Type(other) => SchemaType::from_iter([other.clone(), Type::Null]),
+        SchemaType::Array(types) if !types.contains(&Type::Null) => {
+            types.iter().cloned().chain([Type::Null]).collect()
+        }
+        _ => schema_type.clone(),
+    };
+    match schema {
+        RefOr::T(Schema::Object(object)) => {
+            object.schema_type = nullable(&object.schema_type);
+            if let Some(values) = object.enum_values.as_mut() {
+                if !values.contains(&serde_json::Value::Null) {
+                    values.push(serde_json::Value::Null);
+                }
+            }
+        }
+        RefOr::T(Schema::Array(array)) => array.schema_type = nullable(&array.schema_type),
+        RefOr::T(Schema::OneOf(one_of)) => {
+            if !one_of.items.iter().any(|item| *item == null()) {
+                one_of.items.push(null());
+            }
+        }
+        other => {
+            let whole = std::mem::replace(other, null());
+            *other = RefOr::T(Schema::OneOf(
+                OneOfBuilder::new().item(null()).item(whole).build(),
+            ));
         }
     }
 }
