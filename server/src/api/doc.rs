@@ -1,9 +1,10 @@
 //! What the OpenAPI document says the same way for every operation, applied once to the
 //! whole document so that no handler's annotation can forget it: problem answers are
 //! `application/problem+json`, 400 wherever a parameter or body can fail to parse, 413
-//! and 415 wherever a body is taken; and response schemas that extend a closed write
-//! schema are written out whole, since an `allOf` of a closed schema and more properties
-//! admits no object at all.
+//! and 415 wherever a body is taken; response schemas that extend a closed write schema
+//! are written out whole, since an `allOf` of a closed schema and more properties admits no
+//! object at all; a POST that creates a named resource requires `name`; and a merge-patch
+//! body is described as one (any member may be null).
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{
