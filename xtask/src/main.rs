@@ -5,6 +5,7 @@ mod bench_agent;
 mod bench_ipvs;
 mod cmd;
 mod readme;
+mod schemathesis;
 mod sqlx;
 mod vm;
 
@@ -30,6 +31,9 @@ enum Command {
     },
     /// Regenerates `openapi/openapi.json` from the server's routes.
     Openapi,
+    /// Fuzzes the API against its OpenAPI document with schemathesis (pinned, fixed seed,
+    /// about three minutes); fails on any finding.
+    Schemathesis,
     /// Runs a benchmark and prints its figures against the goals.
     #[command(subcommand)]
     Bench(Bench),
@@ -75,6 +79,7 @@ fn main() -> Result<()> {
         Command::SqlxPrepare { check: false } => sqlx::prepare(),
         Command::SqlxPrepare { check: true } => sqlx::check(),
         Command::Openapi => openapi(),
+        Command::Schemathesis => schemathesis::run(),
         Command::Bench(Bench::Api) => bench_api(),
         Command::Bench(Bench::Ipvs) => bench_ipvs::run(),
         Command::Bench(Bench::Agent { baseline, args }) => {
@@ -162,6 +167,7 @@ fn test() -> Result<()> {
         cmd::cargo(&["test", "--workspace", "--locked"])
     })?;
     step("readme", &readme::check)?;
+    step("schemathesis", &schemathesis::run)?;
     step("browser-test", &|| browser_test(&[]))?;
     step("vm-test", &|| vm::test(&vm::VmTestArgs::default()))?;
     // Where CI's time goes, to keep the whole run well inside its limit.

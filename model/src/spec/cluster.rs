@@ -85,10 +85,23 @@ impl From<Timeouts> for TimeoutsSpec {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterSpec {
-    /// Lowercase letters, digits and '-', at most 63 characters; cannot be changed.
-    #[cfg_attr(feature = "openapi", schema(example = "prod-web"))]
+    /// Lowercase letters, digits and '-', at most 63 characters; required to create one,
+    /// and cannot be changed (when given to replace one, it must be the cluster's).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "prod-web",
+            pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+            max_length = 63
+        )
+    )]
     pub name: Option<String>,
+    /// At most 2,000 characters, without control characters other than newline and tab.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$", max_length = 2000)
+    )]
     pub description: String,
     #[serde(default)]
     pub timeouts: TimeoutsSpec,
@@ -124,10 +137,24 @@ impl ClusterSpec {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectorSpec {
-    /// Lowercase letters, digits and '-', at most 63 characters; unique in its cluster.
-    #[cfg_attr(feature = "openapi", schema(example = "lb1"))]
+    /// Lowercase letters, digits and '-', at most 63 characters, unique in its cluster;
+    /// required to create one, and cannot be changed (when given to replace one, it must be
+    /// the director's).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "lb1",
+            pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+            max_length = 63
+        )
+    )]
     pub name: Option<String>,
+    /// At most 2,000 characters, without control characters other than newline and tab.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$", max_length = 2000)
+    )]
     pub description: String,
 }
 

@@ -71,7 +71,7 @@ pub struct PollParams {
 /// commits, or with 204 when `timeout` passes first. The answer is the whole document, or,
 /// with `changes=true` when the cluster is ahead of `after`, each generation's diff since
 /// `after` if the server has them all.
-#[utoipa::path(get, path = "/api/v1/agent/desired-state", tag = "agent",
+#[utoipa::path(get, operation_id = "getAgentDesiredState", path = "/api/v1/agent/desired-state", tag = "agent",
     params(PollParams, Scope),
     security(("agent_token" = [])),
     responses((status = 200,
@@ -221,7 +221,7 @@ fn state_response(json: Bytes, content_type: &'static str, generation: u64) -> R
 /// Report a reconcile pass: the generation applied, each change's outcome, repaired drift,
 /// versions, and the services and timeouts left alone at generation 0. Shown in the
 /// director's `status`.
-#[utoipa::path(post, path = "/api/v1/agent/report", tag = "agent",
+#[utoipa::path(post, operation_id = "reportAgentApply", path = "/api/v1/agent/report", tag = "agent",
     params(Scope), request_body = ApplyReport,
     security(("agent_token" = [])),
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -297,7 +297,7 @@ pub async fn report(
 /// Report the kernel's counters and rates. The latest report per director is served at
 /// `.../directors/{director}/stats`; every interval the server sums the latest reports per
 /// service into `.../services/{service}/stats/history`.
-#[utoipa::path(post, path = "/api/v1/agent/stats", tag = "agent",
+#[utoipa::path(post, operation_id = "reportAgentStats", path = "/api/v1/agent/stats", tag = "agent",
     params(Scope), request_body = StatsReport,
     security(("agent_token" = [])),
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),

@@ -52,7 +52,7 @@ pub struct ChangeWithDiff {
 }
 
 /// List a cluster's changes, newest first.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/changes", tag = "desired state",
+#[utoipa::path(get, operation_id = "listChanges", path = "/api/v1/clusters/{cluster}/changes", tag = "desired state",
     params(("cluster" = String, Path), PageParams),
     responses((status = 200, body = Page<Change>), (status = 400, body = Problem),
               (status = 404, body = Problem)))]
@@ -75,7 +75,7 @@ pub async fn list(
 }
 
 /// Get the change that produced a generation, with its diff.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/changes/{generation}",
+#[utoipa::path(get, operation_id = "getChange", path = "/api/v1/clusters/{cluster}/changes/{generation}",
     tag = "desired state",
     params(("cluster" = String, Path), ("generation" = u64, Path)),
     responses((status = 200, body = ChangeWithDiff), (status = 404, body = Problem)))]

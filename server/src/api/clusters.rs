@@ -61,7 +61,7 @@ pub struct DeleteParams {
 }
 
 /// List clusters, by name.
-#[utoipa::path(get, path = "/api/v1/clusters", tag = "clusters",
+#[utoipa::path(get, operation_id = "listClusters", path = "/api/v1/clusters", tag = "clusters",
     params(PageParams, ClusterFilter),
     responses((status = 200, body = Page<Cluster>), (status = 400, body = Problem)))]
 pub async fn list(
@@ -88,7 +88,7 @@ pub async fn list(
 }
 
 /// Create a cluster.
-#[utoipa::path(post, path = "/api/v1/clusters", tag = "clusters", request_body = ClusterSpec,
+#[utoipa::path(post, operation_id = "createCluster", path = "/api/v1/clusters", tag = "clusters", request_body = ClusterSpec,
     responses((status = 201, body = Cluster), (status = 409, body = Problem),
               (status = 422, body = Problem)))]
 pub async fn create(
@@ -101,7 +101,7 @@ pub async fn create(
 }
 
 /// Get a cluster.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}", tag = "clusters",
+#[utoipa::path(get, operation_id = "getCluster", path = "/api/v1/clusters/{cluster}", tag = "clusters",
     params(("cluster" = String, Path)),
     responses((status = 200, body = Cluster), (status = 404, body = Problem)))]
 pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Tagged> {
@@ -111,7 +111,7 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Api
 }
 
 /// Replace a cluster's description and timeouts (its name cannot change).
-#[utoipa::path(put, path = "/api/v1/clusters/{cluster}", tag = "clusters",
+#[utoipa::path(put, operation_id = "replaceCluster", path = "/api/v1/clusters/{cluster}", tag = "clusters",
     params(("cluster" = String, Path), ("If-Match" = Option<String>, Header)),
     request_body = ClusterSpec,
     responses((status = 200, body = Cluster), (status = 404, body = Problem),
@@ -127,7 +127,7 @@ pub async fn replace(
 }
 
 /// Change some of a cluster's fields (JSON merge patch).
-#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}", tag = "clusters",
+#[utoipa::path(patch, operation_id = "patchCluster", path = "/api/v1/clusters/{cluster}", tag = "clusters",
     params(("cluster" = String, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = ClusterSpec, content_type = "application/merge-patch+json"),
     responses((status = 200, body = Cluster), (status = 404, body = Problem),
@@ -143,7 +143,7 @@ pub async fn modify(
 }
 
 /// Delete a cluster; one that still has services needs `?force=true`.
-#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}", tag = "clusters",
+#[utoipa::path(delete, operation_id = "deleteCluster", path = "/api/v1/clusters/{cluster}", tag = "clusters",
     params(("cluster" = String, Path), ("If-Match" = Option<String>, Header), DeleteParams),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 412, body = Problem)))]

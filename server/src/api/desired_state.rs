@@ -28,7 +28,7 @@ pub struct ApplyParams {
 }
 
 /// Get a cluster's desired state: every service with its real servers, and the timeouts.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/desired-state", tag = "desired state",
+#[utoipa::path(get, operation_id = "getDesiredState", path = "/api/v1/clusters/{cluster}/desired-state", tag = "desired state",
     params(("cluster" = String, Path)),
     responses((status = 200, body = DesiredStateSpec,
                headers(("ETag" = String, description = "`\"gen-<generation>\"`"))),
@@ -48,7 +48,7 @@ pub async fn get(State(state): State<AppState>, Path(cluster): Path<String>) -> 
 
 /// Replace a cluster's services and timeouts with the document, in one transaction,
 /// writing only what differs; answers with the diff. With `?dry_run=true`, only the diff.
-#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/desired-state", tag = "desired state",
+#[utoipa::path(put, operation_id = "replaceDesiredState", path = "/api/v1/clusters/{cluster}/desired-state", tag = "desired state",
     params(("cluster" = String, Path), ("If-Match" = Option<String>, Header), ApplyParams),
     request_body = DesiredStateSpec,
     responses((status = 200, body = DiffSpec), (status = 404, body = Problem),

@@ -213,7 +213,7 @@ async fn tagged(
 }
 
 /// List a cluster's directors, by name.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/directors", tag = "directors",
+#[utoipa::path(get, operation_id = "listDirectors", path = "/api/v1/clusters/{cluster}/directors", tag = "directors",
     params(("cluster" = String, Path), PageParams, ClusterFilter),
     responses((status = 200, body = Page<Director>), (status = 404, body = Problem)))]
 pub async fn list(
@@ -252,7 +252,7 @@ pub async fn list(
 }
 
 /// Add a director to a cluster.
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/directors", tag = "directors",
+#[utoipa::path(post, operation_id = "createDirector", path = "/api/v1/clusters/{cluster}/directors", tag = "directors",
     params(("cluster" = String, Path)), request_body = DirectorSpec,
     responses((status = 201, body = Director), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -267,7 +267,7 @@ pub async fn create(
 }
 
 /// Get a director.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
+#[utoipa::path(get, operation_id = "getDirector", path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path)),
     responses((status = 200, body = Director), (status = 404, body = Problem)))]
 pub async fn get(
@@ -281,7 +281,7 @@ pub async fn get(
 }
 
 /// Replace a director's description (its name cannot change).
-#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
+#[utoipa::path(put, operation_id = "replaceDirector", path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path),
            ("If-Match" = Option<String>, Header)),
     request_body = DirectorSpec,
@@ -298,7 +298,7 @@ pub async fn replace(
 }
 
 /// Change some of a director's fields (JSON merge patch).
-#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
+#[utoipa::path(patch, operation_id = "patchDirector", path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path),
            ("If-Match" = Option<String>, Header)),
     request_body(content = DirectorSpec, content_type = "application/merge-patch+json"),
@@ -327,7 +327,7 @@ async fn answer(
 }
 
 /// Remove a director from its cluster.
-#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
+#[utoipa::path(delete, operation_id = "deleteDirector", path = "/api/v1/clusters/{cluster}/directors/{director}", tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path),
            ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]

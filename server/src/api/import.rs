@@ -47,7 +47,7 @@ pub struct NotImported {
 /// connection timeouts it found there (those equal to the kernel's defaults stay null, the
 /// kernel's default); answers with the diff and what was not imported. Only while the
 /// cluster is at generation 0 (409 `already_managed` afterwards).
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/import", tag = "desired state",
+#[utoipa::path(post, operation_id = "importDesiredState", path = "/api/v1/clusters/{cluster}/import", tag = "desired state",
     params(("cluster" = String, Path), ImportParams),
     responses((status = 200, body = ImportAnswer,
                headers(("ETag" = String, description = "`\"gen-<generation>\"`"))),

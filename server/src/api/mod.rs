@@ -7,6 +7,7 @@ pub mod changes;
 pub mod clusters;
 pub mod desired_state;
 pub mod directors;
+mod doc;
 pub mod error;
 mod explorer;
 pub mod extract;
@@ -140,14 +141,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::stats))
 }
 
+/// The API's routes and the finished OpenAPI document describing them.
+fn api_routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut openapi) = api_routes().split_for_parts();
+    doc::finish(&mut openapi);
+    (routes, openapi)
+}
+
 /// The OpenAPI document, as checked in at `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    api_routes_and_doc().1
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let (api, spec) = api_routes().split_for_parts();
+    let (api, spec) = api_routes_and_doc();
     let spec_json = spec.to_pretty_json().unwrap_or_default();
     api.route(
         "/api/openapi.json",

@@ -57,7 +57,7 @@ type ServicePath = (String, i64);
 type RealServerPath = (String, i64, i64);
 
 /// List a service's real servers, by id.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
+#[utoipa::path(get, operation_id = "listRealServers", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), PageParams, RealServerFilter),
     responses((status = 200, body = Page<RealServer>), (status = 404, body = Problem)))]
@@ -91,7 +91,7 @@ pub async fn list(
 }
 
 /// Add a real server to a service.
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
+#[utoipa::path(post, operation_id = "createRealServer", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path)), request_body = RealServerSpec,
     responses((status = 201, body = RealServer), (status = 404, body = Problem),
@@ -110,7 +110,7 @@ pub async fn create(
 }
 
 /// Get a real server.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+#[utoipa::path(get, operation_id = "getRealServer", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path)),
     responses((status = 200, body = RealServer), (status = 404, body = Problem)))]
@@ -126,7 +126,7 @@ pub async fn get(
 }
 
 /// Replace a real server; a weight change keeps its connections.
-#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+#[utoipa::path(put, operation_id = "replaceRealServer", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
            ("If-Match" = Option<String>, Header)),
@@ -147,7 +147,7 @@ pub async fn replace(
 }
 
 /// Change some of a real server's fields (JSON merge patch), e.g. `{"weight": 5}`.
-#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+#[utoipa::path(patch, operation_id = "patchRealServer", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
            ("If-Match" = Option<String>, Header)),
@@ -176,7 +176,7 @@ pub async fn modify(
 
 /// Drain a real server: weight 0 in the kernel, so no new connections while existing
 /// ones finish; its configured weight is kept.
-#[utoipa::path(post,
+#[utoipa::path(post, operation_id = "drainRealServer",
     path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}/drain",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
@@ -194,7 +194,7 @@ pub async fn drain(
 }
 
 /// Restore a drained real server to its configured weight.
-#[utoipa::path(post,
+#[utoipa::path(post, operation_id = "restoreRealServer",
     path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}/restore",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
@@ -212,7 +212,7 @@ pub async fn restore(
 }
 
 /// Remove a real server from its service.
-#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
+#[utoipa::path(delete, operation_id = "deleteRealServer", path = "/api/v1/clusters/{cluster}/services/{service}/real-servers/{id}",
     tag = "real servers",
     params(("cluster" = String, Path), ("service" = i64, Path), ("id" = i64, Path),
            ("If-Match" = Option<String>, Header)),

@@ -59,7 +59,7 @@ pub struct ServiceFilter {
 }
 
 /// List a cluster's services, by id.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services", tag = "services",
+#[utoipa::path(get, operation_id = "listServices", path = "/api/v1/clusters/{cluster}/services", tag = "services",
     params(("cluster" = String, Path), PageParams, ServiceFilter),
     responses((status = 200, body = Page<Service>), (status = 400, body = Problem),
               (status = 404, body = Problem)))]
@@ -91,7 +91,7 @@ pub async fn list(
 }
 
 /// Create a service, optionally with its `real_servers`, in one change.
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/services", tag = "services",
+#[utoipa::path(post, operation_id = "createService", path = "/api/v1/clusters/{cluster}/services", tag = "services",
     params(("cluster" = String, Path)), request_body = ServiceSpec,
     responses((status = 201, body = Service), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -106,7 +106,7 @@ pub async fn create(
 }
 
 /// Get a service.
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+#[utoipa::path(get, operation_id = "getService", path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
     params(("cluster" = String, Path), ("service" = i64, Path)),
     responses((status = 200, body = Service), (status = 404, body = Problem)))]
 pub async fn get(
@@ -120,7 +120,7 @@ pub async fn get(
 }
 
 /// Replace a service's settings; the kernel edits it in place, keeping connections.
-#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+#[utoipa::path(put, operation_id = "replaceService", path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
     params(("cluster" = String, Path), ("service" = i64, Path),
            ("If-Match" = Option<String>, Header)),
     request_body = ServiceSpec,
@@ -138,7 +138,7 @@ pub async fn replace(
 }
 
 /// Change some of a service's settings (JSON merge patch).
-#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+#[utoipa::path(patch, operation_id = "patchService", path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
     params(("cluster" = String, Path), ("service" = i64, Path),
            ("If-Match" = Option<String>, Header)),
     request_body(content = ServiceSpec, content_type = "application/merge-patch+json"),
@@ -157,7 +157,7 @@ pub async fn modify(
 }
 
 /// Delete a service and its real servers.
-#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
+#[utoipa::path(delete, operation_id = "deleteService", path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
     params(("cluster" = String, Path), ("service" = i64, Path),
            ("If-Match" = Option<String>, Header)),
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]

@@ -25,7 +25,7 @@ pub struct DirectorStats {
 
 /// Get the latest statistics the director's agent reported (kept in memory: none until
 /// the agent reports after a server restart).
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/directors/{director}/stats",
+#[utoipa::path(get, operation_id = "getDirectorStats", path = "/api/v1/clusters/{cluster}/directors/{director}/stats",
     tag = "statistics",
     params(("cluster" = String, Path), ("director" = String, Path)),
     responses((status = 200, body = DirectorStats), (status = 404, body = Problem)))]
@@ -110,7 +110,7 @@ pub struct HistoryPoint {
 
 /// Get a service's statistics history: 10-second points for the last hour or 1-minute
 /// points for the last day, summed over the cluster's directors (kept in memory).
-#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}/stats/history",
+#[utoipa::path(get, operation_id = "getServiceStatsHistory", path = "/api/v1/clusters/{cluster}/services/{service}/stats/history",
     tag = "statistics",
     params(("cluster" = String, Path), ("service" = i64, Path), HistoryParams),
     responses((status = 200, body = ServiceHistory), (status = 400, body = Problem),

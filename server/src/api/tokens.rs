@@ -24,7 +24,7 @@ pub struct AgentToken {
 }
 
 /// Create the director's agent token, replacing (and so invalidating) the one it had.
-#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/directors/{director}/token",
+#[utoipa::path(post, operation_id = "createAgentToken", path = "/api/v1/clusters/{cluster}/directors/{director}/token",
     tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path)),
     responses((status = 201, body = AgentToken), (status = 404, body = Problem)))]
@@ -51,7 +51,7 @@ pub async fn create(
 }
 
 /// Revoke the director's agent token (if it has one): its agent is refused from now on.
-#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/directors/{director}/token",
+#[utoipa::path(delete, operation_id = "revokeAgentToken", path = "/api/v1/clusters/{cluster}/directors/{director}/token",
     tag = "directors",
     params(("cluster" = String, Path), ("director" = String, Path)),
     responses((status = 204), (status = 404, body = Problem)))]

@@ -21,6 +21,7 @@ mod persistence;
 mod process;
 mod readiness;
 mod real_servers;
+mod schema_conformance;
 mod services;
 mod stats;
 mod store_roundtrip;
