@@ -188,8 +188,11 @@ async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Respons
     }
 }
 
-/// The API's paths: `/api/...` and the probes.
 fn is_api(uri: &Uri) -> bool {
-    let path = uri.path();
+    is_api_path(uri.path())
+}
+
+/// The API's paths: `/api/...` and the probes; the others are the UI's.
+pub(crate) fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
 }

@@ -20,6 +20,7 @@ mod openapi;
 mod persistence;
 mod process;
 mod real_servers;
+mod security;
 mod services;
 mod stats;
 mod store_roundtrip;
