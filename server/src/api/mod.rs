@@ -93,6 +93,53 @@ impl utoipa::Modify for AgentTokenScheme {
     }
 }
 
+/// The answers of `crate::http::guard`, which stands before every route: 403 for a change
+/// a browser sent from another site, 421 for a host name the server does not answer to
+/// (the probes answer whatever the host).
+struct BrowserGuard;
+
+impl utoipa::Modify for BrowserGuard {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, HttpMethod, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/healthz" || path == "/readyz" {
+                continue;
+            }
+            let operations = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Patch, &mut item.patch),
+                (HttpMethod::Delete, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                if method != HttpMethod::Get && !responses.contains_key("403") {
+                    let refused = problem(
+                        "`cross_site_request`: a browser sent this change from another site",
+                    );
+                    responses.insert("403".into(), refused.into());
+                }
+                let host = problem(
+                    "`unknown_host`: the request's `Host` is not one of the server's \
+                     `--allowed-hosts`",
+                );
+                responses.insert("421".into(), host.into());
+            }
+        }
+    }
+}
+
 /// The API's routes with the OpenAPI document describing them.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -142,12 +189,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as checked in at `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    split_api_routes().1
+}
+
+/// The routes and their document, with what applies to every path (added once they are
+/// all there).
+fn split_api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify;
+    let (routes, mut spec) = api_routes().split_for_parts();
+    BrowserGuard.modify(&mut spec);
+    (routes, spec)
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let (api, spec) = api_routes().split_for_parts();
+    let (api, spec) = split_api_routes();
     let spec_json = spec.to_pretty_json().unwrap_or_default();
     api.route(
         "/api/openapi.json",
