@@ -39,6 +39,7 @@ async fn main() -> Result<()> {
             online_within: Duration::from_secs(600),
             stats_interval: STATS_INTERVAL,
         },
+        ..lvs_server::ServeOptions::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(lvs_server::serve_with(listener, db, options, async {

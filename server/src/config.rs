@@ -33,9 +33,19 @@ pub struct Config {
 
     /// Largest request body accepted, in bytes; a whole-cluster desired-state document
     /// with 10,000 services of 10 real servers each is about 30 MB.
-    #[arg(long, env = "LVS_MAX_BODY_BYTES", default_value_t = 128 * 1024 * 1024)]
+    #[arg(long, env = "LVS_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+
+    /// Host names (comma-separated, any port) the server answers to; a request for another
+    /// `Host` is refused (421), so a hostile web page cannot reach it through DNS
+    /// rebinding. Default: localhost, 127.0.0.1, [::1] and the --listen IP unless it is
+    /// 0.0.0.0 or ::. /healthz and /readyz answer whatever the host.
+    #[arg(long, env = "LVS_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
+
+/// The default of `--max-body-bytes`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

@@ -6,12 +6,12 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod edit;
+pub mod http;
 mod low_priority;
 mod telemetry;
 pub mod ui;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -21,7 +21,8 @@ pub use config::Config;
 pub use telemetry::init_logging;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
-/// flight and returns.
+/// flight and returns. It answers to the default host names (see
+/// [`http::guard::AllowedHosts::new`]).
 pub async fn serve(
     listener: TcpListener,
     db: db::Db,
@@ -30,16 +31,31 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let options = ServeOptions {
         max_body_bytes,
-        agents: agents::AgentOptions::default(),
+        ..ServeOptions::default()
     };
     serve_with(listener, db, options, shutdown).await
 }
 
 /// What [`serve_with`] can tune.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub max_body_bytes: usize,
     pub agents: agents::AgentOptions,
+    /// The host names requests may be addressed to; empty: the defaults of
+    /// [`http::guard::AllowedHosts::new`] for the listener's address.
+    pub allowed_hosts: Vec<String>,
+    pub timeouts: http::listen::Timeouts,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            max_body_bytes: config::DEFAULT_MAX_BODY_BYTES,
+            agents: agents::AgentOptions::default(),
+            allowed_hosts: Vec::new(),
+            timeouts: http::listen::Timeouts::default(),
+        }
+    }
 }
 
 /// [`serve`] with every option.
@@ -59,18 +75,19 @@ pub async fn serve_with(
         agents: agents.clone(),
         reports,
     };
-    let app = api::router(state, options.max_body_bytes);
+    let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
+    let app = http::protect(
+        api::router(state, options.max_body_bytes),
+        hosts,
+        options.timeouts,
+    );
     let shutdown = async move {
         shutdown.await;
         stopping.send_replace(true);
     };
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP");
+    let served = http::listen::serve(listener, app, options.timeouts.header, shutdown)
+        .await
+        .context("serving HTTP");
     // Every request has been answered, so no report is queued or being written. Both are
     // awaited so that they have let go of their connections before the database closes.
     background.abort();
@@ -102,13 +119,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %url, "listening on http://{address}");
-    serve(
-        listener,
-        db,
-        config.max_body_bytes,
-        telemetry::shutdown_signal(),
-    )
-    .await?;
+    let options = ServeOptions {
+        max_body_bytes: config.max_body_bytes,
+        allowed_hosts: config.allowed_hosts,
+        ..ServeOptions::default()
+    };
+    serve_with(listener, db, options, telemetry::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

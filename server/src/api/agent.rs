@@ -112,6 +112,10 @@ pub async fn desired_state(
     // always wakes the wait that follows it.
     let mut commits = state.db.changes().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
+    // Likewise before the token is checked again: a revocation that commits while this
+    // request waits ends it at once, with 401, rather than with the next generation.
+    let mut revocations = state.db.token_owners_changed();
+    agent.check_still_valid(&state.db).await?;
     // The cluster's generation, and its announcement when it came from one.
     let (mut generation, mut announced) = match announced_generation(&mut commits, params.after) {
         Some(announced) => (announced.generation, Some(announced)),
@@ -127,17 +131,27 @@ pub async fn desired_state(
         if let Some(answer) = answer_at(&state, &agent, &params, generation, at).await? {
             break answer;
         }
-        tokio::select! {
-            () = tokio::time::sleep_until(deadline) => break StatusCode::NO_CONTENT.into_response(),
-            changed = commits.changed() => {
-                if changed.is_err() {
-                    // The cluster was deleted.
-                    break StatusCode::NO_CONTENT.into_response();
-                }
-            }
-            _ = stopping.wait_for(|stopping| *stopping) => {
+        let woken = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => Woken::Timeout,
+            changed = commits.changed() => match changed {
+                Ok(()) => Woken::Commit,
+                // The cluster was deleted, and the token with it.
+                Err(_) => Woken::ClusterGone,
+            },
+            _ = stopping.wait_for(|stopping| *stopping) => Woken::Timeout,
+            _ = revocations.changed() => Woken::Revocation,
+        };
+        match woken {
+            Woken::Timeout => break StatusCode::NO_CONTENT.into_response(),
+            Woken::ClusterGone => {
+                agent.check_still_valid(&state.db).await?;
                 break StatusCode::NO_CONTENT.into_response();
             }
+            Woken::Revocation => {
+                agent.check_still_valid(&state.db).await?;
+                continue;
+            }
+            Woken::Commit => {}
         }
         // Woken by a commit, which announced its generation (the channel keeps the
         // highest): no need to read it back. Marked seen here, so a later commit wakes the
@@ -151,6 +165,16 @@ pub async fn desired_state(
     };
     state.agents.seen(owner.director_id, now_millis());
     Ok(answer)
+}
+
+/// What ended a long-poll's wait.
+enum Woken {
+    /// The timeout passed, or the server is stopping.
+    Timeout,
+    Commit,
+    ClusterGone,
+    /// A commit may have revoked the token.
+    Revocation,
 }
 
 /// The cluster's last commit as it was announced, marked seen; `None` when the generation

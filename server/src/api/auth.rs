@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::AppState;
 use crate::db::agent_tokens::TokenOwner;
-use crate::db::now_millis;
+use crate::db::{now_millis, Db};
 
 pub const TOKEN_PREFIX: &str = "lvsa_";
 const TOKEN_HEX_DIGITS: usize = 64;
@@ -44,7 +44,17 @@ fn well_formed(token: &str) -> bool {
 /// 401 for a missing, malformed, unknown or revoked token, logging the remote address (never
 /// the token), and counts the request as the director's heartbeat.
 #[derive(Debug, Clone)]
-pub struct Agent(pub TokenOwner);
+pub struct Agent(pub TokenOwner, TokenHash);
+
+/// The SHA-256 of the token that authenticated the request.
+#[derive(Clone)]
+struct TokenHash([u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(..)")
+    }
+}
 
 impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
@@ -89,11 +99,25 @@ impl FromRequestParts<AppState> for Agent {
             ));
         };
         state.agents.seen(owner.director_id, now_millis());
-        Ok(Agent(owner))
+        Ok(Agent(owner, TokenHash(hash(token))))
     }
 }
 
 impl Agent {
+    /// 401 unless the token still belongs to the same director: a request held open (a
+    /// long-poll) checks it again whenever [`crate::db::Db::token_owners_changed`] fires.
+    pub async fn check_still_valid(&self, db: &Db) -> Result<(), ApiError> {
+        let owner = db.token_owner(&self.1 .0).await?;
+        if owner.is_some_and(|o| o.director_id == self.0.director_id) {
+            return Ok(());
+        }
+        Err(ApiError::Unauthorized(format!(
+            "the agent token of director {} of cluster {} was revoked, replaced by a newer \
+             one, or its director was deleted while this request waited",
+            self.0.director, self.0.cluster
+        )))
+    }
+
     /// 403 unless the names the agent says it is for are the token's.
     pub fn check_scope(
         &self,

@@ -94,6 +94,53 @@ impl utoipa::Modify for AgentTokenScheme {
     }
 }
 
+/// The answers of `crate::http::guard`, which stands before every route: 403 for a change
+/// a browser sent from another site, 421 for a host name the server does not answer to
+/// (the probes answer whatever the host).
+struct BrowserGuard;
+
+impl utoipa::Modify for BrowserGuard {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, HttpMethod, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/healthz" || path == "/readyz" {
+                continue;
+            }
+            let operations = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Patch, &mut item.patch),
+                (HttpMethod::Delete, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                if method != HttpMethod::Get && !responses.contains_key("403") {
+                    let refused = problem(
+                        "`cross_site_request`: a browser sent this change from another site",
+                    );
+                    responses.insert("403".into(), refused.into());
+                }
+                let host = problem(
+                    "`unknown_host`: the request's `Host` is not one of the server's \
+                     `--allowed-hosts`",
+                );
+                responses.insert("421".into(), host.into());
+            }
+        }
+    }
+}
+
 /// The API's routes with the OpenAPI document describing them.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -141,9 +188,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::stats))
 }
 
-/// The API's routes and the finished OpenAPI document describing them.
+/// The API's routes and the finished OpenAPI document describing them: what applies to
+/// every path is added once they are all there.
 fn api_routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify;
     let (routes, mut openapi) = api_routes().split_for_parts();
+    BrowserGuard.modify(&mut openapi);
     doc::finish(&mut openapi);
     (routes, openapi)
 }
@@ -196,8 +246,11 @@ async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Respons
     }
 }
 
-/// The API's paths: `/api/...` and the probes.
 fn is_api(uri: &Uri) -> bool {
-    let path = uri.path();
+    is_api_path(uri.path())
+}
+
+/// The API's paths: `/api/...` and the probes; the others are the UI's.
+pub(crate) fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
 }

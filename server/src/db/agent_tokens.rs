@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use sqlx::SqliteConnection;
+use tokio::sync::watch;
 
 use super::Tx;
 
@@ -34,6 +35,8 @@ pub struct TokenOwner {
 #[derive(Debug, Default)]
 pub struct OwnerCache {
     inner: Mutex<CachedOwners>,
+    /// The epoch, for the long-polls that must end as soon as their token stops being valid.
+    invalidated: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +74,12 @@ impl OwnerCache {
         let mut cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         cached.epoch += 1;
         cached.owners.clear();
+        self.invalidated.send_replace(cached.epoch);
+    }
+
+    /// A receiver marked changed by every [`OwnerCache::invalidate`] from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.invalidated.subscribe()
     }
 }
 

@@ -225,6 +225,12 @@ impl Db {
         Ok(owner)
     }
 
+    /// Marked changed by every commit that may have revoked a token (see [`OwnerCache`]):
+    /// whoever holds a request authenticated by one checks it again.
+    pub fn token_owners_changed(&self) -> watch::Receiver<u64> {
+        self.owners.subscribe()
+    }
+
     /// Where committed generations are announced.
     pub fn changes(&self) -> &Changes {
         &self.changes

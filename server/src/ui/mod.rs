@@ -13,7 +13,7 @@ pub mod chart;
 mod cluster;
 mod diff_view;
 mod directors;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod fleet;
 mod form;

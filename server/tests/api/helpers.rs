@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use lvs_server::agents::AgentOptions;
 use lvs_server::db::Db;
+use lvs_server::ServeOptions;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
@@ -23,8 +24,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     dir: TempDir,
-    max_body_bytes: usize,
-    agents: AgentOptions,
+    options: ServeOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -104,16 +104,30 @@ impl TestApp {
     /// A server that refuses bodies above `max_body_bytes`.
     pub async fn spawn_with_limit(max_body_bytes: usize) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        TestApp::start(dir, max_body_bytes, AgentOptions::default()).await
+        let options = ServeOptions {
+            max_body_bytes,
+            ..ServeOptions::default()
+        };
+        TestApp::start(dir, options).await
     }
 
     /// A server with its agent tunables (online threshold, statistics interval) set.
     pub async fn spawn_with_agents(agents: AgentOptions) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        TestApp::start(dir, DEFAULT_MAX_BODY, agents).await
+        let options = ServeOptions {
+            agents,
+            ..ServeOptions::default()
+        };
+        TestApp::start(dir, options).await
     }
 
-    async fn start(dir: TempDir, max_body_bytes: usize, agents: AgentOptions) -> TestApp {
+    /// A server with these options (allowed hosts, read timeouts, ...).
+    pub async fn spawn_with_options(options: ServeOptions) -> TestApp {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        TestApp::start(dir, options).await
+    }
+
+    async fn start(dir: TempDir, options: ServeOptions) -> TestApp {
         let db = Db::open(&database_url(&dir))
             .await
             .expect("open the database");
@@ -124,17 +138,17 @@ impl TestApp {
         let shutdown = async move {
             let _ = rx.await;
         };
-        let options = lvs_server::ServeOptions {
-            max_body_bytes,
-            agents,
-        };
-        let server = tokio::spawn(lvs_server::serve_with(listener, db, options, shutdown));
+        let server = tokio::spawn(lvs_server::serve_with(
+            listener,
+            db,
+            options.clone(),
+            shutdown,
+        ));
         TestApp {
             addr,
             client: reqwest::Client::new(),
             dir,
-            max_body_bytes,
-            agents,
+            options,
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -164,9 +178,9 @@ impl TestApp {
 
     /// Stops this server and starts a new one on the same database file.
     pub async fn restart(self) -> TestApp {
-        let (limit, agents) = (self.max_body_bytes, self.agents);
+        let options = self.options.clone();
         let dir = self.stop().await;
-        TestApp::start(dir, limit, agents).await
+        TestApp::start(dir, options).await
     }
 
     pub fn url(&self, path: &str) -> String {

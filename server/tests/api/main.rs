@@ -22,6 +22,7 @@ mod process;
 mod readiness;
 mod real_servers;
 mod schema_conformance;
+mod security;
 mod services;
 mod stats;
 mod store_roundtrip;

@@ -114,7 +114,7 @@ impl Process {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
         stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
         if let Some(body) = body {
             request.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -232,7 +232,7 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let headers = format!(
-        "POST /api/v1/clusters HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+        "POST /api/v1/clusters HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );

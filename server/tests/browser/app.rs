@@ -29,8 +29,8 @@ impl App {
             let _ = rx.await;
         };
         let options = lvs_server::ServeOptions {
-            max_body_bytes: 128 * 1024 * 1024,
             agents: AgentOptions::default(),
+            ..lvs_server::ServeOptions::default()
         };
         tokio::spawn(lvs_server::serve_with(listener, db, options, shutdown));
         App {
