@@ -886,7 +886,10 @@ fn stale_copy(
     j: &Index,
 ) -> (DesiredState, ApplyError) {
     let mut spec = DesiredStateSpec::from(state);
-    let services = spec.services.as_mut().expect("a canonical document has services");
+    let services = spec
+        .services
+        .as_mut()
+        .expect("a canonical document has services");
     let change = &diff.services[i.index(diff.services.len())];
     let key = service_change_key(change);
     let position = state.services().position(|s| *s.key() == key);

@@ -1426,7 +1426,10 @@ fn a_document_must_write_out_what_it_replaces() {
         ]
     );
     assert!(errors[0].message.starts_with("required: "), "{errors:?}");
-    assert!(errors[1].message.contains(r#""real_servers": []"#), "{errors:?}");
+    assert!(
+        errors[1].message.contains(r#""real_servers": []"#),
+        "{errors:?}"
+    );
 
     // A service may still be created without its pool: that deletes nothing.
     let service: ServiceSpec = from_json(&tcp80());

@@ -20,13 +20,14 @@ pub struct DesiredStateSpec {
     /// the document was based on: the write fails with 412 if the cluster has moved on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
-    /// The cluster's connection timeouts; required, since a document replaces them all
-    /// (`{}` sets none). Absent on input is reported by `parse`, never read as `{}`.
+    /// The cluster's connection timeouts. Required: a document replaces them all, and
+    /// `{}` sets none.
+    // `Option` so that absence is told from `{}` and reported by `parse`.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = TimeoutsSpec))]
     pub timeouts: Option<TimeoutsSpec>,
-    /// Every virtual service with its `real_servers`; required, since a document replaces
-    /// them all (`[]` deletes every service). Absent on input is reported by `parse`.
+    /// Every virtual service with its `real_servers` (each required here). Required: a
+    /// document replaces every service, and `[]` deletes them all.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Vec<ServiceSpec>))]
     pub services: Option<Vec<ServiceSpec>>,

@@ -36,14 +36,19 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
             ),
         });
     };
-    let services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged)
+    let mut services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged)
         .map_err(|e| anyhow::anyhow!("stored unmanaged services are unreadable: {e}"))?;
+    // A report may leave out the pool of a service without real servers; the document
+    // this builds must write it out.
+    for service in &mut services {
+        service.real_servers.get_or_insert_with(Vec::new);
+    }
     let loaded = desired_state::load(&mut tx, &row).await?;
     let document = DesiredStateSpec {
         cluster: None,
         generation: None,
-        timeouts: loaded.state.timeouts.into(),
-        services,
+        timeouts: Some(loaded.state.timeouts.into()),
+        services: Some(services),
     };
     let mut wanted = document.parse()?;
     wanted.generation = 0;
