@@ -409,7 +409,7 @@ fn generation_zero_keeps_and_reports_what_it_finds() {
 #[test]
 fn a_set_generation_removes_unknown_services() {
     let found = state(CLUSTER);
-    let desired = state(r#"{"generation": 1}"#);
+    let desired = state(r#"{"generation": 1, "timeouts": {}, "services": []}"#);
     let plan = Harness::new(None).plan_at(
         &kernel_of(&found),
         Timeouts::default(),
