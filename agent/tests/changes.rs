@@ -7,7 +7,7 @@ use lvs_model::DesiredState;
 
 fn state(generation: u64, web: &str, dns_weight: u32) -> DesiredState {
     let json = format!(
-        r#"{{"generation": {generation}, "services": [
+        r#"{{"generation": {generation}, "timeouts": {{}}, "services": [
             {{"protocol": "tcp", "address": "192.0.2.10", "port": 80, {web},
               "real_servers": [{{"address": "10.1.0.11", "forwarding": "masq"}}]}},
             {{"protocol": "udp", "address": "192.0.2.10", "port": 53, "scheduler": "rr",
@@ -63,7 +63,7 @@ fn a_service_stays_members_only_only_while_every_change_to_it_is() {
 fn added_and_removed_services_are_read_whole() {
     let old = state(1, WRR, 1);
     let new_spec: DesiredStateSpec = serde_json::from_str(
-        r#"{"generation": 2, "services": [
+        r#"{"generation": 2, "timeouts": {}, "services": [
             {"protocol": "tcp", "address": "192.0.2.10", "port": 80, "scheduler": "wrr",
              "real_servers": [{"address": "10.1.0.11", "forwarding": "masq"}]}]}"#,
     )

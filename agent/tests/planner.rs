@@ -409,7 +409,7 @@ fn generation_zero_keeps_and_reports_what_it_finds() {
 #[test]
 fn a_set_generation_removes_unknown_services() {
     let found = state(CLUSTER);
-    let desired = state(r#"{"generation": 1}"#);
+    let desired = state(r#"{"generation": 1, "timeouts": {}, "services": []}"#);
     let plan = Harness::new(None).plan_at(
         &kernel_of(&found),
         Timeouts::default(),
@@ -521,7 +521,7 @@ fn generation_zero_reports_the_kernel_timeouts_the_cluster_leaves_alone() {
     );
 
     // A timeout the cluster sets (at its creation) is the cluster's: set, not reported.
-    let sets_udp = state(r#"{"generation": 0, "timeouts": {"udp": 30}}"#);
+    let sets_udp = state(r#"{"generation": 0, "timeouts": {"udp": 30}, "services": []}"#);
     let plan = Harness::new(None).plan_at(&[], kernel, &sets_udp, Duration::ZERO);
     assert_eq!(actions(&plan), [pair("set", "timeouts")]);
     let found = plan.unmanaged_timeouts.expect("reported at generation 0");

@@ -562,8 +562,8 @@ impl Input {
         DesiredStateSpec {
             cluster: None,
             generation: self.generation,
-            timeouts: self.timeouts,
-            services: self.services.iter().map(InputService::to_spec).collect(),
+            timeouts: Some(self.timeouts),
+            services: Some(self.services.iter().map(InputService::to_spec).collect()),
         }
     }
 
@@ -886,20 +886,24 @@ fn stale_copy(
     j: &Index,
 ) -> (DesiredState, ApplyError) {
     let mut spec = DesiredStateSpec::from(state);
+    let services = spec
+        .services
+        .as_mut()
+        .expect("a canonical document has services");
     let change = &diff.services[i.index(diff.services.len())];
     let key = service_change_key(change);
     let position = state.services().position(|s| *s.key() == key);
     let error = match change {
         ServiceChange::Added(service) => {
-            spec.services.push(service.to_spec());
+            services.push(service.to_spec());
             ApplyError::Service(key)
         }
         ServiceChange::Removed(_) => {
-            perturb(&mut spec.services[position.expect("removed service exists")].description);
+            perturb(&mut services[position.expect("removed service exists")].description);
             ApplyError::Service(key)
         }
         ServiceChange::Changed(update) => {
-            let service = &mut spec.services[position.expect("changed service exists")];
+            let service = &mut services[position.expect("changed service exists")];
             if update.real_servers.is_empty() || (update.settings.is_some() && j.index(2) == 0) {
                 perturb(&mut service.description);
                 ApplyError::Service(key)
@@ -983,7 +987,7 @@ proptest! {
         prop_assert_eq!(canonical.parse(), Ok(state.clone()));
         prop_assert_eq!(&DesiredStateSpec::from(&canonical.parse().expect("canonical")), &canonical);
         prop_assert_eq!(canonical.generation, Some(state.generation));
-        for service in &canonical.services {
+        for service in canonical.services.iter().flatten() {
             prop_assert!(service.scheduler.is_some());
             for server in service.real_servers.iter().flatten() {
                 prop_assert!(server.port.is_some() && server.weight.is_some() && server.state.is_some());

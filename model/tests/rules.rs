@@ -36,6 +36,20 @@ fn from_json<T: DeserializeOwned>(value: &Value) -> T {
         .unwrap_or_else(|e| panic!("{value} should deserialise: {e}"))
 }
 
+/// A desired-state document from `value`, with the fields a document requires but the
+/// case leaves out written as empty: `timeouts`, `services` and each `real_servers`.
+fn document(value: &Value) -> DesiredStateSpec {
+    let mut value = value.clone();
+    let map = value.as_object_mut().expect("a document is an object");
+    map.entry("timeouts").or_insert_with(|| json!({}));
+    let services = map.entry("services").or_insert_with(|| json!([]));
+    for service in services.as_array_mut().expect("services is a list") {
+        let service = service.as_object_mut().expect("a service is an object");
+        service.entry("real_servers").or_insert_with(|| json!([]));
+    }
+    from_json(&value)
+}
+
 fn tcp80() -> Value {
     json!({"protocol": "tcp", "address": "10.0.0.1", "port": 80})
 }
@@ -325,49 +339,49 @@ fn scheduler_rules() {
             (
                 "sh flag with default scheduler",
                 json!({"scheduler_flags": ["sh-port"]}),
-                "scheduler",
+                "scheduler_flags[0]",
                 s("flag sh-port does not apply to scheduler wlc"),
             ),
             (
                 "sh flag with rr",
                 json!({"scheduler": "rr", "scheduler_flags": ["sh-fallback"]}),
-                "scheduler",
+                "scheduler_flags[0]",
                 s("flag sh-fallback does not apply to scheduler rr"),
             ),
             (
                 "sh flag with mh",
                 json!({"scheduler": "mh", "scheduler_flags": ["mh-port", "sh-port"]}),
-                "scheduler",
+                "scheduler_flags[1]",
                 s("flag sh-port does not apply to scheduler mh"),
             ),
             (
                 "mh flag with sh",
                 json!({"scheduler": "sh", "scheduler_flags": ["mh-fallback"]}),
-                "scheduler",
+                "scheduler_flags[0]",
                 s("flag mh-fallback does not apply to scheduler sh"),
             ),
             (
                 "mh flag with wrr",
                 json!({"scheduler": "wrr", "scheduler_flags": ["mh-port"]}),
-                "scheduler",
+                "scheduler_flags[0]",
                 s("flag mh-port does not apply to scheduler wrr"),
             ),
             (
                 "duplicate sh flag",
                 json!({"scheduler": "sh", "scheduler_flags": ["sh-port", "sh-fallback", "sh-port"]}),
-                "scheduler",
+                "scheduler_flags[2]",
                 s("flag sh-port is given twice"),
             ),
             (
                 "duplicate mh flag",
                 json!({"scheduler": "mh", "scheduler_flags": ["mh-fallback", "mh-fallback"]}),
-                "scheduler",
+                "scheduler_flags[1]",
                 s("flag mh-fallback is given twice"),
             ),
             (
                 "unknown flag",
                 json!({"scheduler": "sh", "scheduler_flags": ["sh-all"]}),
-                "scheduler",
+                "scheduler_flags[0]",
                 s(
                     r#"unknown scheduler flag "sh-all"; expected one of sh-fallback, sh-port, mh-fallback, mh-port"#,
                 ),
@@ -1191,7 +1205,7 @@ fn timeout_rules() {
             &format!("must be between 1 and 2147483 seconds, not {raw}"),
         );
 
-        let state: DesiredStateSpec = from_json(&json!({"timeouts": { field: raw }}));
+        let state = document(&json!({"timeouts": { field: raw }}));
         let errors = rejected(field, state.parse());
         assert_single(
             field,
@@ -1325,7 +1339,7 @@ fn duplicate_services_name_the_key() {
             "duplicate service fwmark:42:ipv4",
         ),
     ] {
-        let spec: DesiredStateSpec = from_json(&json!({ "services": services }));
+        let spec = document(&json!({ "services": services }));
         assert_single(message, &rejected(message, spec.parse()), field, message);
     }
 }
@@ -1363,13 +1377,13 @@ fn duplicate_real_servers_in_a_service() {
             "duplicate real server 10.1.0.11:0",
         ),
     ] {
-        let spec: DesiredStateSpec = from_json(
+        let spec = document(
             &json!({ "services": [patched(&service, &json!({"real_servers": servers}))] }),
         );
         assert_single(message, &rejected(message, spec.parse()), field, message);
     }
     // The same address on two ports is two real servers (masq maps ports).
-    let spec: DesiredStateSpec = from_json(
+    let spec = document(
         &json!({"services": [patched(&tcp80(), &json!({"real_servers": [
             {"address": "10.1.0.11", "forwarding": "masq", "port": 8080},
             {"address": "10.1.0.11", "forwarding": "masq", "port": 8081},
@@ -1379,8 +1393,63 @@ fn duplicate_real_servers_in_a_service() {
 }
 
 #[test]
+fn a_document_must_write_out_what_it_replaces() {
+    // Absence never means "none": one dropped key would otherwise drain a cluster.
+    for (case, value) in [
+        ("empty", json!({})),
+        ("timeouts only", json!({"timeouts": {}})),
+        ("a timeout only", json!({"timeouts": {"tcp": 901}})),
+    ] {
+        let spec: DesiredStateSpec = from_json(&value);
+        let errors = rejected(case, spec.parse());
+        let services = errors.iter().find(|e| e.field == "services");
+        let message = services.map(|e| e.message.as_str()).unwrap_or_default();
+        assert!(message.starts_with("required: "), "{case}: {errors:?}");
+        assert!(message.contains(r#""services": []"#), "{case}: {message}");
+    }
+
+    // Every missing field is reported with the other errors.
+    let spec: DesiredStateSpec = from_json(&json!({"services": [
+        patched(&tcp80(), &json!({"real_servers": []})),
+        patched(&tcp80(), &json!({"port": 0})),
+        patched(&tcp80(), &json!({"port": 443})),
+    ]}));
+    let errors = rejected("missing fields", spec.parse());
+    let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "timeouts",
+            "services[1].real_servers",
+            "services[1].port",
+            "services[2].real_servers"
+        ]
+    );
+    assert!(errors[0].message.starts_with("required: "), "{errors:?}");
+    assert!(
+        errors[1].message.contains(r#""real_servers": []"#),
+        "{errors:?}"
+    );
+
+    // A service may still be created without its pool: that deletes nothing.
+    let service: ServiceSpec = from_json(&tcp80());
+    assert!(DesiredService::parse(&service).is_ok());
+}
+
+#[test]
+fn a_document_written_out_as_empty_empties_the_cluster() {
+    let spec: DesiredStateSpec = from_json(&json!({"timeouts": {}, "services": []}));
+    let state = spec.parse().expect("an explicit empty document");
+    assert_eq!(state.services().count(), 0);
+    assert_eq!(state.timeouts, Default::default());
+    let spec: DesiredStateSpec =
+        from_json(&json!({"timeouts": {"tcp": null, "tcpfin": null, "udp": null}, "services": []}));
+    assert!(spec.parse().is_ok(), "null timeouts are written out");
+}
+
+#[test]
 fn every_error_of_a_document_at_once_with_nested_paths() {
-    let spec: DesiredStateSpec = from_json(&json!({
+    let spec = document(&json!({
         "cluster": "prod",
         "generation": 7,
         "timeouts": {"tcp": 0, "udp": 60},
@@ -1401,7 +1470,7 @@ fn every_error_of_a_document_at_once_with_nested_paths() {
     let errors = rejected("document", spec.parse());
     let expected = [
         ("timeouts.tcp", "must be between 1 and 2147483 seconds, not 0"),
-        ("services[1].scheduler", "flag sh-port does not apply to scheduler rr"),
+        ("services[1].scheduler_flags[0]", "flag sh-port does not apply to scheduler rr"),
         ("services[2].port", "must be between 1 and 65535, not 0"),
         ("services[3].real_servers[0].tunnel_port", "applies only to tunnel forwarding, not route"),
         ("services[3].real_servers[1].address", "an ipv6 real server in an ipv4 service needs tunnel forwarding; only tunnels cross address families"),
@@ -1413,7 +1482,7 @@ fn every_error_of_a_document_at_once_with_nested_paths() {
     assert_eq!(got, expected);
 
     // With the service itself valid, its real servers' errors are all reported.
-    let spec: DesiredStateSpec = from_json(&json!({
+    let spec = document(&json!({
         "services": [
             tcp80(),
             patched(&tcp80(), &json!({"port": 443, "real_servers": [
@@ -1484,10 +1553,13 @@ fn desired_state_deserialises_only_valid_documents() {
             .contains("services[0].port: must be between 1 and 65535, not 0"),
         "{error}"
     );
-    let state: DesiredState = from_json(&json!({"generation": 3, "services": [tcp80()]}));
+    let state: DesiredState = from_json(&json!({"generation": 3, "timeouts": {},
+        "services": [patched(&tcp80(), &json!({"real_servers": []}))]}));
     assert_eq!((state.generation, state.services().len()), (3, 1));
-    let empty: DesiredState = from_json(&json!({}));
+    let empty: DesiredState = from_json(&json!({"timeouts": {}, "services": []}));
     assert_eq!(empty, DesiredState::default());
+    let error = serde_json::from_value::<DesiredState>(json!({})).expect_err("no services");
+    assert!(error.to_string().contains("services: required"), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------

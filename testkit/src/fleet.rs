@@ -339,13 +339,13 @@ impl Fleet {
         }
     }
 
-    /// Replaces the cluster's desired state with these services; returns the new
-    /// generation.
+    /// Replaces the cluster's desired state with these services (each with its
+    /// `real_servers`) and no timeouts; returns the new generation.
     pub fn put_state(&self, services: &Value) -> u64 {
         let diff = self.call(
             "PUT",
             &self.cluster_path("/desired-state"),
-            Some(json!({"services": services})),
+            Some(json!({"timeouts": {}, "services": services})),
             200,
         );
         diff["to_generation"].as_u64().expect("a generation")

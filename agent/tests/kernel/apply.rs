@@ -63,7 +63,8 @@ fn rules_found_at_generation_zero_are_kept_and_reported() {
     // Reported in the model's own form: they parse back into the same kernel state.
     let adopted = lvs_model::spec::DesiredStateSpec {
         generation: Some(1),
-        services: unmanaged.clone(),
+        timeouts: Some(Default::default()),
+        services: Some(unmanaged.clone()),
         ..Default::default()
     }
     .parse()

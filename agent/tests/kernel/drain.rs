@@ -150,7 +150,7 @@ fn cluster(generation: u64, servers: &[&str]) -> std::sync::Arc<lvs_model::Desir
         )
     };
     state(&format!(
-        r#"{{"generation": {generation}, "services": [{services}]}}"#
+        r#"{{"generation": {generation}, "timeouts": {{}}, "services": [{services}]}}"#
     ))
 }
 

@@ -20,23 +20,48 @@ pub struct DesiredStateSpec {
     /// the document was based on: the write fails with 412 if the cluster has moved on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
+    /// The cluster's connection timeouts. Required: a document replaces them all, and
+    /// `{}` sets none.
+    // `Option` so that absence is told from `{}` and reported by `parse`.
     #[serde(default)]
-    pub timeouts: TimeoutsSpec,
-    /// Every virtual service with its `real_servers`.
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = TimeoutsSpec))]
+    pub timeouts: Option<TimeoutsSpec>,
+    /// Every virtual service with its `real_servers` (each required here). Required: a
+    /// document replaces every service, and `[]` deletes them all.
     #[serde(default)]
-    pub services: Vec<ServiceSpec>,
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Vec<ServiceSpec>))]
+    pub services: Option<Vec<ServiceSpec>>,
 }
+
+/// Why `services` must be written out: reading its absence as `[]` would drain the cluster.
+const SERVICES_REQUIRED: &str =
+    "required: a document replaces every service, so write \"services\": [] to delete them all";
+/// Why `timeouts` must be written out: reading its absence as `{}` would clear them.
+const TIMEOUTS_REQUIRED: &str =
+    "required: a document replaces the cluster's timeouts, so write \"timeouts\": {} to set none";
+/// Why a service's `real_servers` must be written out in a document.
+const REAL_SERVERS_REQUIRED: &str = "required in a desired-state document: \
+     it replaces the service's real servers, so write \"real_servers\": [] for none";
 
 impl DesiredStateSpec {
     /// Validates the whole document, reporting every bad field with its path.
     pub fn parse(&self) -> Result<DesiredState, ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let timeouts = errors.check_nested("timeouts", self.timeouts.parse());
-        let mut services = Vec::with_capacity(self.services.len());
-        for (i, spec) in self.services.iter().enumerate() {
-            if let Some(service) =
-                errors.check_nested(&format!("services[{i}]"), DesiredService::parse(spec))
-            {
+        let timeouts = match &self.timeouts {
+            None => errors.check("timeouts", Err(TIMEOUTS_REQUIRED.into())),
+            Some(timeouts) => errors.check_nested("timeouts", timeouts.parse()),
+        };
+        if self.services.is_none() {
+            errors.add("services", SERVICES_REQUIRED);
+        }
+        let specs = self.services.as_deref().unwrap_or_default();
+        let mut services = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let path = format!("services[{i}]");
+            if spec.real_servers.is_none() {
+                errors.add(format!("{path}.real_servers"), REAL_SERVERS_REQUIRED);
+            }
+            if let Some(service) = errors.check_nested(&path, DesiredService::parse(spec)) {
                 services.push(service);
             }
         }
@@ -55,8 +80,8 @@ impl From<&DesiredState> for DesiredStateSpec {
         DesiredStateSpec {
             cluster: None,
             generation: Some(state.generation),
-            timeouts: state.timeouts.into(),
-            services: state.services().map(DesiredService::to_spec).collect(),
+            timeouts: Some(state.timeouts.into()),
+            services: Some(state.services().map(DesiredService::to_spec).collect()),
         }
     }
 }

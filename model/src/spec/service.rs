@@ -88,7 +88,7 @@ impl ServiceSpec {
     pub fn parse(&self) -> Result<VirtualService, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let key = errors.check_nested("", self.parse_key());
-        let scheduler = errors.check("scheduler", self.parse_scheduler());
+        let scheduler = self.parse_scheduler(&mut errors);
         let engine = match &self.persistence_engine {
             None => Some(None),
             Some(word) => errors.check(
@@ -198,20 +198,32 @@ impl ServiceSpec {
         }
     }
 
-    fn parse_scheduler(&self) -> Result<Scheduler, String> {
+    /// The scheduler, with a bad name reported against `scheduler` and a bad flag against
+    /// its own entry in `scheduler_flags`.
+    fn parse_scheduler(&self, errors: &mut ValidationErrors) -> Option<Scheduler> {
         let name = match &self.scheduler {
-            None => SchedulerName::Wlc,
-            Some(word) => word.parse()?,
+            None => Some(SchedulerName::Wlc),
+            Some(word) => errors.check("scheduler", word.parse()),
         };
         let mut flags = Vec::with_capacity(self.scheduler_flags.len());
-        for word in &self.scheduler_flags {
-            let flag: SchedulerFlag = word.parse()?;
-            if flags.contains(&flag) {
-                return Err(format!("flag {flag} is given twice"));
+        let mut flags_valid = true;
+        for (i, word) in self.scheduler_flags.iter().enumerate() {
+            let field = format!("scheduler_flags[{i}]");
+            let flag = match word.parse::<SchedulerFlag>() {
+                Ok(flag) if flags.contains(&flag) => Err(format!("flag {flag} is given twice")),
+                Ok(flag) => match name {
+                    Some(name) => Scheduler::new(name, &[flag]).map(|_| flag),
+                    None => Ok(flag),
+                },
+                Err(message) => Err(message),
+            };
+            match errors.check(&field, flag) {
+                Some(flag) => flags.push(flag),
+                None => flags_valid = false,
             }
-            flags.push(flag);
         }
-        Scheduler::new(name, &flags)
+        let name = name.filter(|_| flags_valid)?;
+        errors.check("scheduler_flags", Scheduler::new(name, &flags))
     }
 
     /// `Some(None)` when persistence is off; `None` when an error was recorded.

@@ -31,7 +31,7 @@ pub fn document() -> Value {
                    "name": format!("service {i}"), "real_servers": servers})
         })
         .collect();
-    json!({ "services": services })
+    json!({"timeouts": {}, "services": services})
 }
 
 /// Times `SAMPLES` sequential requests, each of which must succeed.

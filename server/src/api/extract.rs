@@ -1,7 +1,9 @@
 //! Request extractors whose failures are problem documents rather than plain text.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -9,6 +11,7 @@ use lvs_model::ValidationErrors;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::plain_words::plain_words;
 
 /// A JSON body: `application/json` or any `+json` type (such as merge-patch), parsed with
 /// the path of any mistyped field so it can be reported against that field.
@@ -87,14 +90,25 @@ fn locate_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
     let inner = error.into_inner();
     match inner.classify() {
         serde_json::error::Category::Data => {
-            let field = if path == "." { String::new() } else { path };
-            ApiError::Validation(ValidationErrors::one(
-                field,
-                without_position(&inner.to_string()),
-            ))
+            let parent = if path == "." { String::new() } else { path };
+            let message = without_position(&inner.to_string());
+            let (field, message) =
+                missing_field(&parent, &message).unwrap_or_else(|| (parent, plain_words(&message)));
+            ApiError::Validation(ValidationErrors::one(field, message))
         }
         _ => malformed(&inner),
     }
+}
+
+/// serde reports a missing field against its parent object; the client wants the field.
+fn missing_field(parent: &str, message: &str) -> Option<(String, String)> {
+    let name = message.strip_prefix("missing field `")?.strip_suffix('`')?;
+    let field = if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    };
+    Some((field, "required".to_owned()))
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {
@@ -123,7 +137,7 @@ fn without_position(message: &str) -> String {
     }
 }
 
-/// Path parameters, with a 400 problem when one does not parse.
+/// Path parameters, with a 400 problem naming the parameter when one does not parse.
 #[derive(Debug)]
 pub struct Path<T>(pub T);
 
@@ -131,32 +145,68 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(value)| Path(value))
-            .map_err(|rejection| ApiError::BadRequest {
-                code: "invalid_path",
-                detail: rejection.body_text(),
-            })
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => {
+                let names = match RawPathParams::from_request_parts(parts, state).await {
+                    Ok(params) => params.iter().map(|(name, _)| name.to_owned()).collect(),
+                    Err(_) => Vec::new(),
+                };
+                Err(ApiError::BadRequest {
+                    code: "invalid_path",
+                    detail: path_problem(rejection, &names),
+                })
+            }
+        }
     }
 }
 
-/// Query parameters, with a 400 problem when they do not parse.
+/// Every id in a path is an integer: `/services/abc` is no service's id.
+fn path_problem(rejection: PathRejection, names: &[String]) -> String {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        return rejection.body_text();
+    };
+    let (name, value) = match failed.into_kind() {
+        ErrorKind::ParseErrorAtKey { key, value, .. } => (key, value),
+        ErrorKind::ParseErrorAtIndex { index, value, .. } => {
+            (names.get(index).cloned().unwrap_or_default(), value)
+        }
+        ErrorKind::ParseError { value, .. } => (names.first().cloned().unwrap_or_default(), value),
+        kind => return plain_words(&kind.to_string()),
+    };
+    // `{service}` is a service's id; `{id}` is the resource's own.
+    let what = if name == "id" { "" } else { " id" };
+    format!("{name} must be a positive integer{what}, not {value:?}")
+}
+
+/// Query parameters, with a 400 problem naming the parameter that does not parse.
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection| ApiError::BadRequest {
-                code: "invalid_query",
-                detail: rejection.body_text(),
-            })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
     }
+}
+
+/// Parses a query string, naming the parameter of any value that does not parse.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = plain_words(&error.into_inner().to_string());
+        ApiError::BadRequest {
+            code: "invalid_query",
+            detail: if path == "." {
+                message
+            } else {
+                format!("{path}: {message}")
+            },
+        }
+    })
 }
 
 /// The `If-Match` header: the write goes ahead only if the resource's current ETag is
@@ -223,4 +273,12 @@ pub fn canonical_address(text: Option<&str>) -> Result<Option<String>, ApiError>
             })
     })
     .transpose()
+}
+
+/// A query parameter's value checked by the model, as a 400 naming the parameter.
+pub fn query_value<T>(name: &str, checked: Result<T, String>) -> Result<T, ApiError> {
+    checked.map_err(|message| ApiError::BadRequest {
+        code: "invalid_query",
+        detail: format!("{name}: {message}"),
+    })
 }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod import;
 pub mod lookup;
 pub(crate) mod patch;
+mod plain_words;
 pub mod real_servers;
 pub mod response;
 pub mod services;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiResult, Problem};
-use super::extract::{canonical_address, IfMatch, Json, Path, Query};
+use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
 use super::{lookup, AppState};
 use crate::db::real_servers::{self, RealServerRow};
@@ -49,7 +49,10 @@ impl From<&RealServerRow> for RealServer {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RealServerFilter {
+    /// Real server address, in any valid notation.
     pub address: Option<String>,
+    /// 0-65535 (0: the port of a fwmark service's real server).
+    #[param(minimum = 0, maximum = 65535)]
     pub port: Option<i64>,
 }
 
@@ -69,6 +72,15 @@ pub async fn list(
 ) -> ApiResult<axum::Json<Page<RealServer>>> {
     let (limit, after) = (paging.limit()?, paging.after_id()?);
     let address = canonical_address(filter.address.as_deref())?;
+    if let Some(port) = filter.port {
+        let in_range = u16::try_from(port).is_ok();
+        query_value(
+            "port",
+            in_range
+                .then_some(())
+                .ok_or_else(|| format!("must be between 0 and 65535, not {port}")),
+        )?;
+    }
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;

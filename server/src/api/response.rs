@@ -113,22 +113,22 @@ pub struct Page<T> {
 pub struct PageParams {
     /// Items per page, 1-1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
+    pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 impl PageParams {
-    pub const DEFAULT_LIMIT: u32 = 100;
-    pub const MAX_LIMIT: u32 = 1000;
+    pub const DEFAULT_LIMIT: i64 = 100;
+    pub const MAX_LIMIT: i64 = 1000;
 
     pub fn limit(&self) -> Result<i64, super::error::ApiError> {
         match self.limit.unwrap_or(Self::DEFAULT_LIMIT) {
-            limit @ 1..=Self::MAX_LIMIT => Ok(i64::from(limit)),
+            limit @ 1..=Self::MAX_LIMIT => Ok(limit),
             limit => Err(super::error::ApiError::BadRequest {
                 code: "invalid_query",
                 detail: format!(
-                    "limit must be between 1 and {}, not {limit}",
+                    "limit: must be between 1 and {}, not {limit}",
                     Self::MAX_LIMIT
                 ),
             }),
@@ -153,7 +153,7 @@ impl PageParams {
                     .parse()
                     .map_err(|_| super::error::ApiError::BadRequest {
                         code: "invalid_query",
-                        detail: format!("cursor {cursor:?} is not one this list returned"),
+                        detail: format!("cursor: {cursor:?} is not one this list returned"),
                     })
             })
             .transpose()

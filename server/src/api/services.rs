@@ -3,12 +3,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::ServiceSpec;
+use lvs_model::{Fwmark, Port, Protocol};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiResult, Problem};
-use super::extract::{canonical_address, IfMatch, Json, Path, Query};
+use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
 use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
 use super::{lookup, AppState};
 use crate::db::services::{self, ServiceRow};
@@ -48,11 +49,14 @@ impl Service {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ServiceFilter {
-    /// `tcp`, `udp` or `sctp`.
-    pub protocol: Option<String>,
+    pub protocol: Option<Protocol>,
     /// Virtual address, in any valid notation.
     pub address: Option<String>,
+    /// 1-65535.
+    #[param(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
+    /// 1-4294967295.
+    #[param(minimum = 1, maximum = 4294967295_i64)]
     pub fwmark: Option<i64>,
     /// Only services whose name contains this.
     pub name: Option<String>,
@@ -71,8 +75,14 @@ pub async fn list(
 ) -> ApiResult<axum::Json<Page<Service>>> {
     let (limit, after) = (paging.limit()?, paging.after_id()?);
     let address = canonical_address(filter.address.as_deref())?;
+    if let Some(port) = filter.port {
+        query_value("port", Port::parse(port))?;
+    }
+    if let Some(fwmark) = filter.fwmark {
+        query_value("fwmark", Fwmark::parse(fwmark))?;
+    }
     let filter = services::Filter {
-        protocol: filter.protocol.as_deref(),
+        protocol: filter.protocol.map(|p| p.as_str()),
         address: address.as_deref(),
         port: filter.port,
         fwmark: filter.fwmark,

@@ -62,8 +62,13 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
             ),
         });
     };
-    let services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged.services)
+    let mut services: Vec<ServiceSpec> = serde_json::from_str(&unmanaged.services)
         .map_err(|e| anyhow::anyhow!("stored unmanaged services are unreadable: {e}"))?;
+    // A report may leave out the pool of a service without real servers; the document
+    // this builds must write it out.
+    for service in &mut services {
+        service.real_servers.get_or_insert_with(Vec::new);
+    }
     let loaded = desired_state::load(&mut tx, &row).await?;
     let mut not_imported = Vec::new();
     let timeouts = match unmanaged.timeouts {
@@ -88,8 +93,8 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
     let document = DesiredStateSpec {
         cluster: None,
         generation: None,
-        timeouts,
-        services,
+        timeouts: Some(timeouts),
+        services: Some(services),
     };
     let mut wanted = document.parse()?;
     wanted.generation = 0;

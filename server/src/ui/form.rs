@@ -111,7 +111,11 @@ impl FormState {
     /// Adds the model's field errors; a field the form does not show goes to `problem`.
     pub fn add_validation(&mut self, errors: &ValidationErrors, shown: &[&str]) {
         for error in errors.errors() {
-            let field = error.field.as_str();
+            // A list's entry (`scheduler_flags[1]`) is marked at the list's one input.
+            let field = match error.field.split_once('[') {
+                Some((list, _)) if shown.contains(&list) => list,
+                _ => error.field.as_str(),
+            };
             if shown.contains(&field) {
                 self.errors
                     .entry(field.to_owned())

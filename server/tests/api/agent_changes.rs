@@ -238,7 +238,7 @@ fn big_document() -> Value {
             service
         })
         .collect();
-    json!({ "services": services })
+    json!({"timeouts": {}, "services": services})
 }
 
 #[tokio::test]

@@ -53,7 +53,7 @@ fn service(i: usize, weight_offset: u64, scheduler: &str) -> Value {
 }
 
 fn document(services: impl Iterator<Item = Value>) -> Value {
-    json!({"services": services.collect::<Vec<_>>()})
+    json!({"timeouts": {}, "services": services.collect::<Vec<_>>()})
 }
 
 /// PUTs `document` and checks that GET shows exactly it, at the next generation; returns

@@ -220,7 +220,9 @@ async fn cluster_timeouts_declarative_applies_and_imports_record_one_change() {
 
     let mut service = tcp_service(80);
     service["real_servers"] = json!([masq_server(1, 80)]);
-    let document = json!({"timeouts": {"tcp": 900}, "services": [service, tcp_service(443)]});
+    let mut bare = tcp_service(443);
+    bare["real_servers"] = json!([]);
+    let document = json!({"timeouts": {"tcp": 900}, "services": [service, bare]});
     let mut answered = Value::Null;
     let change = expect_one_change(&app, "web", "api", async {
         let resp = app.put(&desired_state("web"), &document, None).await;
@@ -274,7 +276,7 @@ async fn writes_that_change_no_desired_state_record_nothing() {
         .problem(409, "already_exists");
     let invalid = app.patch(&web, &json!({"scheduler": "nope"}), None).await;
     assert_eq!(invalid.invalid_fields(), ["scheduler"]);
-    let stale_document = json!({"generation": 0, "services": []});
+    let stale_document = json!({"generation": 0, "timeouts": {}, "services": []});
     app.put(&desired_state("web"), &stale_document, None)
         .await
         .problem(412, "precondition_failed");
@@ -294,7 +296,7 @@ async fn writes_that_change_no_desired_state_record_nothing() {
     let dry = app
         .put(
             &format!("{}?dry_run=true", desired_state("web")),
-            &json!({"services": []}),
+            &json!({"timeouts": {}, "services": []}),
             None,
         )
         .await;
@@ -399,7 +401,7 @@ fn big_document(services: u16, servers: u8) -> Value {
             service
         })
         .collect();
-    json!({ "services": services })
+    json!({"timeouts": {}, "services": services})
 }
 
 /// Entries of a diff: the timeouts, each service and each real server.

@@ -50,8 +50,8 @@ async fn two_declarative_writes_from_one_generation_one_wins() {
     app.create_cluster("web").await;
     for round in 0..3_u16 {
         let (_, etag) = app.desired_state("web").await;
-        let first = json!({"services": [tcp_service(1000 + round)]});
-        let second = json!({"services": [tcp_service(2000 + round)]});
+        let first = json!({"timeouts": {}, "services": [pooled(tcp_service(1000 + round))]});
+        let second = json!({"timeouts": {}, "services": [pooled(tcp_service(2000 + round))]});
         let path = desired_state("web");
         let (a, b) = tokio::join!(
             app.put(&path, &first, Some(&etag)),

@@ -16,7 +16,7 @@ fn document() -> Value {
              ]},
             {"fwmark": 9, "family": "ipv4", "scheduler": "rr",
              "real_servers": [{"address": "10.1.0.3", "forwarding": "masq"}]},
-            {"protocol": "udp", "address": "10.0.0.1", "port": 53}
+            {"protocol": "udp", "address": "10.0.0.1", "port": 53, "real_servers": []}
         ]
     })
 }
@@ -44,9 +44,13 @@ async fn a_new_cluster_has_an_empty_desired_state_at_generation_0() {
     app.get(&desired_state("nope"))
         .await
         .problem(404, "not_found");
-    app.put(&desired_state("nope"), &json!({}), None)
-        .await
-        .problem(404, "not_found");
+    app.put(
+        &desired_state("nope"),
+        &json!({"timeouts": {}, "services": []}),
+        None,
+    )
+    .await
+    .problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -265,17 +269,21 @@ async fn an_invalid_document_changes_nothing() {
 
     // Two services with one key.
     let mut bad = document();
-    bad["services"]
-        .as_array_mut()
-        .expect("services")
-        .push(json!({"protocol": "tcp", "address": "10.0.0.1", "port": 80, "name": "again"}));
+    bad["services"].as_array_mut().expect("services").push(
+        json!({"protocol": "tcp", "address": "10.0.0.1", "port": 80, "name": "again",
+                "real_servers": []}),
+    );
     let resp = app.put(&desired_state("web"), &bad, None).await;
     assert_eq!(resp.invalid_fields(), ["services[3]"]);
     // Also when written differently.
     let mut bad = document();
     let services = bad["services"].as_array_mut().expect("services");
-    services.push(json!({"protocol": "tcp", "address": "2001:db8::1", "port": 80}));
-    services.push(json!({"protocol": "tcp", "address": "2001:DB8:0:0::1", "port": 80}));
+    services.push(pooled(
+        json!({"protocol": "tcp", "address": "2001:db8::1", "port": 80}),
+    ));
+    services.push(pooled(
+        json!({"protocol": "tcp", "address": "2001:DB8:0:0::1", "port": 80}),
+    ));
     let resp = app.put(&desired_state("web"), &bad, None).await;
     assert_eq!(resp.invalid_fields(), ["services[4]"]);
     // Two real servers with one address and port.
@@ -459,4 +467,79 @@ async fn generation_counts_committed_changes_only() {
     assert_eq!(resp.expect(200)["summary"]["timeouts_changed"], true);
     expected += 1;
     assert_eq!(app.generation("web").await, expected);
+}
+
+#[tokio::test]
+async fn an_absent_list_or_object_is_refused_and_deletes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.put(&desired_state("web"), &document(), None)
+        .await
+        .expect(200);
+    let (before, _) = app.desired_state("web").await;
+    // What a `jq` filter that went wrong could send.
+    for body in [
+        json!({}),
+        json!({"timeouts": {}}),
+        json!({"timeouts": {"tcp": 901}}),
+        json!({"generation": 1, "timeouts": {"tcp": 900}}),
+    ] {
+        let resp = app.put(&desired_state("web"), &body, None).await;
+        let problem = resp.problem(422, "validation_failed");
+        let errors = problem["errors"].as_array().expect("errors");
+        let services = errors
+            .iter()
+            .find(|e| e["field"] == "services")
+            .unwrap_or_else(|| panic!("{body}: {errors:?}"));
+        let message = services["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("required: "), "{message}");
+        assert!(message.contains(r#""services": []"#), "{message}");
+    }
+    assert_eq!(
+        app.put(&desired_state("web"), &json!({"services": []}), None)
+            .await
+            .invalid_fields(),
+        ["timeouts"]
+    );
+    // A service's pool and every other error, all at once.
+    let mut partial = document();
+    partial["services"][0]
+        .as_object_mut()
+        .expect("a service")
+        .remove("real_servers");
+    partial["services"][1]["port"] = json!(0);
+    assert_eq!(
+        app.put(&desired_state("web"), &partial, None)
+            .await
+            .invalid_fields(),
+        ["services[0].real_servers", "services[1].port"]
+    );
+    let (after, _) = app.desired_state("web").await;
+    assert_eq!(after, before, "nothing was deleted");
+
+    // Creating a service without its pool deletes nothing, so it may leave it out.
+    app.create_service("web", &tcp_service(8080)).await;
+}
+
+#[tokio::test]
+async fn an_empty_list_written_out_empties_the_cluster() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.put(&desired_state("web"), &document(), None)
+        .await
+        .expect(200);
+    let resp = app
+        .put(
+            &desired_state("web"),
+            &json!({"timeouts": {}, "services": []}),
+            None,
+        )
+        .await;
+    assert_eq!(resp.expect(200)["summary"]["services_removed"], 3);
+    let (after, _) = app.desired_state("web").await;
+    assert_eq!(after["services"], json!([]));
+    assert_eq!(
+        after["timeouts"],
+        json!({"tcp": null, "tcpfin": null, "udp": null})
+    );
 }

@@ -154,7 +154,7 @@ async fn bodies_over_the_limit_are_413() {
         .problem(413, "payload_too_large");
     assert_eq!(app.generation("web").await, 0);
     // A document under the limit is fine.
-    let small = json!({ "services": [tcp_service(80)] });
+    let small = json!({"timeouts": {}, "services": [pooled(tcp_service(80))]});
     app.put(&desired_state("web"), &small, None)
         .await
         .expect(200);
@@ -380,7 +380,7 @@ async fn validation_errors_list_every_field() {
         .await;
     assert_eq!(
         resp.invalid_fields(),
-        ["protocol", "address", "port", "scheduler", "name"]
+        ["protocol", "address", "port", "scheduler_flags[0]", "name"]
     );
     let resp = app
         .post(
@@ -458,7 +458,12 @@ async fn internal_errors_do_not_leak_details() {
 
     for resp in [
         app.get(&desired_state("web")).await,
-        app.put(&desired_state("web"), &json!({}), None).await,
+        app.put(
+            &desired_state("web"),
+            &json!({"timeouts": {}, "services": []}),
+            None,
+        )
+        .await,
     ] {
         let problem = resp.problem(500, "internal_error");
         assert_eq!(
@@ -483,4 +488,126 @@ async fn internal_errors_do_not_leak_details() {
     // The server keeps serving.
     app.get("/healthz").await.expect(200);
     app.get(&cluster_path("web")).await.expect(200);
+}
+
+/// The detail of a 400 `invalid_query` or `invalid_path` problem.
+async fn bad_request(app: &TestApp, path: &str, code: &str) -> String {
+    let resp = app.get(path).await;
+    let detail = resp.problem(400, code)["detail"]
+        .as_str()
+        .unwrap_or_default();
+    for rust in ["i64", "u32", "u16", "variant", "invalid digit", "`"] {
+        assert!(!detail.contains(rust), "{path}: {detail}");
+    }
+    detail.to_owned()
+}
+
+#[tokio::test]
+async fn filters_that_match_nothing_by_construction_are_400_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let list = services("web");
+    for (query, detail) in [
+        (
+            "protocol=foo",
+            r#"protocol: unknown protocol "foo"; expected one of tcp, udp, sctp"#,
+        ),
+        ("port=70000", "port: must be between 1 and 65535, not 70000"),
+        ("port=0", "port: must be between 1 and 65535, not 0"),
+        ("port=http", "port: must be an integer"),
+        (
+            "fwmark=-1",
+            "fwmark: must be between 1 and 4294967295, not -1",
+        ),
+        ("limit=ten", "limit: must be an integer"),
+        ("limit=-1", "limit: must be between 1 and 1000, not -1"),
+        ("limit=5000", "limit: must be between 1 and 1000, not 5000"),
+        (
+            "cursor=abc",
+            r#"cursor: "abc" is not one this list returned"#,
+        ),
+    ] {
+        let path = format!("{list}?{query}");
+        assert_eq!(bad_request(&app, &path, "invalid_query").await, detail);
+    }
+    let pool = real_servers("web", service);
+    assert_eq!(
+        bad_request(&app, &format!("{pool}?port=65536"), "invalid_query").await,
+        "port: must be between 0 and 65535, not 65536"
+    );
+    assert_eq!(
+        bad_request(&app, "/api/v1/clusters?limit=1.5", "invalid_query").await,
+        "limit: must be an integer"
+    );
+
+    // Good values still filter.
+    let found = app.get(&format!("{list}?protocol=tcp&port=80")).await;
+    assert_eq!(found.expect(200)["items"].as_array().map(Vec::len), Some(1));
+    let none = app.get(&format!("{list}?protocol=udp")).await;
+    assert_eq!(none.expect(200)["items"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn path_ids_that_do_not_parse_are_named() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    assert_eq!(
+        bad_request(&app, "/api/v1/clusters/web/services/abc", "invalid_path").await,
+        r#"service must be a positive integer id, not "abc""#
+    );
+    let path = format!("{}/x1", real_servers("web", service));
+    assert_eq!(
+        bad_request(&app, &path, "invalid_path").await,
+        r#"id must be a positive integer, not "x1""#
+    );
+}
+
+#[tokio::test]
+async fn mistyped_values_are_described_in_the_api_words() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    for (body, field, message) in [
+        (
+            json!({"protocol": "tcp", "address": "10.0.0.2", "port": "80"}),
+            "port",
+            r#"must be an integer, not the string "80""#,
+        ),
+        (
+            json!({"protocol": "tcp", "address": "10.0.0.2", "port": 80, "name": 5}),
+            "name",
+            "must be a string, not 5",
+        ),
+        (
+            json!({"protocol": "tcp", "address": "10.0.0.2", "port": 80,
+                   "scheduler_flags": "sh-port"}),
+            "scheduler_flags",
+            r#"must be a list, not the string "sh-port""#,
+        ),
+        (
+            json!({"protocol": "tcp", "address": "10.0.0.2", "port": 80, "one_packet": "yes"}),
+            "one_packet",
+            r#"must be true or false, not the string "yes""#,
+        ),
+        (
+            json!({"protocol": "tcp", "address": "10.0.0.2", "port": 80, "real_servers": [
+                {"address": "10.1.0.1", "forwarding": "masq", "weight": -1.5}]}),
+            "real_servers[0].weight",
+            "must be an integer, not -1.5",
+        ),
+    ] {
+        let resp = app.post(&services("web"), &body).await;
+        let problem = resp.problem(422, "validation_failed");
+        assert_eq!(
+            problem["errors"],
+            json!([{"field": field, "message": message}]),
+            "{body}"
+        );
+    }
+    let resp = app
+        .post("/api/v1/clusters", &json!({"name": "db", "colour": "blue"}))
+        .await;
+    assert_eq!(
+        resp.problem(422, "validation_failed")["errors"][0]["message"],
+        r#"unknown field "colour": expected one of name, description, timeouts"#
+    );
 }

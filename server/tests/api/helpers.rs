@@ -443,6 +443,12 @@ pub fn tcp_service(port: u16) -> Value {
     json!({ "protocol": "tcp", "address": "10.0.0.1", "port": port })
 }
 
+/// `service` with an empty pool written out, as a desired-state document needs it.
+pub fn pooled(mut service: Value) -> Value {
+    service["real_servers"] = json!([]);
+    service
+}
+
 /// A masq real server on 10.1.0.`host`.
 pub fn masq_server(host: u8, port: u16) -> Value {
     json!({ "address": format!("10.1.0.{host}"), "port": port, "forwarding": "masq" })

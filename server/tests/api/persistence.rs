@@ -101,9 +101,13 @@ async fn everything_survives_a_restart() {
     assert_eq!(app.generation("db").await, 3);
     let (_, etag) = app.desired_state("web").await;
     assert_eq!(etag, "\"gen-1\"");
-    app.put(&desired_state("web"), &json!({}), Some(&etag))
-        .await
-        .expect(200);
+    app.put(
+        &desired_state("web"),
+        &json!({"timeouts": {}, "services": []}),
+        Some(&etag),
+    )
+    .await
+    .expect(200);
     assert_eq!(app.generation("web").await, 2);
 
     // And a second restart keeps those too.

@@ -239,11 +239,11 @@ async fn service_paging_is_stable() {
     let app = TestApp::spawn().await;
     app.create_cluster("big").await;
     let services_json: Vec<Value> = (0..250)
-        .map(|i| json!({"protocol": "tcp", "address": format!("10.2.{}.{}", i / 200, i % 200 + 1), "port": 80}))
+        .map(|i| json!({"protocol": "tcp", "address": format!("10.2.{}.{}", i / 200, i % 200 + 1), "port": 80, "real_servers": []}))
         .collect();
     app.put(
         &desired_state("big"),
-        &json!({"services": services_json}),
+        &json!({"timeouts": {}, "services": services_json}),
         None,
     )
     .await

@@ -326,7 +326,8 @@ impl ServiceRecipe {
                 servers.push(server);
             }
         }
-        spec.real_servers = (!servers.is_empty() || self.flags.2).then_some(servers);
+        // A document writes out every pool, even an empty one.
+        spec.real_servers = Some(servers);
         spec
     }
 }
@@ -351,8 +352,8 @@ fn desired_state_spec() -> impl Strategy<Value = DesiredStateSpec> {
             DesiredStateSpec {
                 cluster: named.then(|| "rt".to_owned()),
                 generation: None,
-                timeouts: TimeoutsSpec { tcp, tcpfin, udp },
-                services,
+                timeouts: Some(TimeoutsSpec { tcp, tcpfin, udp }),
+                services: Some(services),
             }
         })
 }

@@ -332,6 +332,20 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
     let refused = browser.submit(&page.text, &base, &[("port", "0")]).await;
     assert_html(&refused, 422);
     assert_invalid(&input_in(&refused.text, &base, "f-port"), "0");
+
+    // A flag of another scheduler is marked at the flags, not at the scheduler.
+    let page = browser.page(&base).await;
+    let typed = [("scheduler", "wrr"), ("scheduler_flags", "sh-port")];
+    let refused = browser.submit(&page.text, &base, &typed).await;
+    assert_html(&refused, 422);
+    assert_eq!(
+        error_in(&refused.text, &base, "e-scheduler_flags"),
+        "flag sh-port does not apply to scheduler wrr"
+    );
+    assert!(
+        !form_html(&refused.text, &base).contains(r#"id="e-scheduler""#),
+        "the scheduler itself is fine"
+    );
 }
 
 #[tokio::test]
