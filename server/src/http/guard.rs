@@ -40,7 +40,7 @@ impl AllowedHosts {
     /// Whether `host` (a `Host` header, port included or not) is one of them.
     pub fn allows(&self, host: &str) -> bool {
         let name = strip_port(host).to_ascii_lowercase();
-        self.0.iter().any(|allowed| *allowed == name)
+        self.0.contains(&name)
     }
 }
 
