@@ -43,9 +43,11 @@ async fn desired(
         Some("3") => StatusCode::NO_CONTENT.into_response(),
         Some("5") => changes_answer(&weight_diff(5, 6)),
         Some("6") => changes_answer(&weight_diff(7, 8)),
-        Some("4") => Json(serde_json::json!({"generation": 5, "timeouts": {}, "services": [
+        Some("4") => Json(
+            serde_json::json!({"generation": 5, "timeouts": {}, "services": [
             {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "scheduler": "nope",
-             "real_servers": []}]}))
+             "real_servers": []}]}),
+        )
         .into_response(),
         _ => Json(serde_json::json!({"cluster": "prod", "generation": 3,
             "timeouts": {"tcp": 900}, "services": [

@@ -42,7 +42,8 @@ pub fn services(count: usize, weight: u32) -> Value {
 
 /// The same table as the agent receives it, at `generation`: the document's text.
 pub fn document(count: usize, weight: u32, generation: u64) -> String {
-    json!({"generation": generation, "timeouts": {}, "services": services(count, weight)}).to_string()
+    json!({"generation": generation, "timeouts": {}, "services": services(count, weight)})
+        .to_string()
 }
 
 /// A document parsed and validated as the agent's client does it.
