@@ -282,3 +282,21 @@ pub fn query_value<T>(name: &str, checked: Result<T, String>) -> Result<T, ApiEr
         detail: format!("{name}: {message}"),
     })
 }
+
+/// The schema of an address query parameter: an IPv4 or an IPv6 address, as
+/// [`canonical_address`] takes them (anything else is a 400).
+pub fn ip_address_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    };
+    let address = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    let one_of = OneOfBuilder::new()
+        .item(address(KnownFormat::Ipv4))
+        .item(address(KnownFormat::Ipv6))
+        .build();
+    Schema::OneOf(one_of)
+}

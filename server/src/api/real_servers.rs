@@ -50,6 +50,7 @@ impl From<&RealServerRow> for RealServer {
 #[into_params(parameter_in = Query)]
 pub struct RealServerFilter {
     /// Real server address, in any valid notation.
+    #[param(schema_with = super::extract::ip_address_schema)]
     pub address: Option<String>,
     /// 0-65535 (0: the port of a fwmark service's real server).
     #[param(minimum = 0, maximum = 65535)]

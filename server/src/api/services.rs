@@ -51,6 +51,7 @@ impl Service {
 pub struct ServiceFilter {
     pub protocol: Option<Protocol>,
     /// Virtual address, in any valid notation.
+    #[param(schema_with = super::extract::ip_address_schema)]
     pub address: Option<String>,
     /// 1-65535.
     #[param(minimum = 1, maximum = 65535)]
