@@ -17,6 +17,14 @@ use crate::netns::{fresh_netns, veth, Netns};
 /// Where the server listens, in the hub namespace.
 const SERVER_PORT: u16 = 8080;
 
+/// The names the server answers to: the loopback the tests use and the hub address each
+/// director's agent reaches it by (`http://10.200.<n>.1`).
+fn allowed_hosts() -> String {
+    let mut hosts = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    hosts.extend((0..=255).map(|n| format!("10.200.{n}.1")));
+    hosts.join(",")
+}
+
 /// The server's and the agent's executables.
 #[derive(Debug, Clone)]
 pub struct Binaries {
@@ -267,6 +275,7 @@ impl Fleet {
         let file = File::create(log).expect("create the server log");
         let child = Command::new(&self.binaries.server)
             .args(["--listen", &format!("0.0.0.0:{SERVER_PORT}")])
+            .args(["--allowed-hosts", &allowed_hosts()])
             .arg("--data-dir")
             .arg(self.data.path())
             .stdin(Stdio::null())
