@@ -3,6 +3,7 @@
 //! session with the helpers the tests share. Elements are found by what a user sees or
 //! what the page's HTML promises (labels, ids, button and link text), never by CSS classes.
 
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -65,50 +66,63 @@ struct Chromedriver {
 }
 
 impl Chromedriver {
+    /// Starts chromedriver on a free port. The port is free when we pick it but may be
+    /// taken by another process (a parallel test's server or browser) before chromedriver
+    /// binds it: then chromedriver exits, or something else answers on the port, and we
+    /// try again on another port.
     fn start() -> Chromedriver {
+        const ATTEMPTS: usize = 5;
         let chromedriver = program("LVS_CHROMEDRIVER", &["chromedriver"], "chromium-driver");
-        let dir = tempfile::tempdir().expect("a temporary directory for chromedriver");
-        // A free port: chromedriver takes it the moment after we let it go.
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let child = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                dir.path().join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-        let mut driver = Chromedriver { child, port, dir };
-        driver.wait_until_listening();
-        driver
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let dir = tempfile::tempdir().expect("a temporary directory for chromedriver");
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port")
+                .port();
+            let child = Command::new(&chromedriver)
+                .arg(format!("--port={port}"))
+                .arg(format!(
+                    "--log-path={}",
+                    dir.path().join("chromedriver.log").display()
+                ))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+            let mut driver = Chromedriver { child, port, dir };
+            match driver.wait_until_ready() {
+                Ok(()) => return driver,
+                Err(why) => failures.push(format!("port {port}: {why}\n{}", driver.log())),
+            }
+        }
+        panic!(
+            "chromedriver did not start in {ATTEMPTS} attempts:\n{}",
+            failures.join("\n")
+        );
     }
 
-    fn wait_until_listening(&mut self) {
+    /// Waits until chromedriver itself answers `GET /status` as ready: a connection
+    /// alone could reach another process that took the port.
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = String::from("no answer yet");
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "chromedriver exited with {status} before listening: {}",
-                    self.log()
-                );
+                return Err(format!("chromedriver exited with {status} ({last})"));
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
+            match status_of(addr) {
+                Ok(body) if body.contains("\"ready\":true") => return Ok(()),
+                Ok(body) => last = format!("/status answered {body:.200}"),
+                Err(e) => last = format!("/status: {e}"),
             }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on {addr} within 15 s: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
+            if Instant::now() >= deadline {
+                return Err(format!("not ready on {addr} within 20 s ({last})"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -133,6 +147,19 @@ impl Drop for Chromedriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The body of `GET /status` at `addr`, over a plain HTTP/1.0 connection.
+fn status_of(addr: SocketAddr) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(b"GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or(answer))
 }
 
 /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
