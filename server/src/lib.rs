@@ -7,7 +7,11 @@ pub mod config;
 pub mod db;
 pub mod edit;
 pub mod http;
+pub mod json;
 mod low_priority;
+pub mod resources;
+mod same_site;
+pub mod state;
 mod telemetry;
 pub mod ui;
 
@@ -70,14 +74,14 @@ pub async fn serve_with(
     let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx)?);
     let background = tokio::spawn(agents.clone().run_background(db.clone()));
     let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
-    let state = api::AppState {
+    let state = state::AppState {
         db: db.clone(),
         agents: agents.clone(),
         reports,
     };
     let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
     let app = http::protect(
-        api::router(state, options.max_body_bytes),
+        http::app(state, options.max_body_bytes),
         hosts,
         options.timeouts,
     );

@@ -18,13 +18,13 @@ use tokio::sync::watch;
 use utoipa::IntoParams;
 
 use super::auth::Agent;
-use super::desired_state::generation_etag;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
-use super::AppState;
 use crate::agents::reports::{self, ReportError};
 use crate::agents::stats::Latest;
 use crate::db::{clusters, now_millis, Announced};
+use crate::resources::generation_etag;
+use crate::state::AppState;
 
 /// The default and the longest time a long-poll is held, in seconds.
 pub const DEFAULT_POLL_SECONDS: u64 = 30;

@@ -1,44 +1,17 @@
-//! Agent tokens: `lvsa_` and 64 hex digits (32 random bytes), stored only as a SHA-256, and
-//! the extractor that authenticates an agent's request with one.
+//! The extractor that authenticates an agent's request with its director's agent token
+//! (see [`crate::edit::tokens`] for their form).
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
-use super::AppState;
 use crate::db::agent_tokens::TokenOwner;
 use crate::db::{now_millis, Db};
-
-pub const TOKEN_PREFIX: &str = "lvsa_";
-const TOKEN_HEX_DIGITS: usize = 64;
-
-/// A new token, and the hash to store.
-pub fn new_token() -> anyhow::Result<(String, [u8; 32])> {
-    let mut bytes = [0_u8; 32];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    let mut token = String::with_capacity(TOKEN_PREFIX.len() + TOKEN_HEX_DIGITS);
-    token.push_str(TOKEN_PREFIX);
-    for byte in bytes {
-        token.push_str(&format!("{byte:02x}"));
-    }
-    let hash = hash(&token);
-    Ok((token, hash))
-}
-
-pub fn hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-fn well_formed(token: &str) -> bool {
-    token.strip_prefix(TOKEN_PREFIX).is_some_and(|hex| {
-        hex.len() == TOKEN_HEX_DIGITS && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
-}
+use crate::edit::tokens::{hash, well_formed};
+use crate::state::AppState;
 
 /// The director (and so the cluster) whose agent sent the request. Extracting it answers
 /// 401 for a missing, malformed, unknown or revoked token, logging the remote address (never

@@ -9,10 +9,12 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query};
-use super::response::{page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, AppState};
+use super::response::{page, Page, PageParams, Tagged};
 use crate::db::changes::{self, ChangeRow, Source};
 use crate::db::corrupt;
+use crate::edit::lookup;
+use crate::resources::timestamp;
+use crate::state::AppState;
 
 /// One committed change of a cluster's desired state.
 #[derive(Debug, Serialize, ToSchema)]

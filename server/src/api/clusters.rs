@@ -2,48 +2,19 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use lvs_model::spec::{ClusterSpec, TimeoutsSpec};
-use serde::{Deserialize, Serialize};
+use lvs_model::spec::ClusterSpec;
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
-use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, AppState};
-use crate::db::{clusters, clusters::ClusterRow};
+use super::response::{page, Page, PageParams, Tagged};
+use crate::db::clusters;
+use crate::edit::lookup;
 use crate::edit::{self, Source};
-
-/// A cluster as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Cluster {
-    pub name: String,
-    pub description: String,
-    /// Connection timeouts every director applies; unset ones are left as they are.
-    pub timeouts: TimeoutsSpec,
-    /// Generation of the desired state, bumped by every change to it; 0 = never set.
-    pub generation: u64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// The ETag of a cluster, as the API and the UI serve it.
-pub fn cluster_etag(row: &ClusterRow) -> String {
-    etag(&Cluster::from(row))
-}
-
-impl From<&ClusterRow> for Cluster {
-    fn from(row: &ClusterRow) -> Self {
-        Cluster {
-            name: row.name.clone(),
-            description: row.description.clone(),
-            timeouts: row.timeouts_spec(),
-            generation: row.generation(),
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        }
-    }
-}
+use crate::resources::Cluster;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

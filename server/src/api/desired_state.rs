@@ -10,14 +10,11 @@ use utoipa::IntoParams;
 use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::Tagged;
-use super::{lookup, AppState};
 use crate::db::desired_state;
+use crate::edit::lookup;
 use crate::edit::{self, Source};
-
-/// The ETag of a desired state: its generation, which changes exactly when it does.
-pub fn generation_etag(generation: u64) -> String {
-    format!("\"gen-{generation}\"")
-}
+use crate::resources::generation_etag;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -4,195 +4,21 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use lvs_model::agent::ObjectOutcome;
 use lvs_model::spec::DirectorSpec;
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::SqliteConnection;
-use utoipa::ToSchema;
 
 use super::clusters::ClusterFilter;
 use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
-use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, AppState};
-use crate::agents::reports::StoredDrift;
-use crate::agents::Agents;
+use super::response::{page, Page, PageParams, Tagged};
 use crate::db::clusters::ClusterRow;
 use crate::db::director_status::{self, StatusRow};
 use crate::db::{directors, directors::DirectorRow, now_millis};
 use crate::edit;
-
-/// A director as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Director {
-    #[serde(flatten)]
-    pub settings: DirectorSettings,
-    /// When its current agent token was created; null when it has none.
-    pub token_created_at: Option<String>,
-    /// What its agent last reported. Not part of the director's ETag.
-    pub status: DirectorStatus,
-}
-
-/// A director's own fields; its ETag is theirs, so heartbeats do not change it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectorSettings {
-    pub name: String,
-    pub cluster: String,
-    pub description: String,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl DirectorSettings {
-    fn new(row: &DirectorRow, cluster: &str) -> Self {
-        DirectorSettings {
-            name: row.name.clone(),
-            cluster: cluster.to_owned(),
-            description: row.description.clone(),
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        }
-    }
-}
-
-/// Whether a director's kernel holds its cluster's desired state: `in_sync`; `unmanaged`
-/// (the cluster's desired state was never set and the director holds services its agent
-/// leaves alone: import them or set the desired state); `behind` (the current generation
-/// is not applied yet); `error` (some changes of the last report failed); `never_seen`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SyncState {
-    /// The last report applied the cluster's current generation without errors.
-    InSync,
-    /// The cluster's desired state was never set (generation 0) and this director holds
-    /// services (`unmanaged_services`) that its agent leaves alone: import them
-    /// (`POST /api/v1/clusters/{cluster}/import`) or set the desired state. A director at
-    /// generation 0 with no services is `in_sync`.
-    Unmanaged,
-    /// The agent has not reported applying the current generation (yet).
-    Behind,
-    /// Some changes of the last report failed (see `last_errors`).
-    Error,
-    /// No agent of this director ever contacted the server.
-    NeverSeen,
-}
-
-/// A director's agent, as last seen and reported.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectorStatus {
-    /// Seen within the online threshold (30 s: three statistics intervals).
-    pub online: bool,
-    /// The agent's last request of any kind.
-    pub last_seen: Option<String>,
-    /// The generation the last report applied. An agent's long-poll reports it too
-    /// (`applied` in `GET /api/v1/agent/desired-state`).
-    pub applied_generation: Option<u64>,
-    pub sync: SyncState,
-    /// The last report, or the last long-poll that said which generation was applied.
-    pub last_report_at: Option<String>,
-    /// The failed changes of the latest report that had any (kept after later successes).
-    pub last_errors: Vec<ObjectOutcome>,
-    pub last_errors_at: Option<String>,
-    /// The latest drifts the agent repaired, newest first (at most 50). When one report
-    /// repaired more (a flushed table), its last entry counts the rest: object
-    /// `"<n> more objects"`.
-    pub drift_repaired: Vec<RepairedDrift>,
-    pub agent_version: Option<String>,
-    pub kernel_version: Option<String>,
-    /// Services the agent found and left alone at generation 0; see
-    /// `POST /api/v1/clusters/{cluster}/import`.
-    pub unmanaged_services: u64,
-}
-
-/// A change made behind the agent's back that it undid.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RepairedDrift {
-    pub object: String,
-    pub found: String,
-    pub repaired_at: String,
-}
-
-impl Director {
-    /// The director as shown by the API and the UI.
-    pub fn new(
-        row: &DirectorRow,
-        cluster: &ClusterRow,
-        status: Option<&StatusRow>,
-        agents: &Agents,
-        now: i64,
-    ) -> Self {
-        let mut status = status.cloned().unwrap_or_default();
-        let last_seen = status.last_seen.max(agents.last_seen(row.id));
-        // A long-poll after the last report said which generation the agent applied.
-        if let Some(applied) = agents
-            .last_applied(row.id)
-            .filter(|a| status.reported_at.is_none_or(|at| a.at > at))
-        {
-            status.reported_at = Some(applied.at);
-            status.applied_generation = Some(applied.generation);
-            status.last_report_ok = Some(1);
-        }
-        let applied_generation = status
-            .applied_generation
-            .map(|g| u64::try_from(g).unwrap_or(0));
-        let unmanaged_services = status
-            .unmanaged_services
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
-        let sync = if last_seen.is_none() {
-            SyncState::NeverSeen
-        } else if status.reported_at.is_none() {
-            SyncState::Behind
-        } else if status.last_report_ok == Some(0) {
-            SyncState::Error
-        } else if applied_generation != Some(cluster.generation()) {
-            SyncState::Behind
-        } else if cluster.generation() == 0 && unmanaged_services > 0 {
-            SyncState::Unmanaged
-        } else {
-            SyncState::InSync
-        };
-        let last_errors = status
-            .last_errors
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        let drift: Vec<StoredDrift> = status
-            .drift_repaired
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        Director {
-            settings: DirectorSettings::new(row, &cluster.name),
-            token_created_at: status.token_created_at.map(timestamp),
-            status: DirectorStatus {
-                online: agents.is_online(last_seen, now),
-                last_seen: last_seen.map(timestamp),
-                applied_generation,
-                sync,
-                last_report_at: status.reported_at.map(timestamp),
-                last_errors,
-                last_errors_at: status.last_errors_at.map(timestamp),
-                drift_repaired: drift
-                    .into_iter()
-                    .map(|d| RepairedDrift {
-                        object: d.object,
-                        found: d.found,
-                        repaired_at: timestamp(d.at),
-                    })
-                    .collect(),
-                agent_version: status.agent_version,
-                kernel_version: status.kernel_version,
-                unmanaged_services,
-            },
-        }
-    }
-}
-
-/// The ETag of a director, as the API and the UI serve it: that of its own fields.
-pub fn director_etag(row: &DirectorRow, cluster: &str) -> String {
-    etag(&DirectorSettings::new(row, cluster))
-}
+use crate::edit::lookup;
+use crate::resources::{director_etag, Director};
+use crate::state::AppState;
 
 /// A director with its status, answered with its ETag.
 async fn tagged(

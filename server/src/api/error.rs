@@ -6,6 +6,9 @@ use lvs_model::{FieldError, ValidationErrors};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::edit::EditError;
+use crate::json::JsonError;
+
 /// An error answer. Client errors say what was wrong; server errors are logged in full
 /// and answered with a generic body.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +150,28 @@ impl From<sqlx::Error> for ApiError {
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         ApiError::Validation(errors)
+    }
+}
+
+impl From<EditError> for ApiError {
+    fn from(error: EditError) -> Self {
+        match error {
+            EditError::NotFound(detail) => ApiError::NotFound(detail),
+            EditError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            EditError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
+            EditError::Malformed(detail) => ApiError::BadRequest {
+                code: "malformed_json",
+                detail,
+            },
+            EditError::Invalid(errors) => ApiError::Validation(errors),
+            EditError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<JsonError> for ApiError {
+    fn from(error: JsonError) -> Self {
+        EditError::from(error).into()
     }
 }
 

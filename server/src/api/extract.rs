@@ -7,11 +7,11 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header::{CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use lvs_model::ValidationErrors;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::plain_words::plain_words;
+pub use crate::edit::IfMatch;
+use crate::json::plain_words;
 
 /// A JSON body: `application/json` or any `+json` type (such as merge-patch), parsed with
 /// the path of any mistyped field so it can be reported against that field.
@@ -63,59 +63,10 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
     }
 }
 
-/// Parses JSON: syntax errors are 400, values of the wrong type 422 against their field.
+/// Parses a JSON body as [`crate::json::parse_json`] does, answering its failures as the
+/// API does: 400 for what is not JSON, 422 against the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Every body is an object, but serde also reads a struct from an array of its field
-    // values, which would make `[]` an empty desired state that deletes every service.
-    let array = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    // Tracking the path of every value halves parsing speed, so only a body that fails is
-    // parsed again to find where.
-    match serde_json::from_slice(bytes) {
-        Ok(_) if array => Err(ApiError::invalid("", "must be a JSON object, not an array")),
-        Ok(value) => Ok(value),
-        Err(_) => Err(locate_json_error::<T>(bytes)),
-    }
-}
-
-fn locate_json_error<T: DeserializeOwned>(bytes: &[u8]) -> ApiError {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-        Ok(_) => match deserializer.end() {
-            Ok(()) => return ApiError::Internal(anyhow::anyhow!("JSON failed to parse only once")),
-            Err(error) => return malformed(&error),
-        },
-        Err(error) => error,
-    };
-    let path = error.path().to_string();
-    let inner = error.into_inner();
-    match inner.classify() {
-        serde_json::error::Category::Data => {
-            let parent = if path == "." { String::new() } else { path };
-            let message = without_position(&inner.to_string());
-            let (field, message) =
-                missing_field(&parent, &message).unwrap_or_else(|| (parent, plain_words(&message)));
-            ApiError::Validation(ValidationErrors::one(field, message))
-        }
-        _ => malformed(&inner),
-    }
-}
-
-/// serde reports a missing field against its parent object; the client wants the field.
-fn missing_field(parent: &str, message: &str) -> Option<(String, String)> {
-    let name = message.strip_prefix("missing field `")?.strip_suffix('`')?;
-    let field = if parent.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{parent}.{name}")
-    };
-    Some((field, "required".to_owned()))
-}
-
-fn malformed(error: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest {
-        code: "malformed_json",
-        detail: format!("the body is not valid JSON: {error}"),
-    }
+    Ok(crate::json::parse_json(bytes)?)
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -127,14 +78,6 @@ fn is_json(content_type: &str) -> bool {
         .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
-}
-
-/// serde_json appends " at line L column C", which means nothing against a field path.
-fn without_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// Path parameters, with a 400 problem naming the parameter when one does not parse.
@@ -209,55 +152,20 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
-/// The `If-Match` header: the write goes ahead only if the resource's current ETag is
-/// listed (or the header is `*`, or absent).
-#[derive(Debug, Default)]
-pub struct IfMatch(Option<String>);
-
+/// The `If-Match` header as the write layer's precondition.
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         match parts.headers.get(IF_MATCH) {
-            None => Ok(IfMatch(None)),
+            None => Ok(IfMatch::new(None)),
             Some(value) => value
                 .to_str()
-                .map(|v| IfMatch(Some(v.to_owned())))
+                .map(|v| IfMatch::new(Some(v.to_owned())))
                 .map_err(|_| ApiError::BadRequest {
                     code: "invalid_header",
                     detail: "If-Match is not valid ASCII".into(),
                 }),
-        }
-    }
-}
-
-impl IfMatch {
-    /// The precondition of an `If-Match` header's value: `None` for none, `*`, or ETags
-    /// separated by commas.
-    pub fn new(header: Option<String>) -> Self {
-        IfMatch(header)
-    }
-
-    /// Only `etag` (quoted, as served) matches: for a form that carries the ETag of what
-    /// it was rendered from, so a change made since is refused rather than overwritten.
-    pub fn from_etag(etag: impl Into<String>) -> Self {
-        IfMatch(Some(etag.into()))
-    }
-
-    /// Fails with 412 unless `current` (a quoted ETag) satisfies the header.
-    pub fn check(&self, current: &str) -> Result<(), ApiError> {
-        let Some(header) = &self.0 else { return Ok(()) };
-        let matches = header.split(',').map(str::trim).any(|tag| {
-            // If-Match uses the strong comparison, so a weak tag never matches.
-            tag == "*" || tag == current
-        });
-        if matches {
-            Ok(())
-        } else {
-            Err(ApiError::PreconditionFailed(format!(
-                "If-Match {header} does not match the current ETag {current}; \
-                 read the resource again and reapply your change"
-            )))
         }
     }
 }

@@ -6,12 +6,12 @@ use lvs_model::DiffSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::desired_state::generation_etag;
 use super::error::{ApiResult, Problem};
 use super::extract::{Path, Query};
 use super::response::Tagged;
-use super::AppState;
 use crate::edit;
+use crate::resources::generation_etag;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

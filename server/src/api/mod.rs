@@ -13,40 +13,21 @@ mod explorer;
 pub mod extract;
 pub mod health;
 pub mod import;
-pub mod lookup;
-pub(crate) mod patch;
-mod plain_words;
 pub mod real_servers;
 pub mod response;
 pub mod services;
 pub mod stats;
 pub mod tokens;
 
-use std::sync::Arc;
-
-use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::agents::reports::Reports;
-use crate::agents::Agents;
-use crate::db::Db;
+use crate::state::AppState;
 use error::ApiError;
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub agents: Arc<Agents>,
-    /// The writer of the agents' apply reports.
-    pub reports: Reports,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -204,8 +185,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_routes_and_doc().1
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The API's routes, the OpenAPI document and its explorer, with `state`.
+pub fn routes(state: AppState) -> Router {
     let (api, spec) = api_routes_and_doc();
     let spec_json = spec.to_pretty_json().unwrap_or_default();
     api.route(
@@ -218,40 +199,25 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         }),
     )
     .merge(explorer::routes())
-    .with_state(state.clone())
-    .merge(crate::ui::router(state))
-    .fallback(not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(DefaultBodyLimit::max(max_body_bytes))
-    .layer(CatchPanicLayer::custom(|_| {
-        ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
-    }))
-    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }
 
-/// Under `/api`, a JSON problem; elsewhere, the UI's HTML page.
-async fn not_found(uri: Uri) -> axum::response::Response {
-    if is_api(&uri) {
-        ApiError::NotFound(format!("no resource at {}", uri.path())).into_response()
-    } else {
-        crate::ui::not_found().await
-    }
+/// The answer to a path under `/api` that names no resource.
+pub async fn not_found(uri: Uri) -> Response {
+    ApiError::NotFound(format!("no resource at {}", uri.path())).into_response()
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> axum::response::Response {
-    if is_api(&uri) {
-        ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
-            .into_response()
-    } else {
-        crate::ui::method_not_allowed().await
-    }
+/// The answer to a method that a path under `/api` does not take.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path())).into_response()
 }
 
-fn is_api(uri: &Uri) -> bool {
-    is_api_path(uri.path())
+/// The answer to a request handler that panicked.
+pub fn panicked() -> Response {
+    ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
 }
 
 /// The API's paths: `/api/...` and the probes; the others are the UI's.
-pub(crate) fn is_api_path(path: &str) -> bool {
+pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
 }

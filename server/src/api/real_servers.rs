@@ -4,47 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::RealServerSpec;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
-use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, AppState};
-use crate::db::real_servers::{self, RealServerRow};
+use super::response::{page, Page, PageParams, Tagged};
+use crate::db::real_servers::{self};
+use crate::edit::lookup;
 use crate::edit::{self, Source};
-
-/// A real server as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RealServer {
-    pub id: i64,
-    pub service_id: i64,
-    /// `10.0.0.2:80` or `[2001:db8::2]:80`.
-    pub key: String,
-    #[serde(flatten)]
-    pub spec: RealServerSpec,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// The ETag of a real server, as the API and the UI serve it.
-pub fn real_server_etag(row: &RealServerRow) -> String {
-    etag(&RealServer::from(row))
-}
-
-impl From<&RealServerRow> for RealServer {
-    fn from(row: &RealServerRow) -> Self {
-        RealServer {
-            id: row.id,
-            service_id: row.service_id,
-            key: row.key(),
-            spec: row.spec(),
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        }
-    }
-}
+use crate::resources::RealServer;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -6,20 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// The ETag of a representation: a hash of its JSON, so it changes exactly when what a
-/// client would see changes.
-pub fn etag_of(json: &[u8]) -> String {
-    // FNV-1a: stable across builds and platforms, and plenty for change detection.
-    let hash = json.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("\"{hash:016x}\"")
-}
-
-/// The ETag a value would be served with.
-pub fn etag<T: Serialize>(value: &T) -> String {
-    etag_of(&serde_json::to_vec(value).unwrap_or_default())
-}
+use crate::resources::etag_of;
 
 /// A JSON resource answered with its ETag, and a `Location` when it was just created.
 /// Serialised when built, so it can be made from borrowed data.
@@ -177,16 +164,4 @@ pub fn page<R, T>(
     };
     let items = rows.into_iter().map(item).collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
-}
-
-/// Formats stored Unix milliseconds as RFC 3339.
-pub fn timestamp(millis: i64) -> String {
-    let nanos = i128::from(millis) * 1_000_000;
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

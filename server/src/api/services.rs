@@ -4,47 +4,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::ServiceSpec;
 use lvs_model::{Fwmark, Port, Protocol};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
-use super::response::{etag, page, timestamp, Page, PageParams, Tagged};
-use super::{lookup, AppState};
-use crate::db::services::{self, ServiceRow};
+use super::response::{page, Page, PageParams, Tagged};
+use crate::db::services::{self};
+use crate::edit::lookup;
 use crate::edit::{self, Source};
-
-/// A virtual service as the API shows it (its real servers are a sub-resource).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Service {
-    pub id: i64,
-    pub cluster: String,
-    /// The kernel's key for it: `tcp:10.0.0.1:80`, `udp:[2001:db8::1]:53`, `fwmark:42:ipv4`.
-    pub key: String,
-    #[serde(flatten)]
-    pub spec: ServiceSpec,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// The ETag of a service, as the API and the UI serve it.
-pub fn service_etag(row: &ServiceRow, cluster: &str) -> String {
-    etag(&Service::new(row, cluster))
-}
-
-impl Service {
-    pub fn new(row: &ServiceRow, cluster: &str) -> Self {
-        Service {
-            id: row.id,
-            cluster: cluster.to_owned(),
-            key: row.service_key.clone(),
-            spec: row.spec(),
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        }
-    }
-}
+use crate::resources::Service;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -8,9 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query};
-use super::response::{timestamp, Tagged};
-use super::{lookup, AppState};
+use super::response::Tagged;
 use crate::agents::stats::{Resolution, COARSE_POINTS, FINE_POINTS};
+use crate::edit::lookup;
+use crate::resources::timestamp;
+use crate::state::AppState;
 
 /// A director's latest statistics report.
 #[derive(Debug, Serialize, ToSchema)]

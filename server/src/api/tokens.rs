@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use super::error::{ApiResult, Problem};
 use super::extract::Path;
-use super::response::timestamp;
-use super::AppState;
 use crate::edit;
+use crate::resources::timestamp;
+use crate::state::AppState;
 
 /// A new agent token. It is shown only in this answer: the server keeps only its hash.
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,15 +4,16 @@ use lvs_model::spec::ClusterSpec;
 use lvs_model::Diff;
 use serde_json::Value;
 
+use super::{lookup, patch};
 use super::{unique, IfMatch, Source};
-use crate::api::clusters::cluster_etag;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::{lookup, patch, AppState};
+use super::{EditError, EditResult};
 use crate::db::clusters::{self, ClusterRow};
 use crate::db::{directors, now_millis, services};
+use crate::resources::cluster_etag;
+use crate::state::AppState;
 
 /// Creates a cluster (at generation 0: its desired state was never set).
-pub async fn create(state: &AppState, spec: &ClusterSpec) -> ApiResult<ClusterRow> {
+pub async fn create(state: &AppState, spec: &ClusterSpec) -> EditResult<ClusterRow> {
     let settings = spec.parse()?;
     let mut tx = state.db.write().await?;
     let inserted = clusters::insert(&mut tx, &settings, now_millis()).await;
@@ -28,7 +29,7 @@ pub async fn replace(
     spec: ClusterSpec,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<ClusterRow> {
+) -> EditResult<ClusterRow> {
     update(state, name, if_match, source, |_| Ok(spec)).await
 }
 
@@ -39,7 +40,7 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<ClusterRow> {
+) -> EditResult<ClusterRow> {
     update(state, name, if_match, source, |current| {
         patch::merge(&current, changes)
     })
@@ -52,13 +53,13 @@ pub async fn delete(
     name: &str,
     force: bool,
     if_match: &IfMatch,
-) -> ApiResult<()> {
+) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, name).await?;
     if_match.check(&cluster_etag(&row))?;
     let services = services::count(&mut tx, row.id).await?;
     if services > 0 && !force {
-        return Err(ApiError::Conflict {
+        return Err(EditError::Conflict {
             code: "cluster_not_empty",
             detail: format!(
                 "cluster {name} still has {services} services; delete them first, \
@@ -85,8 +86,8 @@ async fn update(
     name: &str,
     if_match: &IfMatch,
     source: Source,
-    edit: impl FnOnce(ClusterSpec) -> ApiResult<ClusterSpec>,
-) -> ApiResult<ClusterRow> {
+    edit: impl FnOnce(ClusterSpec) -> EditResult<ClusterSpec>,
+) -> EditResult<ClusterRow> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, name).await?;
     if_match.check(&cluster_etag(&row))?;

@@ -3,11 +3,12 @@
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::Diff;
 
+use super::lookup;
+use super::{EditError, EditResult};
 use super::{IfMatch, Source};
-use crate::api::desired_state::generation_etag;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::{lookup, AppState};
 use crate::db::{clusters, desired_state, now_millis};
+use crate::resources::generation_etag;
+use crate::state::AppState;
 
 /// Replaces a cluster's services and timeouts with `document` in one transaction, writing
 /// only the rows that differ, and returns the diff (from the cluster's generation to the
@@ -21,9 +22,9 @@ pub async fn replace(
     dry_run: bool,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<Diff> {
+) -> EditResult<Diff> {
     if document.cluster.as_ref().is_some_and(|c| c != cluster) {
-        return Err(ApiError::invalid(
+        return Err(EditError::invalid(
             "cluster",
             format!("must be {cluster}, as in the URL"),
         ));
@@ -42,7 +43,7 @@ pub async fn replace(
     let current_generation = row.generation();
     if_match.check(&generation_etag(current_generation))?;
     if let Some(base) = base_generation.filter(|base| *base != current_generation) {
-        return Err(ApiError::PreconditionFailed(format!(
+        return Err(EditError::PreconditionFailed(format!(
             "the document is based on generation {base}, but cluster {cluster} is at \
              generation {current_generation}; fetch it again and reapply your change"
         )));

@@ -4,19 +4,20 @@
 use lvs_model::spec::DirectorSpec;
 use serde_json::Value;
 
+use super::EditResult;
+use super::{lookup, patch};
 use super::{unique, IfMatch};
-use crate::api::directors::director_etag;
-use crate::api::error::ApiResult;
-use crate::api::{lookup, patch, AppState};
 use crate::db::directors::{self, DirectorRow};
 use crate::db::now_millis;
+use crate::resources::director_etag;
+use crate::state::AppState;
 
 /// Adds a director to a cluster.
 pub async fn create(
     state: &AppState,
     cluster: &str,
     spec: &DirectorSpec,
-) -> ApiResult<DirectorRow> {
+) -> EditResult<DirectorRow> {
     let settings = spec.parse()?;
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -35,7 +36,7 @@ pub async fn replace(
     name: &str,
     spec: DirectorSpec,
     if_match: &IfMatch,
-) -> ApiResult<DirectorRow> {
+) -> EditResult<DirectorRow> {
     update(state, cluster, name, if_match, |_| Ok(spec)).await
 }
 
@@ -46,7 +47,7 @@ pub async fn merge_patch(
     name: &str,
     changes: &Value,
     if_match: &IfMatch,
-) -> ApiResult<DirectorRow> {
+) -> EditResult<DirectorRow> {
     update(state, cluster, name, if_match, |current| {
         patch::merge(&current, changes)
     })
@@ -59,7 +60,7 @@ pub async fn delete(
     cluster: &str,
     name: &str,
     if_match: &IfMatch,
-) -> ApiResult<()> {
+) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::director(&mut tx, &cluster, name).await?;
@@ -75,8 +76,8 @@ async fn update(
     cluster: &str,
     name: &str,
     if_match: &IfMatch,
-    edit: impl FnOnce(DirectorSpec) -> ApiResult<DirectorSpec>,
-) -> ApiResult<DirectorRow> {
+    edit: impl FnOnce(DirectorSpec) -> EditResult<DirectorSpec>,
+) -> EditResult<DirectorRow> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::director(&mut tx, &cluster, name).await?;

@@ -4,10 +4,11 @@
 use lvs_model::spec::{DesiredStateSpec, ServiceSpec, TimeoutsSpec};
 use lvs_model::{Diff, Timeouts};
 
+use super::lookup;
 use super::Source;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::{lookup, AppState};
+use super::{EditError, EditResult};
 use crate::db::{clusters, desired_state, director_status, now_millis};
+use crate::state::AppState;
 
 /// The kernel's own timeouts, in seconds, before anyone sets them: TCP established
 /// (`ip_vs_proto_tcp.c`, 15 min), TCP after a FIN (2 min) and UDP (`ip_vs_proto_udp.c`,
@@ -39,11 +40,11 @@ pub struct NotImported {
 /// connection timeouts it found there, and returns the diff (generation 0 to 1). Only
 /// while the cluster is at generation 0: 409 `already_managed` afterwards, `not_reported`
 /// before the agent's first report. Recorded as made by [`Source::Import`], whoever asked.
-pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> ApiResult<Imported> {
+pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> EditResult<Imported> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, cluster).await?;
     if row.generation() != 0 {
-        return Err(ApiError::Conflict {
+        return Err(EditError::Conflict {
             code: "already_managed",
             detail: format!(
                 "cluster {cluster} is at generation {}: its desired state is already managed \
@@ -54,7 +55,7 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Api
     }
     let director = lookup::director(&mut tx, &row, from_director).await?;
     let Some(unmanaged) = director_status::unmanaged(&mut tx, director.id).await? else {
-        return Err(ApiError::Conflict {
+        return Err(EditError::Conflict {
             code: "not_reported",
             detail: format!(
                 "director {} has not reported yet; start its agent and try again",

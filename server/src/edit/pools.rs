@@ -8,11 +8,12 @@ use lvs_model::{
     DesiredService, Diff, RealServerChange, RealServerKey, ServiceChange, ValidationErrors,
 };
 
+use super::lookup;
+use super::{EditError, EditResult};
 use super::{IfMatch, Source};
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::response::etag;
-use crate::api::{lookup, AppState};
 use crate::db::{clusters, now_millis, real_servers};
+use crate::resources::etag;
+use crate::state::AppState;
 
 /// What replacing a pool does, or did.
 #[derive(Debug)]
@@ -35,7 +36,7 @@ pub async fn replace(
     if_match: &IfMatch,
     dry_run: bool,
     source: Source,
-) -> ApiResult<PoolPlan> {
+) -> EditResult<PoolPlan> {
     let mut tx = if dry_run {
         state.db.read().await?
     } else {
@@ -54,7 +55,7 @@ pub async fn replace(
         current_servers.push(server);
     }
     let current = DesiredService::new(settings.clone(), current_servers)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored pool of {key}: {e}")))?;
+        .map_err(|e| EditError::Internal(anyhow::anyhow!("stored pool of {key}: {e}")))?;
     let pool_etag = etag(&current.to_spec());
     if_match.check(&pool_etag)?;
 

@@ -4,13 +4,14 @@ use lvs_model::spec::RealServerSpec;
 use lvs_model::{Diff, RealServer, RealServerState};
 use serde_json::Value;
 
+use super::EditResult;
+use super::{lookup, patch};
 use super::{unique, IfMatch, Source};
-use crate::api::error::ApiResult;
-use crate::api::real_servers::real_server_etag;
-use crate::api::{lookup, patch, AppState};
 use crate::db::real_servers::{self, RealServerRow};
 use crate::db::services::ServiceRow;
 use crate::db::{clusters, now_millis};
+use crate::resources::real_server_etag;
+use crate::state::AppState;
 
 /// Adds a real server to a service.
 pub async fn create(
@@ -19,7 +20,7 @@ pub async fn create(
     service: i64,
     spec: &RealServerSpec,
     source: Source,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
@@ -44,7 +45,7 @@ pub async fn replace(
     spec: RealServerSpec,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
     update(state, path, if_match, source, |_| Ok(spec)).await
 }
@@ -58,10 +59,30 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
     update(state, path, if_match, source, |current| {
         patch::merge(&current, changes)
+    })
+    .await
+}
+
+/// Sets a real server's configured weight; a drained one stays drained.
+pub async fn set_weight(
+    state: &AppState,
+    cluster: &str,
+    service: i64,
+    id: i64,
+    weight: i64,
+    if_match: &IfMatch,
+    source: Source,
+) -> EditResult<RealServerRow> {
+    let path = (cluster, service, id);
+    update(state, path, if_match, source, |current| {
+        Ok(RealServerSpec {
+            weight: Some(weight),
+            ..current
+        })
     })
     .await
 }
@@ -75,7 +96,7 @@ pub async fn drain(
     id: i64,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
     set_state(state, path, if_match, source, RealServerState::Drained).await
 }
@@ -88,7 +109,7 @@ pub async fn restore(
     id: i64,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
     set_state(state, path, if_match, source, RealServerState::Active).await
 }
@@ -101,7 +122,7 @@ pub async fn delete(
     id: i64,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<()> {
+) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
@@ -125,7 +146,7 @@ async fn set_state(
     if_match: &IfMatch,
     source: Source,
     new: RealServerState,
-) -> ApiResult<RealServerRow> {
+) -> EditResult<RealServerRow> {
     update(state, path, if_match, source, |current| {
         Ok(RealServerSpec {
             state: Some(new.to_string()),
@@ -140,8 +161,8 @@ async fn update(
     (cluster, service, id): Path<'_>,
     if_match: &IfMatch,
     source: Source,
-    edit: impl FnOnce(RealServerSpec) -> ApiResult<RealServerSpec>,
-) -> ApiResult<RealServerRow> {
+    edit: impl FnOnce(RealServerSpec) -> EditResult<RealServerSpec>,
+) -> EditResult<RealServerRow> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;

@@ -4,12 +4,13 @@ use lvs_model::spec::ServiceSpec;
 use lvs_model::{DesiredService, Diff, ValidationErrors, VirtualService};
 use serde_json::Value;
 
+use super::{lookup, patch};
 use super::{unique, IfMatch, Source};
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::services::service_etag;
-use crate::api::{lookup, patch, AppState};
+use super::{EditError, EditResult};
 use crate::db::services::{self, ServiceRow};
 use crate::db::{clusters, corrupt, desired_state, now_millis, real_servers, Tx};
+use crate::resources::service_etag;
+use crate::state::AppState;
 
 /// Creates a service, with its `real_servers` if the spec lists any, in one change.
 pub async fn create(
@@ -17,7 +18,7 @@ pub async fn create(
     cluster: &str,
     spec: &ServiceSpec,
     source: Source,
-) -> ApiResult<ServiceRow> {
+) -> EditResult<ServiceRow> {
     let service = DesiredService::parse(spec)?;
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -41,7 +42,7 @@ pub async fn replace(
     spec: ServiceSpec,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<ServiceRow> {
+) -> EditResult<ServiceRow> {
     update(state, cluster, id, if_match, source, |_| Ok(spec)).await
 }
 
@@ -53,7 +54,7 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<ServiceRow> {
+) -> EditResult<ServiceRow> {
     update(state, cluster, id, if_match, source, |current| {
         patch::merge(&current, changes)
     })
@@ -67,7 +68,7 @@ pub async fn delete(
     id: i64,
     if_match: &IfMatch,
     source: Source,
-) -> ApiResult<()> {
+) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
@@ -86,15 +87,15 @@ async fn update(
     id: i64,
     if_match: &IfMatch,
     source: Source,
-    edit: impl FnOnce(ServiceSpec) -> ApiResult<ServiceSpec>,
-) -> ApiResult<ServiceRow> {
+    edit: impl FnOnce(ServiceSpec) -> EditResult<ServiceSpec>,
+) -> EditResult<ServiceRow> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
     if_match.check(&service_etag(&row, &cluster.name))?;
     let spec = edit(row.spec())?;
     if spec.real_servers.is_some() {
-        return Err(ApiError::invalid(
+        return Err(EditError::invalid(
             "real_servers",
             "edit real servers under .../services/{service}/real-servers",
         ));
@@ -125,7 +126,7 @@ async fn with_real_servers(
     row: &ServiceRow,
     old: VirtualService,
     new: VirtualService,
-) -> ApiResult<(DesiredService, DesiredService)> {
+) -> EditResult<(DesiredService, DesiredService)> {
     let mut errors = ValidationErrors::default();
     let (mut before, mut after) = (Vec::new(), Vec::new());
     for server in real_servers::list(tx, row.id, None, None, 0, i64::MAX).await? {

@@ -1,13 +1,33 @@
-//! What every request goes through before it reaches the API or the UI: the host and
-//! cross-site checks ([`guard`]), the security headers ([`headers`]), and the connection
-//! loop with its read timeouts ([`listen`]).
+//! The whole HTTP application: the REST API and the UI side by side ([`app`]), behind what
+//! every request goes through first: the host and cross-site checks ([`guard`]), the
+//! security headers ([`headers`]), and the connection loop with its read timeouts
+//! ([`listen`]). This is the top of the server: it may use every layer, none uses it.
 
 pub mod guard;
 pub mod headers;
 pub mod listen;
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::response::Response;
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::{api, ui};
+
+/// The API and the UI over `state`, with the answers for what neither serves.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    api::routes(state.clone())
+        .merge(ui::router(state))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| api::panicked()))
+        .layer(TraceLayer::new_for_http())
+}
 
 /// `app` behind the host and cross-site checks, with the security headers on every
 /// answer (refusals included) and a bound on pauses in request bodies.
@@ -15,4 +35,21 @@ pub fn protect(app: Router, hosts: guard::AllowedHosts, timeouts: listen::Timeou
     app.layer(RequestBodyTimeoutLayer::new(timeouts.body))
         .layer(axum::middleware::from_fn_with_state(hosts, guard::layer))
         .layer(axum::middleware::from_fn(headers::layer))
+}
+
+/// Under `/api`, a JSON problem; elsewhere, the UI's HTML page.
+async fn not_found(uri: Uri) -> Response {
+    if api::is_api_path(uri.path()) {
+        api::not_found(uri).await
+    } else {
+        ui::not_found().await
+    }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if api::is_api_path(uri.path()) {
+        api::method_not_allowed(method, uri).await
+    } else {
+        ui::method_not_allowed().await
+    }
 }

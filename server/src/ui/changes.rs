@@ -11,8 +11,9 @@ use super::extract::Path;
 use super::format;
 use super::page::{path_segment, Chrome, Tab};
 use super::session::Browser;
-use crate::api::{lookup, AppState};
 use crate::db::changes::{self, ChangeRow};
+use crate::edit::lookup;
+use crate::state::AppState;
 
 const PAGE_SIZE: i64 = 50;
 

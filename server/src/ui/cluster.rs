@@ -18,11 +18,12 @@ use super::format;
 use super::page::{path_segment, Chrome, Tab};
 use super::session::{redirect_with, Browser, FlashKind};
 use crate::agents::stats::Resolution;
-use crate::api::{lookup, AppState};
 use crate::db::clusters::ClusterRow;
 use crate::db::pools;
 use crate::db::services::{self, Filter, ServiceRow};
 use crate::edit;
+use crate::edit::lookup;
+use crate::state::AppState;
 
 /// Services per page: enough to scan, small enough to render in milliseconds.
 pub const PAGE_SIZE: i64 = 50;

@@ -17,10 +17,11 @@ use super::fleet::{director_line, DirectorLine};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::session::{redirect_with, refused, Browser, FlashKind};
-use crate::api::directors::{director_etag, Director, SyncState};
-use crate::api::{lookup, AppState};
 use crate::db::{director_status, directors, now_millis};
+use crate::edit::lookup;
 use crate::edit::{self, IfMatch};
+use crate::resources::{director_etag, Director, SyncState};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "directors.html")]

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::form::sentence;
 use super::page::Chrome;
-use crate::api::error::ApiError;
+use crate::edit::EditError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
@@ -33,18 +33,23 @@ impl From<askama::Error> for UiError {
     }
 }
 
-impl From<ApiError> for UiError {
+impl From<EditError> for UiError {
     /// Errors of the shared edit operations that a page did not handle itself.
-    fn from(error: ApiError) -> Self {
+    fn from(error: EditError) -> Self {
         match error {
-            ApiError::NotFound(detail) => UiError::NotFound(sentence(&detail)),
-            ApiError::Internal(e) => UiError::Internal(e),
-            other => {
-                let status = other.status();
-                UiError::Status(status, sentence(&other.to_string()))
-            }
+            EditError::NotFound(detail) => UiError::NotFound(sentence(&detail)),
+            EditError::Internal(e) => UiError::Internal(e),
+            EditError::Conflict { .. } => status(StatusCode::CONFLICT, &error),
+            EditError::PreconditionFailed(_) => status(StatusCode::PRECONDITION_FAILED, &error),
+            EditError::Malformed(_) => status(StatusCode::BAD_REQUEST, &error),
+            EditError::Invalid(_) => status(StatusCode::UNPROCESSABLE_ENTITY, &error),
         }
     }
+}
+
+/// A refusal as a page: its HTTP status, and its message as a sentence.
+fn status(status: StatusCode, error: &EditError) -> UiError {
+    UiError::Status(status, sentence(&error.to_string()))
 }
 
 #[derive(Template)]

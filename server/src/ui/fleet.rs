@@ -10,9 +10,9 @@ use super::error::UiResult;
 use super::format;
 use super::page::Chrome;
 use super::session::Browser;
-use crate::api::directors::{Director, SyncState};
-use crate::api::AppState;
 use crate::db::{clusters, director_status, directors, now_millis, services};
+use crate::resources::{Director, SyncState};
+use crate::state::AppState;
 
 /// Clusters shown; a fleet is a handful of clusters, each with a handful of directors.
 const MAX_CLUSTERS: i64 = 500;

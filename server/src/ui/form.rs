@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use lvs_model::ValidationErrors;
 
-use crate::api::error::ApiError;
+use crate::edit::EditError;
 
 /// A form as submitted (or as first shown), with what is wrong with it.
 #[derive(Debug, Default, Clone)]
@@ -131,10 +131,10 @@ impl FormState {
     }
 
     /// Shows an edit operation's refusal on the form; other errors are returned.
-    pub fn refused(&mut self, error: ApiError, shown: &[&str]) -> Result<(), ApiError> {
+    pub fn refused(&mut self, error: EditError, shown: &[&str]) -> Result<(), EditError> {
         match error {
-            ApiError::Validation(errors) => self.add_validation(&errors, shown),
-            ApiError::PreconditionFailed(_) => {
+            EditError::Invalid(errors) => self.add_validation(&errors, shown),
+            EditError::PreconditionFailed(_) => {
                 self.conflict = true;
                 self.problem = Some(
                     "Someone else changed this since you opened the page; nothing was saved. \
@@ -142,7 +142,7 @@ impl FormState {
                         .to_owned(),
                 );
             }
-            ApiError::Conflict { detail, .. } => self.problem = Some(sentence(&detail)),
+            EditError::Conflict { detail, .. } => self.problem = Some(sentence(&detail)),
             other => return Err(other),
         }
         Ok(())

@@ -36,7 +36,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::api::AppState;
+use crate::state::AppState;
 use assets::Assets;
 
 /// The static files, compiled in: their hashed names are fixed for the process's life.

@@ -18,9 +18,9 @@ use super::page::{path_segment, Chrome, Tab};
 use super::pool_text;
 use super::service_view;
 use super::session::{redirect_with, Browser, FlashKind};
-use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::edit::EditError;
 use crate::edit::{self, pools::PoolPlan, IfMatch, Source};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "pool.html")]
@@ -135,7 +135,7 @@ async fn run(
             let plan = Some(Plan::of(&diff, pool_etag));
             PoolPage { plan, ..page }.respond(StatusCode::OK)
         }
-        Err(ApiError::Validation(errors)) => {
+        Err(EditError::Invalid(errors)) => {
             let errors = errors
                 .errors()
                 .iter()
@@ -143,7 +143,7 @@ async fn run(
                 .collect();
             PoolPage { errors, ..page }.respond(unprocessable)
         }
-        Err(ApiError::PreconditionFailed(_)) => {
+        Err(EditError::PreconditionFailed(_)) => {
             // Someone changed the pool after the plan was made: plan again against it.
             let replan = edit::pools::replace(
                 state,

@@ -6,7 +6,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, Response};
-use serde_json::json;
 
 use super::error::UiResult;
 use super::extract::{Form, Path};
@@ -15,10 +14,11 @@ use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::real_server_form;
 use super::service::{self, Forms};
 use super::session::{redirect_with, refused, Browser, FlashKind};
-use crate::api::real_servers::RealServer;
-use crate::api::response::etag;
-use crate::api::{lookup, AppState};
+use crate::edit::lookup;
 use crate::edit::{self, IfMatch, Source};
+use crate::resources::etag;
+use crate::resources::RealServer;
+use crate::state::AppState;
 
 type RealServerPath = (String, i64, i64);
 
@@ -66,13 +66,12 @@ pub async fn weight(
     );
     if let Some(weight) = weight {
         let if_match = IfMatch::from_etag(form.value("etag"));
-        let patch = json!({ "weight": weight });
-        let edited = edit::real_servers::merge_patch(
+        let edited = edit::real_servers::set_weight(
             &state,
             &cluster,
             service,
             id,
-            &patch,
+            weight,
             &if_match,
             Source::Ui,
         )

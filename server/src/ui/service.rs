@@ -13,8 +13,9 @@ use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::service_view::{self, ServiceView};
 use super::session::{redirect_with, refused, Browser, FlashKind};
 use super::{real_server_form, service_form};
-use crate::api::{lookup, AppState};
+use crate::edit::lookup;
 use crate::edit::{self, IfMatch, Source};
+use crate::state::AppState;
 
 /// The forms of the service page, as submitted when one of them needs correcting.
 #[derive(Debug, Default)]

@@ -9,11 +9,12 @@ use lvs_model::spec::ServiceSpec;
 use super::chart::{self, Series, Window};
 use super::format;
 use crate::agents::stats::Resolution;
-use crate::api::real_servers::RealServer;
-use crate::api::response::etag;
-use crate::api::services::service_etag;
-use crate::api::{lookup, AppState};
 use crate::db::{directors, now_millis, real_servers};
+use crate::edit::lookup;
+use crate::resources::etag;
+use crate::resources::service_etag;
+use crate::resources::RealServer;
+use crate::state::AppState;
 
 /// Real servers listed on the page; a pool is rarely more than a few hundred.
 const MAX_REAL_SERVERS: i64 = 2000;

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::UiError;
-use crate::api::error::ApiError;
+use crate::edit::EditError;
 
 const CSRF_COOKIE: &str = "lvs_csrf";
 const FLASH_COOKIE: &str = "lvs_flash";
@@ -74,14 +74,14 @@ pub fn redirect_with(location: &str, kind: FlashKind, text: &str) -> Response {
 
 /// A button's action refused by its edit: back to `location` with why. A concurrent change
 /// to the `what` it acted on, a validation or conflict message; other errors are returned.
-pub fn refused(location: &str, error: ApiError, what: &str) -> Result<Response, UiError> {
+pub fn refused(location: &str, error: EditError, what: &str) -> Result<Response, UiError> {
     let text = match error {
-        ApiError::PreconditionFailed(_) => format!(
+        EditError::PreconditionFailed(_) => format!(
             "Someone else changed this {what} since the page was loaded; nothing was done. \
              Here it is as it is now."
         ),
-        ApiError::Validation(errors) => errors.to_string(),
-        ApiError::Conflict { detail, .. } => detail,
+        EditError::Invalid(errors) => errors.to_string(),
+        EditError::Conflict { detail, .. } => detail,
         other => return Err(other.into()),
     };
     Ok(redirect_with(location, FlashKind::Error, &text))
@@ -152,7 +152,7 @@ async fn check_change(request: Request, token: &str, new_token: bool) -> Result<
     let forbidden = |why: &str| UiError::Status(StatusCode::FORBIDDEN, why.to_owned());
     // Refused before here by `crate::http::guard`; checked again so that this layer stands
     // on its own.
-    if crate::http::guard::cross_site(request.headers()).is_some() {
+    if crate::same_site::cross_site(request.headers()).is_some() {
         return Err(forbidden(
             "This request came from another site and was refused.",
         ));

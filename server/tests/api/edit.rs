@@ -7,9 +7,9 @@ use lvs_model::spec::{ClusterSpec, RealServerSpec, ServiceSpec, TimeoutsSpec};
 use lvs_model::Diff;
 use lvs_server::agents::reports::Reports;
 use lvs_server::agents::{AgentOptions, Agents};
-use lvs_server::api::AppState;
 use lvs_server::db::{changes, clusters, desired_state, Db};
-use lvs_server::edit::{self, IfMatch, Source};
+use lvs_server::edit::{self, EditError, IfMatch, Source};
+use lvs_server::state::AppState;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -44,9 +44,9 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let refused = edit::real_servers::drain(&state, "web", service, server, &stale, Source::Ui)
         .await
         .expect_err("a stale ETag is refused");
-    assert_eq!(
-        (refused.status().as_u16(), refused.code()),
-        (412, "precondition_failed")
+    assert!(
+        matches!(refused, EditError::PreconditionFailed(_)),
+        "{refused:?}"
     );
 
     let current = IfMatch::from_etag(served.clone());
@@ -54,7 +54,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
         .await
         .expect("the served ETag matches");
     assert_eq!(drained.state, "drained");
-    let etag = lvs_server::api::real_servers::real_server_etag(&drained);
+    let etag = lvs_server::resources::real_server_etag(&drained);
     assert_eq!(
         app.get(&path).await.etag(),
         etag,
@@ -64,7 +64,10 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let again = edit::real_servers::restore(&state, "web", service, server, &current, Source::Ui)
         .await
         .expect_err("the old ETag no longer matches");
-    assert_eq!(again.status().as_u16(), 412);
+    assert!(
+        matches!(again, EditError::PreconditionFailed(_)),
+        "{again:?}"
+    );
 
     let spec = ServiceSpec {
         real_servers: Some(vec![RealServerSpec {
@@ -85,7 +88,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let gone = edit::services::delete(&state, "web", created.id, &no_precondition, Source::Ui)
         .await
         .expect_err("deleted already");
-    assert_eq!(gone.status().as_u16(), 404);
+    assert!(matches!(gone, EditError::NotFound(_)), "{gone:?}");
 
     let listed = app.get("/api/v1/clusters/web/changes").await;
     let sources: Vec<_> = listed.expect(200)["items"]

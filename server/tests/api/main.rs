@@ -16,6 +16,7 @@ mod edit;
 mod errors;
 mod helpers;
 mod import;
+mod layers;
 mod openapi;
 mod persistence;
 mod process;

@@ -4,31 +4,30 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::error::{ApiError, ApiResult};
-use super::extract::parse_json;
+use super::error::{EditError, EditResult};
+use crate::json::parse_json;
 
 /// Applies `patch` to the JSON form of `current` and parses the result as a spec, so a
 /// patched field is validated exactly like the same field in a full replacement.
-pub fn merge<T: Serialize + DeserializeOwned>(current: &T, patch: &Value) -> ApiResult<T> {
+pub fn merge<T: Serialize + DeserializeOwned>(current: &T, patch: &Value) -> EditResult<T> {
     if !patch.is_object() {
-        return Err(ApiError::BadRequest {
-            code: "malformed_json",
-            detail: "a merge patch must be a JSON object".into(),
-        });
+        return Err(EditError::Malformed(
+            "a merge patch must be a JSON object".into(),
+        ));
     }
     let mut target = serde_json::to_value(current)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("cannot serialise")))?;
+        .map_err(|e| EditError::Internal(anyhow::Error::new(e).context("cannot serialise")))?;
     apply(&mut target, patch);
     let bytes = serde_json::to_vec(&target)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("cannot serialise")))?;
-    parse_json(&bytes)
+        .map_err(|e| EditError::Internal(anyhow::Error::new(e).context("cannot serialise")))?;
+    Ok(parse_json(&bytes)?)
 }
 
 /// The name of an edited resource: names are identities in URLs, so an edit may repeat the
 /// name or leave it out, but not change it.
-pub fn same_name(edited: Option<String>, current: &str) -> ApiResult<String> {
+pub fn same_name(edited: Option<String>, current: &str) -> EditResult<String> {
     match edited {
-        Some(name) if name != current => Err(ApiError::invalid("name", "cannot be changed")),
+        Some(name) if name != current => Err(EditError::invalid("name", "cannot be changed")),
         _ => Ok(current.to_owned()),
     }
 }
