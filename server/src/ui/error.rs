@@ -1,12 +1,9 @@
-//! Errors of UI requests, answered as HTML pages: what went wrong for the user's errors,
-//! nothing internal for the server's (those are logged in full).
+//! Errors of UI requests, answered as HTML pages ([`super::error_page`]): what went wrong
+//! for the user's errors, nothing internal for the server's (those are logged in full).
 
-use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
 
 use super::form::sentence;
-use super::page::Chrome;
 use crate::edit::EditError;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,41 +47,4 @@ impl From<EditError> for UiError {
 /// A refusal as a page: its HTTP status, and its message as a sentence.
 fn status(status: StatusCode, error: &EditError) -> UiError {
     UiError::Status(status, sentence(&error.to_string()))
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    chrome: Chrome,
-    status: u16,
-    reason: &'a str,
-    detail: &'a str,
-}
-
-impl IntoResponse for UiError {
-    fn into_response(self) -> Response {
-        let (status, detail) = match &self {
-            UiError::NotFound(detail) => (StatusCode::NOT_FOUND, detail.as_str()),
-            UiError::Status(status, detail) => (*status, detail.as_str()),
-            UiError::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "UI request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on the server; it has been logged. Try again, \
-                     and tell the people running LVS Fleet if it persists.",
-                )
-            }
-        };
-        let reason = status.canonical_reason().unwrap_or("Error");
-        let page = ErrorPage {
-            chrome: Chrome::bare(reason),
-            status: status.as_u16(),
-            reason,
-            detail,
-        };
-        match page.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, reason.to_owned()).into_response(),
-        }
-    }
 }

@@ -14,6 +14,7 @@ mod cluster;
 mod diff_view;
 mod directors;
 pub(crate) mod error;
+mod error_page;
 mod extract;
 mod fleet;
 mod form;

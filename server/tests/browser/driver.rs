@@ -149,17 +149,39 @@ impl Drop for Chromedriver {
     }
 }
 
-/// The body of `GET /status` at `addr`, over a plain HTTP/1.0 connection.
+/// The body of `GET /status` at `addr`, over a plain HTTP/1.1 connection (chromedriver
+/// refuses HTTP/1.0 and keeps the connection open, so the body ends at its length).
 fn status_of(addr: SocketAddr) -> std::io::Result<String> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.write_all(b"GET /status HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer
+    stream.write_all(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut answer = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())
+                    .flatten()
+            });
+            if length.is_some_and(|length| body.len() >= length) {
+                return Ok(body.to_owned());
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    Ok(text
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_owned())
-        .unwrap_or(answer))
+        .unwrap_or(text))
 }
 
 /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
