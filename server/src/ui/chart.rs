@@ -6,6 +6,8 @@
 
 use std::fmt::Write;
 
+use super::format::number;
+
 /// One line of a [`graph`]: its legend label and its `(Unix ms, value)` samples, oldest
 /// first. A missing sample is a gap in the line, and so is a non-finite value.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +97,7 @@ pub fn sparkline_with_unit(values: &[f64], width: u32, height: u32, unit: &str) 
         }
     }
     let label = match values.iter().rev().find(|v| v.is_finite()) {
-        Some(&last) => format!("last value {}", human_rate(last, unit)),
+        Some(&last) => format!("last value {}", number(last, unit)),
         None => "no data".to_owned(),
     };
     format!(
@@ -168,7 +170,7 @@ pub fn graph_window(
     let y_labels: Vec<(f64, String)> = (0..)
         .map(|i| f64::from(i) * y_step)
         .take_while(|v| *v <= y_top * (1.0 + 1e-9))
-        .map(|v| (v, human_rate(v, y_unit)))
+        .map(|v| (v, number(v, y_unit)))
         .collect();
     let widest = y_labels.iter().map(|l| l.1.chars().count()).max();
     let frame = Frame {
@@ -449,67 +451,13 @@ fn summary(series: &[Series], visible: &[Vec<(i64, f64)>], span: i64, unit: &str
                 text,
                 " {}: latest {}, peak {}.",
                 s.label,
-                human_rate(latest, unit),
-                human_rate(peak, unit)
+                number(latest, unit),
+                number(peak, unit)
             ),
             _ => write!(text, " {}: no data.", s.label),
         };
     }
     text
-}
-
-/// A value with an SI prefix, as a y-axis label or in text: `human_rate(1234.0, "conn/s")`
-/// is `"1.2k conn/s"`, `(1234.0, "/s")` is `"1.2k/s"`, and a unit of bytes takes the
-/// prefix itself: `(3.4e6, "B/s")` is `"3.4 MB/s"`.
-pub fn human_rate(value: f64, unit: &str) -> String {
-    let (number, prefix) = si(value);
-    if unit.starts_with('B') {
-        format!("{number} {prefix}{unit}")
-    } else if unit.is_empty() || unit.starts_with('/') {
-        format!("{number}{prefix}{unit}")
-    } else {
-        format!("{number}{prefix} {unit}")
-    }
-}
-
-/// `human_bytes(1.5e9)` is `"1.5 GB"`.
-pub fn human_bytes(value: f64) -> String {
-    human_rate(value, "B")
-}
-
-/// `1234.0` -> `("1.2", "k")`: one decimal below 100, none above, more only below 1 (axis
-/// steps like 0.25), trailing zeros dropped.
-fn si(value: f64) -> (String, &'static str) {
-    const PREFIXES: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
-    if !value.is_finite() {
-        return ("n/a".to_owned(), "");
-    }
-    let mut scaled = value.abs();
-    let mut prefix = 0;
-    // 999.96 rounds to "1000": take the next prefix from where rounding would reach 1000.
-    while scaled >= 999.5 && prefix + 1 < PREFIXES.len() {
-        scaled /= 1000.0;
-        prefix += 1;
-    }
-    let decimals = if scaled >= 99.95 {
-        0
-    } else if scaled >= 1.0 || scaled == 0.0 {
-        1
-    } else {
-        // Three significant digits: 0.25 -> 2 decimals, 0.00125 -> 5.
-        (2.0 - scaled.log10().floor()).clamp(1.0, 9.0) as usize
-    };
-    let mut number = format!("{scaled:.decimals$}");
-    if number.contains('.') {
-        number = number
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned();
-    }
-    if value < 0.0 && number != "0" {
-        number.insert(0, '-');
-    }
-    (number, PREFIXES[prefix])
 }
 
 /// An SVG coordinate with one decimal, without a trailing ".0".
@@ -639,22 +587,6 @@ mod tests {
             let scale = nice_scale(max, 4);
             assert!(close(scale, expected), "{max}: {scale:?}");
         }
-    }
-
-    #[test]
-    fn numbers_read_with_si_prefixes() {
-        assert_eq!(human_rate(1234.0, "conn/s"), "1.2k conn/s");
-        assert_eq!(human_rate(3.4e6, "B/s"), "3.4 MB/s");
-        assert_eq!(human_rate(123.0, "/s"), "123/s");
-        assert_eq!(human_rate(0.0, "B/s"), "0 B/s");
-        assert_eq!(human_rate(0.25, ""), "0.25");
-        assert_eq!(human_rate(12_345.0, ""), "12.3k");
-        assert_eq!(human_rate(150_000.0, ""), "150k");
-        assert_eq!(human_rate(999.96, ""), "1k");
-        assert_eq!(human_rate(-1500.0, ""), "-1.5k");
-        assert_eq!(human_rate(f64::NAN, "/s"), "n/a/s");
-        assert_eq!(human_bytes(1.5e9), "1.5 GB");
-        assert_eq!(human_bytes(512.0), "512 B");
     }
 
     const NOW: i64 = 1_800_000_000_000;
