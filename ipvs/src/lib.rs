@@ -28,7 +28,6 @@ mod consts;
 mod daemon;
 mod dest;
 mod error;
-pub mod model_map;
 mod service;
 mod socket;
 mod stats;

@@ -3,7 +3,6 @@
 mod decode;
 mod encode;
 mod errors;
-mod model_map;
 mod wire;
 
 /// One netlink attribute, assembled by hand: `nla_len`, `nla_type`, payload, padding to 4.
