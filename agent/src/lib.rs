@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod drain;
 pub mod kernel;
+pub mod kernel_map;
 pub mod observed;
 pub mod random;
 pub mod reconcile;

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use lvs_ipvs::{model_map, DestinationEntry, ServiceKey, TableEntry, Timeouts};
+use lvs_ipvs::{DestinationEntry, ServiceKey, TableEntry, Timeouts};
 use lvs_model::spec::ServiceSpec;
 use lvs_model::{DesiredService, DesiredState};
+
+use crate::kernel_map;
 
 /// One read of a director's IPVS table.
 #[derive(Debug, Clone, Default)]
@@ -39,11 +41,11 @@ impl Observed {
         let mut destinations = HashMap::with_capacity(table.len());
         for entry in table {
             let key = entry.service.service.key;
-            match model_map::observed_service(entry) {
+            match kernel_map::observed_service(entry) {
                 Ok(service) => services.push(service),
                 Err(errors) => foreign.push(ForeignService {
                     key,
-                    spec: model_map::service_spec(entry),
+                    spec: kernel_map::service_spec(entry),
                     reason: errors.to_string(),
                 }),
             }

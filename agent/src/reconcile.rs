@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{model_map, Command, Destination, ServiceKey};
+use lvs_ipvs::{Command, Destination, ServiceKey};
 use lvs_model::agent::{DriftRepair, ObjectOutcome};
 use lvs_model::spec::{ServiceSpec, TimeoutsSpec};
 use lvs_model::{
@@ -26,6 +26,7 @@ use lvs_model::{
 };
 
 use crate::drain::{DrainKey, Drains, Verdict};
+use crate::kernel_map;
 use crate::observed::{real_server_object, service_object, ForeignService, Observed};
 
 /// Everything the planner needs besides the two states.
@@ -120,7 +121,7 @@ fn plan_unfinished(
     for change in &diff.services {
         match change {
             ServiceChange::Added(service) => {
-                let key = model_map::service_key(service.key());
+                let key = kernel_map::service_key(service.key());
                 match foreign.remove(&key) {
                     Some(found) => planner.replace_foreign(found, service),
                     None => planner.add_service(service),
@@ -131,7 +132,7 @@ fn plan_unfinished(
             }
             ServiceChange::Removed(service) => {
                 let udp = service.key().protocol() == Some(Protocol::Udp);
-                planner.remove_service(model_map::service_key(service.key()), udp);
+                planner.remove_service(kernel_map::service_key(service.key()), udp);
             }
             ServiceChange::Changed(update) => planner.update_service(update),
         }
@@ -200,7 +201,7 @@ impl Planner<'_> {
 
     /// Sets the timeouts the cluster sets and the kernel does not have.
     fn timeouts(&mut self, desired: &DesiredState) {
-        let want = model_map::timeouts(&desired.timeouts);
+        let want = kernel_map::timeouts(&desired.timeouts);
         let have = self.observed.timeouts;
         let differing: Vec<String> = [
             ("tcp", want.tcp, have.tcp),
@@ -218,10 +219,10 @@ impl Planner<'_> {
     }
 
     fn add_service(&mut self, service: &DesiredService) {
-        let key = model_map::service_key(service.key());
+        let key = kernel_map::service_key(service.key());
         let object = service_object(&key);
         self.step(
-            Command::AddService(model_map::service(service.service())),
+            Command::AddService(kernel_map::service(service.service())),
             object.clone(),
             "add",
         );
@@ -233,7 +234,7 @@ impl Planner<'_> {
     }
 
     fn add_real_server(&mut self, key: ServiceKey, server: &RealServer, drift: bool) {
-        let dest = model_map::destination(server);
+        let dest = kernel_map::destination(server);
         let object = real_server_object(&key, dest.addr);
         self.step(Command::AddDestination(key, dest), object.clone(), "add");
         if drift {
@@ -246,14 +247,14 @@ impl Planner<'_> {
         let key = found.key;
         let object = service_object(&key);
         self.step(
-            Command::EditService(model_map::service(service.service())),
+            Command::EditService(kernel_map::service(service.service())),
             object.clone(),
             "edit",
         );
         self.drift(object, found.reason.clone());
         let kernel = self.observed.destinations.get(&key);
         for server in service.real_servers() {
-            let dest = model_map::destination(server);
+            let dest = kernel_map::destination(server);
             let present = kernel.is_some_and(|d| d.iter().any(|e| e.destination.addr == dest.addr));
             if present {
                 let object = real_server_object(&key, dest.addr);
@@ -344,12 +345,12 @@ impl Planner<'_> {
     }
 
     fn update_service(&mut self, update: &ServiceUpdate) {
-        let key = model_map::service_key(&update.key);
+        let key = kernel_map::service_key(&update.key);
         if let Some(change) = &update.settings {
             if change.old.kernel_settings_differ(&change.new) {
                 let object = service_object(&key);
                 self.step(
-                    Command::EditService(model_map::service(&change.new)),
+                    Command::EditService(kernel_map::service(&change.new)),
                     object.clone(),
                     "edit",
                 );
@@ -366,7 +367,7 @@ impl Planner<'_> {
                 }
                 RealServerChange::Changed(change) => {
                     if change.old.kernel_settings_differ(&change.new) {
-                        let dest = model_map::destination(&change.new);
+                        let dest = kernel_map::destination(&change.new);
                         let object = real_server_object(&key, dest.addr);
                         self.step(Command::EditDestination(key, dest), object.clone(), "edit");
                         self.drift(object, describe_real_server(&change.old, &change.new));

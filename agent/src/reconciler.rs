@@ -12,13 +12,14 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use lvs_ipvs::{model_map, Ipvs};
+use lvs_ipvs::Ipvs;
 use lvs_model::agent::{ApplyReport, ObjectOutcome};
 use lvs_model::DesiredState;
 
 use crate::changes::Changes;
 use crate::drain::Drains;
 use crate::kernel;
+use crate::kernel_map;
 use crate::observed::Observed;
 use crate::reconcile::{self, Context, Plan};
 
@@ -124,7 +125,7 @@ impl Reconciler {
         let keys: HashSet<lvs_ipvs::ServiceKey> = changes
             .services
             .iter()
-            .map(model_map::service_key)
+            .map(kernel_map::service_key)
             .collect();
         // Services where only real servers changed keep the settings the last pass left:
         // only their destinations are read.
@@ -134,15 +135,15 @@ impl Reconciler {
                 .contains(key)
                 .then(|| desired.service(key))
                 .flatten()
-                .map(|service| model_map::service(service.service()));
-            (model_map::service_key(key), settings)
+                .map(|service| kernel_map::service(service.service()));
+            (kernel_map::service_key(key), settings)
         });
         let table = kernel::read_services(&mut self.ipvs, reads)?;
         // Unchanged timeouts are taken as set, so they cost no read.
         let timeouts = if changes.timeouts {
             self.ipvs.timeouts()?
         } else {
-            model_map::timeouts(&desired.timeouts)
+            kernel_map::timeouts(&desired.timeouts)
         };
         let observed = Observed::from_table(&table, timeouts);
         let part = DesiredState::new(

@@ -1,14 +1,13 @@
 //! The planner on the host, without a kernel: kernel tables are built from model states with
-//! the same `model_map` conversions the kernel round trip uses.
+//! the same `kernel_map` conversions the kernel round trip uses.
 
 use std::time::{Duration, Instant};
 
 use lvs_agent::drain::Drains;
+use lvs_agent::kernel_map;
 use lvs_agent::observed::Observed;
 use lvs_agent::reconcile::{plan, Context, Plan};
-use lvs_ipvs::{
-    model_map, Command, DestinationEntry, Scheduler, ServiceEntry, Stats, TableEntry, Timeouts,
-};
+use lvs_ipvs::{Command, DestinationEntry, Scheduler, ServiceEntry, Stats, TableEntry, Timeouts};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
 
@@ -54,13 +53,13 @@ fn kernel_of(state: &DesiredState) -> Vec<TableEntry> {
         .services()
         .map(|svc| TableEntry {
             service: ServiceEntry {
-                service: model_map::service(svc.service()),
+                service: kernel_map::service(svc.service()),
                 stats: Stats::default(),
             },
             destinations: svc
                 .real_servers()
                 .map(|rs| DestinationEntry {
-                    destination: model_map::destination(rs),
+                    destination: kernel_map::destination(rs),
                     active_conns: 0,
                     inactive_conns: 0,
                     persistent_conns: 0,
@@ -72,7 +71,7 @@ fn kernel_of(state: &DesiredState) -> Vec<TableEntry> {
 }
 
 fn kernel_timeouts(state: &DesiredState) -> Timeouts {
-    model_map::timeouts(&state.timeouts)
+    kernel_map::timeouts(&state.timeouts)
 }
 
 /// Sets the active connections of one destination.
@@ -182,7 +181,7 @@ fn an_empty_kernel_is_loaded_without_drift() {
         .filter(|c| matches!(c, Command::AddDestination(..)))
         .count();
     assert_eq!((adds, dests, commands.len()), (4, 7, 12));
-    assert_eq!(commands[1..], model_map::load_commands(&desired)[1..]);
+    assert_eq!(commands[1..], kernel_map::load_commands(&desired)[1..]);
     assert!(plan.drift.is_empty(), "a new generation is not drift");
 }
 

@@ -2,15 +2,15 @@
 
 use std::net::SocketAddr;
 
-use crate::attrs::AttrList;
+use crate::codec::{AttrId, Nack, Reply, Request};
 use crate::command::Command;
-use crate::consts::{Cmd, CmdAttr};
-use crate::daemon::{self, DaemonState, Info, SyncDaemon, Timeouts};
+use crate::consts::{Cmd, CmdAttr, InfoAttr, FAMILY_VERSION};
+use crate::daemon::{self, Info, SyncDaemon, Timeouts};
 use crate::dest::{self, Destination, DestinationEntry};
 use crate::error::{Action, Error, KernelError, Target};
-use crate::service::{self, Service, ServiceEntry, ServiceKey};
+use crate::key::{DaemonState, ServiceKey};
+use crate::service::{self, Service, ServiceEntry};
 use crate::socket::{Config, Connection};
-use crate::wire::{Nack, Reply};
 
 /// A client for the IPVS table of one network namespace: the namespace of the thread that
 /// called [`Ipvs::connect`], for the client's whole life, whichever thread uses it later.
@@ -84,8 +84,7 @@ impl Ipvs {
 
     /// Applies one command.
     pub fn execute(&mut self, command: &Command) -> Result<(), Error> {
-        let (cmd, attrs) = command.encode()?;
-        let request = self.conn.request(cmd, attrs, false)?;
+        let request = self.conn.request(command.encode()?, false)?;
         let outcome = self.conn.transact(&[request], |_, _| Ok(()))?;
         match outcome.into_iter().next() {
             Some(Err(nack)) => Err(kernel_error(command.action(), command.target(), nack)),
@@ -105,7 +104,7 @@ impl Ipvs {
         for (i, command) in commands.iter().enumerate() {
             match command
                 .encode()
-                .and_then(|(cmd, attrs)| self.conn.request(cmd, attrs, false))
+                .and_then(|request| self.conn.request(request, false))
             {
                 Ok(request) => {
                     requests.push(request);
@@ -183,8 +182,7 @@ impl Ipvs {
     /// IPVS version and connection table size.
     pub fn info(&mut self) -> Result<Info, Error> {
         self.get(
-            Cmd::GetInfo,
-            AttrList::new(),
+            request::<InfoAttr>(Cmd::GetInfo),
             Action::Get,
             Target::Info,
             |reply| daemon::decode_info(&reply.attrs("info")?),
@@ -194,8 +192,7 @@ impl Ipvs {
     /// The connection timeouts in force.
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
         self.get(
-            Cmd::GetConfig,
-            AttrList::new(),
+            request::<CmdAttr>(Cmd::GetConfig),
             Action::Get,
             Target::Timeouts,
             |reply| daemon::decode_timeouts(&reply.attrs("config")?),
@@ -204,28 +201,24 @@ impl Ipvs {
 
     /// One service by key.
     pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry, Error> {
-        let mut attrs = AttrList::new();
-        attrs.nested(CmdAttr::Service, &service::key_attrs(key)?)?;
-        self.get(
-            Cmd::GetService,
-            attrs,
-            Action::Get,
-            Target::Service(*key),
-            |reply| {
-                let top = reply.attrs("reply")?;
-                service::decode_service(&top.nested(CmdAttr::Service, "service")?)
-            },
-        )
+        let mut request = request::<CmdAttr>(Cmd::GetService);
+        request
+            .attrs()
+            .nested(CmdAttr::Service, |a| service::write_key(a, key))?;
+        self.get(request, Action::Get, Target::Service(*key), |reply| {
+            let top = reply.attrs::<CmdAttr>("reply")?;
+            service::decode_service(&top.nested(CmdAttr::Service, "service")?)
+        })
     }
 
     /// Every service, in the kernel's hash order.
     pub fn services(&mut self) -> Result<Vec<ServiceEntry>, Error> {
         let request = self
             .conn
-            .request(Cmd::GetService, AttrList::<CmdAttr>::new(), true)?;
+            .request(request::<CmdAttr>(Cmd::GetService), true)?;
         let mut services = Vec::new();
-        let outcome = self.conn.dump(request, |reply| {
-            let top = reply.attrs("reply")?;
+        let outcome = self.conn.dump(&request, |reply| {
+            let top = reply.attrs::<CmdAttr>("reply")?;
             services.push(service::decode_service(
                 &top.nested(CmdAttr::Service, "service")?,
             )?);
@@ -263,10 +256,10 @@ impl Ipvs {
     pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
         let request = self
             .conn
-            .request(Cmd::GetDaemon, AttrList::<CmdAttr>::new(), true)?;
+            .request(request::<CmdAttr>(Cmd::GetDaemon), true)?;
         let mut daemons = Vec::new();
-        let outcome = self.conn.dump(request, |reply| {
-            let top = reply.attrs("reply")?;
+        let outcome = self.conn.dump(&request, |reply| {
+            let top = reply.attrs::<CmdAttr>("reply")?;
             daemons.push(daemon::decode_daemon(
                 &top.nested(CmdAttr::Daemon, "daemon")?,
             )?);
@@ -277,13 +270,15 @@ impl Ipvs {
     }
 
     fn dump_destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationEntry>, Error> {
-        let mut attrs = AttrList::new();
-        attrs.nested(CmdAttr::Service, &service::key_attrs(key)?)?;
-        let request = self.conn.request(Cmd::GetDest, attrs, true)?;
+        let mut request = request::<CmdAttr>(Cmd::GetDest);
+        request
+            .attrs()
+            .nested(CmdAttr::Service, |a| service::write_key(a, key))?;
+        let request = self.conn.request(request, true)?;
         let family = key.family();
         let mut dests = Vec::new();
-        let outcome = self.conn.dump(request, |reply| {
-            let top = reply.attrs("reply")?;
+        let outcome = self.conn.dump(&request, |reply| {
+            let top = reply.attrs::<CmdAttr>("reply")?;
             dests.push(dest::decode_dest(
                 &top.nested(CmdAttr::Dest, "destination")?,
                 family,
@@ -296,15 +291,14 @@ impl Ipvs {
 
     /// A request answered by one reply message (then its acknowledgement), read by
     /// `decode`.
-    fn get<T>(
+    fn get<A: AttrId, T>(
         &mut self,
-        cmd: Cmd,
-        attrs: AttrList<CmdAttr>,
+        request: Request<A>,
         action: Action,
         target: Target,
         decode: impl FnOnce(Reply<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let request = self.conn.request(cmd, attrs, false)?;
+        let request = self.conn.request(request, false)?;
         let mut decode = Some(decode);
         let mut reply = None;
         let outcome = self.conn.transact(&[request], |_, r| {
@@ -318,6 +312,11 @@ impl Ipvs {
         }
         reply.ok_or_else(|| Error::Decode(format!("no reply to {action} {target}")))
     }
+}
+
+/// An IPVS request for `cmd`, its attributes still to write.
+fn request<T: AttrId>(cmd: Cmd) -> Request<T> {
+    Request::new(cmd.id(), FAMILY_VERSION)
 }
 
 fn kernel_error(action: Action, target: Target, nack: Nack) -> Error {

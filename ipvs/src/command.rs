@@ -3,12 +3,13 @@
 
 use std::net::SocketAddr;
 
-use crate::attrs::AttrList;
-use crate::consts::{Cmd, CmdAttr};
-use crate::daemon::{self, DaemonState, SyncDaemon, Timeouts};
+use crate::codec::Request;
+use crate::consts::{Cmd, CmdAttr, FAMILY_VERSION};
+use crate::daemon::{self, SyncDaemon, Timeouts};
 use crate::dest::{self, Destination};
 use crate::error::{Action, Error, Target};
-use crate::service::{self, Service, ServiceKey};
+use crate::key::{DaemonState, ServiceKey};
+use crate::service::{self, Service};
 
 /// One change to IPVS. The kernel applies each command on its own: in a batch, a failed
 /// command does not stop or undo the others.
@@ -81,59 +82,49 @@ impl Command {
         }
     }
 
-    /// The generic netlink command and top-level attributes.
-    pub(crate) fn encode(&self) -> Result<(Cmd, AttrList<CmdAttr>), Error> {
-        let mut attrs = AttrList::new();
+    /// The request: the generic netlink command and its top-level attributes.
+    pub(crate) fn encode(&self) -> Result<Request<CmdAttr>, Error> {
         let cmd = match self {
-            Command::AddService(svc) => {
-                attrs.nested(CmdAttr::Service, &service::service_attrs(svc)?)?;
-                Cmd::NewService
+            Command::AddService(_) => Cmd::NewService,
+            Command::EditService(_) => Cmd::SetService,
+            Command::DeleteService(_) => Cmd::DelService,
+            Command::AddDestination(..) => Cmd::NewDest,
+            Command::EditDestination(..) => Cmd::SetDest,
+            Command::DeleteDestination(..) => Cmd::DelDest,
+            Command::ZeroService(_) | Command::ZeroAll => Cmd::Zero,
+            Command::Flush => Cmd::Flush,
+            Command::SetTimeouts(_) => Cmd::SetConfig,
+            Command::StartDaemon(_) => Cmd::NewDaemon,
+            Command::StopDaemon(_) => Cmd::DelDaemon,
+        };
+        let mut request = Request::new(cmd.id(), FAMILY_VERSION);
+        let mut attrs = request.attrs();
+        match self {
+            Command::AddService(svc) | Command::EditService(svc) => {
+                attrs.nested(CmdAttr::Service, |a| service::write_service(a, svc))?;
             }
-            Command::EditService(svc) => {
-                attrs.nested(CmdAttr::Service, &service::service_attrs(svc)?)?;
-                Cmd::SetService
+            Command::DeleteService(key) | Command::ZeroService(key) => {
+                attrs.nested(CmdAttr::Service, |a| service::write_key(a, key))?;
             }
-            Command::DeleteService(key) => {
-                attrs.nested(CmdAttr::Service, &service::key_attrs(key)?)?;
-                Cmd::DelService
-            }
-            Command::AddDestination(key, d) => {
+            Command::AddDestination(key, d) | Command::EditDestination(key, d) => {
                 attrs
-                    .nested(CmdAttr::Service, &service::key_attrs(key)?)?
-                    .nested(CmdAttr::Dest, &dest::dest_attrs(d)?)?;
-                Cmd::NewDest
-            }
-            Command::EditDestination(key, d) => {
-                attrs
-                    .nested(CmdAttr::Service, &service::key_attrs(key)?)?
-                    .nested(CmdAttr::Dest, &dest::dest_attrs(d)?)?;
-                Cmd::SetDest
+                    .nested(CmdAttr::Service, |a| service::write_key(a, key))?
+                    .nested(CmdAttr::Dest, |a| dest::write_dest(a, d))?;
             }
             Command::DeleteDestination(key, addr) => {
                 attrs
-                    .nested(CmdAttr::Service, &service::key_attrs(key)?)?
-                    .nested(CmdAttr::Dest, &dest::key_attrs(*addr)?)?;
-                Cmd::DelDest
+                    .nested(CmdAttr::Service, |a| service::write_key(a, key))?
+                    .nested(CmdAttr::Dest, |a| dest::write_key(a, *addr))?;
             }
-            Command::ZeroService(key) => {
-                attrs.nested(CmdAttr::Service, &service::key_attrs(key)?)?;
-                Cmd::Zero
-            }
-            Command::ZeroAll => Cmd::Zero,
-            Command::Flush => Cmd::Flush,
-            Command::SetTimeouts(timeouts) => {
-                attrs = daemon::timeout_attrs(timeouts)?;
-                Cmd::SetConfig
-            }
+            Command::ZeroAll | Command::Flush => {}
+            Command::SetTimeouts(timeouts) => daemon::write_timeouts(&mut attrs, timeouts)?,
             Command::StartDaemon(d) => {
-                attrs.nested(CmdAttr::Daemon, &daemon::daemon_attrs(d)?)?;
-                Cmd::NewDaemon
+                attrs.nested(CmdAttr::Daemon, |a| daemon::write_daemon(a, d))?;
             }
             Command::StopDaemon(state) => {
-                attrs.nested(CmdAttr::Daemon, &daemon::stop_attrs(*state)?)?;
-                Cmd::DelDaemon
+                attrs.nested(CmdAttr::Daemon, |a| daemon::write_stop(a, *state))?;
             }
-        };
-        Ok((cmd, attrs))
+        }
+        Ok(request)
     }
 }

@@ -2,38 +2,10 @@
 
 use std::net::IpAddr;
 
-use crate::attrs::{AttrList, Attrs};
+use crate::codec::{AttrWriter, Attrs};
 use crate::consts::{CmdAttr, DaemonAttr, InfoAttr, IFNAME_MAX};
 use crate::error::Error;
-
-/// The role a sync daemon runs in (`IPVS_DAEMON_ATTR_STATE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DaemonState {
-    /// `IP_VS_STATE_MASTER`: sends connection state.
-    Master,
-    /// `IP_VS_STATE_BACKUP`: receives connection state.
-    Backup,
-    /// A value this crate does not know.
-    Other(u32),
-}
-
-impl DaemonState {
-    pub(crate) fn from_raw(raw: u32) -> Self {
-        match raw {
-            1 => DaemonState::Master,
-            2 => DaemonState::Backup,
-            other => DaemonState::Other(other),
-        }
-    }
-
-    pub(crate) fn raw(self) -> u32 {
-        match self {
-            DaemonState::Master => 1,
-            DaemonState::Backup => 2,
-            DaemonState::Other(raw) => raw,
-        }
-    }
-}
+use crate::key::DaemonState;
 
 /// A connection-sync daemon (`ipvsadm --start-daemon`). Zero in `max_len`, `port` and
 /// `ttl` asks for the kernel's default; the kernel reports the values in force.
@@ -98,14 +70,16 @@ impl Info {
     }
 }
 
-pub(crate) fn daemon_attrs(daemon: &SyncDaemon) -> Result<AttrList<DaemonAttr>, Error> {
+pub(crate) fn write_daemon(
+    attrs: &mut AttrWriter<'_, DaemonAttr>,
+    daemon: &SyncDaemon,
+) -> Result<(), Error> {
     if daemon.interface.is_empty() || daemon.interface.len() > IFNAME_MAX {
         return Err(Error::InvalidArgument(format!(
             "sync daemon interface name {:?} must be 1 to {IFNAME_MAX} bytes",
             daemon.interface
         )));
     }
-    let mut attrs = AttrList::new();
     attrs
         .u32(DaemonAttr::State, daemon.state.raw())?
         .string(DaemonAttr::McastIfn, &daemon.interface)?
@@ -116,7 +90,7 @@ pub(crate) fn daemon_attrs(daemon: &SyncDaemon) -> Result<AttrList<DaemonAttr>, 
     match daemon.group {
         Some(group @ IpAddr::V4(_)) => attrs.addr(DaemonAttr::McastGroup, group)?,
         Some(group @ IpAddr::V6(_)) => attrs.addr(DaemonAttr::McastGroup6, group)?,
-        None => &mut attrs,
+        None => attrs,
     };
     if daemon.port != 0 {
         attrs.u16(DaemonAttr::McastPort, daemon.port)?;
@@ -124,16 +98,18 @@ pub(crate) fn daemon_attrs(daemon: &SyncDaemon) -> Result<AttrList<DaemonAttr>, 
     if daemon.ttl != 0 {
         attrs.u8(DaemonAttr::McastTtl, daemon.ttl)?;
     }
-    Ok(attrs)
+    Ok(())
 }
 
-pub(crate) fn stop_attrs(state: DaemonState) -> Result<AttrList<DaemonAttr>, Error> {
-    let mut attrs = AttrList::new();
+pub(crate) fn write_stop(
+    attrs: &mut AttrWriter<'_, DaemonAttr>,
+    state: DaemonState,
+) -> Result<(), Error> {
     attrs.u32(DaemonAttr::State, state.raw())?;
-    Ok(attrs)
+    Ok(())
 }
 
-pub(crate) fn decode_daemon(attrs: &Attrs<'_>) -> Result<SyncDaemon, Error> {
+pub(crate) fn decode_daemon(attrs: &Attrs<'_, DaemonAttr>) -> Result<SyncDaemon, Error> {
     let group = match attrs.opt_addr(DaemonAttr::McastGroup6, true)? {
         Some(group) => Some(group),
         None => attrs.opt_addr(DaemonAttr::McastGroup, false)?,
@@ -150,8 +126,10 @@ pub(crate) fn decode_daemon(attrs: &Attrs<'_>) -> Result<SyncDaemon, Error> {
 }
 
 /// The top-level attributes of `IPVS_CMD_SET_CONFIG`; zero values are left out.
-pub(crate) fn timeout_attrs(timeouts: &Timeouts) -> Result<AttrList<CmdAttr>, Error> {
-    let mut attrs = AttrList::new();
+pub(crate) fn write_timeouts(
+    attrs: &mut AttrWriter<'_, CmdAttr>,
+    timeouts: &Timeouts,
+) -> Result<(), Error> {
     for (ty, value) in [
         (CmdAttr::TimeoutTcp, timeouts.tcp),
         (CmdAttr::TimeoutTcpFin, timeouts.tcp_fin),
@@ -167,10 +145,10 @@ pub(crate) fn timeout_attrs(timeouts: &Timeouts) -> Result<AttrList<CmdAttr>, Er
             attrs.u32(ty, value)?;
         }
     }
-    Ok(attrs)
+    Ok(())
 }
 
-pub(crate) fn decode_timeouts(attrs: &Attrs<'_>) -> Result<Timeouts, Error> {
+pub(crate) fn decode_timeouts(attrs: &Attrs<'_, CmdAttr>) -> Result<Timeouts, Error> {
     Ok(Timeouts {
         tcp: attrs.opt_u32(CmdAttr::TimeoutTcp)?.unwrap_or(0),
         tcp_fin: attrs.opt_u32(CmdAttr::TimeoutTcpFin)?.unwrap_or(0),
@@ -178,7 +156,7 @@ pub(crate) fn decode_timeouts(attrs: &Attrs<'_>) -> Result<Timeouts, Error> {
     })
 }
 
-pub(crate) fn decode_info(attrs: &Attrs<'_>) -> Result<Info, Error> {
+pub(crate) fn decode_info(attrs: &Attrs<'_, InfoAttr>) -> Result<Info, Error> {
     Ok(Info {
         version: attrs.u32(InfoAttr::Version)?,
         conn_table_size: attrs.u32(InfoAttr::ConnTabSize)?,

@@ -3,10 +3,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::attrs::{AttrList, Attrs};
+use crate::codec::{AttrWriter, Attrs};
 use crate::consts::DestAttr;
 use crate::error::Error;
-use crate::service::Family;
+use crate::key::Family;
 use crate::stats::Stats;
 
 /// How packets reach a destination (`IPVS_DEST_ATTR_FWD_METHOD`, `IP_VS_CONN_F_FWD_MASK` bits).
@@ -154,17 +154,22 @@ pub struct DestinationEntry {
 }
 
 /// The identifying attributes of a destination (all that delete needs).
-pub(crate) fn key_attrs(addr: SocketAddr) -> Result<AttrList<DestAttr>, Error> {
-    let mut attrs = AttrList::new();
+pub(crate) fn write_key(
+    attrs: &mut AttrWriter<'_, DestAttr>,
+    addr: SocketAddr,
+) -> Result<(), Error> {
     attrs
         .addr(DestAttr::Addr, addr.ip())?
         .be16(DestAttr::Port, addr.port())?
         .u16(DestAttr::AddrFamily, Family::of(addr.ip()).raw())?;
-    Ok(attrs)
+    Ok(())
 }
 
 /// Every attribute add and edit need.
-pub(crate) fn dest_attrs(dest: &Destination) -> Result<AttrList<DestAttr>, Error> {
+pub(crate) fn write_dest(
+    attrs: &mut AttrWriter<'_, DestAttr>,
+    dest: &Destination,
+) -> Result<(), Error> {
     if dest.weight > i32::MAX as u32 {
         return Err(Error::InvalidArgument(format!(
             "weight {} of destination {} is above {}",
@@ -173,7 +178,7 @@ pub(crate) fn dest_attrs(dest: &Destination) -> Result<AttrList<DestAttr>, Error
             i32::MAX
         )));
     }
-    let mut attrs = key_attrs(dest.addr)?;
+    write_key(attrs, dest.addr)?;
     attrs
         .u32(DestAttr::FwdMethod, dest.forward.raw())?
         .u32(DestAttr::Weight, dest.weight)?
@@ -182,13 +187,13 @@ pub(crate) fn dest_attrs(dest: &Destination) -> Result<AttrList<DestAttr>, Error
         .u8(DestAttr::TunType, dest.tunnel_type.raw())?
         .be16(DestAttr::TunPort, dest.tunnel_port)?
         .u16(DestAttr::TunFlags, dest.tunnel_flags.bits())?;
-    Ok(attrs)
+    Ok(())
 }
 
 /// Reads the nested attributes of one `IPVS_CMD_ATTR_DEST`; `service_family` stands in for
 /// kernels that do not send `IPVS_DEST_ATTR_ADDR_FAMILY`.
 pub(crate) fn decode_dest(
-    attrs: &Attrs<'_>,
+    attrs: &Attrs<'_, DestAttr>,
     service_family: Family,
 ) -> Result<DestinationEntry, Error> {
     let family = attrs
@@ -196,10 +201,10 @@ pub(crate) fn decode_dest(
         .map_or(service_family, Family::from_raw);
     let ip: IpAddr = attrs
         .opt_addr(DestAttr::Addr, family == Family::Inet6)?
-        .ok_or_else(|| attrs.missing(DestAttr::Addr.into()))?;
+        .ok_or_else(|| attrs.missing(DestAttr::Addr))?;
     let port = attrs
         .opt_be16(DestAttr::Port)?
-        .ok_or_else(|| attrs.missing(DestAttr::Port.into()))?;
+        .ok_or_else(|| attrs.missing(DestAttr::Port))?;
     let destination = Destination {
         addr: SocketAddr::new(ip, port),
         forward: ForwardMethod::from_raw(attrs.u32(DestAttr::FwdMethod)?),
@@ -215,6 +220,6 @@ pub(crate) fn decode_dest(
         active_conns: attrs.opt_u32(DestAttr::ActiveConns)?.unwrap_or(0),
         inactive_conns: attrs.opt_u32(DestAttr::InactConns)?.unwrap_or(0),
         persistent_conns: attrs.opt_u32(DestAttr::PersistConns)?.unwrap_or(0),
-        stats: Stats::decode_either(attrs, DestAttr::Stats64.into(), DestAttr::Stats.into())?,
+        stats: Stats::decode_either(attrs, DestAttr::Stats64, DestAttr::Stats)?,
     })
 }

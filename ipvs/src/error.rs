@@ -5,8 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use crate::daemon::DaemonState;
-use crate::service::ServiceKey;
+use crate::key::{DaemonState, ServiceKey};
 
 /// Anything that can go wrong talking to IPVS.
 #[derive(Debug, thiserror::Error)]

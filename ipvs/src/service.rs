@@ -2,143 +2,13 @@
 //! `IPVS_CMD_ATTR_SERVICE`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
-use crate::attrs::{AttrList, Attrs};
-use crate::consts::{SvcAttr, AF_INET, AF_INET6, PE_NAME_MAX, SCHED_NAME_MAX};
+use crate::codec::{AttrWriter, Attrs};
+use crate::consts::{SvcAttr, PE_NAME_MAX, SCHED_NAME_MAX};
 use crate::error::Error;
+use crate::key::{Family, Protocol, ServiceKey};
 use crate::stats::Stats;
-
-/// An address family (`IPVS_SVC_ATTR_AF`, `IPVS_DEST_ATTR_ADDR_FAMILY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    /// `AF_INET`.
-    Inet,
-    /// `AF_INET6`.
-    Inet6,
-    /// A family this crate does not know.
-    Other(u16),
-}
-
-impl Family {
-    /// The family of `addr`.
-    pub fn of(addr: IpAddr) -> Self {
-        match addr {
-            IpAddr::V4(_) => Family::Inet,
-            IpAddr::V6(_) => Family::Inet6,
-        }
-    }
-
-    pub(crate) fn from_raw(raw: u16) -> Self {
-        match raw {
-            AF_INET => Family::Inet,
-            AF_INET6 => Family::Inet6,
-            other => Family::Other(other),
-        }
-    }
-
-    pub(crate) fn raw(self) -> u16 {
-        match self {
-            Family::Inet => AF_INET,
-            Family::Inet6 => AF_INET6,
-            Family::Other(raw) => raw,
-        }
-    }
-}
-
-/// A transport protocol (`IPVS_SVC_ATTR_PROTOCOL`, an `IPPROTO_*` number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Protocol {
-    /// `IPPROTO_TCP`.
-    Tcp,
-    /// `IPPROTO_UDP`.
-    Udp,
-    /// `IPPROTO_SCTP`.
-    Sctp,
-    /// A protocol this crate does not know.
-    Other(u16),
-}
-
-impl Protocol {
-    pub(crate) fn from_raw(raw: u16) -> Self {
-        match raw {
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
-            132 => Protocol::Sctp,
-            other => Protocol::Other(other),
-        }
-    }
-
-    pub(crate) fn raw(self) -> u16 {
-        match self {
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
-            Protocol::Sctp => 132,
-            Protocol::Other(raw) => raw,
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Protocol::Tcp => f.write_str("tcp"),
-            Protocol::Udp => f.write_str("udp"),
-            Protocol::Sctp => f.write_str("sctp"),
-            Protocol::Other(raw) => write!(f, "protocol {raw}"),
-        }
-    }
-}
-
-/// What identifies a virtual service in the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServiceKey {
-    /// A protocol, virtual address and port (`IPVS_SVC_ATTR_PROTOCOL`, `_ADDR`, `_PORT`).
-    Inet {
-        protocol: Protocol,
-        addr: IpAddr,
-        port: u16,
-    },
-    /// A firewall mark within one address family (`IPVS_SVC_ATTR_FWMARK`, `_AF`).
-    Fwmark { family: Family, mark: u32 },
-}
-
-impl ServiceKey {
-    /// The service's address family.
-    pub fn family(&self) -> Family {
-        match *self {
-            ServiceKey::Inet { addr, .. } => Family::of(addr),
-            ServiceKey::Fwmark { family, .. } => family,
-        }
-    }
-}
-
-/// Formats as ipvsadm names services: `tcp 10.0.0.1:80`, `udp [2001:db8::1]:53`, `fwmark 7`.
-impl fmt::Display for ServiceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServiceKey::Inet {
-                protocol,
-                addr: IpAddr::V4(a),
-                port,
-            } => {
-                write!(f, "{protocol} {a}:{port}")
-            }
-            ServiceKey::Inet {
-                protocol,
-                addr: IpAddr::V6(a),
-                port,
-            } => {
-                write!(f, "{protocol} [{a}]:{port}")
-            }
-            ServiceKey::Fwmark {
-                family: Family::Inet6,
-                mark,
-            } => write!(f, "fwmark {mark} (ipv6)"),
-            ServiceKey::Fwmark { mark, .. } => write!(f, "fwmark {mark}"),
-        }
-    }
-}
 
 /// A scheduler module (`IPVS_SVC_ATTR_SCHED_NAME`; the kernel module is `ip_vs_<name>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -358,8 +228,10 @@ pub struct ServiceEntry {
 }
 
 /// The identifying attributes of `key` (all that delete, get and zero need).
-pub(crate) fn key_attrs(key: &ServiceKey) -> Result<AttrList<SvcAttr>, Error> {
-    let mut attrs = AttrList::new();
+pub(crate) fn write_key(
+    attrs: &mut AttrWriter<'_, SvcAttr>,
+    key: &ServiceKey,
+) -> Result<(), Error> {
     attrs.u16(SvcAttr::Af, key.family().raw())?;
     match *key {
         ServiceKey::Inet {
@@ -376,19 +248,22 @@ pub(crate) fn key_attrs(key: &ServiceKey) -> Result<AttrList<SvcAttr>, Error> {
             attrs.u32(SvcAttr::Fwmark, mark)?;
         }
     }
-    Ok(attrs)
+    Ok(())
 }
 
 /// Every attribute add and edit need; flags go with an all-ones mask so the kernel takes
 /// them as given.
-pub(crate) fn service_attrs(svc: &Service) -> Result<AttrList<SvcAttr>, Error> {
+pub(crate) fn write_service(
+    attrs: &mut AttrWriter<'_, SvcAttr>,
+    svc: &Service,
+) -> Result<(), Error> {
     let name = svc.scheduler.name();
     if name.is_empty() || name.len() > SCHED_NAME_MAX {
         return Err(Error::InvalidArgument(format!(
             "scheduler name {name:?} must be 1 to {SCHED_NAME_MAX} bytes"
         )));
     }
-    let mut attrs = key_attrs(&svc.key)?;
+    write_key(attrs, &svc.key)?;
     attrs.string(SvcAttr::SchedName, name)?;
     if let Some(pe) = &svc.persistence_engine {
         if pe.is_empty() || pe.len() > PE_NAME_MAX {
@@ -399,20 +274,19 @@ pub(crate) fn service_attrs(svc: &Service) -> Result<AttrList<SvcAttr>, Error> {
         attrs.string(SvcAttr::PeName, pe)?;
     }
     let flags = svc.flags.with(ServiceFlags::HASHED, false).bits();
-    let mut flags_and_mask = flags.to_ne_bytes().to_vec();
-    flags_and_mask.extend_from_slice(&u32::MAX.to_ne_bytes());
+    // `struct ip_vs_flags`: the flags, then the mask of those to change.
+    let mut flags_and_mask = [0; 8];
+    flags_and_mask[..4].copy_from_slice(&flags.to_ne_bytes());
+    flags_and_mask[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
     attrs
-        .bytes(SvcAttr::Flags, flags_and_mask)?
+        .bytes(SvcAttr::Flags, &flags_and_mask)?
         .u32(SvcAttr::Timeout, svc.timeout)?
-        .bytes(
-            SvcAttr::Netmask,
-            svc.netmask.encode(svc.key.family())?.to_vec(),
-        )?;
-    Ok(attrs)
+        .bytes(SvcAttr::Netmask, &svc.netmask.encode(svc.key.family())?)?;
+    Ok(())
 }
 
 /// Reads the nested attributes of one `IPVS_CMD_ATTR_SERVICE`.
-pub(crate) fn decode_service(attrs: &Attrs<'_>) -> Result<ServiceEntry, Error> {
+pub(crate) fn decode_service(attrs: &Attrs<'_, SvcAttr>) -> Result<ServiceEntry, Error> {
     let family = Family::from_raw(attrs.u16(SvcAttr::Af)?);
     let key = match attrs.opt_u32(SvcAttr::Fwmark)? {
         Some(mark) if mark != 0 => ServiceKey::Fwmark { family, mark },
@@ -420,17 +294,17 @@ pub(crate) fn decode_service(attrs: &Attrs<'_>) -> Result<ServiceEntry, Error> {
             protocol: Protocol::from_raw(attrs.u16(SvcAttr::Protocol)?),
             addr: attrs
                 .opt_addr(SvcAttr::Addr, family == Family::Inet6)?
-                .ok_or_else(|| attrs.missing(SvcAttr::Addr.into()))?,
+                .ok_or_else(|| attrs.missing(SvcAttr::Addr))?,
             port: attrs
                 .opt_be16(SvcAttr::Port)?
-                .ok_or_else(|| attrs.missing(SvcAttr::Port.into()))?,
+                .ok_or_else(|| attrs.missing(SvcAttr::Port))?,
         },
     };
     let flags = match attrs.get(SvcAttr::Flags) {
         Some(raw) if raw.len() >= 4 => {
             ServiceFlags::from_bits(u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]))
         }
-        _ => return Err(attrs.missing(SvcAttr::Flags.into())),
+        _ => return Err(attrs.missing(SvcAttr::Flags)),
     };
     let netmask = attrs
         .opt_u32(SvcAttr::Netmask)?
@@ -444,6 +318,6 @@ pub(crate) fn decode_service(attrs: &Attrs<'_>) -> Result<ServiceEntry, Error> {
         netmask,
         persistence_engine: attrs.opt_string(SvcAttr::PeName)?,
     };
-    let stats = Stats::decode_either(attrs, SvcAttr::Stats64.into(), SvcAttr::Stats.into())?;
+    let stats = Stats::decode_either(attrs, SvcAttr::Stats64, SvcAttr::Stats)?;
     Ok(ServiceEntry { service, stats })
 }

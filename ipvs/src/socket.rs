@@ -2,25 +2,16 @@
 //! checked on every reply, dumps read to `NLMSG_DONE`, and batches of acknowledged requests
 //! sent in one `sendmsg`.
 
-use std::io::{self, Cursor};
+use std::io;
 
-use neli::consts::genl::{Cmd as GenlCmd, CtrlAttr, CtrlCmd, NlAttrType};
-use neli::consts::nl::NlmF;
 use neli::consts::socket::{Msg, NlFamily};
-use neli::genl::GenlmsghdrBuilder;
-use neli::nl::{NlPayload, NlmsghdrBuilder};
 use neli::socket::NlSocket;
-use neli::types::{Buffer, GenlBuffer};
 use neli::utils::Groups;
-use neli::ToBytes;
 
-use crate::attrs::AttrList;
-use crate::consts::{FAMILY_NAME, FAMILY_VERSION};
+use crate::codec::{messages, AttrId, Incoming, Message, Nack, Reply, Request};
+use crate::consts::{CtrlAttr, CTRL_CMD_GETFAMILY, CTRL_VERSION, FAMILY_NAME, GENL_ID_CTRL};
 use crate::error::Error;
-use crate::wire::{messages, Incoming, Message, Nack, Reply};
 
-/// `GENL_ID_CTRL`: the generic netlink controller.
-const GENL_ID_CTRL: u16 = 0x10;
 const EINTR: i32 = 4;
 const ENOBUFS: i32 = 105;
 
@@ -48,10 +39,11 @@ impl Default for Config {
     }
 }
 
-/// An encoded request waiting to be sent.
+/// An encoded request waiting to be sent, with its sequence number.
 #[derive(Debug)]
-pub(crate) struct Request {
+pub(crate) struct Outgoing {
     bytes: Vec<u8>,
+    seq: u32,
 }
 
 /// One connection to the kernel, in the network namespace of the thread that opened it.
@@ -105,23 +97,15 @@ impl Connection {
         self.config
     }
 
-    /// Encodes one IPVS request with the next sequence number.
-    pub(crate) fn request<T: NlAttrType>(
+    /// Addresses one IPVS request to the family, with the next sequence number.
+    pub(crate) fn request<T: AttrId>(
         &mut self,
-        cmd: impl GenlCmd,
-        attrs: AttrList<T>,
+        request: Request<T>,
         dump: bool,
-    ) -> Result<(Request, u32), Error> {
+    ) -> Result<Outgoing, Error> {
         let seq = self.next_seq();
-        let bytes = encode(
-            self.family,
-            seq,
-            cmd,
-            FAMILY_VERSION,
-            attrs.into_inner(),
-            dump,
-        )?;
-        Ok((Request { bytes }, seq))
+        let bytes = request.finish(self.family, seq, dump)?;
+        Ok(Outgoing { bytes, seq })
     }
 
     /// Sends acknowledged requests in as few `sendmsg` calls as the batch limits allow and
@@ -129,7 +113,7 @@ impl Connection {
     /// of the request it answers.
     pub(crate) fn transact(
         &mut self,
-        requests: &[(Request, u32)],
+        requests: &[Outgoing],
         mut on_reply: impl FnMut(usize, Reply<'_>) -> Result<(), Error>,
     ) -> Result<Vec<Result<(), Nack>>, Error> {
         let mut outcomes = Vec::with_capacity(requests.len());
@@ -140,12 +124,12 @@ impl Connection {
             while end < requests.len()
                 && end - start < self.config.batch_messages.max(1)
                 && (end == start
-                    || buf.len() + requests[end].0.bytes.len() <= self.config.batch_bytes)
+                    || buf.len() + requests[end].bytes.len() <= self.config.batch_bytes)
             {
-                buf.extend_from_slice(&requests[end].0.bytes);
+                buf.extend_from_slice(&requests[end].bytes);
                 end += 1;
             }
-            let seqs: Vec<u32> = requests[start..end].iter().map(|(_, seq)| *seq).collect();
+            let seqs: Vec<u32> = requests[start..end].iter().map(|r| r.seq).collect();
             self.send(&buf)?;
             let chunk = self.collect_acks(&seqs, |i, reply| on_reply(start + i, reply))?;
             outcomes.extend(chunk);
@@ -159,10 +143,10 @@ impl Connection {
     /// is returned at the end.
     pub(crate) fn dump(
         &mut self,
-        request: (Request, u32),
+        request: &Outgoing,
         mut on_reply: impl FnMut(Reply<'_>) -> Result<(), Error>,
     ) -> Result<Result<(), Nack>, Error> {
-        let (request, seq) = request;
+        let seq = request.seq;
         self.send(&request.bytes)?;
         let mut first_error = None;
         loop {
@@ -195,21 +179,15 @@ impl Connection {
     }
 
     fn resolve_family(&mut self) -> Result<u16, Error> {
-        let mut attrs = AttrList::<CtrlAttr>::new();
-        attrs.string(CtrlAttr::FamilyName, FAMILY_NAME)?;
+        let mut request = Request::<CtrlAttr>::new(CTRL_CMD_GETFAMILY, CTRL_VERSION);
+        request.attrs().string(CtrlAttr::FamilyName, FAMILY_NAME)?;
         let seq = self.next_seq();
-        let bytes = encode(
-            GENL_ID_CTRL,
-            seq,
-            CtrlCmd::Getfamily,
-            1,
-            attrs.into_inner(),
-            false,
-        )?;
-        self.send(&bytes)?;
+        self.send(&request.finish(GENL_ID_CTRL, seq, false)?)?;
         let mut family = None;
         let outcome = self.collect_acks(&[seq], |_, reply| {
-            family = reply.attrs("family")?.opt_u16(CtrlAttr::FamilyId)?;
+            family = reply
+                .attrs::<CtrlAttr>("family")?
+                .opt_u16(CtrlAttr::FamilyId)?;
             Ok(())
         })?;
         match (outcome.into_iter().next(), family) {
@@ -330,40 +308,6 @@ impl Connection {
             }
         }
     }
-}
-
-/// One generic netlink request: `NLM_F_REQUEST` plus `NLM_F_DUMP` or `NLM_F_ACK`.
-pub(crate) fn encode<C: GenlCmd, T: NlAttrType>(
-    family: u16,
-    seq: u32,
-    cmd: C,
-    version: u8,
-    attrs: GenlBuffer<T, Buffer>,
-    dump: bool,
-) -> Result<Vec<u8>, Error> {
-    let genl = GenlmsghdrBuilder::<C, T>::default()
-        .cmd(cmd)
-        .version(version)
-        .attrs(attrs)
-        .build()
-        .map_err(|e| Error::Encode(e.to_string()))?;
-    let flags = if dump {
-        NlmF::REQUEST | NlmF::DUMP
-    } else {
-        NlmF::REQUEST | NlmF::ACK
-    };
-    let msg = NlmsghdrBuilder::default()
-        .nl_type(family)
-        .nl_flags(flags)
-        .nl_seq(seq)
-        .nl_pid(0)
-        .nl_payload(NlPayload::Payload(genl))
-        .build()
-        .map_err(|e| Error::Encode(e.to_string()))?;
-    let mut cursor = Cursor::new(Vec::new());
-    msg.to_bytes(&mut cursor)
-        .map_err(|e| Error::Encode(e.to_string()))?;
-    Ok(cursor.into_inner())
 }
 
 fn finish(

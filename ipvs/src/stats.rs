@@ -1,6 +1,6 @@
 //! Traffic counters and rate estimates (`IPVS_STATS_ATTR_*`).
 
-use crate::attrs::Attrs;
+use crate::codec::{AttrId, Attrs};
 use crate::consts::StatsAttr;
 use crate::error::Error;
 
@@ -33,10 +33,10 @@ pub struct Stats {
 
 impl Stats {
     /// Reads the 64-bit set at `stats64`, else the 32-bit set at `stats`, else zeros.
-    pub(crate) fn decode_either(
-        attrs: &Attrs<'_>,
-        stats64: u16,
-        stats: u16,
+    pub(crate) fn decode_either<T: AttrId>(
+        attrs: &Attrs<'_, T>,
+        stats64: T,
+        stats: T,
     ) -> Result<Self, Error> {
         if let Some(nested) = attrs.opt_nested(stats64, "stats64")? {
             return Self::decode(&nested, true);
@@ -48,7 +48,7 @@ impl Stats {
     }
 
     /// In the 32-bit set, byte counters are still 64-bit (`nla_put_u64_64bit`).
-    fn decode(attrs: &Attrs<'_>, wide: bool) -> Result<Self, Error> {
+    fn decode(attrs: &Attrs<'_, StatsAttr>, wide: bool) -> Result<Self, Error> {
         let get = |ty: StatsAttr| -> Result<u64, Error> {
             let wide = wide || matches!(ty, StatsAttr::Inbytes | StatsAttr::Outbytes);
             Ok(if wide {

@@ -8,7 +8,9 @@
 mod command;
 #[cfg(feature = "fleet")]
 pub mod fleet;
+mod modules;
 mod netns;
 
 pub use command::{ip_batch, ipvsadm, ipvsadm_restore, run};
+pub use modules::scheduler_modules;
 pub use netns::{director_netns, fresh_netns, veth, Netns};

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use lvs_ipvs::{model_map, Ipvs};
+use lvs_agent::kernel_map;
+use lvs_ipvs::Ipvs;
 use lvs_testkit::fleet::{log_events, Binaries, Fleet};
 
 use crate::figures::{median, show, Figures};
@@ -38,7 +39,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
     fleet.directors[0].ns.enter(|| {
         let report = Ipvs::connect()
             .expect("IPVS in the guest")
-            .apply(&model_map::load_commands(&desired))
+            .apply(&kernel_map::load_commands(&desired))
             .expect("loading the table");
         assert!(report.is_ok(), "{:?}", report.failures().next());
     });

@@ -13,6 +13,12 @@ mod apply;
 mod drain;
 mod drift;
 mod e2e;
+mod model_rules;
+// The library's table against `ipvsadm -S -n`, shared with lvs-ipvs's kernel tests (a
+// crate of its own would hold lvs-ipvs's types twice in that crate's tests).
+#[allow(dead_code)]
+#[path = "../../../ipvs/tests/kernel/save.rs"]
+mod save;
 mod update;
 
 use std::sync::Arc;
@@ -22,7 +28,9 @@ use lvs_agent::Reconciler;
 use lvs_ipvs::Ipvs;
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
-pub use lvs_testkit::{director_netns, fresh_netns, ipvsadm, ipvsadm_restore, run};
+pub use lvs_testkit::{
+    director_netns, fresh_netns, ipvsadm, ipvsadm_restore, run, scheduler_modules,
+};
 
 /// The rules [`CLUSTER`] should produce, in `ipvsadm -R` form.
 pub const CLUSTER_RULES: &str = "\
@@ -75,6 +83,13 @@ pub fn state(json: &str) -> Arc<DesiredState> {
             .parse()
             .expect("a valid desired state"),
     )
+}
+
+/// A fresh director namespace (see `lvs_testkit::director_netns`) with the library
+/// connected in it.
+pub fn director() -> Ipvs {
+    director_netns();
+    Ipvs::connect().expect("IPVS must be reachable in the guest")
 }
 
 /// A reconciler for the calling thread's namespace that applied `applied` before.

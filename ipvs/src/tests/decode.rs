@@ -1,20 +1,19 @@
 //! Replies decoded from bytes laid out as the kernel's `ip_vs_genl_fill_service`,
 //! `ip_vs_genl_fill_dest`, `ip_vs_genl_fill_daemon` and `netlink_ack` write them (6.1),
-//! assembled by hand with the helpers in `tests/mod.rs` rather than with neli.
+//! assembled by hand with the helpers in `tests/mod.rs` rather than with the codec itself.
 
 #![cfg(target_endian = "little")]
 
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{genl_msg, nest, nla, unhex};
+use crate::codec::{messages, Incoming, Message, Reply};
 use crate::consts::CmdAttr;
-use crate::daemon::{decode_daemon, DaemonState};
+use crate::daemon::decode_daemon;
 use crate::dest::{decode_dest, ForwardMethod, TunnelFlags, TunnelType};
-use crate::service::{
-    decode_service, Family, Netmask, Protocol, Scheduler, ServiceFlags, ServiceKey,
-};
+use crate::key::{DaemonState, Family, Protocol, ServiceKey};
+use crate::service::{decode_service, Netmask, Scheduler, ServiceFlags};
 use crate::stats::Stats;
-use crate::wire::{messages, Incoming, Message, Reply};
 
 /// `NLM_F_MULTI`: every message of a dump carries it.
 const MULTI: u16 = 0x2;
@@ -94,7 +93,7 @@ fn service_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = reply.attrs("reply").unwrap();
+    let top = reply.attrs::<CmdAttr>("reply").unwrap();
     let entry = decode_service(&top.nested(CmdAttr::Service, "service").unwrap()).unwrap();
     let svc = entry.service;
     assert_eq!(
@@ -141,7 +140,7 @@ fn fwmark_ipv6_service_with_engine_and_only_32_bit_stats() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = reply.attrs("reply").unwrap();
+    let top = reply.attrs::<CmdAttr>("reply").unwrap();
     let entry = decode_service(&top.nested(CmdAttr::Service, "service").unwrap()).unwrap();
     assert_eq!(
         entry.service.key,
@@ -189,7 +188,7 @@ fn non_contiguous_ipv4_netmask_survives() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = reply.attrs("reply").unwrap();
+    let top = reply.attrs::<CmdAttr>("reply").unwrap();
     let svc = decode_service(&top.nested(CmdAttr::Service, "service").unwrap())
         .unwrap()
         .service;
@@ -233,7 +232,7 @@ fn destination_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = reply.attrs("reply").unwrap();
+    let top = reply.attrs::<CmdAttr>("reply").unwrap();
     let entry = decode_dest(
         &top.nested(CmdAttr::Dest, "destination").unwrap(),
         Family::Inet,
@@ -282,7 +281,7 @@ fn daemon_dump_entry() {
         )],
     );
     let reply = only_reply(&msg);
-    let top = reply.attrs("reply").unwrap();
+    let top = reply.attrs::<CmdAttr>("reply").unwrap();
     let daemon = decode_daemon(&top.nested(CmdAttr::Daemon, "daemon").unwrap()).unwrap();
     assert_eq!(daemon.state, DaemonState::Backup);
     assert_eq!(

@@ -9,19 +9,23 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{hex, unhex};
+use crate::codec::Request;
 use crate::command::Command;
 use crate::consts::{Cmd, CmdAttr, FAMILY_VERSION};
-use crate::daemon::{DaemonState, SyncDaemon, Timeouts};
+use crate::daemon::{SyncDaemon, Timeouts};
 use crate::dest::{Destination, ForwardMethod, TunnelFlags, TunnelType};
-use crate::service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
-use crate::socket::encode;
+use crate::key::{DaemonState, Family, Protocol, ServiceKey};
+use crate::service::{Netmask, Scheduler, Service, ServiceFlags};
 
 /// An arbitrary family id; the kernel assigns the real one at boot.
 const FAMILY: u16 = 0x22;
 
 fn encode_command(command: &Command, seq: u32) -> Vec<u8> {
-    let (cmd, attrs) = command.encode().unwrap();
-    encode(FAMILY, seq, cmd, FAMILY_VERSION, attrs.into_inner(), false).unwrap()
+    command
+        .encode()
+        .unwrap()
+        .finish(FAMILY, seq, false)
+        .unwrap()
 }
 
 fn assert_bytes(actual: &[u8], expected: &str) {
@@ -198,16 +202,9 @@ fn flush_zero_and_dump_requests() {
         "14000000 2200 0500 02000000 00000000 10010000",
     );
     // A dump: NLM_F_REQUEST | NLM_F_DUMP, no NLM_F_ACK.
-    let attrs = crate::attrs::AttrList::<CmdAttr>::new();
-    let dump = encode(
-        FAMILY,
-        3,
-        Cmd::GetService,
-        FAMILY_VERSION,
-        attrs.into_inner(),
-        true,
-    )
-    .unwrap();
+    let dump = Request::<CmdAttr>::new(Cmd::GetService.id(), FAMILY_VERSION)
+        .finish(FAMILY, 3, true)
+        .unwrap();
     assert_bytes(&dump, "14000000 2200 0103 03000000 00000000 04010000");
 }
 

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use crate::command::Command;
 use crate::dest::{Destination, ForwardMethod};
 use crate::error::{Action, ErrorKind, KernelError, Target};
-use crate::service::{Protocol, Scheduler, Service, ServiceKey};
+use crate::key::{Protocol, ServiceKey};
+use crate::service::{Scheduler, Service};
 
 fn web() -> ServiceKey {
     ServiceKey::Inet {

@@ -1,10 +1,10 @@
 //! Host-only tests: message encoding and decoding against byte strings, no kernel needed.
 
+mod codec;
 mod decode;
 mod encode;
 mod errors;
-mod model_map;
-mod wire;
+mod round_trip;
 
 /// One netlink attribute, assembled by hand: `nla_len`, `nla_type`, payload, padding to 4.
 pub(super) fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {

@@ -8,12 +8,8 @@ use lvs_ipvs::{
     ServiceFlags, ServiceKey, TunnelFlags, TunnelType,
 };
 
-use lvs_ipvs::model_map;
-use lvs_model::spec::{RealServerSpec, ServiceSpec};
-use lvs_model::{DesiredService, DesiredState};
-
 use crate::save::assert_same_as_ipvsadm;
-use crate::{director, ipvsadm, scheduler_modules};
+use crate::{director, scheduler_modules};
 
 fn inet(protocol: Protocol, addr: &str, port: u16) -> ServiceKey {
     ServiceKey::Inet {
@@ -263,69 +259,4 @@ fn a_large_batch_spans_many_sendmsg_calls() {
     assert_eq!(table.len(), 300);
     assert!(table.iter().all(|e| e.destinations.len() == 4));
     assert_same_as_ipvsadm(&mut ipvs);
-}
-
-/// `local` forwarding (`IP_VS_CONN_F_LOCALNODE`) from the model to the kernel and back, on
-/// both families and a fwmark service; `ipvsadm` shows it as `Local` (and saves it as `-g`).
-#[test]
-fn local_forwarding_round_trips() {
-    let mut ipvs = director();
-    let local = |address: &str, port: i64| RealServerSpec {
-        address: Some(address.to_owned()),
-        port: Some(port),
-        forwarding: Some("local".to_owned()),
-        weight: Some(3),
-        ..RealServerSpec::default()
-    };
-    let inet = |protocol: &str, address: &str, servers: Vec<RealServerSpec>| ServiceSpec {
-        protocol: Some(protocol.to_owned()),
-        address: Some(address.to_owned()),
-        port: Some(80),
-        real_servers: Some(servers),
-        ..ServiceSpec::default()
-    };
-    let specs = [
-        inet(
-            "tcp",
-            "10.0.0.1",
-            vec![local("10.0.0.254", 80), local("127.0.0.1", 80)],
-        ),
-        inet("udp", "2001:db8::1", vec![local("2001:db8::fe", 80)]),
-        ServiceSpec {
-            fwmark: Some(9),
-            family: Some("ipv4".to_owned()),
-            real_servers: Some(vec![local("10.0.0.254", 0)]),
-            ..ServiceSpec::default()
-        },
-    ];
-    let services: Vec<DesiredService> = specs
-        .iter()
-        .map(|s| DesiredService::parse(s).unwrap())
-        .collect();
-    let state = DesiredState::new(0, lvs_model::Timeouts::default(), services).unwrap();
-    let report = ipvs.apply(&model_map::load_commands(&state)).unwrap();
-    assert!(report.is_ok(), "{:?}", report.failures().next());
-
-    let table = ipvs.table().unwrap();
-    assert_eq!(table.len(), 3);
-    for entry in &table {
-        for d in &entry.destinations {
-            assert_eq!(d.destination.forward, ForwardMethod::Local, "{d:?}");
-        }
-        let observed = model_map::observed_service(entry).unwrap();
-        assert_eq!(Some(&observed), state.service(observed.key()));
-    }
-    let listing = ipvsadm(&["-L", "-n"]);
-    assert_eq!(listing.matches(" Local ").count(), 4, "{listing}");
-    assert_same_as_ipvsadm(&mut ipvs);
-
-    // Linux 6.1 keeps the method it is given: NAT to one of the director's own addresses
-    // stays NAT (old kernels turned it into `local`).
-    let nat = inet("tcp", "10.0.0.2", Vec::new());
-    let key = model_map::service_key(nat.parse().unwrap().key());
-    ipvs.add_service(&Service::new(key, Scheduler::RoundRobin))
-        .unwrap();
-    let own = dest("10.0.0.254:8080", ForwardMethod::Masq, 1);
-    ipvs.add_destination(&key, &own).unwrap();
-    assert_eq!(ipvs.destinations(&key).unwrap()[0].destination, own);
 }

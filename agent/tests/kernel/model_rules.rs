@@ -1,7 +1,7 @@
 //! The model and the kernel agree.
 //!
 //! - Everything the model accepts, the kernel accepts: valid model services across the whole
-//!   domain go through `model_map` into a fresh director, every command is acknowledged, and
+//!   domain go through `kernel_map` into a fresh director, every command is acknowledged, and
 //!   the table read back converts to the same model values (cross-checked with
 //!   `ipvsadm -S -n` on a sample).
 //! - Every model rule that claims to mirror a kernel rule is checked against the kernel: the
@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use lvs_ipvs::model_map::{self, observed_service};
+use lvs_agent::kernel_map::{self, observed_service};
 use lvs_ipvs::{
     Command, Destination, Error, ErrorKind, Family, ForwardMethod, Ipvs, Netmask, Protocol,
     Scheduler, Service, ServiceFlags, ServiceKey, Timeouts, TunnelFlags, TunnelType,
@@ -30,7 +30,7 @@ use proptest::sample::select;
 use proptest::test_runner::Config as ProptestConfig;
 
 use crate::save::assert_same_as_ipvsadm;
-use crate::{director, run};
+use crate::{director, ipvsadm, run};
 
 const EINVAL: i32 = 22;
 const ERANGE: i32 = 34;
@@ -409,7 +409,7 @@ proptest! {
         let timeouts = timeouts.parse().expect("valid timeouts");
         let state = DesiredState::new(0, timeouts, services).expect("distinct keys");
 
-        assert_all_applied(&mut ipvs, &model_map::load_commands(&state));
+        assert_all_applied(&mut ipvs, &kernel_map::load_commands(&state));
 
         let mut observed = Vec::new();
         for entry in ipvs.table().unwrap() {
@@ -423,7 +423,7 @@ proptest! {
         prop_assert_eq!(observed, expected);
 
         let kernel = ipvs.timeouts().unwrap();
-        let set = model_map::timeouts(&state.timeouts);
+        let set = kernel_map::timeouts(&state.timeouts);
         let or = |set: u32, default: u32| if set == 0 { default } else { set };
         prop_assert_eq!(
             kernel,
@@ -496,7 +496,7 @@ struct Row {
 }
 
 fn key(text: &str) -> ServiceKey {
-    model_map::service_key(&lvs_model::ServiceKey::parse(text).unwrap())
+    kernel_map::service_key(&lvs_model::ServiceKey::parse(text).unwrap())
 }
 
 fn web() -> ServiceKey {
@@ -1207,4 +1207,69 @@ fn the_model_limits_are_within_the_kernel_limits() {
     }
     // A non-persistent IPv6 service is checked too: the library always sends /128.
     assert_eq!(Netmask::host(Family::Inet6), Netmask::Prefix(128));
+}
+
+/// `local` forwarding (`IP_VS_CONN_F_LOCALNODE`) from the model to the kernel and back, on
+/// both families and a fwmark service; `ipvsadm` shows it as `Local` (and saves it as `-g`).
+#[test]
+fn local_forwarding_round_trips() {
+    let mut ipvs = director();
+    let local = |address: &str, port: i64| RealServerSpec {
+        address: Some(address.to_owned()),
+        port: Some(port),
+        forwarding: Some("local".to_owned()),
+        weight: Some(3),
+        ..RealServerSpec::default()
+    };
+    let inet = |protocol: &str, address: &str, servers: Vec<RealServerSpec>| ServiceSpec {
+        protocol: Some(protocol.to_owned()),
+        address: Some(address.to_owned()),
+        port: Some(80),
+        real_servers: Some(servers),
+        ..ServiceSpec::default()
+    };
+    let specs = [
+        inet(
+            "tcp",
+            "10.0.0.1",
+            vec![local("10.0.0.254", 80), local("127.0.0.1", 80)],
+        ),
+        inet("udp", "2001:db8::1", vec![local("2001:db8::fe", 80)]),
+        ServiceSpec {
+            fwmark: Some(9),
+            family: Some("ipv4".to_owned()),
+            real_servers: Some(vec![local("10.0.0.254", 0)]),
+            ..ServiceSpec::default()
+        },
+    ];
+    let services: Vec<DesiredService> = specs
+        .iter()
+        .map(|s| DesiredService::parse(s).unwrap())
+        .collect();
+    let state = DesiredState::new(0, lvs_model::Timeouts::default(), services).unwrap();
+    let report = ipvs.apply(&kernel_map::load_commands(&state)).unwrap();
+    assert!(report.is_ok(), "{:?}", report.failures().next());
+
+    let table = ipvs.table().unwrap();
+    assert_eq!(table.len(), 3);
+    for entry in &table {
+        for d in &entry.destinations {
+            assert_eq!(d.destination.forward, ForwardMethod::Local, "{d:?}");
+        }
+        let observed = kernel_map::observed_service(entry).unwrap();
+        assert_eq!(Some(&observed), state.service(observed.key()));
+    }
+    let listing = ipvsadm(&["-L", "-n"]);
+    assert_eq!(listing.matches(" Local ").count(), 4, "{listing}");
+    assert_same_as_ipvsadm(&mut ipvs);
+
+    // Linux 6.1 keeps the method it is given: NAT to one of the director's own addresses
+    // stays NAT (old kernels turned it into `local`).
+    let nat = inet("tcp", "10.0.0.2", Vec::new());
+    let key = kernel_map::service_key(nat.parse().unwrap().key());
+    ipvs.add_service(&Service::new(key, Scheduler::RoundRobin))
+        .unwrap();
+    let own = dest("10.0.0.254:8080", ForwardMethod::Masq);
+    ipvs.add_destination(&key, &own).unwrap();
+    assert_eq!(ipvs.destinations(&key).unwrap()[0].destination, own);
 }

@@ -1,6 +1,6 @@
-//! The one place where `lvs_model`'s domain meets the kernel's view: domain values become
-//! kernel structs and commands, and the kernel's table becomes model specs, which the model
-//! then validates (`ServiceSpec::parse`, `DesiredService::parse`).
+//! The one place where `lvs_model`'s domain meets the kernel's view (`lvs_ipvs`): domain
+//! values become kernel structs and commands, and the kernel's table becomes model specs,
+//! which the model then validates (`ServiceSpec::parse`, `DesiredService::parse`).
 
 use std::net::SocketAddr;
 
@@ -11,11 +11,10 @@ use lvs_model::{
     ValidationErrors, VirtualService,
 };
 
-use crate::client::TableEntry;
-use crate::command::Command;
-use crate::daemon::Timeouts;
-use crate::dest::{Destination, DestinationEntry, ForwardMethod, TunnelFlags, TunnelType};
-use crate::service::{Family, Netmask, Protocol, Scheduler, Service, ServiceFlags, ServiceKey};
+use lvs_ipvs::{
+    Command, Destination, DestinationEntry, Family, ForwardMethod, Netmask, Protocol, Scheduler,
+    Service, ServiceFlags, ServiceKey, TableEntry, Timeouts, TunnelFlags, TunnelType,
+};
 
 /// The kernel key of a model service key.
 pub fn service_key(key: &lvs_model::ServiceKey) -> ServiceKey {
@@ -280,3 +279,6 @@ fn family_name(family: Family) -> String {
         Family::Other(raw) => format!("address family {raw}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,11 +3,12 @@
 use lvs_model::spec::{Netmask as SpecNetmask, RealServerSpec, ServiceSpec};
 use lvs_model::DesiredService;
 
-use crate::client::TableEntry;
-use crate::dest::{DestinationEntry, ForwardMethod, TunnelFlags, TunnelType};
-use crate::model_map;
-use crate::service::{Netmask, Scheduler, ServiceEntry, ServiceFlags};
-use crate::stats::Stats;
+use lvs_ipvs::{
+    DestinationEntry, ForwardMethod, Netmask, Scheduler, ServiceEntry, ServiceFlags, Stats,
+    TableEntry, TunnelFlags, TunnelType,
+};
+
+use crate::kernel_map;
 
 fn real_server(address: &str, forwarding: &str) -> RealServerSpec {
     RealServerSpec {
@@ -54,11 +55,14 @@ fn desired() -> DesiredService {
 #[test]
 fn model_service_to_kernel() {
     let desired = desired();
-    let svc = model_map::service(desired.service());
+    let svc = kernel_map::service(desired.service());
     assert_eq!(svc.scheduler, Scheduler::SourceHashing);
     assert_eq!(svc.flags, ServiceFlags::PERSISTENT | ServiceFlags::SCHED2);
     assert_eq!((svc.timeout, svc.netmask), (600, Netmask::Prefix(24)));
-    let dests: Vec<_> = desired.real_servers().map(model_map::destination).collect();
+    let dests: Vec<_> = desired
+        .real_servers()
+        .map(kernel_map::destination)
+        .collect();
     let gue = dests
         .iter()
         .find(|d| d.forward == ForwardMethod::Tunnel)
@@ -79,13 +83,13 @@ fn kernel_table_back_to_model() {
     let desired = desired();
     let entry = TableEntry {
         service: ServiceEntry {
-            service: model_map::service(desired.service()),
+            service: kernel_map::service(desired.service()),
             stats: Stats::default(),
         },
         destinations: desired
             .real_servers()
             .map(|rs| DestinationEntry {
-                destination: model_map::destination(rs),
+                destination: kernel_map::destination(rs),
                 active_conns: 0,
                 inactive_conns: 0,
                 persistent_conns: 0,
@@ -93,7 +97,7 @@ fn kernel_table_back_to_model() {
             })
             .collect(),
     };
-    let observed = model_map::observed_service(&entry).unwrap();
+    let observed = kernel_map::observed_service(&entry).unwrap();
     assert_eq!(observed.service(), desired.service());
     // The kernel cannot tell a drained server from one of weight 0: only that differs.
     for (seen, want) in observed.real_servers().zip(desired.real_servers()) {
@@ -102,7 +106,7 @@ fn kernel_table_back_to_model() {
         assert_eq!(seen.effective_weight(), want.effective_weight());
         assert_eq!(seen.thresholds(), want.thresholds());
     }
-    let commands = model_map::load_commands(
+    let commands = kernel_map::load_commands(
         &lvs_model::DesiredState::new(1, lvs_model::Timeouts::default(), [desired]).unwrap(),
     );
     assert_eq!(commands.len(), 4);
