@@ -27,7 +27,7 @@ use crate::edit::{self, IfMatch};
 struct DirectorsPage {
     chrome: Chrome,
     cluster: String,
-    generation: i64,
+    generation: u64,
     directors: Vec<DirectorCard>,
     form: FormState,
 }
@@ -99,7 +99,7 @@ async fn render(
                 .max(state.agents.last_seen(row.id));
             card(
                 &director,
-                director_line(&director, cluster.generation, last_seen, now),
+                director_line(&director, cluster.generation(), last_seen, now),
             )
         })
         .collect();
@@ -112,7 +112,7 @@ async fn render(
     let page = DirectorsPage {
         chrome: Chrome::new(browser, "Directors").in_cluster(&cluster.name, Tab::Directors),
         cluster: cluster.name,
-        generation: cluster.generation,
+        generation: cluster.generation.get(),
         directors: cards,
         form,
     };
