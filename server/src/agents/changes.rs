@@ -78,7 +78,7 @@ pub(super) async fn load(
     let rows: Vec<Row<'_>> = rows
         .iter()
         .map(|r| Row {
-            generation: r.generation,
+            generation: r.generation.get(),
             truncated: r.truncated,
             diff: &r.diff,
         })
@@ -90,7 +90,7 @@ pub(super) async fn load(
 /// (as announced by the commit that made it, so no read is needed).
 pub(super) fn announced(key: ChangesKey, diff: &str) -> anyhow::Result<Option<StateChanges>> {
     let row = Row {
-        generation: i64::try_from(key.generation).unwrap_or(i64::MAX),
+        generation: key.generation,
         truncated: false,
         diff,
     };
@@ -110,7 +110,7 @@ fn finish(key: ChangesKey, rows: &[Row<'_>]) -> anyhow::Result<Option<StateChang
 
 /// A stored diff, as read or as announced.
 struct Row<'a> {
-    generation: i64,
+    generation: u64,
     truncated: bool,
     diff: &'a str,
 }
@@ -131,7 +131,7 @@ fn assemble(after: u64, to: u64, rows: &[Row<'_>]) -> anyhow::Result<Option<Byte
     let mut expected = after;
     for row in rows {
         expected += 1;
-        if u64::try_from(row.generation).ok() != Some(expected) {
+        if row.generation != expected {
             tracing::debug!(
                 generation = expected,
                 "no stored diff; sending the document"

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use lvs_model::agent::DriftRepair;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -77,13 +76,7 @@ pub struct Report {
     pub unmanaged_timeouts: Option<String>,
 }
 
-/// A repaired drift as stored, with when it was reported (Unix milliseconds).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredDrift {
-    pub object: String,
-    pub found: String,
-    pub at: i64,
-}
+pub use crate::db::director_status::StoredDrift;
 
 /// Why a report was not stored.
 #[derive(Debug, Clone, thiserror::Error)]

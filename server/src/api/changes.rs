@@ -36,7 +36,7 @@ impl Change {
         Ok(Change {
             generation: row.generation(),
             committed_at: timestamp(row.committed_at),
-            source: row.source()?,
+            source: row.source,
             summary: row.summary()?,
             truncated: row.truncated,
         })

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
-use super::corrupt;
+use super::{corrupt, in_row, Generation};
 
 /// Entries (timeouts, services, real servers) of a diff stored in full. A bigger diff keeps
 /// its whole summary and its first entries, so a 100,000-row import stores about 200 KB
@@ -17,8 +17,10 @@ use super::corrupt;
 pub const MAX_STORED_ENTRIES: usize = 1000;
 
 /// Who made a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Stored as its word (`api`, `ui`, `import`); another word fails to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
 pub enum Source {
     /// The REST API.
     Api,
@@ -54,9 +56,9 @@ impl FromStr for Source {
 /// A stored change without its diff.
 #[derive(Debug, Clone)]
 pub struct ChangeRow {
-    pub generation: i64,
+    pub generation: Generation,
     pub committed_at: i64,
-    pub source: String,
+    pub source: Source,
     /// JSON of a [`DiffSummary`].
     pub summary: String,
     /// Whether the stored diff lists only its first [`MAX_STORED_ENTRIES`] entries.
@@ -65,14 +67,7 @@ pub struct ChangeRow {
 
 impl ChangeRow {
     pub fn generation(&self) -> u64 {
-        u64::try_from(self.generation).unwrap_or(0)
-    }
-
-    /// The stored source, validated again on the way out.
-    pub fn source(&self) -> Result<Source, sqlx::Error> {
-        self.source
-            .parse()
-            .map_err(|e: String| corrupt(&self.what(), &e))
+        self.generation.get()
     }
 
     /// The stored summary, validated again on the way out.
@@ -98,8 +93,7 @@ pub(super) async fn insert(
     let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
     let summary = serde_json::to_string(&spec.summary).map_err(encode)?;
     let json = serde_json::to_string(&spec).map_err(encode)?;
-    let generation = i64::try_from(diff.to_generation).unwrap_or(i64::MAX);
-    let source = source.as_str();
+    let generation = Generation::new(diff.to_generation);
     sqlx::query!(
         "INSERT INTO changes (cluster_id, generation, committed_at, source, summary, truncated, diff)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -125,7 +119,8 @@ pub async fn list(
 ) -> Result<Vec<ChangeRow>, sqlx::Error> {
     sqlx::query_as!(
         ChangeRow,
-        r#"SELECT generation, committed_at, source, summary, truncated AS "truncated: bool"
+        r#"SELECT generation AS "generation: Generation", committed_at,
+                  source AS "source: Source", summary, truncated AS "truncated: bool"
            FROM changes
            WHERE cluster_id = ? AND generation < ?
            ORDER BY generation DESC LIMIT ?"#,
@@ -135,6 +130,7 @@ pub async fn list(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("changes", &format!("of cluster {cluster_id}"), e))
 }
 
 /// The change that produced `generation`, with its diff as stored JSON.
@@ -144,13 +140,15 @@ pub async fn get(
     generation: i64,
 ) -> Result<Option<(ChangeRow, String)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT generation, committed_at, source, summary, truncated AS "truncated: bool", diff
+        r#"SELECT generation AS "generation: Generation", committed_at,
+                  source AS "source: Source", summary, truncated AS "truncated: bool", diff
            FROM changes WHERE cluster_id = ? AND generation = ?"#,
         cluster_id,
         generation
     )
     .fetch_optional(conn)
-    .await?;
+    .await
+    .map_err(|e| in_row("changes", &format!("of generation {generation}"), e))?;
     Ok(row.map(|r| {
         let change = ChangeRow {
             generation: r.generation,
@@ -166,7 +164,7 @@ pub async fn get(
 /// A stored diff as served to agents.
 #[derive(Debug, Clone)]
 pub struct StoredDiff {
-    pub generation: i64,
+    pub generation: Generation,
     /// Whether `diff` lists only its first [`MAX_STORED_ENTRIES`] entries.
     pub truncated: bool,
     /// JSON of a [`DiffSpec`].
@@ -183,7 +181,7 @@ pub async fn diffs_between(
 ) -> Result<Vec<StoredDiff>, sqlx::Error> {
     sqlx::query_as!(
         StoredDiff,
-        r#"SELECT generation, truncated AS "truncated: bool", diff
+        r#"SELECT generation AS "generation: Generation", truncated AS "truncated: bool", diff
            FROM changes
            WHERE cluster_id = ? AND generation > ? AND generation <= ?
            ORDER BY generation"#,
@@ -193,4 +191,5 @@ pub async fn diffs_between(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("changes", &format!("of cluster {cluster_id}"), e))
 }

@@ -7,7 +7,7 @@ use lvs_model::{Diff, Timeouts};
 use sqlx::SqliteConnection;
 
 use super::changes::{self, Source};
-use super::{corrupt, Announced, Tx};
+use super::{corrupt, in_row, Announced, Generation, Tx};
 
 #[derive(Debug, Clone)]
 pub struct ClusterRow {
@@ -17,7 +17,7 @@ pub struct ClusterRow {
     pub timeout_tcp: Option<i64>,
     pub timeout_tcpfin: Option<i64>,
     pub timeout_udp: Option<i64>,
-    pub generation: i64,
+    pub generation: Generation,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -39,7 +39,7 @@ impl ClusterRow {
     }
 
     pub fn generation(&self) -> u64 {
-        u64::try_from(self.generation).unwrap_or(0)
+        self.generation.get()
     }
 }
 
@@ -63,7 +63,7 @@ pub async fn insert(
             (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
-                   generation, created_at, updated_at"#,
+                   generation AS "generation: Generation", created_at, updated_at"#,
         name,
         description,
         tcp,
@@ -85,12 +85,13 @@ pub async fn get(
     sqlx::query_as!(
         ClusterRow,
         r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
-                generation, created_at, updated_at
+                generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE name = ?"#,
         name
     )
     .fetch_optional(conn)
     .await
+    .map_err(|e| in_row("clusters", &name, e))
 }
 
 /// Clusters ordered by name, after `after`, optionally only those whose name contains
@@ -105,7 +106,7 @@ pub async fn list(
     sqlx::query_as!(
         ClusterRow,
         r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
-                generation, created_at, updated_at
+                generation AS "generation: Generation", created_at, updated_at
          FROM clusters
          WHERE name > ?1 AND (?2 IS NULL OR instr(name, ?2) > 0)
          ORDER BY name LIMIT ?3"#,
@@ -115,6 +116,7 @@ pub async fn list(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("clusters", &"listed", e))
 }
 
 /// Replaces description and timeouts. Never the name: cached token owners carry it, so a
@@ -158,14 +160,15 @@ pub async fn bump_generation(
     now: i64,
 ) -> Result<u64, sqlx::Error> {
     let bumped = sqlx::query!(
-        "UPDATE clusters SET generation = generation + 1, updated_at = ?
-         WHERE id = ? RETURNING generation, created_at",
+        r#"UPDATE clusters SET generation = generation + 1, updated_at = ?
+         WHERE id = ? RETURNING generation AS "generation: Generation", created_at"#,
         now,
         id
     )
     .fetch_one(&mut **tx)
-    .await?;
-    let generation = u64::try_from(bumped.generation).unwrap_or(0);
+    .await
+    .map_err(|e| in_row("clusters", &id, e))?;
+    let generation = bumped.generation.get();
     diff.from_generation = generation.saturating_sub(1);
     diff.to_generation = generation;
     let stored = changes::insert(tx, id, diff, source, now).await?;
@@ -187,20 +190,25 @@ pub async fn get_by_id(
     sqlx::query_as!(
         ClusterRow,
         r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
-                generation, created_at, updated_at
+                generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE id = ?"#,
         id
     )
     .fetch_optional(conn)
     .await
+    .map_err(|e| in_row("clusters", &id, e))
 }
 
 /// The cluster's generation, or `None` when it no longer exists.
 pub async fn generation(conn: &mut SqliteConnection, id: i64) -> Result<Option<u64>, sqlx::Error> {
-    let generation = sqlx::query_scalar!("SELECT generation FROM clusters WHERE id = ?", id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(generation.map(|g| u64::try_from(g).unwrap_or(0)))
+    let generation = sqlx::query_scalar!(
+        r#"SELECT generation AS "generation: Generation" FROM clusters WHERE id = ?"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| in_row("clusters", &id, e))?;
+    Ok(generation.map(Generation::get))
 }
 
 /// Deletes a cluster, and with it everything in it (directors and their tokens too).

@@ -1,26 +1,39 @@
 //! The `director_status` table: what each director's agent last reported, and when it was
 //! last seen.
 
+use lvs_model::agent::ObjectOutcome;
+use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
-/// A director's token and agent status as stored; every field is `None` until the agent
-/// has been seen (and the report fields until it has reported).
+use super::{corrupt, in_row, Generation};
+
+/// A director's token and agent status as stored; every field is `None` (or empty) until
+/// the agent has been seen (and the report fields until it has reported).
 #[derive(Debug, Clone, Default)]
 pub struct StatusRow {
     pub director_id: i64,
     pub token_created_at: Option<i64>,
     pub last_seen: Option<i64>,
     pub reported_at: Option<i64>,
-    pub applied_generation: Option<i64>,
-    pub last_report_ok: Option<i64>,
-    /// JSON array of `ObjectOutcome`.
-    pub last_errors: Option<String>,
+    pub applied_generation: Option<Generation>,
+    /// Whether every change of the last report applied.
+    pub last_report_ok: Option<bool>,
+    /// The failed changes of the last report that had any.
+    pub last_errors: Vec<ObjectOutcome>,
     pub last_errors_at: Option<i64>,
-    /// JSON array of `RepairedDrift`, newest first.
-    pub drift_repaired: Option<String>,
+    /// Newest first.
+    pub drift_repaired: Vec<StoredDrift>,
     pub agent_version: Option<String>,
     pub kernel_version: Option<String>,
     pub unmanaged_services: Option<i64>,
+}
+
+/// A repaired drift as stored, with when it was reported (Unix milliseconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredDrift {
+    pub object: String,
+    pub found: String,
+    pub at: i64,
 }
 
 /// The status of the cluster's directors (of one of them when `director_id` is given).
@@ -29,12 +42,11 @@ pub async fn of_cluster(
     cluster_id: i64,
     director_id: Option<i64>,
 ) -> Result<Vec<StatusRow>, sqlx::Error> {
-    sqlx::query_as!(
-        StatusRow,
+    let rows = sqlx::query!(
         r#"SELECT d.id AS "director_id!", t.created_at AS "token_created_at?",
                 s.last_seen AS "last_seen?", s.reported_at AS "reported_at?",
-                s.applied_generation AS "applied_generation?",
-                s.last_report_ok AS "last_report_ok?", s.last_errors AS "last_errors?",
+                s.applied_generation AS "applied_generation?: Generation",
+                s.last_report_ok AS "last_report_ok?: bool", s.last_errors AS "last_errors?",
                 s.last_errors_at AS "last_errors_at?", s.drift_repaired AS "drift_repaired?",
                 s.agent_version AS "agent_version?", s.kernel_version AS "kernel_version?",
                 json_array_length(s.unmanaged_services) AS "unmanaged_services?: i64"
@@ -47,6 +59,41 @@ pub async fn of_cluster(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("director_status", &format!("of cluster {cluster_id}"), e))?;
+    rows.into_iter()
+        .map(|r| {
+            let director = r.director_id;
+            let last_errors = json_column(director, "last_errors", r.last_errors.as_deref())?;
+            let drift_repaired =
+                json_column(director, "drift_repaired", r.drift_repaired.as_deref())?;
+            Ok(StatusRow {
+                director_id: r.director_id,
+                token_created_at: r.token_created_at,
+                last_seen: r.last_seen,
+                reported_at: r.reported_at,
+                applied_generation: r.applied_generation,
+                last_report_ok: r.last_report_ok,
+                last_errors,
+                last_errors_at: r.last_errors_at,
+                drift_repaired,
+                agent_version: r.agent_version,
+                kernel_version: r.kernel_version,
+                unmanaged_services: r.unmanaged_services,
+            })
+        })
+        .collect()
+}
+
+/// A JSON array column of `director`'s row, empty while it has none.
+fn json_column<T: serde::de::DeserializeOwned>(
+    director: i64,
+    column: &str,
+    json: Option<&str>,
+) -> Result<Vec<T>, sqlx::Error> {
+    serde_json::from_str(json.unwrap_or("[]")).map_err(|e| {
+        let what = format!("director_status row of director {director}");
+        corrupt(&what, &format!("column {column}: {e}"))
+    })
 }
 
 /// What a report changes: everything but `last_seen` is replaced, except that

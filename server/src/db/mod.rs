@@ -11,6 +11,9 @@ pub mod health;
 pub mod pools;
 pub mod real_servers;
 pub mod services;
+pub mod types;
+
+pub use types::Generation;
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -257,31 +260,63 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// Rows that SQLite packed into one JSON array of arrays (each in its row type's field
-/// order), which sqlx returns much faster than as rows.
+/// Rows of `table` that SQLite packed into one JSON array of objects (`json_object`, each
+/// keyed by column name, so a row type reads its fields by name), which sqlx returns much
+/// faster than as rows.
 #[derive(Debug)]
-pub struct JsonRows(String);
+pub struct JsonRows {
+    table: &'static str,
+    json: String,
+}
 
 impl JsonRows {
+    pub(crate) fn new(table: &'static str, json: String) -> JsonRows {
+        JsonRows { table, json }
+    }
+
     /// The rows, each parsed only when it is reached, so they are never all in memory.
     pub fn iter<T: serde::de::DeserializeOwned>(
         &self,
     ) -> Result<impl Iterator<Item = Result<T, sqlx::Error>> + '_, sqlx::Error> {
-        let rows: Vec<&serde_json::value::RawValue> =
-            serde_json::from_str(&self.0).map_err(decode_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| serde_json::from_str(row.get()).map_err(decode_error)))
+        let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(&self.json)
+            .map_err(|e| corrupt(&format!("{} rows", self.table), &e.to_string()))?;
+        Ok(rows.into_iter().map(|row| self.row(row.get())))
     }
 
     /// Every row at once.
     pub fn collect<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>, sqlx::Error> {
-        serde_json::from_str(&self.0).map_err(decode_error)
+        self.iter()?.collect()
+    }
+
+    /// One row; an error names its id and the column that did not decode.
+    fn row<T: serde::de::DeserializeOwned>(&self, json: &str) -> Result<T, sqlx::Error> {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            #[derive(serde::Deserialize)]
+            struct Id {
+                id: i64,
+            }
+            let id = serde_json::from_str::<Id>(json).map_or(-1, |row| row.id);
+            let column = error.path().to_string();
+            corrupt(
+                &format!("{} row {id}", self.table),
+                &format!("column {column}: {}", error.into_inner()),
+            )
+        })
     }
 }
 
-fn decode_error(error: serde_json::Error) -> sqlx::Error {
-    sqlx::Error::Decode(Box::new(error))
+/// A decode error of a row read from `table` with the query macros (a keyword outside its
+/// set, a negative generation), made to name the table and `row`; other errors pass as
+/// they are.
+pub(crate) fn in_row(table: &str, row: &dyn std::fmt::Display, error: sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::ColumnDecode { index, source } => corrupt(
+            &format!("{table} row {row}"),
+            &format!("column {index}: {source}"),
+        ),
+        other => other,
+    }
 }
 
 /// Rows per multi-row statement: at most 17 values each, well under SQLite's bound of 32,766

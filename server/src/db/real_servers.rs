@@ -1,27 +1,31 @@
 //! The `real_servers` table, and the mapping between its rows and `RealServer`.
 
 use lvs_model::spec::RealServerSpec;
-use lvs_model::{RealServer, ServiceKey};
-use sqlx::query_builder::Separated;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use lvs_model::{
+    ForwardingMethod, RealServer, RealServerState, ServiceKey, TunnelChecksum, TunnelType,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
 
-use super::{corrupt, ROWS_PER_STATEMENT};
+use super::types::Keyword;
+use super::{corrupt, in_row, ROWS_PER_STATEMENT};
 
-/// Also read from a JSON array of its fields, in this order (see `all_in_cluster`).
-#[derive(Debug, Clone, serde::Deserialize)]
+/// Also read from a JSON object of its columns (see `all_in_cluster`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RealServerRow {
     pub id: i64,
     pub service_id: i64,
     pub address: String,
     pub port: i64,
-    pub forwarding: String,
-    pub tunnel_type: Option<String>,
+    pub forwarding: ForwardingMethod,
+    pub tunnel_type: Option<TunnelType>,
     pub tunnel_port: Option<i64>,
-    pub tunnel_checksum: Option<String>,
+    pub tunnel_checksum: Option<TunnelChecksum>,
     pub weight: i64,
     pub upper_threshold: i64,
     pub lower_threshold: i64,
-    pub state: String,
+    pub state: RealServerState,
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -33,14 +37,14 @@ impl RealServerRow {
         RealServerSpec {
             address: Some(self.address.clone()),
             port: Some(self.port),
-            forwarding: Some(self.forwarding.clone()),
-            tunnel_type: self.tunnel_type.clone(),
+            forwarding: Some(self.forwarding.to_string()),
+            tunnel_type: self.tunnel_type.map(|t| t.to_string()),
             tunnel_port: self.tunnel_port,
-            tunnel_checksum: self.tunnel_checksum.clone(),
+            tunnel_checksum: self.tunnel_checksum.map(|c| c.to_string()),
             weight: Some(self.weight),
             upper_threshold: Some(self.upper_threshold),
             lower_threshold: Some(self.lower_threshold),
-            state: Some(self.state.clone()),
+            state: Some(self.state.to_string()),
             description: self.description.clone(),
         }
     }
@@ -65,36 +69,122 @@ impl RealServerRow {
     }
 }
 
+/// The columns every write sets, named as the fields of [`Settings`], which writes bind by
+/// name (one JSON object per row, read with `->>`): a new column is added here and there.
+const SETTINGS: [&str; 11] = [
+    "address",
+    "port",
+    "forwarding",
+    "tunnel_type",
+    "tunnel_port",
+    "tunnel_checksum",
+    "weight",
+    "upper_threshold",
+    "lower_threshold",
+    "state",
+    "description",
+];
+
 /// A real server's columns, from the validated value.
-struct Columns {
+#[derive(Serialize)]
+struct Settings<'a> {
     address: String,
-    port: i64,
-    forwarding: String,
-    tunnel_type: Option<String>,
-    tunnel_port: Option<i64>,
-    tunnel_checksum: Option<String>,
-    weight: i64,
-    upper: i64,
-    lower: i64,
-    state: String,
+    port: u16,
+    forwarding: ForwardingMethod,
+    tunnel_type: Option<TunnelType>,
+    tunnel_port: Option<u16>,
+    tunnel_checksum: Option<TunnelChecksum>,
+    weight: u16,
+    upper_threshold: u32,
+    lower_threshold: u32,
+    state: RealServerState,
+    description: &'a str,
 }
 
-impl Columns {
-    fn of(server: &RealServer) -> Columns {
+impl Settings<'_> {
+    fn of(server: &RealServer) -> Settings<'_> {
         let tunnel = server.forwarding().tunnel();
-        Columns {
+        Settings {
             address: server.address().to_string(),
-            port: i64::from(server.port()),
-            forwarding: server.forwarding().method().to_string(),
-            tunnel_type: tunnel.map(|t| t.kind().to_string()),
-            tunnel_port: tunnel.and_then(|t| t.port()).map(i64::from),
-            tunnel_checksum: tunnel.and_then(|t| t.checksum()).map(|c| c.to_string()),
-            weight: i64::from(server.weight().get()),
-            upper: i64::from(server.thresholds().upper()),
-            lower: i64::from(server.thresholds().lower()),
-            state: server.state().to_string(),
+            port: server.port(),
+            forwarding: server.forwarding().method(),
+            tunnel_type: tunnel.map(|t| t.kind()),
+            tunnel_port: tunnel.and_then(|t| t.port()),
+            tunnel_checksum: tunnel.and_then(|t| t.checksum()),
+            weight: server.weight().get(),
+            upper_threshold: server.thresholds().upper(),
+            lower_threshold: server.thresholds().lower(),
+            state: server.state(),
+            description: server.description().as_str(),
         }
     }
+}
+
+/// One row of a multi-row write: the settings with the row id (`id`, for updates) or the
+/// service's row id (`service_id`, for inserts).
+#[derive(Serialize)]
+struct Written<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_id: Option<i64>,
+    #[serde(flatten)]
+    settings: Settings<'a>,
+}
+
+/// The JSON array of `rows`' objects; `key` makes each row id either the row's `id`
+/// (updates) or its `service_id` (inserts).
+fn json(
+    rows: &[(i64, &RealServer)],
+    key: fn(i64) -> (Option<i64>, Option<i64>),
+) -> Result<String, sqlx::Error> {
+    let written: Vec<_> = rows
+        .iter()
+        .map(|(row_id, server)| {
+            let (id, service_id) = key(*row_id);
+            Written {
+                id,
+                service_id,
+                settings: Settings::of(server),
+            }
+        })
+        .collect();
+    serde_json::to_string(&written).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+fn as_service_id(id: i64) -> (Option<i64>, Option<i64>) {
+    (None, Some(id))
+}
+
+fn as_row_id(id: i64) -> (Option<i64>, Option<i64>) {
+    (Some(id), None)
+}
+
+/// `INSERT` of the rows of the JSON array `?1`, created and updated at `?2`.
+fn insert_sql() -> String {
+    let columns = SETTINGS.join(", ");
+    let values: Vec<_> = SETTINGS
+        .iter()
+        .map(|c| format!("r.value ->> '{c}'"))
+        .collect();
+    format!(
+        "INSERT INTO real_servers (service_id, {columns}, created_at, updated_at)
+         SELECT r.value ->> 'service_id', {}, ?2, ?2 FROM json_each(?1) AS r",
+        values.join(", ")
+    )
+}
+
+/// `UPDATE` of the rows the objects of the JSON array `?1` name by `id`, updated at `?2`.
+fn update_sql() -> String {
+    let set: Vec<_> = SETTINGS
+        .iter()
+        .map(|c| format!("{c} = r.value ->> '{c}'"))
+        .collect();
+    format!(
+        "UPDATE real_servers SET {}, updated_at = ?2
+         FROM json_each(?1) AS r WHERE real_servers.id = r.value ->> 'id'",
+        set.join(", ")
+    )
 }
 
 pub async fn insert(
@@ -103,34 +193,15 @@ pub async fn insert(
     server: &RealServer,
     now: i64,
 ) -> Result<RealServerRow, sqlx::Error> {
-    let c = Columns::of(server);
-    let description = server.description().as_str();
-    sqlx::query_as!(
-        RealServerRow,
-        r#"INSERT INTO real_servers
-            (service_id, address, port, forwarding, tunnel_type, tunnel_port, tunnel_checksum,
-             weight, upper_threshold, lower_threshold, state, description, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING id AS "id!", service_id, address, port, forwarding, tunnel_type, tunnel_port,
-                   tunnel_checksum, weight, upper_threshold, lower_threshold, state,
-                   description, created_at, updated_at"#,
-        service_id,
-        c.address,
-        c.port,
-        c.forwarding,
-        c.tunnel_type,
-        c.tunnel_port,
-        c.tunnel_checksum,
-        c.weight,
-        c.upper,
-        c.lower,
-        c.state,
-        description,
-        now,
-        now
-    )
-    .fetch_one(conn)
-    .await
+    let json = json(&[(service_id, server)], as_service_id)?;
+    let id: i64 = sqlx::query_scalar(&format!("{} RETURNING id", insert_sql()))
+        .bind(json)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+    get(conn, service_id, id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol(format!("real server {id} inserted but not found")))
 }
 
 /// Inserts `servers`, each with its service's row id, with a few multi-row statements
@@ -140,19 +211,14 @@ pub async fn insert_many(
     servers: &[(i64, &RealServer)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let sql = insert_sql();
     for chunk in servers.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO real_servers
-                (service_id, address, port, forwarding, tunnel_type, tunnel_port,
-                 tunnel_checksum, weight, upper_threshold, lower_threshold, state, description,
-                 created_at, updated_at) ",
-        );
-        query.push_values(chunk, |mut row, (service_id, server)| {
-            row.push_bind(*service_id);
-            push_settings(&mut row, server);
-            row.push_bind(now).push_bind(now);
-        });
-        query.build().persistent(false).execute(&mut *conn).await?;
+        sqlx::query(&sql)
+            .bind(json(chunk, as_service_id)?)
+            .bind(now)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -164,30 +230,7 @@ pub async fn update(
     server: &RealServer,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let c = Columns::of(server);
-    let description = server.description().as_str();
-    sqlx::query!(
-        "UPDATE real_servers SET address = ?, port = ?, forwarding = ?, tunnel_type = ?,
-                tunnel_port = ?, tunnel_checksum = ?, weight = ?, upper_threshold = ?,
-                lower_threshold = ?, state = ?, description = ?, updated_at = ?
-         WHERE id = ?",
-        c.address,
-        c.port,
-        c.forwarding,
-        c.tunnel_type,
-        c.tunnel_port,
-        c.tunnel_checksum,
-        c.weight,
-        c.upper,
-        c.lower,
-        c.state,
-        description,
-        now,
-        id
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    update_many(conn, &[(id, server)], now).await
 }
 
 /// Replaces the settings of the real servers with these row ids, as [`update`] does, with a
@@ -197,40 +240,16 @@ pub async fn update_many(
     servers: &[(i64, &RealServer)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let sql = update_sql();
     for chunk in servers.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "UPDATE real_servers SET address = v.column2, port = v.column3,
-                forwarding = v.column4, tunnel_type = v.column5, tunnel_port = v.column6,
-                tunnel_checksum = v.column7, weight = v.column8, upper_threshold = v.column9,
-                lower_threshold = v.column10, state = v.column11, description = v.column12,
-                updated_at = ",
-        );
-        query.push_bind(now).push(" FROM (");
-        query.push_values(chunk, |mut row, (id, server)| {
-            row.push_bind(*id);
-            push_settings(&mut row, server);
-        });
-        query.push(") AS v WHERE real_servers.id = v.column1");
-        query.build().persistent(false).execute(&mut *conn).await?;
+        sqlx::query(&sql)
+            .bind(json(chunk, as_row_id)?)
+            .bind(now)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
-}
-
-/// A real server's settings, from `address` to `description`, as values of one row of a
-/// multi-row statement.
-fn push_settings(row: &mut Separated<'_, '_, Sqlite, &'static str>, server: &RealServer) {
-    let c = Columns::of(server);
-    row.push_bind(c.address)
-        .push_bind(c.port)
-        .push_bind(c.forwarding)
-        .push_bind(c.tunnel_type)
-        .push_bind(c.tunnel_port)
-        .push_bind(c.tunnel_checksum)
-        .push_bind(c.weight)
-        .push_bind(c.upper)
-        .push_bind(c.lower)
-        .push_bind(c.state)
-        .push_bind(server.description().as_str().to_owned());
 }
 
 pub async fn get(
@@ -240,15 +259,19 @@ pub async fn get(
 ) -> Result<Option<RealServerRow>, sqlx::Error> {
     sqlx::query_as!(
         RealServerRow,
-        r#"SELECT id AS "id!", service_id, address, port, forwarding, tunnel_type, tunnel_port,
-                tunnel_checksum, weight, upper_threshold, lower_threshold, state,
-                description, created_at, updated_at
+        r#"SELECT id AS "id!", service_id, address, port,
+                forwarding AS "forwarding: Keyword<ForwardingMethod>",
+                tunnel_type AS "tunnel_type!: Keyword<Option<TunnelType>>", tunnel_port,
+                tunnel_checksum AS "tunnel_checksum!: Keyword<Option<TunnelChecksum>>",
+                weight, upper_threshold, lower_threshold,
+                state AS "state: Keyword<RealServerState>", description, created_at, updated_at
          FROM real_servers WHERE service_id = ? AND id = ?"#,
         service_id,
         id
     )
     .fetch_optional(conn)
     .await
+    .map_err(|e| in_row("real_servers", &id, e))
 }
 
 /// A service's real servers by id, after `after_id`, optionally filtered.
@@ -262,9 +285,12 @@ pub async fn list(
 ) -> Result<Vec<RealServerRow>, sqlx::Error> {
     sqlx::query_as!(
         RealServerRow,
-        r#"SELECT id AS "id!", service_id, address, port, forwarding, tunnel_type, tunnel_port,
-                tunnel_checksum, weight, upper_threshold, lower_threshold, state,
-                description, created_at, updated_at
+        r#"SELECT id AS "id!", service_id, address, port,
+                forwarding AS "forwarding: Keyword<ForwardingMethod>",
+                tunnel_type AS "tunnel_type!: Keyword<Option<TunnelType>>", tunnel_port,
+                tunnel_checksum AS "tunnel_checksum!: Keyword<Option<TunnelChecksum>>",
+                weight, upper_threshold, lower_threshold,
+                state AS "state: Keyword<RealServerState>", description, created_at, updated_at
          FROM real_servers
          WHERE service_id = ?1 AND id > ?2
            AND (?3 IS NULL OR address = ?3) AND (?4 IS NULL OR port = ?4)
@@ -277,6 +303,7 @@ pub async fn list(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("real_servers", &format!("of service {service_id}"), e))
 }
 
 /// Every real server of every service of a cluster.
@@ -287,10 +314,14 @@ pub async fn all_in_cluster(
     // sqlx hands each row over from its worker thread on its own; at 100,000 rows that
     // costs seconds, so SQLite packs them into one JSON array instead.
     let rows = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_array(
-                r.id, r.service_id, r.address, r.port, r.forwarding, r.tunnel_type,
-                r.tunnel_port, r.tunnel_checksum, r.weight, r.upper_threshold,
-                r.lower_threshold, r.state, r.description, r.created_at, r.updated_at
+        r#"SELECT json_group_array(json_object(
+                'id', r.id, 'service_id', r.service_id, 'address', r.address, 'port', r.port,
+                'forwarding', r.forwarding, 'tunnel_type', r.tunnel_type,
+                'tunnel_port', r.tunnel_port, 'tunnel_checksum', r.tunnel_checksum,
+                'weight', r.weight, 'upper_threshold', r.upper_threshold,
+                'lower_threshold', r.lower_threshold, 'state', r.state,
+                'description', r.description, 'created_at', r.created_at,
+                'updated_at', r.updated_at
             )) AS "rows!: String"
            FROM real_servers r JOIN services s ON s.id = r.service_id
            WHERE s.cluster_id = ?"#,
@@ -298,7 +329,7 @@ pub async fn all_in_cluster(
     )
     .fetch_one(conn)
     .await?;
-    Ok(super::JsonRows(rows))
+    Ok(super::JsonRows::new("real_servers", rows))
 }
 
 pub async fn count(conn: &mut SqliteConnection, service_id: i64) -> Result<i64, sqlx::Error> {
@@ -320,4 +351,33 @@ pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Er
 /// Deletes the real servers with these row ids, a few statements for any number.
 pub async fn delete_many(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
     super::delete_ids(conn, "real_servers", ids).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes bind by the names in `SETTINGS`: they must be exactly the fields of `Settings`.
+    #[test]
+    fn settings_are_the_columns_written() {
+        let spec = RealServerSpec {
+            address: Some("10.0.0.2".into()),
+            port: Some(0),
+            forwarding: Some("tunnel".into()),
+            tunnel_type: Some("gue".into()),
+            tunnel_port: Some(6080),
+            tunnel_checksum: Some("csum".into()),
+            ..RealServerSpec::default()
+        };
+        let service = ServiceKey::Fwmark {
+            fwmark: lvs_model::Fwmark::parse(1).unwrap(),
+            family: lvs_model::Family::Ipv4,
+        };
+        let server = spec.parse(&service).unwrap();
+        let json = serde_json::to_value(Settings::of(&server)).unwrap();
+        let fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        let mut columns = SETTINGS.map(str::to_owned).to_vec();
+        columns.sort();
+        assert_eq!(fields, columns, "serde_json sorts the fields");
+    }
 }

@@ -3,29 +3,31 @@
 use std::collections::HashMap;
 
 use lvs_model::spec::{Netmask, ServiceSpec};
-use lvs_model::{Family, ServiceKey, VirtualService};
-use sqlx::query_builder::Separated;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use lvs_model::{Family, PersistenceEngine, Protocol, SchedulerName, ServiceKey, VirtualService};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
 
-use super::{corrupt, ROWS_PER_STATEMENT};
+use super::types::Keyword;
+use super::{corrupt, in_row, ROWS_PER_STATEMENT};
 
-/// Also read from a JSON array of its fields, in this order (see `all`).
-#[derive(Debug, Clone, serde::Deserialize)]
+/// Also read from a JSON object of its columns (see `all`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceRow {
     pub id: i64,
     pub cluster_id: i64,
     pub service_key: String,
-    pub protocol: Option<String>,
+    pub protocol: Option<Protocol>,
     pub address: Option<String>,
     pub port: Option<i64>,
     pub fwmark: Option<i64>,
-    pub family: String,
-    pub scheduler: String,
+    pub family: Family,
+    pub scheduler: SchedulerName,
     pub scheduler_flags: String,
     pub persistence_timeout: i64,
     pub persistence_prefix_len: Option<i64>,
     pub one_packet: bool,
-    pub persistence_engine: Option<String>,
+    pub persistence_engine: Option<PersistenceEngine>,
     pub name: String,
     pub description: String,
     pub created_at: i64,
@@ -36,12 +38,12 @@ impl ServiceRow {
     /// The stored service as its canonical spec (without real servers).
     pub fn spec(&self) -> ServiceSpec {
         ServiceSpec {
-            protocol: self.protocol.clone(),
+            protocol: self.protocol.map(|p| p.to_string()),
             address: self.address.clone(),
             port: self.port,
             fwmark: self.fwmark,
-            family: self.fwmark.map(|_| self.family.clone()),
-            scheduler: Some(self.scheduler.clone()),
+            family: self.fwmark.map(|_| self.family.to_string()),
+            scheduler: Some(self.scheduler.to_string()),
             scheduler_flags: self
                 .scheduler_flags
                 .split(',')
@@ -50,14 +52,14 @@ impl ServiceRow {
                 .collect(),
             persistence_timeout: self.persistence_timeout,
             // The canonical form, as in the desired state: dotted for IPv4.
-            persistence_netmask: self.persistence_prefix_len.map(|len| {
-                match (self.family.parse::<Family>(), u8::try_from(len)) {
-                    (Ok(family), Ok(len)) => Netmask::from_prefix_len(len, family),
-                    _ => Netmask::Prefix(len),
-                }
-            }),
+            persistence_netmask: self
+                .persistence_prefix_len
+                .map(|len| match u8::try_from(len) {
+                    Ok(len) => Netmask::from_prefix_len(len, self.family),
+                    Err(_) => Netmask::Prefix(len),
+                }),
             one_packet: self.one_packet,
-            persistence_engine: self.persistence_engine.clone(),
+            persistence_engine: self.persistence_engine.map(|e| e.to_string()),
             name: self.name.clone(),
             description: self.description.clone(),
             real_servers: None,
@@ -72,36 +74,59 @@ impl ServiceRow {
     }
 }
 
+/// The columns every write sets, named as the fields of [`Settings`], which writes bind by
+/// name (one JSON object per row, read with `->>`): a new column is added here and there.
+const SETTINGS: [&str; 14] = [
+    "service_key",
+    "protocol",
+    "address",
+    "port",
+    "fwmark",
+    "family",
+    "scheduler",
+    "scheduler_flags",
+    "persistence_timeout",
+    "persistence_prefix_len",
+    "one_packet",
+    "persistence_engine",
+    "name",
+    "description",
+];
+
 /// A service's columns, from the validated value.
-struct Columns {
-    key: String,
-    protocol: Option<String>,
+#[derive(Serialize)]
+struct Settings<'a> {
+    service_key: String,
+    protocol: Option<Protocol>,
     address: Option<String>,
-    port: Option<i64>,
-    fwmark: Option<i64>,
-    family: String,
-    scheduler: String,
-    flags: String,
-    timeout: i64,
-    prefix_len: Option<i64>,
+    port: Option<u16>,
+    fwmark: Option<u32>,
+    family: Family,
+    scheduler: SchedulerName,
+    /// Comma-separated, in the model's order.
+    scheduler_flags: String,
+    persistence_timeout: u32,
+    persistence_prefix_len: Option<u8>,
     one_packet: bool,
-    engine: Option<String>,
+    persistence_engine: Option<PersistenceEngine>,
+    name: &'a str,
+    description: &'a str,
 }
 
-impl Columns {
-    fn of(service: &VirtualService) -> Columns {
+impl Settings<'_> {
+    fn of(service: &VirtualService) -> Settings<'_> {
         let (protocol, address, port, fwmark) = match *service.key() {
             ServiceKey::Address {
                 protocol,
                 address,
                 port,
             } => (
-                Some(protocol.to_string()),
+                Some(protocol),
                 Some(address.to_string()),
-                Some(i64::from(port.get())),
+                Some(port.get()),
                 None,
             ),
-            ServiceKey::Fwmark { fwmark, .. } => (None, None, None, Some(i64::from(fwmark.get()))),
+            ServiceKey::Fwmark { fwmark, .. } => (None, None, None, Some(fwmark.get())),
         };
         let flags: Vec<_> = service
             .scheduler()
@@ -109,21 +134,74 @@ impl Columns {
             .iter()
             .map(|f| f.as_str())
             .collect();
-        Columns {
-            key: service.key().to_string(),
+        Settings {
+            service_key: service.key().to_string(),
             protocol,
             address,
             port,
             fwmark,
-            family: service.key().family().to_string(),
-            scheduler: service.scheduler().name().to_string(),
-            flags: flags.join(","),
-            timeout: service.persistence().map_or(0, |p| i64::from(p.timeout())),
-            prefix_len: service.persistence().map(|p| i64::from(p.prefix_len())),
+            family: service.key().family(),
+            scheduler: service.scheduler().name(),
+            scheduler_flags: flags.join(","),
+            persistence_timeout: service.persistence().map_or(0, |p| p.timeout()),
+            persistence_prefix_len: service.persistence().map(|p| p.prefix_len()),
             one_packet: service.one_packet(),
-            engine: service.persistence_engine().map(|e| e.to_string()),
+            persistence_engine: service.persistence_engine(),
+            name: service.name().as_str(),
+            description: service.description().as_str(),
         }
     }
+}
+
+/// One row of a multi-row update: the settings with the row id.
+#[derive(Serialize)]
+struct Written<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    #[serde(flatten)]
+    settings: Settings<'a>,
+}
+
+/// The JSON array of the objects of `services`, each with its row id if it has one.
+fn json<'a>(
+    services: impl Iterator<Item = (Option<i64>, &'a VirtualService)>,
+) -> Result<String, sqlx::Error> {
+    let written: Vec<_> = services
+        .map(|(id, service)| Written {
+            id,
+            settings: Settings::of(service),
+        })
+        .collect();
+    serde_json::to_string(&written).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// `INSERT` into cluster `?3` of the rows of the JSON array `?1`, created and updated at
+/// `?2`, returning each row's id and key.
+fn insert_sql() -> String {
+    let columns = SETTINGS.join(", ");
+    let values: Vec<_> = SETTINGS
+        .iter()
+        .map(|c| format!("s.value ->> '{c}'"))
+        .collect();
+    format!(
+        "INSERT INTO services (cluster_id, {columns}, created_at, updated_at)
+         SELECT ?3, {}, ?2, ?2 FROM json_each(?1) AS s
+         RETURNING id, service_key",
+        values.join(", ")
+    )
+}
+
+/// `UPDATE` of the rows the objects of the JSON array `?1` name by `id`, updated at `?2`.
+fn update_sql() -> String {
+    let set: Vec<_> = SETTINGS
+        .iter()
+        .map(|c| format!("{c} = s.value ->> '{c}'"))
+        .collect();
+    format!(
+        "UPDATE services SET {}, updated_at = ?2
+         FROM json_each(?1) AS s WHERE services.id = s.value ->> 'id'",
+        set.join(", ")
+    )
 }
 
 pub async fn insert(
@@ -132,39 +210,13 @@ pub async fn insert(
     service: &VirtualService,
     now: i64,
 ) -> Result<ServiceRow, sqlx::Error> {
-    let c = Columns::of(service);
-    let (name, description) = (service.name().as_str(), service.description().as_str());
-    sqlx::query_as!(
-        ServiceRow,
-        r#"INSERT INTO services
-            (cluster_id, service_key, protocol, address, port, fwmark, family, scheduler,
-             scheduler_flags, persistence_timeout, persistence_prefix_len, one_packet,
-             persistence_engine, name, description, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING id AS "id!", cluster_id, service_key, protocol, address, port, fwmark, family,
-                   scheduler, scheduler_flags, persistence_timeout, persistence_prefix_len,
-                   one_packet AS "one_packet: bool", persistence_engine, name, description,
-                   created_at, updated_at"#,
-        cluster_id,
-        c.key,
-        c.protocol,
-        c.address,
-        c.port,
-        c.fwmark,
-        c.family,
-        c.scheduler,
-        c.flags,
-        c.timeout,
-        c.prefix_len,
-        c.one_packet,
-        c.engine,
-        name,
-        description,
-        now,
-        now
-    )
-    .fetch_one(conn)
-    .await
+    let ids = insert_many(conn, cluster_id, &[service], now).await?;
+    let id = ids.first().copied().ok_or_else(|| {
+        sqlx::Error::Protocol(format!("no row id returned for {}", service.key()))
+    })?;
+    get(conn, cluster_id, id)
+        .await?
+        .ok_or_else(|| sqlx::Error::Protocol(format!("service {id} inserted but not found")))
 }
 
 /// Inserts `services` with a few multi-row statements (each a round trip to SQLite's
@@ -175,23 +227,14 @@ pub async fn insert_many(
     services: &[&VirtualService],
     now: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
+    let sql = insert_sql();
     let mut ids = HashMap::with_capacity(services.len());
     for chunk in services.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO services
-                (cluster_id, service_key, protocol, address, port, fwmark, family, scheduler,
-                 scheduler_flags, persistence_timeout, persistence_prefix_len, one_packet,
-                 persistence_engine, name, description, created_at, updated_at) ",
-        );
-        query.push_values(chunk, |mut row, service| {
-            row.push_bind(cluster_id);
-            push_settings(&mut row, service);
-            row.push_bind(now).push_bind(now);
-        });
         // RETURNING comes in no promised order: the ids are matched by key.
-        query.push(" RETURNING id, service_key");
-        let rows: Vec<(i64, String)> = query
-            .build_query_as()
+        let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
+            .bind(json(chunk.iter().map(|s| (None, *s)))?)
+            .bind(now)
+            .bind(cluster_id)
             .persistent(false)
             .fetch_all(&mut *conn)
             .await?;
@@ -215,34 +258,7 @@ pub async fn update(
     service: &VirtualService,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let c = Columns::of(service);
-    let (name, description) = (service.name().as_str(), service.description().as_str());
-    sqlx::query!(
-        "UPDATE services SET service_key = ?, protocol = ?, address = ?, port = ?, fwmark = ?,
-                family = ?, scheduler = ?, scheduler_flags = ?, persistence_timeout = ?,
-                persistence_prefix_len = ?, one_packet = ?, persistence_engine = ?, name = ?,
-                description = ?, updated_at = ?
-         WHERE id = ?",
-        c.key,
-        c.protocol,
-        c.address,
-        c.port,
-        c.fwmark,
-        c.family,
-        c.scheduler,
-        c.flags,
-        c.timeout,
-        c.prefix_len,
-        c.one_packet,
-        c.engine,
-        name,
-        description,
-        now,
-        id
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    update_many(conn, &[(id, service)], now).await
 }
 
 /// Replaces the settings of the services with these row ids, as [`update`] does, with a
@@ -252,44 +268,16 @@ pub async fn update_many(
     services: &[(i64, &VirtualService)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let sql = update_sql();
     for chunk in services.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "UPDATE services SET service_key = v.column2, protocol = v.column3,
-                address = v.column4, port = v.column5, fwmark = v.column6, family = v.column7,
-                scheduler = v.column8, scheduler_flags = v.column9,
-                persistence_timeout = v.column10, persistence_prefix_len = v.column11,
-                one_packet = v.column12, persistence_engine = v.column13, name = v.column14,
-                description = v.column15, updated_at = ",
-        );
-        query.push_bind(now).push(" FROM (");
-        query.push_values(chunk, |mut row, (id, service)| {
-            row.push_bind(*id);
-            push_settings(&mut row, service);
-        });
-        query.push(") AS v WHERE services.id = v.column1");
-        query.build().persistent(false).execute(&mut *conn).await?;
+        sqlx::query(&sql)
+            .bind(json(chunk.iter().map(|(id, s)| (Some(*id), *s)))?)
+            .bind(now)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
-}
-
-/// A service's settings, from `service_key` to `description`, as values of one row of a
-/// multi-row statement.
-fn push_settings(row: &mut Separated<'_, '_, Sqlite, &'static str>, service: &VirtualService) {
-    let c = Columns::of(service);
-    row.push_bind(c.key)
-        .push_bind(c.protocol)
-        .push_bind(c.address)
-        .push_bind(c.port)
-        .push_bind(c.fwmark)
-        .push_bind(c.family)
-        .push_bind(c.scheduler)
-        .push_bind(c.flags)
-        .push_bind(c.timeout)
-        .push_bind(c.prefix_len)
-        .push_bind(c.one_packet)
-        .push_bind(c.engine)
-        .push_bind(service.name().as_str().to_owned())
-        .push_bind(service.description().as_str().to_owned());
 }
 
 pub async fn get(
@@ -299,16 +287,20 @@ pub async fn get(
 ) -> Result<Option<ServiceRow>, sqlx::Error> {
     sqlx::query_as!(
         ServiceRow,
-        r#"SELECT id AS "id!", cluster_id, service_key, protocol, address, port, fwmark, family,
-                  scheduler, scheduler_flags, persistence_timeout, persistence_prefix_len,
-                  one_packet AS "one_packet: bool", persistence_engine, name, description,
-                  created_at, updated_at
+        r#"SELECT id AS "id!", cluster_id, service_key,
+                  protocol AS "protocol!: Keyword<Option<Protocol>>", address, port, fwmark,
+                  family AS "family: Keyword<Family>",
+                  scheduler AS "scheduler: Keyword<SchedulerName>", scheduler_flags,
+                  persistence_timeout, persistence_prefix_len, one_packet AS "one_packet: bool",
+                  persistence_engine AS "persistence_engine!: Keyword<Option<PersistenceEngine>>",
+                  name, description, created_at, updated_at
            FROM services WHERE cluster_id = ? AND id = ?"#,
         cluster_id,
         id
     )
     .fetch_optional(conn)
     .await
+    .map_err(|e| in_row("services", &id, e))
 }
 
 /// Filters of the service list; `None` matches everything.
@@ -331,10 +323,13 @@ pub async fn list(
 ) -> Result<Vec<ServiceRow>, sqlx::Error> {
     sqlx::query_as!(
         ServiceRow,
-        r#"SELECT id AS "id!", cluster_id, service_key, protocol, address, port, fwmark, family,
-                  scheduler, scheduler_flags, persistence_timeout, persistence_prefix_len,
-                  one_packet AS "one_packet: bool", persistence_engine, name, description,
-                  created_at, updated_at
+        r#"SELECT id AS "id!", cluster_id, service_key,
+                  protocol AS "protocol!: Keyword<Option<Protocol>>", address, port, fwmark,
+                  family AS "family: Keyword<Family>",
+                  scheduler AS "scheduler: Keyword<SchedulerName>", scheduler_flags,
+                  persistence_timeout, persistence_prefix_len, one_packet AS "one_packet: bool",
+                  persistence_engine AS "persistence_engine!: Keyword<Option<PersistenceEngine>>",
+                  name, description, created_at, updated_at
            FROM services
            WHERE cluster_id = ?1 AND id > ?2
              AND (?3 IS NULL OR protocol = ?3)
@@ -354,6 +349,7 @@ pub async fn list(
     )
     .fetch_all(conn)
     .await
+    .map_err(|e| in_row("services", &format!("of cluster {cluster_id}"), e))
 }
 
 /// Every service of a cluster.
@@ -363,18 +359,22 @@ pub async fn all(
 ) -> Result<Vec<ServiceRow>, sqlx::Error> {
     // One JSON array rather than a row each: see `real_servers::all_in_cluster`.
     let rows = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_array(
-                id, cluster_id, service_key, protocol, address, port, fwmark, family,
-                scheduler, scheduler_flags, persistence_timeout, persistence_prefix_len,
-                iif(one_packet, json('true'), json('false')), persistence_engine, name,
-                description, created_at, updated_at
+        r#"SELECT json_group_array(json_object(
+                'id', id, 'cluster_id', cluster_id, 'service_key', service_key,
+                'protocol', protocol, 'address', address, 'port', port, 'fwmark', fwmark,
+                'family', family, 'scheduler', scheduler, 'scheduler_flags', scheduler_flags,
+                'persistence_timeout', persistence_timeout,
+                'persistence_prefix_len', persistence_prefix_len,
+                'one_packet', iif(one_packet, json('true'), json('false')),
+                'persistence_engine', persistence_engine, 'name', name,
+                'description', description, 'created_at', created_at, 'updated_at', updated_at
             )) AS "rows!: String"
            FROM services WHERE cluster_id = ?"#,
         cluster_id
     )
     .fetch_one(conn)
     .await?;
-    super::JsonRows(rows).collect()
+    super::JsonRows::new("services", rows).collect()
 }
 
 pub async fn count(conn: &mut SqliteConnection, cluster_id: i64) -> Result<i64, sqlx::Error> {
@@ -397,4 +397,27 @@ pub async fn delete(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Er
 /// any number.
 pub async fn delete_many(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
     super::delete_ids(conn, "services", ids).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes bind by the names in `SETTINGS`: they must be exactly the fields of `Settings`.
+    #[test]
+    fn settings_are_the_columns_written() {
+        let spec = ServiceSpec {
+            protocol: Some("tcp".into()),
+            address: Some("10.0.0.1".into()),
+            port: Some(80),
+            scheduler: Some("wrr".into()),
+            ..ServiceSpec::default()
+        };
+        let service = spec.parse().unwrap();
+        let json = serde_json::to_value(Settings::of(&service)).unwrap();
+        let fields: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        let mut columns = SETTINGS.map(str::to_owned).to_vec();
+        columns.sort();
+        assert_eq!(fields, columns, "serde_json sorts the fields");
+    }
 }

@@ -6,11 +6,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{etag, timestamp};
-use crate::agents::reports::StoredDrift;
 use crate::agents::Agents;
 use crate::db::clusters::ClusterRow;
 use crate::db::director_status::StatusRow;
 use crate::db::directors::DirectorRow;
+use crate::db::Generation;
 
 /// A director as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,12 +119,10 @@ impl Director {
             .filter(|a| status.reported_at.is_none_or(|at| a.at > at))
         {
             status.reported_at = Some(applied.at);
-            status.applied_generation = Some(applied.generation);
-            status.last_report_ok = Some(1);
+            status.applied_generation = u64::try_from(applied.generation).ok().map(Generation::new);
+            status.last_report_ok = Some(true);
         }
-        let applied_generation = status
-            .applied_generation
-            .map(|g| u64::try_from(g).unwrap_or(0));
+        let applied_generation = status.applied_generation.map(Generation::get);
         let unmanaged_services = status
             .unmanaged_services
             .map_or(0, |n| u64::try_from(n).unwrap_or(0));
@@ -132,7 +130,7 @@ impl Director {
             SyncState::NeverSeen
         } else if status.reported_at.is_none() {
             SyncState::Behind
-        } else if status.last_report_ok == Some(0) {
+        } else if status.last_report_ok == Some(false) {
             SyncState::Error
         } else if applied_generation != Some(cluster.generation()) {
             SyncState::Behind
@@ -141,16 +139,8 @@ impl Director {
         } else {
             SyncState::InSync
         };
-        let last_errors = status
-            .last_errors
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        let drift: Vec<StoredDrift> = status
-            .drift_repaired
-            .as_deref()
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
+        let last_errors = status.last_errors;
+        let drift = status.drift_repaired;
         Director {
             settings: DirectorSettings::new(row, &cluster.name),
             token_created_at: status.token_created_at.map(timestamp),

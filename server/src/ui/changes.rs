@@ -22,17 +22,17 @@ const PAGE_SIZE: i64 = 50;
 struct ChangesPage {
     chrome: Chrome,
     cluster: String,
-    generation: i64,
+    generation: u64,
     changes: Vec<ChangeLine>,
     /// The `before` of the next (older) page.
-    older: Option<i64>,
+    older: Option<u64>,
     first_page: bool,
 }
 
 /// A generation in the list.
 #[derive(Debug)]
 pub struct ChangeLine {
-    pub generation: i64,
+    pub generation: u64,
     pub when: String,
     pub ago: String,
     pub source: String,
@@ -71,7 +71,7 @@ pub async fn page(
     drop(tx);
     let older = if rows.len() > PAGE_SIZE as usize {
         rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|r| r.generation)
+        rows.last().map(ChangeRow::generation)
     } else {
         None
     };
@@ -83,7 +83,7 @@ pub async fn page(
     let page = ChangesPage {
         chrome: Chrome::new(&browser, "Changes").in_cluster(&cluster.name, Tab::Changes),
         cluster: cluster.name,
-        generation: cluster.generation,
+        generation: cluster.generation.get(),
         changes,
         older,
         first_page: before.is_none(),
@@ -120,13 +120,13 @@ pub async fn detail(
 }
 
 fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
-    let source = match row.source()? {
+    let source = match row.source {
         changes::Source::Api => "API",
         changes::Source::Ui => "web UI",
         changes::Source::Import => "import of a director's rules",
     };
     Ok(ChangeLine {
-        generation: row.generation,
+        generation: row.generation(),
         when: format::utc(row.committed_at),
         ago: format::ago(row.committed_at, now),
         source: source.to_owned(),

@@ -245,7 +245,7 @@ fn service_line(
         .collect();
     let pool = pools.get(&row.id).cloned().unwrap_or_default();
     let scheduler = if row.scheduler_flags.is_empty() {
-        row.scheduler.clone()
+        row.scheduler.to_string()
     } else {
         format!(
             "{} ({})",

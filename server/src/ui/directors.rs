@@ -28,7 +28,7 @@ use crate::state::AppState;
 struct DirectorsPage {
     chrome: Chrome,
     cluster: String,
-    generation: i64,
+    generation: u64,
     directors: Vec<DirectorCard>,
     form: FormState,
 }
@@ -100,7 +100,7 @@ async fn render(
                 .max(state.agents.last_seen(row.id));
             card(
                 &director,
-                director_line(&director, cluster.generation, last_seen, now),
+                director_line(&director, cluster.generation(), last_seen, now),
             )
         })
         .collect();
@@ -113,7 +113,7 @@ async fn render(
     let page = DirectorsPage {
         chrome: Chrome::new(browser, "Directors").in_cluster(&cluster.name, Tab::Directors),
         cluster: cluster.name,
-        generation: cluster.generation,
+        generation: cluster.generation.get(),
         directors: cards,
         form,
     };

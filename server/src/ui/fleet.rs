@@ -35,7 +35,7 @@ struct FleetCards {
 pub struct ClusterCard {
     pub name: String,
     pub description: String,
-    pub generation: i64,
+    pub generation: u64,
     pub services: i64,
     pub health: Health,
     pub directors: Vec<DirectorLine>,
@@ -126,7 +126,7 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
                 let last_seen = status
                     .and_then(|s| s.last_seen)
                     .max(state.agents.last_seen(row.id));
-                director_line(&director, cluster.generation, last_seen, now)
+                director_line(&director, cluster.generation(), last_seen, now)
             })
             .collect();
         lines.sort_by(|a, b| b.health.cmp(&a.health).then_with(|| a.name.cmp(&b.name)));
@@ -137,7 +137,7 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
             services: services::count(&mut tx, cluster.id).await?,
             name: cluster.name,
             description: cluster.description,
-            generation: cluster.generation,
+            generation: cluster.generation.get(),
             health,
             directors: lines,
             active_connections: format::count(value(5)),
@@ -152,7 +152,7 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
 /// A director's line, from the same status the API reports; `last_seen` in Unix ms.
 pub fn director_line(
     director: &Director,
-    generation: i64,
+    generation: u64,
     last_seen: Option<i64>,
     now: i64,
 ) -> DirectorLine {

@@ -153,9 +153,9 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
         .map(|rs| RealServerLine {
             id: rs.id,
             key: rs.key(),
-            forwarding: rs.forwarding.clone(),
+            forwarding: rs.forwarding.to_string(),
             weight: rs.weight,
-            drained: rs.state == "drained",
+            drained: rs.state == lvs_model::RealServerState::Drained,
             thresholds: match (rs.upper_threshold, rs.lower_threshold) {
                 (0, 0) => String::new(),
                 (upper, lower) => format!("{lower}–{upper}"),

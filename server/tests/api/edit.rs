@@ -53,7 +53,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let drained = edit::real_servers::drain(&state, "web", service, server, &current, Source::Ui)
         .await
         .expect("the served ETag matches");
-    assert_eq!(drained.state, "drained");
+    assert_eq!(drained.state, lvs_model::RealServerState::Drained);
     let etag = lvs_server::resources::real_server_etag(&drained);
     assert_eq!(
         app.get(&path).await.etag(),
