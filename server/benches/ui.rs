@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use lvs_server::agents::AgentOptions;
+use lvs_testkit::server::InProcessServer;
 use serde_json::json;
 
 mod common;
@@ -28,11 +29,6 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let data = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", data.path().join("fleet.db").display());
-    let db = lvs_server::db::Db::open(&url).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
     let options = lvs_server::ServeOptions {
         max_body_bytes: 128 << 20,
         agents: AgentOptions {
@@ -41,10 +37,8 @@ async fn main() -> Result<()> {
         },
         ..lvs_server::ServeOptions::default()
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(lvs_server::serve_with(listener, db, options, async {
-        let _ = stopped.await;
-    }));
+    let server = InProcessServer::start(options).await;
+    let base = server.base();
     let client = reqwest::Client::new();
     let api = format!("{base}/api/v1");
 
@@ -139,8 +133,7 @@ async fn main() -> Result<()> {
         assets < 100_000,
         "under 100 KB",
     );
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await;
     report.finish()
 }
 

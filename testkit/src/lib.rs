@@ -1,5 +1,6 @@
-//! What the kernel test suites share: a network namespace per test, and running `ip` and
-//! `ipvsadm` in it; with the `fleet` feature, the real server and agents in namespaces.
+//! What the test suites share: for the kernel tests, a network namespace per test, and
+//! running `ip` and `ipvsadm` in it; with the `fleet` feature, the real server and agents
+//! in namespaces; with the `server` feature, the real server in the test's own process.
 //! Used only by code that runs in the guest (`cargo xtask vm-test`, benchmarks), where a
 //! failure to set up is a failure of the test, so these panic with what went wrong.
 
@@ -10,6 +11,8 @@ mod command;
 pub mod fleet;
 mod modules;
 mod netns;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use command::{ip_batch, ipvsadm, ipvsadm_restore, run};
 pub use modules::scheduler_modules;

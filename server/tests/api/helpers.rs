@@ -3,15 +3,12 @@
 use std::net::SocketAddr;
 
 use lvs_server::agents::AgentOptions;
-use lvs_server::db::Db;
 use lvs_server::ServeOptions;
+use lvs_testkit::server::InProcessServer;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The server's default body limit, as `lvs-server` starts with.
 pub const DEFAULT_MAX_BODY: usize = 128 * 1024 * 1024;
@@ -23,10 +20,8 @@ pub const MERGE_PATCH: &str = "application/merge-patch+json";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    dir: TempDir,
     options: ServeOptions,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
+    server: InProcessServer,
 }
 
 /// One answer, read whole.
@@ -128,52 +123,22 @@ impl TestApp {
     }
 
     async fn start(dir: TempDir, options: ServeOptions) -> TestApp {
-        let db = Db::open(&database_url(&dir))
-            .await
-            .expect("open the database");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local address");
-        let (tx, rx) = oneshot::channel::<()>();
-        // Dropping the `TestApp` drops the sender, which stops the server too.
-        let shutdown = async move {
-            let _ = rx.await;
-        };
-        let server = tokio::spawn(lvs_server::serve_with(
-            listener,
-            db,
-            options.clone(),
-            shutdown,
-        ));
+        let server = InProcessServer::start_in(dir, options.clone()).await;
         TestApp {
-            addr,
+            addr: server.addr,
             client: reqwest::Client::new(),
-            dir,
             options,
-            shutdown: Some(tx),
-            server: Some(server),
+            server,
         }
     }
 
     pub fn database_url(&self) -> String {
-        database_url(&self.dir)
+        self.server.database_url()
     }
 
     /// Stops the server gracefully and waits until it has closed the database.
-    pub async fn stop(mut self) -> TempDir {
-        self.shutdown_server().await;
-        self.dir
-    }
-
-    async fn shutdown_server(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("the server task does not panic")
-                .expect("the server stops cleanly");
-        }
+    pub async fn stop(self) -> TempDir {
+        self.server.stop().await
     }
 
     /// Stops this server and starts a new one on the same database file.
@@ -337,10 +302,6 @@ impl TestApp {
             }
         }
     }
-}
-
-fn database_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("fleet.db").display())
 }
 
 fn with_if_match(request: RequestBuilder, if_match: Option<&str>) -> RequestBuilder {

@@ -2,41 +2,22 @@
 
 use std::path::PathBuf;
 
-use lvs_server::agents::AgentOptions;
-use lvs_server::db::Db;
-use tempfile::TempDir;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use lvs_testkit::server::InProcessServer;
 
 /// A running server; dropping it stops the server and deletes its database.
 #[derive(Debug)]
 pub struct App {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base: String,
-    _dir: TempDir,
-    _shutdown: oneshot::Sender<()>,
+    _server: InProcessServer,
 }
 
 impl App {
     pub async fn start() -> App {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("fleet.db").display());
-        let db = Db::open(&url).await.expect("open the database");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local address");
-        let (tx, rx) = oneshot::channel::<()>();
-        let shutdown = async move {
-            let _ = rx.await;
-        };
-        let options = lvs_server::ServeOptions {
-            agents: AgentOptions::default(),
-            ..lvs_server::ServeOptions::default()
-        };
-        tokio::spawn(lvs_server::serve_with(listener, db, options, shutdown));
+        let server = InProcessServer::start(lvs_server::ServeOptions::default()).await;
         App {
-            base: format!("http://{addr}"),
-            _dir: dir,
-            _shutdown: tx,
+            base: server.base(),
+            _server: server,
         }
     }
 }
