@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use lvs_agent::drain::Drains;
 use lvs_agent::observed::Observed;
-use lvs_agent::reconcile::{plan, Context, Plan};
+use lvs_agent::planner::{plan, Context, Plan};
 use lvs_ipvs::{
     model_map, Command, DestinationEntry, Scheduler, ServiceEntry, Stats, TableEntry, Timeouts,
 };
