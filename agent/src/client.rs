@@ -10,6 +10,7 @@ use lvs_model::{DesiredState, Diff};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, StatusCode, Url};
 
+use crate::applied::Announce;
 use crate::token::Token;
 
 /// How long past the poll timeout a long-poll may take before it counts as lost.
@@ -64,6 +65,17 @@ impl Urls {
     }
 }
 
+/// What a long-poll asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// The whole document, at once: at start, and when changes did not fit the state held.
+    Document,
+    /// A generation newer than this one, which the agent holds, held by the server until
+    /// there is one: the changes since, when the server has them all (the whole document
+    /// otherwise).
+    After(u64),
+}
+
 /// The answer to a long-poll.
 #[derive(Debug)]
 pub enum Poll {
@@ -110,16 +122,15 @@ impl Client {
         })
     }
 
-    /// `GET /api/v1/agent/desired-state`: at once without `after`, else held by the server
-    /// until a generation newer than `after` exists or the poll timeout passes. With
-    /// `after`, the agent asks for the changes since then, which the server sends when it
-    /// has them all (the whole state otherwise). `applied`: a generation applied
-    /// completely with nothing else to report, which the server records as a report would.
-    pub async fn desired_state(
-        &self,
-        after: Option<u64>,
-        applied: Option<u64>,
-    ) -> Result<Poll, ClientError> {
+    /// `GET /api/v1/agent/desired-state`, asking for `ask` (held by the server up to the
+    /// poll timeout for [`Ask::After`]), and saying what `applied` announces: a generation
+    /// applied completely with nothing else to report, which the server records as a report
+    /// would (see [`crate::applied`]).
+    pub async fn desired_state(&self, ask: Ask, applied: Announce) -> Result<Poll, ClientError> {
+        let after = match ask {
+            Ask::Document => None,
+            Ask::After(generation) => Some(generation),
+        };
         let mut request = self
             .http
             .get(self.urls.desired_state.clone())
@@ -128,7 +139,7 @@ impl Client {
         if let Some(after) = after {
             request = request.query(&[("after", after.to_string().as_str()), ("changes", "true")]);
         }
-        if let Some(applied) = applied {
+        if let Some(applied) = applied.query() {
             request = request.query(&[("applied", applied)]);
         }
         let response = self.send(request).await?;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+pub use lvs_telemetry::LogFormat;
 
 use crate::token::Token;
 
@@ -80,12 +81,6 @@ pub struct Config {
     /// Log filter: a level (info, debug) or per-module directives (lvs_agent=debug,info).
     #[arg(long, env = "LVS_LOG", default_value = "info")]
     pub log: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 impl Config {

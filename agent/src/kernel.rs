@@ -5,7 +5,7 @@ use lvs_ipvs::{ErrorKind, Ipvs, Service, ServiceEntry, ServiceKey, Stats, TableE
 use lvs_model::agent::ObjectOutcome;
 
 use crate::observed::Observed;
-use crate::reconcile::Plan;
+use crate::planner::Plan;
 
 /// Reads the whole table and the timeouts.
 pub fn read(ipvs: &mut Ipvs) -> Result<(Observed, Vec<TableEntry>), lvs_ipvs::Error> {

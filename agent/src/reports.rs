@@ -4,12 +4,9 @@
 //! with the change's own fan-out to the other directors. While the server is unreachable,
 //! reports keep merging into the one that waits, so nothing they say is lost.
 //!
-//! A report that says nothing but "applied generation G, like the one before" is not sent
-//! at all: the long-poll that follows the pass carries `applied=G` (see `run.rs`), which
-//! costs the server no request and no write. One exception keeps the server from going
-//! back: the poll may overtake a report still in flight, which then arrives with an older
-//! generation, so a report covering a pass that ended before the last report finished
-//! sending is always sent.
+//! A plain report (nothing but "applied generation G, like the one before") is left to the
+//! long-poll, except while a report was in flight: see [`crate::applied`], which holds the
+//! rule, and the protocol in [`lvs_model::agent`].
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -18,6 +15,7 @@ use lvs_model::agent::ApplyReport;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::applied::{LastAttempt, Teller};
 use crate::backoff::Backoff;
 use crate::client::{Client, ClientError};
 
@@ -25,10 +23,8 @@ use crate::client::{Client, ClientError};
 #[derive(Debug, Clone)]
 pub struct PassReport {
     pub report: ApplyReport,
-    /// Nothing new but the generation: the pass succeeded without repairing drift, after a
-    /// report that succeeded too, with the same versions and unmanaged services and
-    /// timeouts. The long-poll after it tells the server instead.
-    pub plain: bool,
+    /// Whether the long-poll after the pass tells the server instead (a plain report).
+    pub teller: Teller,
     /// When the pass ended.
     pub at: std::time::Instant,
 }
@@ -39,7 +35,7 @@ impl PassReport {
     fn merge(self, later: PassReport) -> PassReport {
         PassReport {
             report: merge(self.report, later.report),
-            plain: self.plain && later.plain,
+            teller: self.teller.merge(later.teller),
             at: self.at.min(later.at),
         }
     }
@@ -47,7 +43,7 @@ impl PassReport {
 
 /// Sends the reports `reports` yields, each at least `delay` after the oldest pass it
 /// covers, until the channel closes or `shutdown` turns true; a report still waiting then
-/// is sent at once. Plain reports are dropped (see the module documentation).
+/// is sent at once. Plain reports are dropped (see [`LastAttempt::must_send`]).
 pub async fn report_loop(
     client: Client,
     mut reports: mpsc::UnboundedReceiver<PassReport>,
@@ -60,8 +56,7 @@ pub async fn report_loop(
     // Passes the waiting report covers, for the log.
     let mut passes = 0_u32;
     let mut due = Instant::now();
-    // When the last attempt to send a report ended.
-    let mut last_sent: Option<std::time::Instant> = None;
+    let mut last_attempt = LastAttempt::None;
     loop {
         let Some(report) = waiting.take() else {
             tokio::select! {
@@ -101,7 +96,7 @@ pub async fn report_loop(
             }
             return;
         }
-        if report.plain && last_sent.is_some_and(|sent| report.at > sent) {
+        if !last_attempt.must_send(&report) {
             tracing::debug!(
                 generation = report.report.applied_generation,
                 passes,
@@ -110,7 +105,7 @@ pub async fn report_loop(
             continue;
         }
         let sent = send(&client, &report.report, passes).await;
-        last_sent = Some(std::time::Instant::now());
+        last_attempt = LastAttempt::EndedAt(std::time::Instant::now());
         match sent {
             Ok(()) => backoff.reset(),
             Err(error) => {

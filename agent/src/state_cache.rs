@@ -34,6 +34,16 @@ pub struct Cached {
     pub desired: DesiredState,
 }
 
+/// What the cache lacks of the state to record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unsaved {
+    /// The state was replaced whole (or never recorded): the next record is a snapshot.
+    Replaced,
+    /// These diffs were applied to the state recorded last (none: only the applied
+    /// generation may have changed).
+    Diffs(Vec<Diff>),
+}
+
 /// How a [`StateCache::record`] was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -47,12 +57,20 @@ pub enum Written {
 #[derive(Debug)]
 pub struct StateCache {
     dir: PathBuf,
-    /// The snapshot on disk that the journal continues; `None` until one was read or
-    /// written, or when the journal on disk cannot be continued.
-    snapshot: Option<SnapshotInfo>,
+    journal_base: JournalBase,
     /// The open journal, once a line was appended since the last snapshot.
     journal: Option<File>,
     journal_bytes: u64,
+}
+
+/// What the journal continues.
+#[derive(Debug, Clone, Copy)]
+enum JournalBase {
+    /// No snapshot it could continue: none was read or written yet, or the journal on disk
+    /// cannot be continued. The next record writes a snapshot.
+    Nothing,
+    /// The snapshot on disk.
+    Snapshot(SnapshotInfo),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +115,7 @@ impl StateCache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StateCache {
             dir: dir.into(),
-            snapshot: None,
+            journal_base: JournalBase::Nothing,
             journal: None,
             journal_bytes: 0,
         }
@@ -139,24 +157,28 @@ impl StateCache {
                 false
             }
         };
-        self.snapshot = continues.then_some(SnapshotInfo {
-            id: snapshot.id,
-            bytes: bytes.len() as u64,
-        });
+        self.journal_base = if continues {
+            JournalBase::Snapshot(SnapshotInfo {
+                id: snapshot.id,
+                bytes: bytes.len() as u64,
+            })
+        } else {
+            JournalBase::Nothing
+        };
         Ok(Some(cached))
     }
 
-    /// Records the state after a pass: `diffs`, the diffs applied to the state recorded
-    /// last, in a journal line; or, when the state was replaced (`diffs` is `None`), when
-    /// nothing was recorded yet, or when the journal outgrew the snapshot, `state` whole
-    /// as a new snapshot.
+    /// Records the state after a pass: the diffs `unsaved` holds in a journal line; or,
+    /// when the state was replaced, when nothing was recorded yet, or when the journal
+    /// outgrew the snapshot, `state` whole as a new snapshot.
     pub fn record(
         &mut self,
         applied_generation: Option<u64>,
         state: &DesiredState,
-        diffs: Option<&[Diff]>,
+        unsaved: &Unsaved,
     ) -> anyhow::Result<Written> {
-        let (Some(snapshot), Some(diffs)) = (self.snapshot, diffs) else {
+        let (JournalBase::Snapshot(snapshot), Unsaved::Diffs(diffs)) = (self.journal_base, unsaved)
+        else {
             self.store(applied_generation, state)?;
             return Ok(Written::Snapshot);
         };
@@ -166,7 +188,7 @@ impl StateCache {
         };
         if let Err(error) = self.append(snapshot.id, &line) {
             // A line may be half-written: the next record starts over with a snapshot.
-            self.snapshot = None;
+            self.journal_base = JournalBase::Nothing;
             self.journal = None;
             return Err(error)
                 .with_context(|| format!("cannot append to {}", self.journal_path().display()));
@@ -185,7 +207,10 @@ impl StateCache {
         applied_generation: Option<u64>,
         state: &DesiredState,
     ) -> anyhow::Result<()> {
-        let id = self.snapshot.map_or(1, |s| s.id.wrapping_add(1));
+        let id = match self.journal_base {
+            JournalBase::Snapshot(s) => s.id.wrapping_add(1),
+            JournalBase::Nothing => 1,
+        };
         let view = SnapshotView {
             applied_generation,
             desired: state,
@@ -194,10 +219,10 @@ impl StateCache {
         let bytes = serde_json::to_vec(&view).context("cannot serialise the state cache")?;
         self.journal = None;
         self.journal_bytes = 0;
-        self.snapshot = None;
+        self.journal_base = JournalBase::Nothing;
         write_snapshot(&self.dir, &bytes)
             .with_context(|| format!("cannot write {}", self.path().display()))?;
-        self.snapshot = Some(SnapshotInfo {
+        self.journal_base = JournalBase::Snapshot(SnapshotInfo {
             id,
             bytes: bytes.len() as u64,
         });

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lvs_agent::client::{Client, ClientError, Poll};
+use lvs_agent::applied::Announce;
+use lvs_agent::client::{Ask, Client, ClientError, Poll};
 use lvs_agent::token::Token;
 use lvs_model::agent::{ApplyReport, StatsReport, CHANGES_MEDIA_TYPE};
 
@@ -133,16 +134,26 @@ fn client(base: &str, token: &str) -> Client {
 async fn long_polls_with_after_and_timeout_and_parses_the_document() {
     let (base, seen) = server().await;
     let client = client(&base, "good");
-    let Poll::Changed(state) = client.desired_state(None, None).await.unwrap() else {
+    let Poll::Changed(state) = client
+        .desired_state(Ask::Document, Announce::Nothing)
+        .await
+        .unwrap()
+    else {
         panic!("a first poll answers at once")
     };
     assert_eq!(state.generation, 3);
     assert_eq!(state.services().len(), 1);
     assert!(matches!(
-        client.desired_state(Some(3), Some(3)).await.unwrap(),
+        client
+            .desired_state(Ask::After(3), Announce::Applied(3))
+            .await
+            .unwrap(),
         Poll::Unchanged
     ));
-    let error = client.desired_state(Some(4), None).await.unwrap_err();
+    let error = client
+        .desired_state(Ask::After(4), Announce::Nothing)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, ClientError::Invalid(m) if m.contains("scheduler")),
         "{error}"
@@ -169,7 +180,10 @@ async fn long_polls_with_after_and_timeout_and_parses_the_document() {
 async fn parses_changes_and_refuses_a_broken_chain() {
     let (base, _) = server().await;
     let client = client(&base, "good");
-    let Poll::Changes { generation, diffs } = client.desired_state(Some(5), None).await.unwrap()
+    let Poll::Changes { generation, diffs } = client
+        .desired_state(Ask::After(5), Announce::Nothing)
+        .await
+        .unwrap()
     else {
         panic!("the changes media type is parsed as changes")
     };
@@ -179,7 +193,10 @@ async fn parses_changes_and_refuses_a_broken_chain() {
     assert_eq!(diffs[0].summary().real_servers_changed, 1);
 
     // Asked after 6, answered with a diff from 7: not a chain from what the agent holds.
-    let error = client.desired_state(Some(6), None).await.unwrap_err();
+    let error = client
+        .desired_state(Ask::After(6), Announce::Nothing)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, ClientError::Invalid(m) if m.contains("from_generation")),
         "{error}"
@@ -207,7 +224,10 @@ async fn posts_reports_and_stats() {
 async fn a_rejected_token_is_its_own_error() {
     let (base, _) = server().await;
     let client = client(&base, "revoked");
-    let error = client.desired_state(None, None).await.unwrap_err();
+    let error = client
+        .desired_state(Ask::Document, Announce::Nothing)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, ClientError::Unauthorized { status, .. } if status.as_u16() == 401),
         "{error}"
@@ -232,11 +252,14 @@ async fn after_a_401_the_token_file_is_read_again() {
     )
     .unwrap();
     std::fs::write(&path, "good\n").unwrap();
-    let error = client.desired_state(None, None).await.unwrap_err();
+    let error = client
+        .desired_state(Ask::Document, Announce::Nothing)
+        .await
+        .unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }), "{error}");
     // The refusal made it read the file: the next request carries the new token.
     assert!(matches!(
-        client.desired_state(None, None).await,
+        client.desired_state(Ask::Document, Announce::Nothing).await,
         Ok(Poll::Changed(_))
     ));
 }
@@ -247,7 +270,7 @@ async fn an_unreachable_server_is_a_transport_error() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let error = client(&base, "good")
-        .desired_state(None, None)
+        .desired_state(Ask::Document, Announce::Nothing)
         .await
         .unwrap_err();
     assert!(matches!(error, ClientError::Transport(_)), "{error}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use lvs_agent::drain::Drains;
 use lvs_agent::kernel_map;
 use lvs_agent::observed::Observed;
-use lvs_agent::reconcile::{plan, Context, Plan};
+use lvs_agent::planner::{plan, Context, Plan};
 use lvs_ipvs::{Command, DestinationEntry, Scheduler, ServiceEntry, Stats, TableEntry, Timeouts};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use lvs_agent::applied::Teller;
 use lvs_agent::client::Client;
 use lvs_agent::reports::{merge, report_loop, PassReport};
 use lvs_agent::token::Token;
@@ -80,13 +81,13 @@ struct Running {
 impl Running {
     /// Queues a pass's report that has more to say than its generation.
     fn news(&self, report: ApplyReport) {
-        self.pass(report, false);
+        self.pass(report, Teller::Report);
     }
 
     /// Queues a pass's report, ended now.
-    fn pass(&self, report: ApplyReport, plain: bool) {
+    fn pass(&self, report: ApplyReport, teller: Teller) {
         let at = Instant::now();
-        self.queue.send(PassReport { report, plain, at }).unwrap();
+        self.queue.send(PassReport { report, teller, at }).unwrap();
     }
 }
 
@@ -238,7 +239,7 @@ async fn plain_reports_are_left_to_the_long_poll() {
     // The endpoint has it before the loop has the answer: a pass until then counts as one
     // made while a report was in flight.
     tokio::time::sleep(SENT).await;
-    running.pass(report(2, vec![outcome("b", None)]), true);
+    running.pass(report(2, vec![outcome("b", None)]), Teller::LongPoll);
     tokio::time::sleep(delay * 10).await;
     assert_eq!(
         endpoint.received.lock().unwrap().len(),
@@ -246,7 +247,7 @@ async fn plain_reports_are_left_to_the_long_poll() {
         "plain: not sent"
     );
     // Plain merged with news is news.
-    running.pass(report(3, vec![outcome("c", None)]), true);
+    running.pass(report(3, vec![outcome("c", None)]), Teller::LongPoll);
     running.news(report(4, vec![outcome("d", Some("Busy"))]));
     let received = wait_for(&endpoint, 2).await;
     assert_eq!(received.len(), 2);
@@ -265,13 +266,13 @@ async fn a_plain_report_from_while_a_report_was_in_flight_is_sent() {
     let running = start(client, delay, Duration::from_secs(1));
     running.news(report(1, vec![outcome("a", None)]));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    running.pass(report(2, vec![outcome("b", None)]), true);
+    running.pass(report(2, vec![outcome("b", None)]), Teller::LongPoll);
     let received = wait_for(&endpoint, 2).await;
     assert_eq!(received.len(), 2, "sent after the one in flight");
     assert_eq!(received[1].1.applied_generation, 2);
     // Once nothing is in flight, plain ones stay home again.
     tokio::time::sleep(SENT).await;
-    running.pass(report(3, vec![outcome("c", None)]), true);
+    running.pass(report(3, vec![outcome("c", None)]), Teller::LongPoll);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(endpoint.received.lock().unwrap().len(), 2);
     finish(running).await;

@@ -2,8 +2,37 @@
 //!
 //! An agent pulls its cluster's `DesiredStateSpec` (long-polling for a newer generation),
 //! or, when it already holds an earlier generation, the [`DesiredStateChanges`] since then;
-//! applies it to its director's kernel, and reports back an [`ApplyReport`] after every
-//! reconcile pass and a [`StatsReport`] every few seconds.
+//! applies it to its director's kernel, and reports back an [`ApplyReport`] after a
+//! reconcile pass that has something to say and a [`StatsReport`] every few seconds.
+//!
+//! # Which generation a director applied
+//!
+//! The one specification of the rule; the agent keeps its side in `agent/src/applied.rs`,
+//! the server in `server/src/agents/applied.rs`.
+//!
+//! - A pass *applied* generation G when every kernel change it made or tried succeeded
+//!   (a refused command is an outcome with an error, not a failed pass).
+//! - The server hears of a pass in one of two ways. A report (`POST /api/v1/agent/report`)
+//!   carries the generation with everything else the pass has to say. A *plain* pass, one
+//!   that succeeded without repairing drift after a report that succeeded too, with the
+//!   same agent and kernel versions and the same unmanaged services and timeouts, says
+//!   nothing but its generation: the agent sends no report, and its next long-poll carries
+//!   `applied=G` instead (`GET /api/v1/agent/desired-state?applied=G`), at no extra request
+//!   and no write. Any other pass is reported, so that a director's status never shows a
+//!   new generation beside the old errors, versions or unmanaged services; a long-poll after
+//!   it, or after a pass that could not reach the kernel, carries no `applied`.
+//! - A pass that did nothing and whose report equals the last one sent is not reported at
+//!   all (a periodic pass over a matching kernel), and its long-poll repeats what the one
+//!   before it said.
+//! - The exception: a long-poll may overtake a report still in flight, which would then
+//!   arrive with an older generation and set the status back. So a plain pass that ended
+//!   before the agent's last attempt to send a report ended is reported anyway.
+//! - Reports wait a moment before they go, and the reports of passes made meanwhile are
+//!   merged into one: plain only if every pass it covers was.
+//! - The server keeps each long-poll's word in memory (`Agents::applied`), at the time the
+//!   poll came, and shows it as a report that succeeded unless a report came later; it
+//!   persists it with the heartbeats (every statistics interval and at shutdown), and then
+//!   only over a stored report that is older. A report is stored at once.
 
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+pub use lvs_telemetry::LogFormat;
 
 /// LVS Fleet control-plane server: keeps the fleet's desired IPVS configuration and serves
 /// it over a REST API (docs at /api/docs).
@@ -46,12 +47,6 @@ pub struct Config {
 
 /// The default of `--max-body-bytes`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
 
 impl Config {
     /// The database URL to open, creating the data directory when the default is used.

@@ -12,7 +12,6 @@ mod low_priority;
 pub mod resources;
 mod same_site;
 pub mod state;
-mod telemetry;
 pub mod ui;
 
 use std::future::Future;
@@ -22,7 +21,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use config::Config;
-pub use telemetry::init_logging;
+pub use lvs_telemetry::init_logging;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
 /// flight and returns. It answers to the default host names (see
@@ -128,7 +127,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         allowed_hosts: config.allowed_hosts,
         ..ServeOptions::default()
     };
-    serve_with(listener, db, options, telemetry::shutdown_signal()).await?;
+    serve_with(
+        listener,
+        db,
+        options,
+        lvs_telemetry::shutdown_signal("finishing requests in flight"),
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

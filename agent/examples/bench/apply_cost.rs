@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use lvs_agent::changes::Changes;
-use lvs_agent::state_cache::StateCache;
+use lvs_agent::state_cache::{StateCache, Unsaved};
+use lvs_agent::touched::Touched;
 use lvs_agent::{kernel, Reconciler};
 use lvs_ipvs::Ipvs;
 use lvs_model::agent::DesiredStateChanges;
@@ -154,7 +154,7 @@ impl Table {
         let changes: DesiredStateChanges = serde_json::from_slice(&answer).expect("changes");
         let diffs = changes.parse().expect("valid changes");
         let parsed = Instant::now();
-        let mut changed = Changes::none_since(self.desired.generation);
+        let mut changed = Touched::none_since(self.desired.generation);
         for diff in &diffs {
             diff.apply_in_place(&mut self.desired)
                 .expect("the diff fits the state held");
@@ -170,7 +170,7 @@ impl Table {
             .record(
                 self.reconciler.applied_generation(),
                 &self.desired,
-                Some(&diffs),
+                &Unsaved::Diffs(diffs),
             )
             .expect("a journal line");
         let recorded = Instant::now();

@@ -46,7 +46,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             "--log-format",
             "json",
             "--log",
-            "info,lvs_agent::run=debug,lvs_agent::client=debug",
+            "info,lvs_agent::worker=debug,lvs_agent::client=debug",
         ],
     );
     let most = SIZES[SIZES.len() - 1];
@@ -159,7 +159,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         let logs = AgentLogs::read(&fleet.directors[..size], changes[0].0);
         let latency = logs
             .applied_everywhere(&changes)
-            .expect("every agent logged every update (lvs_agent::run=debug)");
+            .expect("every agent logged every update (lvs_agent::worker=debug)");
         let p99 = percentile(&latency, 99.0);
         figures.info(
             &format!("propagation, {size} agents: p50 ({SAMPLES} changes)"),

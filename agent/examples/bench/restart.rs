@@ -23,7 +23,12 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         "bench-agent-restart",
         "bench",
         binaries,
-        &["--log-format", "json", "--log", "info,lvs_agent::run=debug"],
+        &[
+            "--log-format",
+            "json",
+            "--log",
+            "info,lvs_agent::worker=debug",
+        ],
     );
     fleet.add_director("lb1");
     let services = tables::services(SERVICES, 1);
@@ -147,10 +152,7 @@ fn breakdown(log: &Path, started_at: SystemTime) -> String {
         .map_or_else(|| "?".to_owned(), |us| show(Duration::from_micros(us)));
     format!(
         "cache read {}, server's state {}, full pass {pass}",
-        after(&format!(
-            "lvs-agent {} starting",
-            lvs_agent::reconciler::AGENT_VERSION
-        )),
+        after(&format!("lvs-agent {} starting", lvs_agent::AGENT_VERSION)),
         after("connected to the server"),
     )
 }

@@ -33,7 +33,11 @@ fn record_steps(cache: &mut StateCache, from: u64, to: u64) -> Vec<Written> {
         .map(|g| {
             let diff = Diff::between(&state(g, g as u32), &state(g + 1, g as u32 + 1));
             cache
-                .record(Some(g + 1), &state(g + 1, g as u32 + 1), Some(&[diff]))
+                .record(
+                    Some(g + 1),
+                    &state(g + 1, g as u32 + 1),
+                    &Unsaved::Diffs(vec![diff]),
+                )
                 .unwrap()
         })
         .collect()
@@ -66,12 +70,16 @@ fn passes_are_journal_lines_replayed_on_load() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = StateCache::new(dir.path());
     // Nothing recorded yet: the first record is a snapshot, whatever it says.
-    let first = cache.record(None, &state(1, 1), Some(&[])).unwrap();
+    let first = cache
+        .record(None, &state(1, 1), &Unsaved::Diffs(Vec::new()))
+        .unwrap();
     assert_eq!(first, Written::Snapshot);
     let written = record_steps(&mut cache, 1, 4);
     assert_eq!(written, [Written::Journal; 3]);
     // A pass that only applied: a line without diffs.
-    cache.record(None, &state(4, 4), Some(&[])).unwrap();
+    cache
+        .record(None, &state(4, 4), &Unsaved::Diffs(Vec::new()))
+        .unwrap();
     assert_eq!(names(dir.path()), [JOURNAL, SNAPSHOT]);
 
     let loaded = StateCache::new(dir.path()).load().unwrap().unwrap();
@@ -94,7 +102,9 @@ fn a_replaced_state_is_a_new_snapshot() {
     cache.store(Some(1), &state(1, 1)).unwrap();
     record_steps(&mut cache, 1, 3);
     assert_eq!(
-        cache.record(Some(9), &state(9, 40), None).unwrap(),
+        cache
+            .record(Some(9), &state(9, 40), &Unsaved::Replaced)
+            .unwrap(),
         Written::Snapshot
     );
     assert_eq!(
@@ -186,7 +196,9 @@ fn a_journal_that_does_not_fit_its_snapshot_is_used_as_far_as_it_goes() {
     record_steps(&mut cache, 1, 2);
     // A diff from a generation the state is not at.
     let gap = Diff::between(&state(5, 5), &state(6, 6));
-    cache.record(Some(6), &state(6, 6), Some(&[gap])).unwrap();
+    cache
+        .record(Some(6), &state(6, 6), &Unsaved::Diffs(vec![gap]))
+        .unwrap();
     let loaded = StateCache::new(dir.path()).load().unwrap().unwrap();
     assert_eq!(loaded.desired, state(2, 2));
 }

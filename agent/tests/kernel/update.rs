@@ -2,7 +2,7 @@
 //! services that changed; drift elsewhere waits for the next full pass, and a failure
 //! makes the next update a full pass.
 
-use lvs_agent::changes::Changes;
+use lvs_agent::touched::Touched;
 
 use crate::{
     director_netns, ipvsadm, reconciler, saved, saved_form_of, state, CLUSTER, CLUSTER_RULES,
@@ -21,11 +21,11 @@ fn an_update_reads_and_writes_only_the_changed_service() {
     let expected = saved_form_of(&CLUSTER_RULES.replace("-w 7", "-w 9"));
     let mut agent = reconciler(None);
     let (old, new) = (state(CLUSTER), state(&reweighted()));
-    let first = agent.update(&old, &Changes::none_since(0)).unwrap();
+    let first = agent.update(&old, &Touched::none_since(0)).unwrap();
     assert!(!first.incremental, "nothing applied yet: a full pass");
     assert!(first.succeeded(), "{:#?}", first.report);
 
-    let result = agent.update(&new, &Changes::between(&old, &new)).unwrap();
+    let result = agent.update(&new, &Touched::between(&old, &new)).unwrap();
     assert!(result.succeeded(), "{:#?}", result.report);
     assert!(result.incremental);
     assert_eq!(result.services_read, 1);
@@ -46,7 +46,7 @@ fn a_weight_change_in_a_service_deleted_by_hand_brings_the_service_back() {
     // Only a real server changes: the update reads the destinations alone, finds no
     // service, and adds it whole.
     let new = state(&reweighted());
-    let changes = Changes::between(&old, &new);
+    let changes = Touched::between(&old, &new);
     assert_eq!(changes.members_only.len(), 1, "{changes:?}");
     let result = agent.update(&new, &changes).unwrap();
     assert!(result.incremental && result.succeeded(), "{result:#?}");
@@ -64,7 +64,7 @@ fn drift_in_other_services_waits_for_the_next_full_pass() {
 
     let desired = state(&reweighted());
     let result = agent
-        .update(&desired, &Changes::between(&old, &desired))
+        .update(&desired, &Touched::between(&old, &desired))
         .unwrap();
     assert!(result.incremental && result.succeeded(), "{result:#?}");
     assert!(
@@ -103,14 +103,14 @@ fn after_a_refused_command_the_next_update_is_a_full_pass() {
     assert_ne!(broadcast, reweighted());
     let broadcast = state(&broadcast);
     let refused = agent
-        .update(&broadcast, &Changes::between(&old, &broadcast))
+        .update(&broadcast, &Touched::between(&old, &broadcast))
         .unwrap();
     assert!(refused.incremental);
     assert!(!refused.succeeded(), "{:#?}", refused.report);
 
     let back = state(&CLUSTER.replace(r#""generation": 5"#, r#""generation": 7"#));
     let result = agent
-        .update(&back, &Changes::between(&broadcast, &back))
+        .update(&back, &Touched::between(&broadcast, &back))
         .unwrap();
     assert!(!result.incremental, "{result:#?}");
     assert!(result.succeeded(), "{:#?}", result.report);

@@ -2,8 +2,10 @@
 //! serialised desired-state document and the last changes answer per cluster (so the
 //! agents a commit wakes share one load), the statistics store, and the background task
 //! that persists heartbeats and turns statistics into history. `reports.rs` writes the
-//! agents' apply reports as group commits.
+//! agents' apply reports as group commits; `applied.rs` keeps what their long-polls say
+//! they applied.
 
+pub mod applied;
 pub mod changes;
 pub mod reports;
 pub mod stats;
@@ -17,7 +19,9 @@ use lvs_model::spec::DocumentView;
 use tokio::sync::watch;
 
 use crate::db::agent_tokens::TokenOwner;
-use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db};
+use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db, Generation};
+pub use applied::Applied;
+use applied::AppliedByPoll;
 use changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
 
@@ -52,16 +56,6 @@ impl AgentOptions {
     }
 }
 
-/// A generation an agent applied completely, as its long-poll said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Applied {
-    pub generation: i64,
-    /// When the poll came, Unix milliseconds.
-    pub at: i64,
-    /// Whether the database has it.
-    saved: bool,
-}
-
 /// A cluster's desired-state document as served to agents.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -90,8 +84,7 @@ pub struct Agents {
     pub options: AgentOptions,
     /// Director id -> (last seen, whether that is already in the database).
     seen: Mutex<HashMap<i64, (i64, bool)>>,
-    /// Director id -> the generation its agent's long-poll last said it applied.
-    applied: Mutex<HashMap<i64, Applied>>,
+    applied: AppliedByPoll,
     clusters: Mutex<HashMap<i64, Arc<ClusterCache>>>,
     pub stats: StatsStore,
     stopping: watch::Receiver<bool>,
@@ -103,7 +96,7 @@ impl Agents {
         Ok(Agents {
             options,
             seen: Mutex::default(),
-            applied: Mutex::default(),
+            applied: AppliedByPoll::default(),
             clusters: Mutex::default(),
             stats: StatsStore::new(options.stats_interval)?,
             stopping,
@@ -122,24 +115,14 @@ impl Agents {
 
     /// Records that the director's agent applied `generation` completely (said by a
     /// long-poll at `at`): the director's status shows it like a report that succeeded,
-    /// unless a report came later. Persisted with the heartbeats.
-    pub fn applied(&self, director_id: i64, generation: i64, at: i64) {
-        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
-        let note = Applied {
-            generation,
-            at,
-            saved: false,
-        };
-        let entry = applied.entry(director_id).or_insert(note);
-        if at >= entry.at {
-            *entry = note;
-        }
+    /// unless a report came later. Persisted with the heartbeats. See [`applied`].
+    pub fn applied(&self, director_id: i64, generation: Generation, at: i64) {
+        self.applied.note(director_id, generation, at);
     }
 
     /// What the director's agent last said it applied on a long-poll to this process.
     pub fn last_applied(&self, director_id: i64) -> Option<Applied> {
-        let applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
-        applied.get(&director_id).copied()
+        self.applied.last(director_id)
     }
 
     /// When the director's agent was last seen by this process.
@@ -165,10 +148,7 @@ impl Agents {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&director_id);
-        self.applied
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&director_id);
+        self.applied.forget(director_id);
         self.stats.forget_director(director_id);
     }
 
@@ -357,14 +337,7 @@ impl Agents {
             .filter(|(_, (_, saved))| !saved)
             .map(|(id, (at, _))| (*id, *at))
             .collect();
-        let unapplied: Vec<(i64, Applied)> = self
-            .applied
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|(_, applied)| !applied.saved)
-            .map(|(id, applied)| (*id, *applied))
-            .collect();
+        let unapplied = self.applied.unsaved();
         if unseen.is_empty() && unapplied.is_empty() {
             return Ok(());
         }
@@ -376,9 +349,7 @@ impl Agents {
                 result => result?,
             }
         }
-        for (director_id, applied) in &unapplied {
-            director_status::applied(&mut tx, *director_id, applied.generation, applied.at).await?;
-        }
+        unapplied.write(&mut tx).await?;
         tx.commit().await?;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         for (director_id, at) in unseen {
@@ -387,12 +358,7 @@ impl Agents {
             }
         }
         drop(seen);
-        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
-        for (director_id, written) in unapplied {
-            if let Some(entry) = applied.get_mut(&director_id).filter(|e| **e == written) {
-                entry.saved = true;
-            }
-        }
+        self.applied.saved(unapplied);
         Ok(())
     }
 }

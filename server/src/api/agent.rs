@@ -22,7 +22,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
 use crate::agents::reports::{self, ReportError};
 use crate::agents::stats::Latest;
-use crate::db::{clusters, now_millis, Announced};
+use crate::db::{clusters, now_millis, Announced, Generation};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -100,13 +100,16 @@ pub async fn desired_state(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let owner = &agent.0;
     if let Some(applied) = params.applied {
-        let generation = i64::try_from(applied).map_err(|_| ApiError::BadRequest {
-            code: "invalid_query",
-            detail: format!("applied must be at most {}, not {applied}", i64::MAX),
-        })?;
+        // The database stores generations as SQLite integers.
+        if i64::try_from(applied).is_err() {
+            return Err(ApiError::BadRequest {
+                code: "invalid_query",
+                detail: format!("applied must be at most {}, not {applied}", i64::MAX),
+            });
+        }
         state
             .agents
-            .applied(owner.director_id, generation, now_millis());
+            .applied(owner.director_id, Generation::new(applied), now_millis());
     }
     // Subscribed before the generation is read: a change that commits after the read
     // always wakes the wait that follows it.

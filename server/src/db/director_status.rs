@@ -174,11 +174,12 @@ pub async fn record_report(
 
 /// Records that the director's agent applied `generation` completely, as its long-poll
 /// said at `at`, unless a report came later. Only over a stored report: until the first
-/// one, the long-poll's word lives in memory (`Agents::last_applied`).
+/// one, the long-poll's word lives in memory (`agents::applied`; the protocol is specified
+/// in `lvs_model::agent`).
 pub async fn applied(
     conn: &mut SqliteConnection,
     director_id: i64,
-    generation: i64,
+    generation: Generation,
     at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(

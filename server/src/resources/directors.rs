@@ -116,10 +116,10 @@ impl Director {
         // A long-poll after the last report said which generation the agent applied.
         if let Some(applied) = agents
             .last_applied(row.id)
-            .filter(|a| status.reported_at.is_none_or(|at| a.at > at))
+            .filter(|a| a.is_after_report(status.reported_at))
         {
             status.reported_at = Some(applied.at);
-            status.applied_generation = u64::try_from(applied.generation).ok().map(Generation::new);
+            status.applied_generation = Some(applied.generation);
             status.last_report_ok = Some(true);
         }
         let applied_generation = status.applied_generation.map(Generation::get);

@@ -12,7 +12,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("low_priority", 0),
     ("json", 0),
     ("same_site", 0),
-    ("telemetry", 1),
     ("db", 1),
     ("agents", 2),
     ("resources", 3),

@@ -1,8 +1,14 @@
-//! Logging and signals.
+//! Logging and signals, the same for `lvs-server` and `lvs-agent`: both log to stderr as
+//! text or JSON lines under an `EnvFilter`, and stop on SIGINT or SIGTERM.
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Logs to stderr in the chosen format, filtered by `filter` (EnvFilter syntax).
 pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
@@ -18,8 +24,9 @@ pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// Completes on SIGINT or SIGTERM, logging `"SIGTERM received, {then}"`: each binary says
+/// what it does next.
+pub async fn shutdown_signal(then: &'static str) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -36,7 +43,7 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, finishing requests in flight"),
-        () = terminate => tracing::info!("SIGTERM received, finishing requests in flight"),
+        _ = interrupt => tracing::info!("SIGINT received, {then}"),
+        () = terminate => tracing::info!("SIGTERM received, {then}"),
     }
 }

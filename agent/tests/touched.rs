@@ -1,7 +1,7 @@
 //! What an update must read: the services a change names, and which of them changed only
 //! in their real servers (their settings are taken as set, so only destinations are read).
 
-use lvs_agent::changes::Changes;
+use lvs_agent::touched::Touched;
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
 
@@ -31,29 +31,29 @@ const WLC: &str = r#""scheduler": "wlc""#;
 fn a_weight_change_is_members_only_and_a_scheduler_change_is_not() {
     let old = state(1, WRR, 1);
     let new = state(2, WLC, 5);
-    let changes = Changes::between(&old, &new);
-    assert_eq!(changes.from_generation, 1);
-    assert_eq!(names(&changes.services).len(), 2);
-    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
+    let touched = Touched::between(&old, &new);
+    assert_eq!(touched.from_generation, 1);
+    assert_eq!(names(&touched.services).len(), 2);
+    assert_eq!(names(&touched.members_only), ["udp:192.0.2.10:53"]);
 }
 
 #[test]
 fn a_service_stays_members_only_only_while_every_change_to_it_is() {
     let (first, second, third) = (state(1, WRR, 1), state(2, WRR, 2), state(3, WLC, 3));
-    let mut changes = Changes::between(&first, &second);
-    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
-    changes.extend(&Changes::between(&second, &third));
-    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
-    assert_eq!(changes.services.len(), 2);
+    let mut touched = Touched::between(&first, &second);
+    assert_eq!(names(&touched.members_only), ["udp:192.0.2.10:53"]);
+    touched.extend(&Touched::between(&second, &third));
+    assert_eq!(names(&touched.members_only), ["udp:192.0.2.10:53"]);
+    assert_eq!(touched.services.len(), 2);
 
     // The other way round: a settings change first, then a weight change.
-    let mut changes = Changes::between(&second, &third);
+    let mut touched = Touched::between(&second, &third);
     let fourth = state(4, WLC, 4);
-    changes.extend(&Changes::between(&third, &fourth));
-    assert_eq!(names(&changes.members_only), ["udp:192.0.2.10:53"]);
-    let web_settings = Changes::between(&third, &state(5, WRR, 4));
-    changes.extend(&web_settings);
-    assert!(changes
+    touched.extend(&Touched::between(&third, &fourth));
+    assert_eq!(names(&touched.members_only), ["udp:192.0.2.10:53"]);
+    let web_settings = Touched::between(&third, &state(5, WRR, 4));
+    touched.extend(&web_settings);
+    assert!(touched
         .members_only
         .iter()
         .all(|k| k.to_string() != "tcp:192.0.2.10:80"));
@@ -69,11 +69,11 @@ fn added_and_removed_services_are_read_whole() {
     )
     .unwrap();
     let new = new_spec.parse().unwrap();
-    let changes = Changes::between(&old, &new);
-    assert_eq!(names(&changes.services), ["udp:192.0.2.10:53"]);
-    assert!(changes.members_only.is_empty());
+    let touched = Touched::between(&old, &new);
+    assert_eq!(names(&touched.services), ["udp:192.0.2.10:53"]);
+    assert!(touched.members_only.is_empty());
 
-    let back = Changes::between(&new, &state(3, WRR, 1));
+    let back = Touched::between(&new, &state(3, WRR, 1));
     assert_eq!(names(&back.services), ["udp:192.0.2.10:53"]);
     assert!(back.members_only.is_empty());
 }

@@ -1,6 +1,6 @@
-//! What differs between the desired state the kernel was last brought to and a new one:
-//! the services to look at and whether the timeouts changed. A pass that knows this reads
-//! and writes only those services, so an edit costs the same at any table size.
+//! [`Touched`]: what a new desired state touched since the one the kernel was last brought
+//! to, the services to look at and whether the timeouts changed. An update pass that knows
+//! this reads and writes only those services, so an edit costs the same at any table size.
 //!
 //! It comes from the diffs the server sends (the cost of the change), or, when the server
 //! sent a whole document, from comparing it with the state it replaces (the cost of the
@@ -13,7 +13,7 @@ use lvs_model::{DesiredState, Diff, ServiceChange, ServiceKey};
 /// The services (model keys, in key order) and timeouts that differ from the state at
 /// `from_generation`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
+pub struct Touched {
     pub from_generation: u64,
     pub services: BTreeSet<ServiceKey>,
     /// Those of `services` whose settings stayed as they were (only real servers changed):
@@ -22,21 +22,21 @@ pub struct Changes {
     pub timeouts: bool,
 }
 
-impl Changes {
+impl Touched {
     /// Compares two whole states in memory (one merge pass over both, with the model's
     /// `Diff`). Differences the kernel cannot see (labels) are included: the planner drops
     /// them.
-    pub fn between(old: &DesiredState, new: &DesiredState) -> Changes {
-        let mut changes = Changes::none_since(old.generation);
-        changes.add(&Diff::between(old, new));
-        changes
+    pub fn between(old: &DesiredState, new: &DesiredState) -> Touched {
+        let mut touched = Touched::none_since(old.generation);
+        touched.add(&Diff::between(old, new));
+        touched
     }
 
     /// Nothing changed yet since `generation`.
-    pub fn none_since(generation: u64) -> Changes {
-        Changes {
+    pub fn none_since(generation: u64) -> Touched {
+        Touched {
             from_generation: generation,
-            ..Changes::default()
+            ..Touched::default()
         }
     }
 
@@ -51,7 +51,7 @@ impl Changes {
     }
 
     /// Adds what `later` changes, which starts where these end.
-    pub fn extend(&mut self, later: &Changes) {
+    pub fn extend(&mut self, later: &Touched) {
         for key in &later.services {
             self.note(key, later.members_only.contains(key));
         }

@@ -1,12 +1,13 @@
-//! [`Reconciler`]: one director's kernel, the drains in progress and the generation applied.
-//! Synchronous: it owns a netlink socket, opened in the namespace of the thread that
+//! Reconcile passes on the real kernel: [`Reconciler`] holds one director's netlink socket,
+//! the drains in progress and the generation applied, and runs the planner
+//! ([`crate::planner`]) against what it reads. Synchronous: it owns a netlink socket, opened in the namespace of the thread that
 //! connected it.
 //!
 //! Two kinds of pass. A full pass ([`Reconciler::pass`]) reads the whole table, plans and
 //! applies: at start, for drift checks and while something drains. An update
 //! ([`Reconciler::update`]) trusts that the kernel still holds the state the last pass
 //! brought it to, and reads and writes only the services that differ from it (the
-//! [`Changes`] since that state), so a change costs the same on a table of 5,000 services
+//! [`Touched`] since that state), so a change costs the same on a table of 5,000 services
 //! as on one of 10; drift elsewhere is found by the next full pass.
 
 use std::collections::HashSet;
@@ -16,12 +17,12 @@ use lvs_ipvs::Ipvs;
 use lvs_model::agent::{ApplyReport, ObjectOutcome};
 use lvs_model::DesiredState;
 
-use crate::changes::Changes;
 use crate::drain::Drains;
 use crate::kernel;
 use crate::kernel_map;
 use crate::observed::Observed;
-use crate::reconcile::{self, Context, Plan};
+use crate::planner::{self, Context, Plan};
+use crate::touched::Touched;
 
 /// The agent's version, as reported.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -30,12 +31,22 @@ pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Reconciler {
     ipvs: Ipvs,
     drains: Drains,
+    /// The last generation a pass applied completely; `None` when none did (nor any
+    /// before the start, as the state cache says).
     applied_generation: Option<u64>,
-    /// The generation the last pass brought the kernel to completely, above 0 (where
-    /// nothing is unmanaged); `None` after a failure, so the next pass is full.
-    baseline: Option<u64>,
+    baseline: Baseline,
     drain_timeout: Duration,
     kernel_version: String,
+}
+
+/// What an update may start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    /// Nothing known: at start, after a pass that failed, and at generation 0 (where the
+    /// kernel may hold unmanaged services). The next pass is a full one.
+    Unknown,
+    /// The last pass brought the kernel to this generation completely.
+    Complete(u64),
 }
 
 /// What one pass did.
@@ -65,7 +76,7 @@ impl Reconciler {
             ipvs,
             drains: Drains::default(),
             applied_generation,
-            baseline: None,
+            baseline: Baseline::Unknown,
             drain_timeout,
             kernel_version: kernel::kernel_version(),
         }
@@ -93,9 +104,9 @@ impl Reconciler {
         desired: &DesiredState,
         now: Instant,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        self.baseline = None;
+        self.baseline = Baseline::Unknown;
         let (observed, table) = kernel::read(&mut self.ipvs)?;
-        let plan = reconcile::plan(&observed, desired, &self.context(now), &mut self.drains);
+        let plan = planner::plan(&observed, desired, &self.context(now), &mut self.drains);
         self.finish(desired, plan, table.len(), false)
     }
 
@@ -105,9 +116,10 @@ impl Reconciler {
     pub fn update(
         &mut self,
         desired: &DesiredState,
-        changes: &Changes,
+        changes: &Touched,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        let incremental = self.baseline == Some(changes.from_generation) && desired.generation != 0;
+        let incremental =
+            self.baseline == Baseline::Complete(changes.from_generation) && desired.generation != 0;
         if incremental {
             self.apply_changes(desired, changes)
         } else {
@@ -119,9 +131,9 @@ impl Reconciler {
     fn apply_changes(
         &mut self,
         desired: &DesiredState,
-        changes: &Changes,
+        changes: &Touched,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        self.baseline = None;
+        self.baseline = Baseline::Unknown;
         let keys: HashSet<lvs_ipvs::ServiceKey> = changes
             .services
             .iter()
@@ -155,7 +167,7 @@ impl Reconciler {
                 .filter_map(|key| desired.service(key).cloned()),
         )
         .expect("the services of one state have distinct keys");
-        let plan = reconcile::plan_part(
+        let plan = planner::plan_part(
             &observed,
             &part,
             &self.context(Instant::now()),
@@ -200,7 +212,11 @@ impl Reconciler {
         };
         if report.succeeded() {
             self.applied_generation = Some(desired.generation);
-            self.baseline = (desired.generation != 0).then_some(desired.generation);
+            self.baseline = if desired.generation == 0 {
+                Baseline::Unknown
+            } else {
+                Baseline::Complete(desired.generation)
+            };
         }
         Ok(PassResult {
             commands: plan.steps.len(),
