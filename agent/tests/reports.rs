@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 struct Endpoint {
     received: Mutex<Vec<(Instant, ApplyReport)>>,
     failing: AtomicBool,
+    /// How many reports were refused while failing.
+    refused: AtomicUsize,
     /// Answers 200 ms late.
     slow: AtomicBool,
 }
@@ -35,6 +37,7 @@ async fn receive(
     Json(report): Json<ApplyReport>,
 ) -> StatusCode {
     if endpoint.failing.load(Ordering::SeqCst) {
+        endpoint.refused.fetch_add(1, Ordering::SeqCst);
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     if endpoint.slow.load(Ordering::SeqCst) {
@@ -207,8 +210,13 @@ async fn reports_merge_while_the_server_fails() {
     let delay = Duration::from_millis(20);
     let running = start(client, delay, Duration::from_millis(200));
     running.news(report(1, vec![outcome("a", Some("Busy"))]));
-    // Past the delay and a first failed attempt.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once a first attempt has failed (however long the machine took to make it), the
+    // next report is queued well within the 200 ms before the retry.
+    let started = Instant::now();
+    while endpoint.refused.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no attempt");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     running.news(report(2, vec![outcome("b", Some("Busy"))]));
     endpoint.failing.store(false, Ordering::SeqCst);
     let received = wait_for(&endpoint, 1).await;
