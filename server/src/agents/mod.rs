@@ -6,8 +6,8 @@
 //! they applied.
 
 pub mod applied;
-pub mod changes;
 pub mod reports;
+pub mod state_changes;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ use crate::db::agent_tokens::TokenOwner;
 use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db, Generation};
 pub use applied::Applied;
 use applied::AppliedByPoll;
-use changes::{CachedChanges, ChangesKey, StateChanges};
+use state_changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
 
 /// A director is online while its agent was seen this recently: three of the agent's
@@ -218,7 +218,7 @@ impl Agents {
     }
 
     /// The changes from generation `after` to the cluster's current one (at most
-    /// [`changes::MAX_CHANGED_GENERATIONS`]), or `None` when the whole document should be
+    /// [`state_changes::MAX_CHANGED_GENERATIONS`]), or `None` when the whole document should be
     /// sent instead: the cluster is not ahead of `after`, too far ahead, a diff in between
     /// is missing or truncated, or the cluster no longer exists. Read once per `after` and
     /// generation, like [`Agents::document`]: the agents a commit wakes all ask with the
@@ -251,7 +251,7 @@ impl Agents {
             })
             .and_then(|a| a.diff.as_deref());
         if let Some(diff) = announced_diff {
-            let changes = changes::announced(woken_with, diff)?;
+            let changes = state_changes::announced(woken_with, diff)?;
             *cached = Some(CachedChanges {
                 key: woken_with,
                 changes: changes.clone(),
@@ -270,7 +270,7 @@ impl Agents {
         if let Some(hit) = cached.as_ref().filter(|c| c.key == key) {
             return Ok(hit.changes.clone());
         }
-        let loaded = changes::load(&mut tx, owner.cluster_id, key).await?;
+        let loaded = state_changes::load(&mut tx, owner.cluster_id, key).await?;
         *cached = Some(CachedChanges {
             key,
             changes: loaded.clone(),

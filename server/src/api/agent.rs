@@ -57,7 +57,7 @@ pub struct PollParams {
     /// With `after`: answer with the changes since `after`
     /// (`application/vnd.lvs-fleet.changes+json`) when every one of them is stored whole
     /// and they span at most 100 generations; with the whole document otherwise.
-    // 100 is `agents::changes::MAX_CHANGED_GENERATIONS`.
+    // 100 is `agents::state_changes::MAX_CHANGED_GENERATIONS`.
     #[serde(default)]
     pub changes: bool,
     /// The generation the agent's last pass applied completely: recorded as the director's
@@ -113,7 +113,7 @@ pub async fn desired_state(
     }
     // Subscribed before the generation is read: a change that commits after the read
     // always wakes the wait that follows it.
-    let mut commits = state.db.changes().subscribe(owner.cluster_id);
+    let mut commits = state.db.announcer().subscribe(owner.cluster_id);
     let mut stopping = state.agents.stopping();
     // Likewise before the token is checked again: a revocation that commits while this
     // request waits ends it at once, with 401, rather than with the next generation.

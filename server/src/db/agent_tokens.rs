@@ -20,7 +20,7 @@ pub struct TokenOwner {
     pub director: String,
     pub cluster_id: i64,
     pub cluster: String,
-    /// Tells this cluster from an earlier one with the same id (see `agents::changes`).
+    /// Tells this cluster from an earlier one with the same id (see `agents::state_changes`).
     pub cluster_created_at: i64,
 }
 

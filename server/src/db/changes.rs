@@ -1,6 +1,6 @@
 //! The `changes` table: what each generation of a cluster's desired state changed, written
 //! by [`super::clusters::bump_generation`] in the transaction that made it. (Announcing new
-//! generations to waiting agents is [`super::Changes`], in memory.)
+//! generations to waiting agents is [`super::Announcer`], in memory.)
 
 use std::str::FromStr;
 

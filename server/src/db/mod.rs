@@ -34,13 +34,13 @@ use agent_tokens::{OwnerCache, TokenOwner};
 pub struct Db {
     read: SqlitePool,
     write: SqlitePool,
-    changes: Arc<Changes>,
+    announcer: Arc<Announcer>,
     owners: Arc<OwnerCache>,
     probe: Arc<health::WriteProbe>,
 }
 
 /// A transaction. [`clusters::bump_generation`] records the clusters whose desired state it
-/// changed (and what changed, in the `changes` table), and [`Tx::commit`] announces them through [`Changes`] once they are durable, so
+/// changed (and what changed, in the `changes` table), and [`Tx::commit`] announces them through [`Announcer`] once they are durable, so
 /// no write path can change a desired state without waking the agents waiting for it.
 /// Likewise, the writes that can change who an agent token belongs to mark it, and
 /// committing it invalidates the cached owners ([`OwnerCache`]).
@@ -48,7 +48,7 @@ pub struct Db {
 #[derive(Debug)]
 pub struct Tx {
     inner: Transaction<'static, Sqlite>,
-    changes: Arc<Changes>,
+    announcer: Arc<Announcer>,
     bumped: Vec<(i64, Announced)>,
     owners: Arc<OwnerCache>,
     owners_changed: bool,
@@ -66,7 +66,7 @@ impl Tx {
         }
         committed?;
         for (cluster_id, announced) in self.bumped {
-            self.changes.committed(cluster_id, announced);
+            self.announcer.committed(cluster_id, announced);
         }
         Ok(())
     }
@@ -97,7 +97,7 @@ impl DerefMut for Tx {
 /// Committed generations, per cluster, for whoever waits for the next one (agents'
 /// long-polls). A cluster's channel exists only while someone has subscribed to it.
 #[derive(Debug, Default)]
-pub struct Changes {
+pub struct Announcer {
     clusters: Mutex<HashMap<i64, watch::Sender<Announced>>>,
 }
 
@@ -113,7 +113,7 @@ pub struct Announced {
     pub diff: Option<Arc<str>>,
 }
 
-impl Changes {
+impl Announcer {
     /// A receiver that sees every generation of the cluster committed from now on (each
     /// commit marks it changed, see [`watch::Receiver::changed`]).
     pub fn subscribe(&self, cluster_id: i64) -> watch::Receiver<Announced> {
@@ -183,7 +183,7 @@ impl Db {
         Ok(Db {
             read,
             write,
-            changes: Arc::default(),
+            announcer: Arc::default(),
             owners: Arc::default(),
             probe: Arc::default(),
         })
@@ -205,7 +205,7 @@ impl Db {
     fn tx(&self, inner: Transaction<'static, Sqlite>) -> Tx {
         Tx {
             inner,
-            changes: self.changes.clone(),
+            announcer: self.announcer.clone(),
             bumped: Vec::new(),
             owners: self.owners.clone(),
             owners_changed: false,
@@ -235,8 +235,8 @@ impl Db {
     }
 
     /// Where committed generations are announced.
-    pub fn changes(&self) -> &Changes {
-        &self.changes
+    pub fn announcer(&self) -> &Announcer {
+        &self.announcer
     }
 
     /// Whether the database answers.

@@ -76,7 +76,7 @@ pub async fn delete(
     tx.commit().await?;
     // Its agents' long-polls end, and nothing of it stays in memory for a cluster that
     // might reuse its id.
-    state.db.changes().forget(row.id);
+    state.db.announcer().forget(row.id);
     state.agents.forget_cluster(row.id, &director_ids);
     Ok(())
 }

@@ -318,7 +318,7 @@ async fn a_poll_woken_by_several_commits_answers_a_committed_generation() {
 async fn announced_generations_never_go_back() {
     let app = TestApp::spawn().await;
     let db = Db::open(&app.database_url()).await.expect("open");
-    let changes = db.changes();
+    let changes = db.announcer();
     let mut commits = changes.subscribe(1);
     let at = |generation: u64| Announced {
         cluster_created_at: 1,

@@ -1,6 +1,7 @@
-//! The changes an agent that already holds a generation is sent instead of the whole
-//! document: the stored diffs since then, so a one-weight change costs the server and the
-//! agent the size of that change, not of the cluster. The answer is assembled from the
+//! The desired-state changes (`DesiredStateChanges` on the wire) an agent that already
+//! holds a generation is sent instead of the whole document: the stored diffs since then,
+//! so a one-weight change costs the server and the agent the size of that change, not of
+//! the cluster. The answer is assembled from the
 //! diffs' stored JSON, never parsed into the model and written again.
 
 use anyhow::Context;
