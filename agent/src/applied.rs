@@ -10,8 +10,6 @@ use std::time::Instant;
 
 use lvs_model::agent::ApplyReport;
 
-use crate::reports::PassReport;
-
 /// What the next long-poll says about the generation applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Announce {
@@ -137,4 +135,14 @@ impl LastAttempt {
             (Teller::LongPoll, LastAttempt::None) => true,
         }
     }
+}
+
+/// One pass's report, as the reconcile thread hands it over.
+#[derive(Debug, Clone)]
+pub struct PassReport {
+    pub report: ApplyReport,
+    /// Whether the long-poll after the pass tells the server instead (a plain report).
+    pub teller: Teller,
+    /// When the pass ended.
+    pub at: std::time::Instant,
 }

@@ -15,19 +15,10 @@ use lvs_model::agent::ApplyReport;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+pub use crate::applied::PassReport;
 use crate::applied::{LastAttempt, Teller};
 use crate::backoff::Backoff;
 use crate::client::{Client, ClientError};
-
-/// One pass's report, as the reconcile thread hands it over.
-#[derive(Debug, Clone)]
-pub struct PassReport {
-    pub report: ApplyReport,
-    /// Whether the long-poll after the pass tells the server instead (a plain report).
-    pub teller: Teller,
-    /// When the pass ended.
-    pub at: std::time::Instant,
-}
 
 impl PassReport {
     /// One report for two passes, `self` then `later` (see [`merge`]): plain if both
