@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 pub use crate::applied::PassReport;
-use crate::applied::{LastAttempt, Teller};
+use crate::applied::LastAttempt;
 use crate::backoff::Backoff;
 use crate::client::{Client, ClientError};
 
