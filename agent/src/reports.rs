@@ -15,8 +15,8 @@ use lvs_model::agent::ApplyReport;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-pub use crate::applied::PassReport;
 use crate::applied::LastAttempt;
+pub use crate::applied::PassReport;
 use crate::backoff::Backoff;
 use crate::client::{Client, ClientError};
 
