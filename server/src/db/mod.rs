@@ -260,24 +260,36 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-/// Rows of `table` that SQLite packed into one JSON array of objects (`json_object`, each
-/// keyed by column name, so a row type reads its fields by name), which sqlx returns much
-/// faster than as rows.
+/// Rows of `table` that SQLite packed into one JSON array (`json_group_array`), which sqlx
+/// returns much faster than as rows. Each row is a JSON array of its values in the order of
+/// `columns`, the one list its query is generated from, and is handed to the row type as a
+/// map keyed by those names: a row type reads its fields by name. (Objects would repeat
+/// every column name in every row, twice the text, held by SQLite and by sqlx at once.)
 #[derive(Debug)]
 pub struct JsonRows {
     table: &'static str,
+    columns: &'static [&'static str],
     json: String,
 }
 
 impl JsonRows {
-    pub(crate) fn new(table: &'static str, json: String) -> JsonRows {
-        JsonRows { table, json }
+    pub(crate) fn new(
+        table: &'static str,
+        columns: &'static [&'static str],
+        json: String,
+    ) -> JsonRows {
+        JsonRows {
+            table,
+            columns,
+            json,
+        }
     }
 
     /// The rows, each parsed only when it is reached, so they are never all in memory.
     pub fn iter<T: serde::de::DeserializeOwned>(
         &self,
     ) -> Result<impl Iterator<Item = Result<T, sqlx::Error>> + '_, sqlx::Error> {
+        check_columns::<T>(self.table, self.columns)?;
         let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(&self.json)
             .map_err(|e| corrupt(&format!("{} rows", self.table), &e.to_string()))?;
         Ok(rows.into_iter().map(|row| self.row(row.get())))
@@ -291,18 +303,195 @@ impl JsonRows {
     /// One row; an error names its id and the column that did not decode.
     fn row<T: serde::de::DeserializeOwned>(&self, json: &str) -> Result<T, sqlx::Error> {
         let mut deserializer = serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let row = ByName {
+            columns: self.columns,
+            values: &mut deserializer,
+        };
+        serde_path_to_error::deserialize(row).map_err(|error| {
             #[derive(serde::Deserialize)]
             struct Id {
                 id: i64,
             }
-            let id = serde_json::from_str::<Id>(json).map_or(-1, |row| row.id);
+            let mut deserializer = serde_json::Deserializer::from_str(json);
+            let row = ByName {
+                columns: self.columns,
+                values: &mut deserializer,
+            };
+            let id = <Id as serde::Deserialize>::deserialize(row).map_or(-1, |row| row.id);
             let column = error.path().to_string();
             corrupt(
                 &format!("{} row {id}", self.table),
                 &format!("column {column}: {}", error.into_inner()),
             )
         })
+    }
+}
+
+/// `SELECT json_group_array(json_array(..)) FROM ..`: the rows that [`JsonRows`] reads, each
+/// the values of `columns` in their order, each read by the SQL `value` gives for its name.
+pub(crate) fn json_rows_sql(
+    columns: &[&str],
+    value: impl Fn(&str) -> String,
+    from: &str,
+) -> String {
+    let values: Vec<_> = columns.iter().map(|c| value(c)).collect();
+    format!(
+        "SELECT json_group_array(json_array({})) FROM {from}",
+        values.join(", ")
+    )
+}
+
+/// Fails unless `columns` are exactly the fields `T` decodes, in any order: a column the
+/// row type lacks would fail every row, but a field the query lacks would be read as absent
+/// (`None`) without a word.
+fn check_columns<'de, T: serde::Deserialize<'de>>(
+    table: &str,
+    columns: &[&str],
+) -> Result<(), sqlx::Error> {
+    let fields = fields_of::<T>();
+    let missing: Vec<_> = fields.iter().filter(|f| !columns.contains(f)).collect();
+    let unknown: Vec<_> = columns.iter().filter(|c| !fields.contains(c)).collect();
+    if missing.is_empty() && unknown.is_empty() && fields.len() == columns.len() {
+        return Ok(());
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "{table} rows are read as columns {columns:?}, not the row's fields {fields:?}"
+    )))
+}
+
+/// The field names the derived `Deserialize` of the struct `T` asks for (none for other
+/// types), learnt from a deserializer that answers nothing else.
+fn fields_of<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+    use serde::de::{Deserializer, Visitor};
+
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+
+    impl std::fmt::Display for Fields {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "fields {:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Fields {}
+
+    impl serde::de::Error for Fields {
+        fn custom<M: std::fmt::Display>(_: M) -> Fields {
+            Fields(&[])
+        }
+    }
+
+    struct Introspect;
+
+    impl<'de> Deserializer<'de> for Introspect {
+        type Error = Fields;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    T::deserialize(Introspect).map_or_else(|Fields(fields)| fields, |_| &[])
+}
+
+/// A row as a JSON array of values, handed to a row type as a map from `columns`, in
+/// order, to them.
+struct ByName<D> {
+    columns: &'static [&'static str],
+    values: D,
+}
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ByName<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.values.deserialize_seq(Zip {
+            columns: self.columns,
+            visitor,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map struct
+        enum identifier ignored_any
+    }
+}
+
+/// Visits a row's array as the map [`ByName`] stands for.
+struct Zip<V> {
+    columns: &'static [&'static str],
+    visitor: V,
+}
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for Zip<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an array of {} values", self.columns.len())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<V::Value, A::Error> {
+        let row = self.visitor.visit_map(Columns {
+            names: self.columns.iter(),
+            seq: &mut seq,
+        })?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(serde::de::Error::custom(format_args!(
+                "more values than the {} columns",
+                self.columns.len()
+            )));
+        }
+        Ok(row)
+    }
+}
+
+/// A row's values, each keyed by the name of its column.
+struct Columns<'s, A> {
+    names: std::slice::Iter<'static, &'static str>,
+    seq: &'s mut A,
+}
+
+impl<'de, A: serde::de::SeqAccess<'de>> serde::de::MapAccess<'de> for Columns<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let Some(name) = self.names.next() else {
+            return Ok(None);
+        };
+        seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(name))
+            .map(Some)
+    }
+
+    fn next_value_seed<S: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
+        self.seq
+            .next_element_seed(seed)?
+            .ok_or_else(|| serde::de::Error::custom("fewer values than columns"))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.names.len())
     }
 }
 

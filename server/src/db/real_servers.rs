@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use super::types::Keyword;
 use super::{corrupt, in_row, ROWS_PER_STATEMENT};
 
-/// Also read from a JSON object of its columns (see `all_in_cluster`).
+/// Also read from a JSON array of the columns `READ` (see `all_in_cluster`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RealServerRow {
@@ -306,6 +306,27 @@ pub async fn list(
     .map_err(|e| in_row("real_servers", &format!("of service {service_id}"), e))
 }
 
+/// The columns of [`RealServerRow`] in the order bulk reads select them (see
+/// `all_in_cluster`), which is also how they are named when decoded: a new column is added
+/// here and to the struct.
+const READ: [&str; 15] = [
+    "id",
+    "service_id",
+    "address",
+    "port",
+    "forwarding",
+    "tunnel_type",
+    "tunnel_port",
+    "tunnel_checksum",
+    "weight",
+    "upper_threshold",
+    "lower_threshold",
+    "state",
+    "description",
+    "created_at",
+    "updated_at",
+];
+
 /// Every real server of every service of a cluster.
 pub async fn all_in_cluster(
     conn: &mut SqliteConnection,
@@ -313,23 +334,16 @@ pub async fn all_in_cluster(
 ) -> Result<super::JsonRows, sqlx::Error> {
     // sqlx hands each row over from its worker thread on its own; at 100,000 rows that
     // costs seconds, so SQLite packs them into one JSON array instead.
-    let rows = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_object(
-                'id', r.id, 'service_id', r.service_id, 'address', r.address, 'port', r.port,
-                'forwarding', r.forwarding, 'tunnel_type', r.tunnel_type,
-                'tunnel_port', r.tunnel_port, 'tunnel_checksum', r.tunnel_checksum,
-                'weight', r.weight, 'upper_threshold', r.upper_threshold,
-                'lower_threshold', r.lower_threshold, 'state', r.state,
-                'description', r.description, 'created_at', r.created_at,
-                'updated_at', r.updated_at
-            )) AS "rows!: String"
-           FROM real_servers r JOIN services s ON s.id = r.service_id
-           WHERE s.cluster_id = ?"#,
-        cluster_id
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(super::JsonRows::new("real_servers", rows))
+    let sql = super::json_rows_sql(
+        &READ,
+        |column| format!("r.{column}"),
+        "real_servers r JOIN services s ON s.id = r.service_id WHERE s.cluster_id = ?",
+    );
+    let rows: String = sqlx::query_scalar(&sql)
+        .bind(cluster_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(super::JsonRows::new("real_servers", &READ, rows))
 }
 
 pub async fn count(conn: &mut SqliteConnection, service_id: i64) -> Result<i64, sqlx::Error> {
@@ -379,5 +393,43 @@ mod tests {
         let mut columns = SETTINGS.map(str::to_owned).to_vec();
         columns.sort();
         assert_eq!(fields, columns, "serde_json sorts the fields");
+    }
+
+    /// Bulk reads select `READ` and decode each value as the field of its name.
+    #[test]
+    fn read_is_the_row_fields() {
+        super::super::check_columns::<RealServerRow>("real_servers", &READ).unwrap();
+    }
+
+    /// Each value is the field its column names, and a bad stored keyword is an error that
+    /// names the table, the row and the column.
+    #[test]
+    fn bulk_rows_decode_by_column_name() {
+        let row = |state: &str| {
+            serde_json::json!([[
+                7, 3, "10.0.0.2", 80, "tunnel", "gue", 6080, null, 5, 100, 10, state, "", 1, 2
+            ]])
+            .to_string()
+        };
+        let rows = super::super::JsonRows::new("real_servers", &READ, row("active"));
+        let [server]: [RealServerRow; 1] = rows.collect().unwrap().try_into().unwrap();
+        assert_eq!((server.id, server.service_id, server.port), (7, 3, 80));
+        assert_eq!(server.tunnel_type, Some(TunnelType::Gue));
+        assert_eq!(
+            (server.tunnel_port, server.tunnel_checksum),
+            (Some(6080), None)
+        );
+        let thresholds = (
+            server.weight,
+            server.upper_threshold,
+            server.lower_threshold,
+        );
+        assert_eq!(thresholds, (5, 100, 10));
+        assert_eq!((server.created_at, server.updated_at), (1, 2));
+
+        let rows = super::super::JsonRows::new("real_servers", &READ, row("sleeping"));
+        let error = rows.collect::<RealServerRow>().unwrap_err().to_string();
+        assert!(error.contains("real_servers row 7"), "{error}");
+        assert!(error.contains("column state"), "{error}");
     }
 }

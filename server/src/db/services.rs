@@ -10,7 +10,7 @@ use sqlx::SqliteConnection;
 use super::types::Keyword;
 use super::{corrupt, in_row, ROWS_PER_STATEMENT};
 
-/// Also read from a JSON object of its columns (see `all`).
+/// Also read from a JSON array of the columns `READ` (see `all`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRow {
@@ -352,29 +352,49 @@ pub async fn list(
     .map_err(|e| in_row("services", &format!("of cluster {cluster_id}"), e))
 }
 
+/// The columns of [`ServiceRow`] in the order bulk reads select them (see `all`), which
+/// is also how they are named when decoded: a new column is added here and to the struct.
+const READ: [&str; 18] = [
+    "id",
+    "cluster_id",
+    "service_key",
+    "protocol",
+    "address",
+    "port",
+    "fwmark",
+    "family",
+    "scheduler",
+    "scheduler_flags",
+    "persistence_timeout",
+    "persistence_prefix_len",
+    "one_packet",
+    "persistence_engine",
+    "name",
+    "description",
+    "created_at",
+    "updated_at",
+];
+
 /// Every service of a cluster.
 pub async fn all(
     conn: &mut SqliteConnection,
     cluster_id: i64,
 ) -> Result<Vec<ServiceRow>, sqlx::Error> {
     // One JSON array rather than a row each: see `real_servers::all_in_cluster`.
-    let rows = sqlx::query_scalar!(
-        r#"SELECT json_group_array(json_object(
-                'id', id, 'cluster_id', cluster_id, 'service_key', service_key,
-                'protocol', protocol, 'address', address, 'port', port, 'fwmark', fwmark,
-                'family', family, 'scheduler', scheduler, 'scheduler_flags', scheduler_flags,
-                'persistence_timeout', persistence_timeout,
-                'persistence_prefix_len', persistence_prefix_len,
-                'one_packet', iif(one_packet, json('true'), json('false')),
-                'persistence_engine', persistence_engine, 'name', name,
-                'description', description, 'created_at', created_at, 'updated_at', updated_at
-            )) AS "rows!: String"
-           FROM services WHERE cluster_id = ?"#,
-        cluster_id
-    )
-    .fetch_one(conn)
-    .await?;
-    super::JsonRows::new("services", rows).collect()
+    let sql = super::json_rows_sql(
+        &READ,
+        |column| match column {
+            // SQLite stores 0 or 1; JSON has booleans.
+            "one_packet" => "iif(one_packet, json('true'), json('false'))".to_owned(),
+            column => column.to_owned(),
+        },
+        "services WHERE cluster_id = ?",
+    );
+    let rows: String = sqlx::query_scalar(&sql)
+        .bind(cluster_id)
+        .fetch_one(conn)
+        .await?;
+    super::JsonRows::new("services", &READ, rows).collect()
 }
 
 pub async fn count(conn: &mut SqliteConnection, cluster_id: i64) -> Result<i64, sqlx::Error> {
@@ -419,5 +439,11 @@ mod tests {
         let mut columns = SETTINGS.map(str::to_owned).to_vec();
         columns.sort();
         assert_eq!(fields, columns, "serde_json sorts the fields");
+    }
+
+    /// Bulk reads select `READ` and decode each value as the field of its name.
+    #[test]
+    fn read_is_the_row_fields() {
+        super::super::check_columns::<ServiceRow>("services", &READ).unwrap();
     }
 }
