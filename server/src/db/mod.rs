@@ -341,6 +341,31 @@ pub(crate) fn json_rows_sql(
     )
 }
 
+/// The values of a multi-row write: for each of `columns`, the field of that name of the
+/// JSON object `json_each` yields as `alias` (`s.value ->> 'port'`), so values are bound by
+/// name, never by position.
+pub(crate) fn json_fields(alias: &str, columns: &[&str]) -> String {
+    let fields: Vec<_> = columns
+        .iter()
+        .map(|c| format!("{alias}.value ->> '{c}'"))
+        .collect();
+    fields.join(", ")
+}
+
+/// `UPDATE table` of the rows that the objects of the JSON array `?1` name by `id`,
+/// updated at `?2`: each of `columns` set from the object's field of the same name.
+pub(crate) fn update_from_json_sql(table: &str, columns: &[&str]) -> String {
+    let set: Vec<_> = columns
+        .iter()
+        .map(|c| format!("{c} = j.value ->> '{c}'"))
+        .collect();
+    format!(
+        "UPDATE {table} SET {}, updated_at = ?2
+         FROM json_each(?1) AS j WHERE {table}.id = j.value ->> 'id'",
+        set.join(", ")
+    )
+}
+
 /// Fails unless `columns` are exactly the fields `T` decodes, in any order: a column the
 /// row type lacks would fail every row, but a field the query lacks would be read as absent
 /// (`None`) without a word.

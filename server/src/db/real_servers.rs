@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
-use super::{corrupt, in_row, ROWS_PER_STATEMENT};
+use super::{corrupt, in_row, json_fields, update_from_json_sql, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of the columns `READ` (see `all_in_cluster`).
 #[derive(Debug, Clone, Deserialize)]
@@ -162,29 +162,17 @@ fn as_row_id(id: i64) -> (Option<i64>, Option<i64>) {
 
 /// `INSERT` of the rows of the JSON array `?1`, created and updated at `?2`.
 fn insert_sql() -> String {
-    let columns = SETTINGS.join(", ");
-    let values: Vec<_> = SETTINGS
-        .iter()
-        .map(|c| format!("r.value ->> '{c}'"))
-        .collect();
     format!(
-        "INSERT INTO real_servers (service_id, {columns}, created_at, updated_at)
+        "INSERT INTO real_servers (service_id, {}, created_at, updated_at)
          SELECT r.value ->> 'service_id', {}, ?2, ?2 FROM json_each(?1) AS r",
-        values.join(", ")
+        SETTINGS.join(", "),
+        json_fields("r", &SETTINGS)
     )
 }
 
 /// `UPDATE` of the rows the objects of the JSON array `?1` name by `id`, updated at `?2`.
 fn update_sql() -> String {
-    let set: Vec<_> = SETTINGS
-        .iter()
-        .map(|c| format!("{c} = r.value ->> '{c}'"))
-        .collect();
-    format!(
-        "UPDATE real_servers SET {}, updated_at = ?2
-         FROM json_each(?1) AS r WHERE real_servers.id = r.value ->> 'id'",
-        set.join(", ")
-    )
+    update_from_json_sql("real_servers", &SETTINGS)
 }
 
 pub async fn insert(

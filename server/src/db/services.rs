@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
-use super::{corrupt, in_row, ROWS_PER_STATEMENT};
+use super::{corrupt, in_row, json_fields, update_from_json_sql, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of the columns `READ` (see `all`).
 #[derive(Debug, Clone, Deserialize)]
@@ -178,30 +178,18 @@ fn json<'a>(
 /// `INSERT` into cluster `?3` of the rows of the JSON array `?1`, created and updated at
 /// `?2`, returning each row's id and key.
 fn insert_sql() -> String {
-    let columns = SETTINGS.join(", ");
-    let values: Vec<_> = SETTINGS
-        .iter()
-        .map(|c| format!("s.value ->> '{c}'"))
-        .collect();
     format!(
-        "INSERT INTO services (cluster_id, {columns}, created_at, updated_at)
+        "INSERT INTO services (cluster_id, {}, created_at, updated_at)
          SELECT ?3, {}, ?2, ?2 FROM json_each(?1) AS s
          RETURNING id, service_key",
-        values.join(", ")
+        SETTINGS.join(", "),
+        json_fields("s", &SETTINGS)
     )
 }
 
 /// `UPDATE` of the rows the objects of the JSON array `?1` name by `id`, updated at `?2`.
 fn update_sql() -> String {
-    let set: Vec<_> = SETTINGS
-        .iter()
-        .map(|c| format!("{c} = s.value ->> '{c}'"))
-        .collect();
-    format!(
-        "UPDATE services SET {}, updated_at = ?2
-         FROM json_each(?1) AS s WHERE services.id = s.value ->> 'id'",
-        set.join(", ")
-    )
+    update_from_json_sql("services", &SETTINGS)
 }
 
 pub async fn insert(
