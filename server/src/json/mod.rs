@@ -21,7 +21,8 @@ pub enum JsonError {
     Invalid(ValidationErrors),
 }
 
-/// Parses JSON: syntax errors are 400, values of the wrong type 422 against their field.
+/// Parses JSON: a syntax error is `Malformed`, a value of the wrong type `Invalid` against
+/// its field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     // Every body is an object, but serde also reads a struct from an array of its field
     // values, which would make `[]` an empty desired state that deletes every service.
