@@ -69,13 +69,6 @@ impl ApiError {
         ApiError::NotFound(format!("{what} does not exist"))
     }
 
-    pub fn already_exists(what: impl std::fmt::Display) -> Self {
-        ApiError::Conflict {
-            code: "already_exists",
-            detail: format!("{what} already exists"),
-        }
-    }
-
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         ApiError::Validation(ValidationErrors::one(field, message))
     }

@@ -341,6 +341,30 @@ pub(crate) fn json_rows_sql(
     )
 }
 
+/// A table's columns as bulk reads select them: `id`, the parent's id, the columns writes
+/// set (`settings`), then the timestamps. Derived from the write list, so a new column is
+/// listed once. `M` must be `N + 4`.
+pub(crate) const fn read_columns<const N: usize, const M: usize>(
+    parent: &'static str,
+    settings: [&'static str; N],
+) -> [&'static str; M] {
+    assert!(
+        M == N + 4,
+        "read columns are id, parent, settings and two timestamps"
+    );
+    let mut columns = [""; M];
+    columns[0] = "id";
+    columns[1] = parent;
+    let mut i = 0;
+    while i < N {
+        columns[i + 2] = settings[i];
+        i += 1;
+    }
+    columns[N + 2] = "created_at";
+    columns[N + 3] = "updated_at";
+    columns
+}
+
 /// The values of a multi-row write: for each of `columns`, the field of that name of the
 /// JSON object `json_each` yields as `alias` (`s.value ->> 'port'`), so values are bound by
 /// name, never by position.

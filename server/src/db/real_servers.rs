@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
-use super::{corrupt, in_row, json_fields, update_from_json_sql, ROWS_PER_STATEMENT};
+use super::{corrupt, in_row, json_fields, read_columns, update_from_json_sql, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of the columns `READ` (see `all_in_cluster`).
 #[derive(Debug, Clone, Deserialize)]
@@ -295,25 +295,9 @@ pub async fn list(
 }
 
 /// The columns of [`RealServerRow`] in the order bulk reads select them (see
-/// `all_in_cluster`), which is also how they are named when decoded: a new column is added
-/// here and to the struct.
-const READ: [&str; 15] = [
-    "id",
-    "service_id",
-    "address",
-    "port",
-    "forwarding",
-    "tunnel_type",
-    "tunnel_port",
-    "tunnel_checksum",
-    "weight",
-    "upper_threshold",
-    "lower_threshold",
-    "state",
-    "description",
-    "created_at",
-    "updated_at",
-];
+/// `all_in_cluster`), which is also how they are named when decoded: derived from
+/// [`SETTINGS`].
+const READ: [&str; SETTINGS.len() + 4] = read_columns("service_id", SETTINGS);
 
 /// Every real server of every service of a cluster.
 pub async fn all_in_cluster(

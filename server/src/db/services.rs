@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
-use super::{corrupt, in_row, json_fields, update_from_json_sql, ROWS_PER_STATEMENT};
+use super::{corrupt, in_row, json_fields, read_columns, update_from_json_sql, ROWS_PER_STATEMENT};
 
 /// Also read from a JSON array of the columns `READ` (see `all`).
 #[derive(Debug, Clone, Deserialize)]
@@ -341,27 +341,8 @@ pub async fn list(
 }
 
 /// The columns of [`ServiceRow`] in the order bulk reads select them (see `all`), which
-/// is also how they are named when decoded: a new column is added here and to the struct.
-const READ: [&str; 18] = [
-    "id",
-    "cluster_id",
-    "service_key",
-    "protocol",
-    "address",
-    "port",
-    "fwmark",
-    "family",
-    "scheduler",
-    "scheduler_flags",
-    "persistence_timeout",
-    "persistence_prefix_len",
-    "one_packet",
-    "persistence_engine",
-    "name",
-    "description",
-    "created_at",
-    "updated_at",
-];
+/// is also how they are named when decoded: derived from [`SETTINGS`].
+const READ: [&str; SETTINGS.len() + 4] = read_columns("cluster_id", SETTINGS);
 
 /// Every service of a cluster.
 pub async fn all(
