@@ -29,14 +29,27 @@ pub struct DesiredService {
 
 impl DesiredService {
     /// A service and its real servers; `real_servers` must have been parsed for this
-    /// service's key, and a duplicate address and port is an error.
+    /// service's key, and a duplicate address and port is an error, as is a real server
+    /// that is also the sorry server (the kernel holds one of each address and port).
     pub fn new(
         service: VirtualService,
         real_servers: impl IntoIterator<Item = RealServer>,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let mut map = BTreeMap::new();
+        let sorry = service.sorry_server().map(RealServer::key);
         for (i, server) in real_servers.into_iter().enumerate() {
+            if sorry == Some(server.key()) {
+                errors.add(
+                    "sorry_server",
+                    format!(
+                        "{} is also real_servers[{i}]; a sorry server stands in for the real \
+                         servers and cannot be one of them",
+                        display_key(server.key())
+                    ),
+                );
+                continue;
+            }
             match map.entry(server.key()) {
                 Entry::Occupied(_) => errors.add(
                     format!("real_servers[{i}]"),
@@ -86,10 +99,12 @@ impl DesiredService {
         let mut errors = ValidationErrors::default();
         let service = errors.check_nested("", spec.parse());
         let mut servers = Vec::new();
-        if let Some(service) = &service {
+        // Real servers need only the key: with it they are checked even when other
+        // settings are bad, so every problem is reported at once.
+        if let Ok(key) = spec.parse_key() {
             for (i, server) in spec.real_servers.iter().flatten().enumerate() {
                 if let Some(server) =
-                    errors.check_nested(&format!("real_servers[{i}]"), server.parse(service.key()))
+                    errors.check_nested(&format!("real_servers[{i}]"), server.parse(&key))
                 {
                     servers.push(server);
                 }

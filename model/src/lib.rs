@@ -9,6 +9,7 @@ mod address;
 pub mod agent;
 mod desired;
 mod diff;
+mod health;
 mod keyword;
 mod real_server;
 mod service;
@@ -21,6 +22,10 @@ pub use desired::{DesiredService, DesiredState};
 pub use diff::{
     ApplyError, Change, ChangeKind, ChangeSpec, Diff, DiffSpec, DiffSummary, RealServerChange,
     RealServerChangeSpec, ServiceChange, ServiceChangeSpec, ServiceUpdate,
+};
+pub use health::{
+    BodyMatch, CheckKind, DnsProbe, DnsRcode, DnsType, ExecProbe, Health, HealthCheck, HttpMethod,
+    HttpProbe, OnFailure, Probe, Tls, TlsVerify,
 };
 pub use real_server::{
     Forwarding, ForwardingMethod, RealServer, RealServerKey, RealServerState, Thresholds, Tunnel,

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::num::NonZeroU16;
 
+use crate::health::HealthCheck;
 use crate::keyword::keyword_enum;
 use crate::text::Text;
 
@@ -186,6 +187,7 @@ pub struct RealServer {
     pub(crate) thresholds: Thresholds,
     pub(crate) state: RealServerState,
     pub(crate) description: Text,
+    pub(crate) health_check: Option<Box<HealthCheck>>,
 }
 
 /// Identity of a real server within its service: address and port, as in the kernel.
@@ -232,6 +234,11 @@ impl RealServer {
 
     pub fn description(&self) -> &Text {
         &self.description
+    }
+
+    /// This server's own check, in place of its service's.
+    pub fn health_check(&self) -> Option<&HealthCheck> {
+        self.health_check.as_deref()
     }
 
     /// The same server drained or restored, its configured weight untouched.

@@ -4,7 +4,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::num::{NonZeroU16, NonZeroU32};
 
+use crate::health::HealthCheck;
 use crate::keyword::keyword_enum;
+use crate::real_server::RealServer;
 use crate::text::Text;
 
 keyword_enum! {
@@ -380,6 +382,9 @@ pub struct VirtualService {
     pub(crate) persistence_engine: Option<PersistenceEngine>,
     pub(crate) name: Text,
     pub(crate) description: Text,
+    pub(crate) health_check: Option<Box<HealthCheck>>,
+    pub(crate) sorry_server: Option<Box<RealServer>>,
+    pub(crate) min_healthy: u32,
 }
 
 impl VirtualService {
@@ -411,6 +416,21 @@ impl VirtualService {
 
     pub fn description(&self) -> &Text {
         &self.description
+    }
+
+    /// The check of every real server that has none of its own; `None`: no checking.
+    pub fn health_check(&self) -> Option<&HealthCheck> {
+        self.health_check.as_deref()
+    }
+
+    /// The real server that takes the traffic while none of the others is healthy.
+    pub fn sorry_server(&self) -> Option<&RealServer> {
+        self.sorry_server.as_deref()
+    }
+
+    /// Below this many healthy real servers the service counts as degraded.
+    pub fn min_healthy(&self) -> u32 {
+        self.min_healthy
     }
 
     /// Whether the kernel's view differs: labels don't reach the kernel.

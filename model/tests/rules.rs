@@ -1471,6 +1471,12 @@ fn every_error_of_a_document_at_once_with_nested_paths() {
     let expected = [
         ("timeouts.tcp", "must be between 1 and 2147483 seconds, not 0"),
         ("services[1].scheduler_flags[0]", "flag sh-port does not apply to scheduler rr"),
+        // The key is valid, so the real servers are checked despite the bad flag.
+        ("services[1].real_servers[0].port", "route forwarding cannot map ports (only masq can): must equal the service port 443"),
+        ("services[1].real_servers[1].weight", "must be between 0 and 65535, not 70000"),
+        ("services[1].real_servers[1].lower_threshold", "must not exceed upper_threshold (1)"),
+        ("services[1].real_servers[2].address", "fe80::1 is link-local; IPVS takes link-local real servers only on the director itself, and they cannot be routed to"),
+        ("services[1].real_servers[2].tunnel_port", "required for gue tunnels"),
         ("services[2].port", "must be between 1 and 65535, not 0"),
         ("services[3].real_servers[0].tunnel_port", "applies only to tunnel forwarding, not route"),
         ("services[3].real_servers[1].address", "an ipv6 real server in an ipv4 service needs tunnel forwarding; only tunnels cross address families"),

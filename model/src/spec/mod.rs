@@ -6,6 +6,7 @@
 
 mod cluster;
 mod desired;
+mod health;
 mod real_server;
 mod service;
 
@@ -13,5 +14,6 @@ pub use cluster::{
     ClusterSettings, ClusterSpec, DirectorSettings, DirectorSpec, Timeouts, TimeoutsSpec,
 };
 pub use desired::{DesiredStateSpec, DocumentView};
+pub use health::{HealthCheckSpec, StatusSpec};
 pub use real_server::RealServerSpec;
 pub use service::{Netmask, ServiceSpec};

@@ -4,6 +4,7 @@ use std::num::NonZeroU16;
 
 use serde::{Deserialize, Serialize};
 
+use super::HealthCheckSpec;
 use crate::address::parse_real_server_address;
 use crate::real_server::{
     Forwarding, ForwardingMethod, RealServer, RealServerState, Thresholds, Tunnel, TunnelChecksum,
@@ -58,6 +59,10 @@ pub struct RealServerSpec {
     pub state: Option<String>,
     #[serde(default)]
     pub description: String,
+    /// This real server's own health check, in place of its service's (`{"kind": "none"}`
+    /// exempts it from checking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckSpec>,
 }
 
 impl RealServerSpec {
@@ -84,6 +89,23 @@ impl RealServerSpec {
         };
         let description = errors.check("description", Text::description(&self.description));
         let port = forwarding.and_then(|f| errors.check("port", self.parse_port(service, f)));
+        let health_check = match &self.health_check {
+            None => Some(None),
+            Some(spec) => errors
+                .check_nested("health_check", spec.parse())
+                .map(|c| Some(Box::new(c))),
+        };
+        if let (Some(0), Some(Some(check))) = (port, &health_check) {
+            if check.needs_port() && check.port().is_none() {
+                errors.add(
+                    "health_check.port",
+                    format!(
+                        "required for a {} check of a real server with port 0",
+                        check.kind()
+                    ),
+                );
+            }
+        }
         if let (Some(address), Some(forwarding)) = (address, forwarding) {
             let family = Family::of(address);
             if family != service.family() && forwarding.method() != ForwardingMethod::Tunnel {
@@ -105,6 +127,7 @@ impl RealServerSpec {
             Some(thresholds),
             Some(state),
             Some(description),
+            Some(health_check),
         ) = (
             address,
             port,
@@ -113,6 +136,7 @@ impl RealServerSpec {
             thresholds,
             state,
             description,
+            health_check,
         )
         else {
             return Err(errors);
@@ -126,6 +150,7 @@ impl RealServerSpec {
             thresholds,
             state,
             description,
+            health_check,
         })
     }
 
@@ -263,6 +288,7 @@ impl From<&RealServer> for RealServerSpec {
             lower_threshold: Some(i64::from(server.thresholds().lower())),
             state: Some(server.state().to_string()),
             description: server.description().to_string(),
+            health_check: server.health_check().map(HealthCheckSpec::from),
         }
     }
 }

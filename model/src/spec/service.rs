@@ -4,8 +4,9 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::RealServerSpec;
+use super::{HealthCheckSpec, RealServerSpec};
 use crate::address::parse_virtual_address;
+use crate::real_server::RealServer;
 use crate::service::{
     Family, Fwmark, Persistence, PersistenceEngine, Port, Protocol, Scheduler, SchedulerFlag,
     SchedulerName, ServiceKey, VirtualService,
@@ -69,6 +70,18 @@ pub struct ServiceSpec {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// The health check of the real servers that have none of their own; absent: none
+    /// is checked, each keeps its configured weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckSpec>,
+    /// A real server that takes the traffic only while no other is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<RealServerSpec>,
+    /// Below this many healthy real servers the service is reported as degraded; default 1.
+    /// Written out only with a health check, a sorry server or another value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65535))]
+    pub min_healthy: Option<i64>,
     /// The real servers, in a desired-state document or when creating a service with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_servers: Option<Vec<RealServerSpec>>,
@@ -84,6 +97,17 @@ pub enum Netmask {
 }
 
 impl ServiceSpec {
+    /// The spec with `min_healthy` as the canonical form writes it: left out where it says
+    /// nothing (no check, no sorry server, the default), so that a document without
+    /// health checks stays readable by agents that predate them.
+    pub fn with_min_healthy(self, min_healthy: i64) -> Self {
+        let shown = self.health_check.is_some() || self.sorry_server.is_some() || min_healthy != 1;
+        ServiceSpec {
+            min_healthy: shown.then_some(min_healthy),
+            ..self
+        }
+    }
+
     /// Validates the service itself (not `real_servers`), reporting every bad field.
     pub fn parse(&self) -> Result<VirtualService, ValidationErrors> {
         let mut errors = ValidationErrors::default();
@@ -99,6 +123,14 @@ impl ServiceSpec {
         let name = errors.check("name", Text::label(&self.name));
         let description = errors.check("description", Text::description(&self.description));
         let persistence = key.and_then(|key| self.parse_persistence(key.family(), &mut errors));
+        let health_check = match &self.health_check {
+            None => Some(None),
+            Some(spec) => errors
+                .check_nested("health_check", spec.parse())
+                .map(|c| Some(Box::new(c))),
+        };
+        let min_healthy = errors.check("min_healthy", min_healthy(self.min_healthy));
+        let sorry_server = key.and_then(|key| self.parse_sorry_server(&key, &mut errors));
 
         let (
             Some(key),
@@ -107,10 +139,37 @@ impl ServiceSpec {
             Some(persistence),
             Some(name),
             Some(description),
-        ) = (key, scheduler, engine, persistence, name, description)
+            Some(health_check),
+            Some(min_healthy),
+            Some(sorry_server),
+        ) = (
+            key,
+            scheduler,
+            engine,
+            persistence,
+            name,
+            description,
+            health_check,
+            min_healthy,
+            sorry_server,
+        )
         else {
             return Err(errors);
         };
+        if key.is_fwmark() {
+            if let Some(check) = health_check.as_ref().filter(|c| c.needs_port()) {
+                if check.port().is_none() {
+                    errors.add(
+                        "health_check.port",
+                        format!(
+                            "required for a {} check of a fwmark service, whose real servers \
+                             may have no port",
+                            check.kind()
+                        ),
+                    );
+                }
+            }
+        }
         let udp_or_fwmark = matches!(key.protocol(), None | Some(Protocol::Udp));
         if self.one_packet && !udp_or_fwmark {
             errors.add("one_packet", "applies only to udp and fwmark services");
@@ -134,10 +193,34 @@ impl ServiceSpec {
             persistence_engine: engine,
             name,
             description,
+            health_check,
+            sorry_server,
+            min_healthy,
         })
     }
 
-    fn parse_key(&self) -> Result<ServiceKey, ValidationErrors> {
+    /// `Some(None)` without a sorry server; `None` when an error was recorded.
+    fn parse_sorry_server(
+        &self,
+        key: &ServiceKey,
+        errors: &mut ValidationErrors,
+    ) -> Option<Option<Box<RealServer>>> {
+        let Some(spec) = &self.sorry_server else {
+            return Some(None);
+        };
+        if spec.health_check.is_some() {
+            errors.add(
+                "sorry_server.health_check",
+                "a sorry server is not checked: it stands in only while no real server is healthy",
+            );
+            return None;
+        }
+        errors
+            .check_nested("sorry_server", spec.parse(key))
+            .map(|s| Some(Box::new(s)))
+    }
+
+    pub(crate) fn parse_key(&self) -> Result<ServiceKey, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let family = match &self.family {
             None => None,
@@ -242,6 +325,13 @@ impl ServiceSpec {
     }
 }
 
+fn min_healthy(raw: Option<i64>) -> Result<u32, String> {
+    let raw = raw.unwrap_or(1);
+    u16::try_from(raw)
+        .map(u32::from)
+        .map_err(|_| format!("must be between 0 and 65535 real servers, not {raw}"))
+}
+
 impl Netmask {
     fn prefix_len(&self, family: Family) -> Result<u8, String> {
         let max = family.max_prefix_len();
@@ -326,7 +416,11 @@ impl From<&VirtualService> for ServiceSpec {
             persistence_engine: service.persistence_engine().map(|e| e.to_string()),
             name: service.name().to_string(),
             description: service.description().to_string(),
+            health_check: service.health_check().map(HealthCheckSpec::from),
+            sorry_server: service.sorry_server().map(RealServerSpec::from),
+            min_healthy: None,
             ..spec
         }
+        .with_min_healthy(i64::from(service.min_healthy()))
     }
 }

@@ -9,22 +9,22 @@ use super::error::{ApiError, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub struct ProbeAnswer {
     /// `ok`.
     pub status: &'static str,
 }
 
 /// The process is up.
-#[utoipa::path(get, operation_id = "checkLiveness", path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
-pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+#[utoipa::path(get, operation_id = "checkLiveness", path = "/healthz", tag = "probes", responses((status = 200, body = ProbeAnswer)))]
+pub async fn healthz() -> Json<ProbeAnswer> {
+    Json(ProbeAnswer { status: "ok" })
 }
 
 /// The database answers reads and commits a write; load balancers should send traffic
 /// only when this is 200.
-#[utoipa::path(get, operation_id = "checkReadiness", path = "/readyz", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = Problem)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+#[utoipa::path(get, operation_id = "checkReadiness", path = "/readyz", tag = "probes",
+    responses((status = 200, body = ProbeAnswer), (status = 503, body = Problem)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeAnswer>, ApiError> {
     if let Err(error) = state.db.ping().await {
         tracing::warn!(%error, "readiness check failed");
         return Err(ApiError::Unavailable("the database does not answer".into()));
@@ -34,5 +34,5 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
             "the database does not accept writes (see the server's log)".into(),
         ));
     }
-    Ok(Json(Health { status: "ok" }))
+    Ok(Json(ProbeAnswer { status: "ok" }))
 }

@@ -49,7 +49,7 @@ use error::ApiError;
         (name = "statistics", description = "Counters and rates the agents report"),
         (name = "agent", description = "What lvs-agent calls, with its director's token \
             (`Authorization: Bearer lvsa_...`)"),
-        (name = "health", description = "Probes")
+        (name = "probes", description = "Liveness and readiness of the server")
     )
 )]
 struct ApiDoc;

@@ -1,10 +1,11 @@
 //! The `real_servers` table, and the mapping between its rows and `RealServer`.
 
-use lvs_model::spec::RealServerSpec;
+use lvs_model::spec::{HealthCheckSpec, RealServerSpec};
 use lvs_model::{
     ForwardingMethod, RealServer, RealServerState, ServiceKey, TunnelChecksum, TunnelType,
 };
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
@@ -27,6 +28,7 @@ pub struct RealServerRow {
     pub lower_threshold: i64,
     pub state: RealServerState,
     pub description: String,
+    pub health_check: Option<Json<HealthCheckSpec>>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -46,6 +48,7 @@ impl RealServerRow {
             lower_threshold: Some(self.lower_threshold),
             state: Some(self.state.to_string()),
             description: self.description.clone(),
+            health_check: self.health_check.as_ref().map(|c| c.0.clone()),
         }
     }
 
@@ -71,7 +74,7 @@ impl RealServerRow {
 
 /// The columns every write sets, named as the fields of [`Settings`], which writes bind by
 /// name (one JSON object per row, read with `->>`): a new column is added here and there.
-const SETTINGS: [&str; 11] = [
+const SETTINGS: [&str; 12] = [
     "address",
     "port",
     "forwarding",
@@ -83,6 +86,7 @@ const SETTINGS: [&str; 11] = [
     "lower_threshold",
     "state",
     "description",
+    "health_check",
 ];
 
 /// A real server's columns, from the validated value.
@@ -99,6 +103,7 @@ struct Settings<'a> {
     lower_threshold: u32,
     state: RealServerState,
     description: &'a str,
+    health_check: Option<HealthCheckSpec>,
 }
 
 impl Settings<'_> {
@@ -116,6 +121,7 @@ impl Settings<'_> {
             lower_threshold: server.thresholds().lower(),
             state: server.state(),
             description: server.description().as_str(),
+            health_check: server.health_check().map(HealthCheckSpec::from),
         }
     }
 }
@@ -252,7 +258,8 @@ pub async fn get(
                 tunnel_type AS "tunnel_type!: Keyword<Option<TunnelType>>", tunnel_port,
                 tunnel_checksum AS "tunnel_checksum!: Keyword<Option<TunnelChecksum>>",
                 weight, upper_threshold, lower_threshold,
-                state AS "state: Keyword<RealServerState>", description, created_at, updated_at
+                state AS "state: Keyword<RealServerState>", description,
+                health_check AS "health_check: Json<HealthCheckSpec>", created_at, updated_at
          FROM real_servers WHERE service_id = ? AND id = ?"#,
         service_id,
         id
@@ -278,7 +285,8 @@ pub async fn list(
                 tunnel_type AS "tunnel_type!: Keyword<Option<TunnelType>>", tunnel_port,
                 tunnel_checksum AS "tunnel_checksum!: Keyword<Option<TunnelChecksum>>",
                 weight, upper_threshold, lower_threshold,
-                state AS "state: Keyword<RealServerState>", description, created_at, updated_at
+                state AS "state: Keyword<RealServerState>", description,
+                health_check AS "health_check: Json<HealthCheckSpec>", created_at, updated_at
          FROM real_servers
          WHERE service_id = ?1 AND id > ?2
            AND (?3 IS NULL OR address = ?3) AND (?4 IS NULL OR port = ?4)
@@ -308,7 +316,11 @@ pub async fn all_in_cluster(
     // costs seconds, so SQLite packs them into one JSON array instead.
     let sql = super::json_rows_sql(
         &READ,
-        |column| format!("r.{column}"),
+        |column| match column {
+            // Stored as JSON text: embedded as an object, not a string.
+            "health_check" => "json(r.health_check)".to_owned(),
+            column => format!("r.{column}"),
+        },
         "real_servers r JOIN services s ON s.id = r.service_id WHERE s.cluster_id = ?",
     );
     let rows: String = sqlx::query_scalar(&sql)
@@ -379,7 +391,8 @@ mod tests {
     fn bulk_rows_decode_by_column_name() {
         let row = |state: &str| {
             serde_json::json!([[
-                7, 3, "10.0.0.2", 80, "tunnel", "gue", 6080, null, 5, 100, 10, state, "", 1, 2
+                7, 3, "10.0.0.2", 80, "tunnel", "gue", 6080, null, 5, 100, 10, state, "",
+                {"kind": "tcp", "port": 8080}, 1, 2
             ]])
             .to_string()
         };
@@ -398,6 +411,8 @@ mod tests {
         );
         assert_eq!(thresholds, (5, 100, 10));
         assert_eq!((server.created_at, server.updated_at), (1, 2));
+        let check = server.health_check.map(|c| c.0);
+        assert_eq!(check.and_then(|c| c.port), Some(8080));
 
         let rows = super::super::JsonRows::new("real_servers", &READ, row("sleeping"));
         let error = rows.collect::<RealServerRow>().unwrap_err().to_string();

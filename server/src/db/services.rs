@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use lvs_model::spec::{Netmask, ServiceSpec};
+use lvs_model::spec::{HealthCheckSpec, Netmask, RealServerSpec, ServiceSpec};
 use lvs_model::{Family, PersistenceEngine, Protocol, SchedulerName, ServiceKey, VirtualService};
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::SqliteConnection;
 
 use super::types::Keyword;
@@ -30,6 +31,9 @@ pub struct ServiceRow {
     pub persistence_engine: Option<PersistenceEngine>,
     pub name: String,
     pub description: String,
+    pub health_check: Option<Json<HealthCheckSpec>>,
+    pub sorry_server: Option<Json<RealServerSpec>>,
+    pub min_healthy: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -62,8 +66,12 @@ impl ServiceRow {
             persistence_engine: self.persistence_engine.map(|e| e.to_string()),
             name: self.name.clone(),
             description: self.description.clone(),
+            health_check: self.health_check.as_ref().map(|c| c.0.clone()),
+            sorry_server: self.sorry_server.as_ref().map(|s| s.0.clone()),
+            min_healthy: None,
             real_servers: None,
         }
+        .with_min_healthy(self.min_healthy)
     }
 
     /// The stored service, validated again on the way out.
@@ -76,7 +84,7 @@ impl ServiceRow {
 
 /// The columns every write sets, named as the fields of [`Settings`], which writes bind by
 /// name (one JSON object per row, read with `->>`): a new column is added here and there.
-const SETTINGS: [&str; 14] = [
+const SETTINGS: [&str; 17] = [
     "service_key",
     "protocol",
     "address",
@@ -91,6 +99,9 @@ const SETTINGS: [&str; 14] = [
     "persistence_engine",
     "name",
     "description",
+    "health_check",
+    "sorry_server",
+    "min_healthy",
 ];
 
 /// A service's columns, from the validated value.
@@ -111,6 +122,9 @@ struct Settings<'a> {
     persistence_engine: Option<PersistenceEngine>,
     name: &'a str,
     description: &'a str,
+    health_check: Option<HealthCheckSpec>,
+    sorry_server: Option<RealServerSpec>,
+    min_healthy: u32,
 }
 
 impl Settings<'_> {
@@ -149,6 +163,9 @@ impl Settings<'_> {
             persistence_engine: service.persistence_engine(),
             name: service.name().as_str(),
             description: service.description().as_str(),
+            health_check: service.health_check().map(HealthCheckSpec::from),
+            sorry_server: service.sorry_server().map(RealServerSpec::from),
+            min_healthy: service.min_healthy(),
         }
     }
 }
@@ -281,7 +298,10 @@ pub async fn get(
                   scheduler AS "scheduler: Keyword<SchedulerName>", scheduler_flags,
                   persistence_timeout, persistence_prefix_len, one_packet AS "one_packet: bool",
                   persistence_engine AS "persistence_engine!: Keyword<Option<PersistenceEngine>>",
-                  name, description, created_at, updated_at
+                  name, description,
+                  health_check AS "health_check: Json<HealthCheckSpec>",
+                  sorry_server AS "sorry_server: Json<RealServerSpec>", min_healthy,
+                  created_at, updated_at
            FROM services WHERE cluster_id = ? AND id = ?"#,
         cluster_id,
         id
@@ -317,7 +337,10 @@ pub async fn list(
                   scheduler AS "scheduler: Keyword<SchedulerName>", scheduler_flags,
                   persistence_timeout, persistence_prefix_len, one_packet AS "one_packet: bool",
                   persistence_engine AS "persistence_engine!: Keyword<Option<PersistenceEngine>>",
-                  name, description, created_at, updated_at
+                  name, description,
+                  health_check AS "health_check: Json<HealthCheckSpec>",
+                  sorry_server AS "sorry_server: Json<RealServerSpec>", min_healthy,
+                  created_at, updated_at
            FROM services
            WHERE cluster_id = ?1 AND id > ?2
              AND (?3 IS NULL OR protocol = ?3)
@@ -355,6 +378,8 @@ pub async fn all(
         |column| match column {
             // SQLite stores 0 or 1; JSON has booleans.
             "one_packet" => "iif(one_packet, json('true'), json('false'))".to_owned(),
+            // Stored as JSON text: embedded as objects, not strings.
+            "health_check" | "sorry_server" => format!("json({column})"),
             column => column.to_owned(),
         },
         "services WHERE cluster_id = ?",

@@ -1,12 +1,12 @@
 //! Real servers: add, edit, drain and restore, remove.
 
 use lvs_model::spec::RealServerSpec;
-use lvs_model::{Diff, RealServer, RealServerState};
+use lvs_model::{Diff, RealServer, RealServerState, VirtualService};
 use serde_json::Value;
 
-use super::EditResult;
 use super::{lookup, patch};
 use super::{unique, IfMatch, Source};
+use super::{EditError, EditResult};
 use crate::db::real_servers::{self, RealServerRow};
 use crate::db::services::ServiceRow;
 use crate::db::{clusters, now_millis};
@@ -24,8 +24,10 @@ pub async fn create(
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
-    let key = *service.service()?.key();
+    let parent = service.service()?;
+    let key = *parent.key();
     let server = spec.parse(&key)?;
+    not_the_sorry_server(&parent, &server)?;
     let now = now_millis();
     let inserted = real_servers::insert(&mut tx, service.id, &server, now).await;
     let row = unique(inserted, || already_there(&server, &service))?;
@@ -168,8 +170,10 @@ async fn update(
     let service = lookup::service(&mut tx, &cluster, service).await?;
     let row = lookup::real_server(&mut tx, &service, id).await?;
     if_match.check(&real_server_etag(&row))?;
-    let key = *service.service()?.key();
+    let parent = service.service()?;
+    let key = *parent.key();
     let server = edit(row.spec())?.parse(&key)?;
+    not_the_sorry_server(&parent, &server)?;
     let old = row.real_server(&key)?;
     if server == old {
         return Ok(row);
@@ -182,6 +186,22 @@ async fn update(
     let row = lookup::real_server(&mut tx, &service, id).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The kernel holds one server per address and port: the sorry server cannot also be a real
+/// server of its service.
+fn not_the_sorry_server(service: &VirtualService, server: &RealServer) -> EditResult<()> {
+    match service.sorry_server() {
+        Some(sorry) if sorry.key() == server.key() => Err(EditError::invalid(
+            "address",
+            format!(
+                "{} is the service's sorry server, which stands in for its real servers and \
+                 cannot be one of them",
+                std::net::SocketAddr::new(server.address(), server.port())
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What a UNIQUE violation of `server` in `service` means.

@@ -81,7 +81,9 @@ pub async fn delete(
     Ok(())
 }
 
-async fn update(
+/// Edits a service's settings with `edit`, which gets the stored spec and returns the new
+/// one.
+pub async fn update(
     state: &AppState,
     cluster: &str,
     id: i64,
@@ -152,6 +154,7 @@ async fn with_real_servers(
     errors.into_result()?;
     let what = format!("service {}", row.service_key);
     let before = DesiredService::new(old, before).map_err(|e| corrupt(&what, &e.to_string()))?;
-    let after = DesiredService::new(new, after).map_err(|e| corrupt(&what, &e.to_string()))?;
+    // A new sorry server may be one of the real servers: the client's mistake.
+    let after = DesiredService::new(new, after)?;
     Ok((before, after))
 }

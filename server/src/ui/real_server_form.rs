@@ -62,6 +62,7 @@ pub fn spec(form: &mut FormState) -> RealServerSpec {
         lower_threshold: form.number("lower_threshold"),
         state: None,
         description: form.value("description").to_owned(),
+        health_check: None,
     }
 }
 

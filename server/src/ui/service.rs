@@ -16,6 +16,7 @@ use super::{real_server_form, service_form};
 use crate::edit::lookup;
 use crate::edit::{self, IfMatch, Source};
 use crate::state::AppState;
+use lvs_model::spec::ServiceSpec;
 
 /// The forms of the service page, as submitted when one of them needs correcting.
 #[derive(Debug, Default)]
@@ -233,7 +234,18 @@ pub async fn update(
         }
     } else {
         let if_match = IfMatch::from_etag(form.value("etag"));
-        match edit::services::replace(&state, &cluster, id, spec, &if_match, Source::Ui).await {
+        // The form shows no health settings: those stored are kept.
+        let keep_health = |stored: ServiceSpec| {
+            Ok(ServiceSpec {
+                health_check: stored.health_check,
+                sorry_server: stored.sorry_server,
+                min_healthy: stored.min_healthy,
+                ..spec
+            })
+        };
+        let saved =
+            edit::services::update(&state, &cluster, id, &if_match, Source::Ui, keep_health);
+        match saved.await {
             Ok(row) => {
                 let location = format!("/clusters/{}/services/{id}", path_segment(&cluster));
                 let text = format!("Service {} saved.", row.service_key);

@@ -14,6 +14,7 @@ mod desired_state;
 mod directors;
 mod edit;
 mod errors;
+mod health_checks;
 mod helpers;
 mod import;
 mod layers;

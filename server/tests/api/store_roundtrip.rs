@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use lvs_model::spec::{DesiredStateSpec, Netmask, RealServerSpec, ServiceSpec, TimeoutsSpec};
+use lvs_model::spec::{
+    DesiredStateSpec, HealthCheckSpec, Netmask, RealServerSpec, ServiceSpec, TimeoutsSpec,
+};
 use lvs_model::{Family, Persistence, SchedulerName, Timeouts};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -87,6 +89,28 @@ struct ServerRecipe {
     lower: Option<u32>,
     state: usize,
     description: String,
+    /// An index into [`sample_check`]; most have none.
+    check: usize,
+}
+
+/// Health checks of every kind, each with a port so that fwmark services take it too.
+fn sample_check(index: usize) -> Option<HealthCheckSpec> {
+    let value = match index {
+        0 => json!({"kind": "tcp", "port": 8080}),
+        1 => json!({"kind": "http", "port": 80, "path": "/healthz", "host": "web.example",
+                    "expect_status": [200, "300-302"], "expect_body": "ok",
+                    "on_failure": "remove", "initial": "down"}),
+        2 => json!({"kind": "https", "port": 443, "insecure": true, "sni": "web.internal",
+                    "expect_body_regex": "^ok$", "method": "HEAD"}),
+        3 => json!({"kind": "https", "port": 8443, "ca_file": "/etc/lvs/ca.pem"}),
+        4 => json!({"kind": "udp-dns", "port": 53, "dns_name": "health.example",
+                    "dns_type": "AAAA", "interval_ms": 500, "timeout_ms": 200, "rise": 1,
+                    "fall": 5}),
+        5 => json!({"kind": "exec", "command": "/usr/lib/lvs-checks/probe", "args": ["-q"]}),
+        6 => json!({"kind": "none"}),
+        _ => return None,
+    };
+    Some(serde_json::from_value(value).expect("a sample check"))
 }
 
 fn server_recipe() -> impl Strategy<Value = ServerRecipe> {
@@ -109,14 +133,14 @@ fn server_recipe() -> impl Strategy<Value = ServerRecipe> {
             proptest::option::of(0u32..=i32::MAX as u32),
             0usize..3,
         ),
-        description(),
+        (description(), 0usize..14),
     )
         .prop_map(
             |(
                 (other_family, host, forwarding),
                 (port, tunnel_type, tunnel_port, checksum),
                 (weight, upper, lower, state),
-                description,
+                (description, check),
             )| ServerRecipe {
                 other_family,
                 host,
@@ -130,6 +154,7 @@ fn server_recipe() -> impl Strategy<Value = ServerRecipe> {
                 lower,
                 state,
                 description,
+                check,
             },
         )
 }
@@ -183,6 +208,7 @@ impl ServerRecipe {
             lower_threshold: lower.map(i64::from),
             state: [None, Some("active"), Some("drained")][self.state].map(str::to_owned),
             description: self.description.clone(),
+            health_check: sample_check(self.check),
         }
     }
 }
@@ -198,6 +224,9 @@ struct ServiceRecipe {
     sip: bool,
     name: String,
     description: String,
+    /// The service's check (an index into [`sample_check`]), whether it has a sorry server,
+    /// and its quorum.
+    health: (usize, bool, Option<u16>),
     servers: Vec<ServerRecipe>,
 }
 
@@ -210,6 +239,11 @@ fn service_recipe() -> impl Strategy<Value = ServiceRecipe> {
         (0u8..3, any::<u8>()),
         any::<(bool, bool)>(),
         (label(), description()),
+        (
+            0usize..10,
+            any::<bool>(),
+            proptest::option::of(any::<u16>()),
+        ),
         proptest::collection::vec(server_recipe(), 0..4),
     )
         .prop_map(
@@ -221,6 +255,7 @@ fn service_recipe() -> impl Strategy<Value = ServiceRecipe> {
                 netmask,
                 (one_packet, sip),
                 (name, description),
+                health,
                 servers,
             )| {
                 ServiceRecipe {
@@ -233,6 +268,7 @@ fn service_recipe() -> impl Strategy<Value = ServiceRecipe> {
                     sip,
                     name,
                     description,
+                    health,
                     servers,
                 }
             },
@@ -309,6 +345,21 @@ impl ServiceRecipe {
         }
         spec.name = self.name.clone();
         spec.description = self.description.clone();
+        let (check, sorry, min_healthy) = self.health;
+        spec.health_check = sample_check(check);
+        if sorry {
+            // Outside the real servers' addresses (10.1.x.x, 2001:db8:1::x).
+            let address = match family {
+                Family::Ipv4 => "10.9.9.9",
+                Family::Ipv6 => "2001:db8:9::9",
+            };
+            spec.sorry_server = Some(RealServerSpec {
+                address: Some(address.to_owned()),
+                forwarding: Some("masq".to_owned()),
+                ..RealServerSpec::default()
+            });
+        }
+        spec.min_healthy = min_healthy.map(i64::from);
 
         // Real servers, one per address and port.
         let key = *spec

@@ -857,6 +857,10 @@ async fn ui_saving_settings_unchanged_changes_nothing_for_every_kind_of_service(
         json!({"fwmark": 7, "family": "ipv6", "scheduler": "rr"}),
         json!({"protocol": "udp", "address": "10.0.0.5", "port": 5060,
                "persistence_timeout": 120, "persistence_engine": "sip"}),
+        // Health settings the form does not show are kept.
+        json!({"protocol": "tcp", "address": "10.0.0.9", "port": 80,
+               "health_check": {"kind": "http", "path": "/up"}, "min_healthy": 2,
+               "sorry_server": {"address": "10.9.0.1", "forwarding": "masq"}}),
     ];
     let mut browser = Browser::new(&app);
     for spec in specs {
