@@ -68,8 +68,8 @@ pub struct ServiceLine {
     pub active: String,
     pub connections_per_second: String,
     pub bytes_per_second: String,
-    /// Bytes/s over the last hour, as inline SVG.
-    pub spark: String,
+    /// Bytes/s over the last hour.
+    pub spark: chart::Sparkline,
 }
 
 /// The table's search, filter and position, as given in the query string.

@@ -38,8 +38,8 @@ pub struct ServiceView {
     /// Directors that reported this service recently.
     pub reporting: usize,
     pub directors: usize,
-    pub connections_graph: String,
-    pub bytes_graph: String,
+    pub connections_graph: chart::Graph,
+    pub bytes_graph: chart::Graph,
 }
 
 /// A real server of the pool, as configured.

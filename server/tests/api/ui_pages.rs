@@ -211,6 +211,11 @@ async fn ui_cluster_page_pages_through_120_services() {
     assert_eq!(keys.len(), 50);
     assert_eq!(keys[0], "tcp:10.0.0.1:1001");
     assert_eq!(keys[49], "tcp:10.0.0.1:1050");
+    assert_eq!(
+        first.text.matches(r#"<td><svg class="spark" "#).count(),
+        50,
+        "a sparkline per row, as inline SVG"
+    );
     assert!(
         shown.contains("svc-001") && shown.contains("wlc"),
         "{shown}"
@@ -436,7 +441,11 @@ async fn ui_service_page_shows_settings_pool_and_traffic() {
     );
     assert!(live_text.contains("10.1.0.1:80 lb1 17 2"), "{live_text}");
     assert!(live_text.contains("10.1.0.2:80 lb1 23 2"), "{live_text}");
-    assert!(live.text.contains("<svg"), "graphs are inline SVG");
+    assert_eq!(
+        live.text.matches(r#"<figure><svg class="chart" "#).count(),
+        2,
+        "graphs are inline SVG"
+    );
     let page = browser.page(&base).await;
     assert!(text(&page.text).contains("10.1.0.2:80 lb1 23 2"));
 
