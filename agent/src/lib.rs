@@ -14,6 +14,7 @@ pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod drain;
+pub mod health;
 pub mod kernel;
 pub mod kernel_map;
 pub mod observed;

@@ -428,6 +428,15 @@ impl VirtualService {
         self.sorry_server.as_deref()
     }
 
+    /// The same service without its sorry server: how a director's table holds it while
+    /// the sorry server stands in as one of its real servers.
+    pub fn without_sorry_server(&self) -> VirtualService {
+        VirtualService {
+            sorry_server: None,
+            ..self.clone()
+        }
+    }
+
     /// Below this many healthy real servers the service counts as degraded.
     pub fn min_healthy(&self) -> u32 {
         self.min_healthy

@@ -1,0 +1,142 @@
+//! The check engine: one task per target, started and stopped as real servers come and go,
+//! each probing at its own phase of the interval and sending the flips of its health.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lvs_model::Health;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::probe::Probe;
+use super::{Counter, ExecPolicy, Failure, Target};
+
+/// A target's health changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub target: Target,
+    pub health: Health,
+    /// The failure that took it down; `None` when it came up.
+    pub failure: Option<Failure>,
+    /// Unix milliseconds.
+    pub at_ms: u64,
+}
+
+/// Counters of the engine as a whole, read for the heartbeat that shows a stuck checker.
+#[derive(Debug, Default)]
+pub struct EngineStatus {
+    /// Results counted since the start.
+    pub results: AtomicU64,
+    /// Unix milliseconds of the last result, 0 before the first.
+    pub last_result_ms: AtomicU64,
+}
+
+/// Runs the checks of every target it was told to start, on the current tokio runtime.
+#[derive(Debug)]
+pub struct Engine {
+    tasks: HashMap<Target, JoinHandle<()>>,
+    transitions: mpsc::UnboundedSender<Transition>,
+    policy: Arc<ExecPolicy>,
+    status: Arc<EngineStatus>,
+}
+
+impl Engine {
+    /// An engine that sends the flips of every target to `transitions`.
+    pub fn new(policy: ExecPolicy, transitions: mpsc::UnboundedSender<Transition>) -> Engine {
+        Engine {
+            tasks: HashMap::new(),
+            transitions,
+            policy: Arc::new(policy),
+            status: Arc::default(),
+        }
+    }
+
+    pub fn status(&self) -> Arc<EngineStatus> {
+        Arc::clone(&self.status)
+    }
+
+    /// How many distinct targets are being checked.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Starts checking `target` (nothing if it already is). Its health starts as its
+    /// check's `initial` and changes only by flips.
+    pub fn start(&mut self, target: Target) {
+        if self.tasks.contains_key(&target) {
+            return;
+        }
+        let probe = Probe::new(target.clone(), &self.policy);
+        let task = tokio::spawn(check_loop(
+            probe,
+            self.transitions.clone(),
+            Arc::clone(&self.status),
+        ));
+        self.tasks.insert(target, task);
+    }
+
+    /// Stops checking `target`; an attempt under way is dropped (an `exec` program with it).
+    pub fn stop(&mut self, target: &Target) {
+        if let Some(task) = self.tasks.remove(target) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for task in self.tasks.values() {
+            task.abort();
+        }
+    }
+}
+
+async fn check_loop(
+    probe: Probe,
+    transitions: mpsc::UnboundedSender<Transition>,
+    status: Arc<EngineStatus>,
+) {
+    let check = Arc::clone(&probe.target().check);
+    let interval = Duration::from_millis(u64::from(check.interval_ms()));
+    let mut counter = Counter::new(check.initial(), check.rise(), check.fall());
+    // A phase of its own in the interval, so that targets started together (at the
+    // agent's start, by one change) spread their checks evenly instead of in bursts.
+    let first = Instant::now() + interval.mul_f64(crate::random::fraction());
+    let mut ticks = tokio::time::interval_at(first, interval);
+    // A slow attempt delays the next one rather than causing a burst to catch up.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let result = probe.run().await;
+        let now = unix_ms();
+        status.results.fetch_add(1, Ordering::Relaxed);
+        status.last_result_ms.store(now, Ordering::Relaxed);
+        if let Err(failure) = &result {
+            tracing::debug!(target = %probe.target(), %failure, "check failed");
+        }
+        if let Some(flip) = counter.record(result) {
+            let transition = Transition {
+                target: probe.target().clone(),
+                health: flip.health,
+                failure: flip.failure,
+                at_ms: now,
+            };
+            if transitions.send(transition).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,113 @@
+//! One attempt of a check. The caller bounds it with the check's timeout; each kind keeps
+//! what it needs between attempts (a TLS configuration, a compiled pattern) in [`Probe`].
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lvs_model::{BodyMatch, Probe as Kind};
+use tokio::net::TcpStream;
+
+use super::exec::ExecPolicy;
+use super::http::{HttpProbe, Transport};
+use super::{dns, exec, tls, Failure, Target};
+
+/// A target's check, ready to run again and again.
+#[derive(Debug)]
+pub struct Probe {
+    target: Target,
+    how: How,
+}
+
+#[derive(Debug)]
+enum How {
+    Tcp,
+    Http(Box<HttpProbe>),
+    Dns(dns::Query),
+    Exec(Arc<ExecPolicy>),
+    /// A probe that cannot run (a CA file that does not load): every attempt fails so.
+    Broken(Failure),
+}
+
+impl Probe {
+    /// Prepares `target`'s check; `policy` decides which programs `exec` checks may run.
+    pub fn new(target: Target, policy: &Arc<ExecPolicy>) -> Probe {
+        let how = match target.check.probe() {
+            Kind::Tcp | Kind::None => How::Tcp,
+            Kind::Http(http) => {
+                let transport = match &http.tls {
+                    None => Ok(Transport::Plain),
+                    Some(settings) => tls::connector(settings, &http.host, target.address)
+                        .map(|(connector, name)| Transport::Tls(connector, name)),
+                };
+                let body = match &http.expect_body {
+                    None => Ok(None),
+                    Some(BodyMatch::Contains(text)) => {
+                        Ok(Some(super::http::Body::Contains(text.as_bytes().to_vec())))
+                    }
+                    Some(BodyMatch::Regex(pattern)) => regex::bytes::Regex::new(pattern)
+                        .map(|re| Some(super::http::Body::Regex(re)))
+                        .map_err(|e| Failure::Protocol(format!("pattern: {e}"))),
+                };
+                match (transport, body) {
+                    (Ok(transport), Ok(body)) => How::Http(Box::new(HttpProbe::new(
+                        http,
+                        transport,
+                        body,
+                        target.socket(),
+                    ))),
+                    (Err(failure), _) | (_, Err(failure)) => How::Broken(failure),
+                }
+            }
+            Kind::UdpDns(query) => How::Dns(dns::Query::new(query)),
+            Kind::Exec(_) => How::Exec(Arc::clone(policy)),
+        };
+        Probe { target, how }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// One attempt, which fails with [`Failure::Timeout`] past the check's timeout.
+    pub async fn run(&self) -> Result<(), Failure> {
+        let limit = Duration::from_millis(u64::from(self.target.check.timeout_ms()));
+        tokio::time::timeout(limit, self.attempt())
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    async fn attempt(&self) -> Result<(), Failure> {
+        match &self.how {
+            How::Tcp => connect(&self.target).await.map(drop),
+            How::Http(http) => http.run(connect(&self.target).await?).await,
+            How::Dns(query) => query.run(self.target.socket()).await,
+            How::Exec(policy) => {
+                let Kind::Exec(program) = self.target.check.probe() else {
+                    return Err(Failure::NotRun("not an exec check".into()));
+                };
+                exec::run(policy, program, self.target.socket()).await
+            }
+            How::Broken(failure) => Err(failure.clone()),
+        }
+    }
+}
+
+async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+    let stream = TcpStream::connect(target.socket())
+        .await
+        .map_err(io_failure)?;
+    // A check's few bytes should leave at once.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The failure an I/O error means for a check; by value, to be `map_err`'s argument.
+#[allow(clippy::needless_pass_by_value)]
+pub(super) fn io_failure(error: io::Error) -> Failure {
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => Failure::Refused,
+        io::ErrorKind::TimedOut => Failure::Timeout,
+        _ => Failure::Io(error.to_string()),
+    }
+}
