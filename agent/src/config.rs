@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 pub use lvs_telemetry::LogFormat;
 
+use crate::health::ExecPolicy;
 use crate::token::Token;
 
 /// LVS Fleet agent: keeps this director's IPVS table in sync with its cluster's desired
@@ -74,6 +75,15 @@ pub struct Config {
     #[arg(long, env = "LVS_MAX_BACKOFF", default_value = "30s", value_parser = parse_duration)]
     pub max_backoff: Duration,
 
+    /// The directory of the programs `exec` health checks may run (only those directly in
+    /// it, writable by their owner alone); without it, exec checks are refused, never run.
+    #[arg(long, env = "LVS_CHECK_SCRIPTS_DIR")]
+    pub check_scripts_dir: Option<PathBuf>,
+
+    /// The user `exec` health checks run as when the agent runs as root.
+    #[arg(long, env = "LVS_CHECK_USER", default_value = "nobody")]
+    pub check_user: String,
+
     /// Log format.
     #[arg(long, env = "LVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -84,6 +94,29 @@ pub struct Config {
 }
 
 impl Config {
+    /// What `exec` health checks may run, and as whom: as `--check-user` when the agent
+    /// runs as root (an unknown user is an error, not a check run as root).
+    pub fn exec_policy(&self) -> anyhow::Result<ExecPolicy> {
+        // Without a scripts directory nothing runs, whoever the user would be.
+        let run_as = if self.check_scripts_dir.is_some() && rustix::process::geteuid().is_root() {
+            let passwd = std::fs::read_to_string("/etc/passwd")
+                .map_err(|e| anyhow::anyhow!("cannot read /etc/passwd for --check-user: {e}"))?;
+            let ids = user_ids(&passwd, &self.check_user).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--check-user {}: no such user in /etc/passwd",
+                    self.check_user
+                )
+            })?;
+            Some(ids)
+        } else {
+            None
+        };
+        Ok(ExecPolicy {
+            scripts_dir: self.check_scripts_dir.clone(),
+            run_as,
+        })
+    }
+
     /// The token, from `--token` or read from `--token-file` (read again when the server
     /// refuses it).
     pub fn token(&self) -> anyhow::Result<Token> {
@@ -95,6 +128,19 @@ impl Config {
             ),
         }
     }
+}
+
+/// The user and group ids of `name` in an `/etc/passwd` text.
+fn user_ids(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [user, _, uid, gid, ..] if *user == name => {
+                Some((uid.parse().ok()?, gid.parse().ok()?))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// `30`, `30s`, `500ms`, `5m`, `1h`.
@@ -159,6 +205,15 @@ mod tests {
                 "--{id} has its LVS_* variable"
             );
         }
+    }
+
+    #[test]
+    fn check_user_ids_come_from_passwd() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n";
+        assert_eq!(user_ids(passwd, "nobody"), Some((65534, 65534)));
+        assert_eq!(user_ids(passwd, "nobod"), None);
+        assert_eq!(user_ids("broken:x:y:0::/:", "broken"), None);
     }
 
     #[test]

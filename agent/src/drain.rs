@@ -43,6 +43,8 @@ pub enum DeleteReason {
     NoConnections,
     Udp,
     TimedOut,
+    /// Its health check failed with `on_failure: remove`: its connections are dead.
+    Unhealthy,
 }
 
 /// Drains in progress, by object, with when each started.
@@ -50,6 +52,8 @@ pub enum DeleteReason {
 pub struct Drains {
     started: HashMap<DrainKey, Instant>,
     seen: HashSet<DrainKey>,
+    /// Objects the next pass deletes without draining.
+    at_once: HashSet<DrainKey>,
 }
 
 impl Drains {
@@ -62,6 +66,9 @@ impl Drains {
         now: Instant,
         timeout: Duration,
     ) -> Verdict {
+        if self.at_once.remove(&key) {
+            return Verdict::Delete(DeleteReason::Unhealthy);
+        }
         if udp {
             return Verdict::Delete(DeleteReason::Udp);
         }
@@ -81,6 +88,11 @@ impl Drains {
         }
     }
 
+    /// Lets the next pass delete `key` at once, should it go.
+    pub fn remove_at_once(&mut self, key: DrainKey) {
+        self.at_once.insert(key);
+    }
+
     /// Whether `key` was draining before this pass.
     pub fn is_draining(&self, key: &DrainKey) -> bool {
         self.started.contains_key(key)
@@ -89,6 +101,7 @@ impl Drains {
     /// Ends a pass: forgets every drain that was not decided on as still going (deleted,
     /// restored to the desired state, or gone from the kernel).
     pub fn finish_pass(&mut self) {
+        self.at_once.clear();
         let seen = std::mem::take(&mut self.seen);
         self.started.retain(|key, _| seen.contains(key));
     }
@@ -96,6 +109,7 @@ impl Drains {
     /// Ends a pass that looked only at the services `looked_at` says: forgets the drains
     /// of those services that were not decided on, and keeps every other drain.
     pub fn finish_partial_pass(&mut self, looked_at: impl Fn(&ServiceKey) -> bool) {
+        self.at_once.clear();
         let seen = std::mem::take(&mut self.seen);
         self.started
             .retain(|key, _| seen.contains(key) || !looked_at(key.service()));

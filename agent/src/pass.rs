@@ -17,7 +17,8 @@ use lvs_ipvs::Ipvs;
 use lvs_model::agent::{ApplyReport, ObjectOutcome};
 use lvs_model::DesiredState;
 
-use crate::drain::Drains;
+use crate::drain::{DrainKey, Drains};
+use crate::health::Book;
 use crate::kernel;
 use crate::kernel_map;
 use crate::observed::Observed;
@@ -37,6 +38,8 @@ pub struct Reconciler {
     baseline: Baseline,
     drain_timeout: Duration,
     kernel_version: String,
+    /// Real servers' health: passes apply the effective state it makes of the desired one.
+    health: Book,
 }
 
 /// What an update may start from.
@@ -79,11 +82,17 @@ impl Reconciler {
             baseline: Baseline::Unknown,
             drain_timeout,
             kernel_version: kernel::kernel_version(),
+            health: Book::default(),
         }
     }
 
     pub fn applied_generation(&self) -> Option<u64> {
         self.applied_generation
+    }
+
+    /// The health book, which the reconcile thread keeps up to date.
+    pub fn health(&mut self) -> &mut Book {
+        &mut self.health
     }
 
     /// Objects draining now.
@@ -106,7 +115,11 @@ impl Reconciler {
     ) -> Result<PassResult, lvs_ipvs::Error> {
         self.baseline = Baseline::Unknown;
         let (observed, table) = kernel::read(&mut self.ipvs)?;
-        let plan = planner::plan(&observed, desired, &self.context(now), &mut self.drains);
+        let effective = self.health.effective_state(desired);
+        for service in effective.services() {
+            self.remove_unhealthy_at_once(service.key());
+        }
+        let plan = planner::plan(&observed, &effective, &self.context(now), &mut self.drains);
         self.finish(desired, plan, table.len(), false)
     }
 
@@ -158,23 +171,40 @@ impl Reconciler {
             kernel_map::timeouts(&desired.timeouts)
         };
         let observed = Observed::from_table(&table, timeouts);
+        for key in &changes.services {
+            self.remove_unhealthy_at_once(key);
+        }
         let part = DesiredState::new(
             desired.generation,
             desired.timeouts,
             changes
                 .services
                 .iter()
-                .filter_map(|key| desired.service(key).cloned()),
+                .filter_map(|key| desired.service(key))
+                .map(|service| self.health.effective(service).into_owned()),
         )
         .expect("the services of one state have distinct keys");
-        let plan = planner::plan_part(
-            &observed,
-            &part,
-            &self.context(Instant::now()),
-            &mut self.drains,
-            |key| keys.contains(key),
-        );
+        let mut context = self.context(Instant::now());
+        if changes.health {
+            // Health changed the table at the same generation: what differs is the
+            // checks' doing, not drift.
+            context.applied_generation = None;
+        }
+        let plan = planner::plan_part(&observed, &part, &context, &mut self.drains, |key| {
+            keys.contains(key)
+        });
         self.finish(desired, plan, table.len(), true)
+    }
+
+    /// Real servers that health removes (`on_failure: remove`) go without draining: their
+    /// connections are dead already.
+    fn remove_unhealthy_at_once(&mut self, service: &lvs_model::ServiceKey) {
+        for (address, port) in self.health.removed(service) {
+            self.drains.remove_at_once(DrainKey::RealServer(
+                kernel_map::service_key(service),
+                std::net::SocketAddr::new(address, port),
+            ));
+        }
     }
 
     /// The client, for reading statistics on the same socket.

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use lvs_ipvs::Ipvs;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::applied::Announce;
 use crate::client::{Ask, Client, Poll};
 use crate::config::Config;
+use crate::health::{Engine, Transition};
 use crate::pass::Reconciler;
 use crate::state_cache::StateCache;
-use crate::worker::Intervals;
+use crate::worker::{HealthInbox, Intervals};
 use crate::{poll, random, reports, stats, worker};
 
 /// Runs the agent until SIGTERM/SIGINT, or one pass with `--once`. `Ok(false)` when a
@@ -51,8 +52,11 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         reconcile: config.reconcile_interval,
         drain_check: config.drain_check_interval,
     };
-    let worker =
-        worker::spawn(reconciler, cache, intervals).context("cannot start the reconcile thread")?;
+    let (transitions_tx, transitions) = mpsc::unbounded_channel();
+    let engine = Engine::new(config.exec_policy()?, transitions_tx);
+    let worker = worker::spawn(reconciler, cache, intervals, engine)
+        .context("cannot start the reconcile thread")?;
+    let health = tokio::spawn(forward_health(transitions, worker.health));
     let stats_ipvs = Ipvs::connect().context("cannot open the kernel's IPVS interface")?;
     let setup = poll::Setup {
         fallback: cached.map(|c| c.desired),
@@ -87,6 +91,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     for task in tasks {
         let _ = task.await;
     }
+    health.abort();
     let thread = worker.thread;
     tokio::task::spawn_blocking(move || thread.join())
         .await
@@ -96,7 +101,21 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// `--once`: fetch, apply, report, exit.
+/// Hands the engine's flips to the reconcile thread, those that came together in one
+/// message (one pass).
+async fn forward_health(mut transitions: mpsc::UnboundedReceiver<Transition>, inbox: HealthInbox) {
+    while let Some(first) = transitions.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = transitions.try_recv() {
+            batch.push(more);
+        }
+        if inbox.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+/// `--once`: fetch, apply, report, exit; health checks do not run.
 async fn once(
     client: &Client,
     mut reconciler: Reconciler,

@@ -20,6 +20,9 @@ pub struct Touched {
     /// an update takes their settings as set, as it does unchanged timeouts.
     pub members_only: BTreeSet<ServiceKey>,
     pub timeouts: bool,
+    /// Whether health flips touched some of `services`: their differences from the kernel
+    /// are the checks' doing, not drift.
+    pub health: bool,
 }
 
 impl Touched {
@@ -56,6 +59,15 @@ impl Touched {
             self.note(key, later.members_only.contains(key));
         }
         self.timeouts |= later.timeouts;
+        self.health |= later.health;
+    }
+
+    /// Adds services whose real servers' health changed: only their members change.
+    pub fn add_health(&mut self, services: impl IntoIterator<Item = ServiceKey>) {
+        for key in services {
+            self.note(&key, true);
+            self.health = true;
+        }
     }
 
     /// A service stays "members only" while every change to it is.

@@ -17,6 +17,7 @@ use lvs_model::{DesiredState, Diff};
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::applied::{Announce, Applied};
+use crate::health::{Engine, Transition};
 use crate::pass::Reconciler;
 use crate::reports::PassReport;
 use crate::state_cache::{StateCache, Unsaved};
@@ -43,6 +44,8 @@ pub struct Started {
     pub first_pass: watch::Receiver<bool>,
     /// Asks the long-poll for the whole state, when changes did not fit the one held.
     pub resync: Arc<Notify>,
+    /// For the health engine's flips.
+    pub health: HealthInbox,
 }
 
 /// Starts the thread with `reconciler` and `cache`; it waits for a desired state.
@@ -50,6 +53,7 @@ pub fn spawn(
     reconciler: Reconciler,
     cache: StateCache,
     intervals: Intervals,
+    engine: Engine,
 ) -> std::io::Result<Started> {
     let (messages_tx, messages) = std_mpsc::channel();
     let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -70,12 +74,14 @@ pub fn spawn(
         applied: Applied::default(),
         first_pass: first_pass_tx,
         intervals,
+        engine,
     };
     let thread = std::thread::Builder::new()
         .name("reconcile".into())
         .spawn(move || worker.run(&messages))?;
     Ok(Started {
         thread,
+        health: HealthInbox(messages_tx.clone()),
         handoff: Handoff {
             worker: messages_tx.clone(),
             sent: 0,
@@ -102,6 +108,8 @@ enum Message {
     Document(DesiredState),
     /// Diffs from the generation the thread holds on.
     Changes(Vec<Diff>),
+    /// Flips of real servers' health, from the engine.
+    Health(Vec<Transition>),
     Stop,
 }
 
@@ -135,6 +143,8 @@ struct Worker {
     applied: Applied,
     first_pass: watch::Sender<bool>,
     intervals: Intervals,
+    /// Runs the checks the desired state asks for.
+    engine: Engine,
 }
 
 impl Worker {
@@ -166,14 +176,66 @@ impl Worker {
     }
 
     fn receive(&mut self, message: Message) {
-        if !matches!(message, Message::Stop) {
+        // The long-poll counts what it sent, and health is not its.
+        if matches!(message, Message::Document(_) | Message::Changes(_)) {
             self.received += 1;
         }
         match message {
             Message::Document(state) => self.replace(state),
             Message::Changes(diffs) => self.apply(diffs),
+            Message::Health(transitions) => self.health(&transitions),
             Message::Stop => {}
         }
+    }
+
+    /// Flips of health: the services they change are looked at in the next pass.
+    fn health(&mut self, transitions: &[Transition]) {
+        let Some(desired) = &self.desired else { return };
+        let mut touched = Touched::none_since(desired.generation);
+        for transition in transitions {
+            let services = self.reconciler.health().record(transition);
+            match &transition.failure {
+                Some(failure) => tracing::warn!(
+                    target = %transition.target, %failure, services = services.len(), "real server down"
+                ),
+                None => tracing::info!(
+                    target = %transition.target, services = services.len(), "real server up"
+                ),
+            }
+            touched.add_health(services);
+        }
+        if !touched.is_empty() {
+            self.note(touched);
+        }
+    }
+
+    /// Starts and stops the checks of the services `touched` names (all of them when
+    /// `touched` is `None`: a first state).
+    fn track_checks(&mut self, touched: Option<&Touched>) {
+        let Some(desired) = &self.desired else { return };
+        let book = self.reconciler.health();
+        let delta = match touched {
+            None => book.set_state(desired),
+            Some(touched) => {
+                let mut delta = crate::health::Delta::default();
+                for key in &touched.services {
+                    delta.extend(match desired.service(key) {
+                        Some(service) => book.set_service(service),
+                        None => book.remove_service(key),
+                    });
+                }
+                delta
+            }
+        };
+        if !delta.start.is_empty() || !delta.stop.is_empty() {
+            tracing::debug!(
+                started = delta.start.len(),
+                stopped = delta.stop.len(),
+                targets = book.targets(),
+                "health checks changed"
+            );
+        }
+        self.engine.apply(delta);
     }
 
     /// A whole new state: what it touched is found by comparing it with the one it
@@ -182,12 +244,14 @@ impl Worker {
         tracing::info!(generation = state.generation, "new desired state");
         let Some(old) = self.desired.replace(state) else {
             self.unsaved = Unsaved::Replaced;
+            self.track_checks(None);
             return;
         };
         let new = self.desired.as_ref().expect("just set");
         let diff = Diff::between(&old, new);
         let mut touched = Touched::none_since(old.generation);
         touched.add(&diff);
+        self.track_checks(Some(&touched));
         self.note(touched);
         // The journal holds diffs that move forwards; anything else is a new snapshot.
         match &mut self.unsaved {
@@ -221,6 +285,7 @@ impl Worker {
             }
         }
         tracing::info!(generation = state.generation, "new desired state");
+        self.track_checks(Some(&touched));
         self.note(touched);
     }
 
@@ -306,6 +371,17 @@ pub struct Stop(std_mpsc::Sender<Message>);
 impl Stop {
     pub fn send(self) {
         let _ = self.0.send(Message::Stop);
+    }
+}
+
+/// The health engine's way into the reconcile thread.
+#[derive(Debug, Clone)]
+pub struct HealthInbox(std_mpsc::Sender<Message>);
+
+impl HealthInbox {
+    /// Flips for the next pass; `Err` once the thread is gone.
+    pub fn send(&self, transitions: Vec<Transition>) -> Result<(), Gone> {
+        self.0.send(Message::Health(transitions)).map_err(|_| Gone)
     }
 }
 

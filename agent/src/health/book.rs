@@ -246,7 +246,7 @@ impl Book {
 }
 
 impl Delta {
-    fn extend(&mut self, other: Delta) {
+    pub fn extend(&mut self, other: Delta) {
         self.start.extend(other.start);
         self.stop.extend(other.stop);
     }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lvs_model::Health;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::probe::Probe;
-use super::{Counter, ExecPolicy, Failure, Target};
+use super::{Counter, Delta, ExecPolicy, Failure, Target};
 
 /// A target's health changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct EngineStatus {
 /// Runs the checks of every target it was told to start, on the current tokio runtime.
 #[derive(Debug)]
 pub struct Engine {
+    /// Where the checks run: the runtime the engine was made on, though it is driven from
+    /// the reconcile thread.
+    runtime: Handle,
     tasks: HashMap<Target, JoinHandle<()>>,
     transitions: mpsc::UnboundedSender<Transition>,
     policy: Arc<ExecPolicy>,
@@ -44,9 +48,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine that sends the flips of every target to `transitions`.
+    /// An engine that sends the flips of every target to `transitions`; made within a
+    /// tokio runtime, whose tasks run the checks.
     pub fn new(policy: ExecPolicy, transitions: mpsc::UnboundedSender<Transition>) -> Engine {
         Engine {
+            runtime: Handle::current(),
             tasks: HashMap::new(),
             transitions,
             policy: Arc::new(policy),
@@ -74,12 +80,22 @@ impl Engine {
             return;
         }
         let probe = Probe::new(target.clone(), &self.policy);
-        let task = tokio::spawn(check_loop(
+        let task = self.runtime.spawn(check_loop(
             probe,
             self.transitions.clone(),
             Arc::clone(&self.status),
         ));
         self.tasks.insert(target, task);
+    }
+
+    /// Stops and starts what a change of the book asks.
+    pub fn apply(&mut self, delta: Delta) {
+        for target in &delta.stop {
+            self.stop(target);
+        }
+        for target in delta.start {
+            self.start(target);
+        }
     }
 
     /// Stops checking `target`; an attempt under way is dropped (an `exec` program with it).

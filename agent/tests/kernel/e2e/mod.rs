@@ -8,6 +8,7 @@
 //! `LVS_TEST_SERVER_BIN`.
 
 mod auth;
+mod health;
 mod nat;
 mod stats;
 mod sync;

@@ -1,0 +1,280 @@
+//! Health checks with real traffic: two directors check three real servers over HTTP; a real
+//! server whose HTTP server stops gets weight 0 (or leaves the table) on both, no client
+//! request reaches it, and it comes back when its server does; the sorry server stands in
+//! while none is up; and the kernel follows health while lvs-server is down.
+//!
+//! lb1 carries the traffic: client 172.16.0.2 -> VIP 172.16.0.1:80 -> rsN 10.0.N.2:8080
+//! (NAT, the real servers' gateway is lb1). lb2 reaches the real servers through lb1 and
+//! only checks them.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lvs_testkit::fleet::Fleet;
+use lvs_testkit::{veth, Netns};
+use serde_json::{json, Value};
+
+use super::nat::requests;
+use super::{wait_rules, CLUSTER};
+use crate::run;
+
+/// The checks' interval and fall; detection must take at most fall x interval + 1 s.
+const INTERVAL_MS: u64 = 1000;
+const FALL: u64 = 2;
+const RISE: u64 = 2;
+
+/// An HTTP server on 0.0.0.0:8080 in a namespace answering its name, that can be stopped
+/// (its port then refuses connections) and started again.
+struct Responder {
+    ns: Netns,
+    name: &'static str,
+    hits: Arc<AtomicUsize>,
+    running: Option<Arc<AtomicBool>>,
+}
+
+impl Responder {
+    fn new(ns: Netns, name: &'static str) -> Responder {
+        let mut responder = Responder {
+            ns,
+            name,
+            hits: Arc::default(),
+            running: None,
+        };
+        responder.start();
+        responder
+    }
+
+    fn start(&mut self) {
+        assert!(self.running.is_none(), "{} runs already", self.name);
+        let listener = self.ns.enter(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+        listener.set_nonblocking(true).unwrap();
+        let running = Arc::new(AtomicBool::new(true));
+        let (flag, hits, name) = (Arc::clone(&running), Arc::clone(&self.hits), self.name);
+        std::thread::spawn(move || {
+            while flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                        let mut request = Vec::new();
+                        let mut buffer = [0; 1024];
+                        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut buffer) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => request.extend_from_slice(&buffer[..n]),
+                            }
+                        }
+                        // Checks say who they are; only clients count as hits.
+                        if !String::from_utf8_lossy(&request).contains("lvs-agent") {
+                            hits.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+                            name.len()
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            // The listener closes here: the port refuses from now on.
+        });
+        self.running = Some(running);
+    }
+
+    fn stop(&mut self) {
+        let running = self.running.take().expect("running");
+        running.store(false, Ordering::SeqCst);
+        // The accept loop notices within a few milliseconds and closes the port.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+struct Lab {
+    fleet: Fleet,
+    client: Netns,
+    service: i64,
+    servers: Vec<Responder>,
+}
+
+fn lab(test: &str) -> Lab {
+    let mut fleet = super::fleet(test, 2);
+    let client = Netns::new();
+    let mut servers = Vec::new();
+    {
+        let lb1 = &fleet.directors[0].ns;
+        let lb2 = &fleet.directors[1].ns;
+        veth(
+            lb1,
+            "cl0",
+            "172.16.0.1/24",
+            &client,
+            "eth0",
+            "172.16.0.2/24",
+        );
+        for (n, name) in [(1, "rs1"), (2, "rs2"), (3, "rs3"), (9, "sry")] {
+            let ns = Netns::new();
+            veth(
+                lb1,
+                name,
+                &format!("10.0.{n}.1/24"),
+                &ns,
+                "eth0",
+                &format!("10.0.{n}.2/24"),
+            );
+            ns.enter(|| {
+                run(
+                    "ip",
+                    &["route", "add", "default", "via", &format!("10.0.{n}.1")],
+                )
+            });
+            servers.push(Responder::new(ns, name));
+        }
+        veth(lb1, "lb2", "10.0.99.1/24", lb2, "lan0", "10.0.99.2/24");
+        lb1.enter(|| run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]));
+        lb2.enter(|| run("ip", &["route", "add", "10.0.0.0/16", "via", "10.0.99.1"]));
+    }
+    fleet.start_agents();
+    let service = fleet.call(
+        "POST",
+        &format!("/api/v1/clusters/{CLUSTER}/services"),
+        Some(json!({
+            "protocol": "tcp", "address": "172.16.0.1", "port": 80, "scheduler": "rr",
+            "health_check": {"kind": "http", "path": "/health", "interval_ms": INTERVAL_MS,
+                             "timeout_ms": 500, "fall": FALL, "rise": RISE},
+            "real_servers": [
+                {"address": "10.0.1.2", "port": 8080, "forwarding": "masq"},
+                {"address": "10.0.2.2", "port": 8080, "forwarding": "masq"},
+                {"address": "10.0.3.2", "port": 8080, "forwarding": "masq"}
+            ]
+        })),
+        201,
+    );
+    let service = service["id"].as_i64().unwrap();
+    wait_rules(
+        &fleet.directors,
+        &rules(&[1, 1, 1]),
+        Duration::from_secs(20),
+    );
+    Lab {
+        fleet,
+        client,
+        service,
+        servers,
+    }
+}
+
+/// `ipvsadm -Sn` of the lab with each real server at this weight.
+fn rules(weights: &[u32]) -> String {
+    rules_of(&weights.iter().map(|w| Some(*w)).collect::<Vec<_>>(), None)
+}
+
+/// `ipvsadm -Sn` of the lab: each real server's weight (`None`: not in the table), and the
+/// sorry server's.
+fn rules_of(weights: &[Option<u32>], sorry: Option<u32>) -> String {
+    let mut rules = "-A -t 172.16.0.1:80 -s rr\n".to_owned();
+    for (n, weight) in weights.iter().enumerate() {
+        if let Some(weight) = weight {
+            rules += &format!(
+                "-a -t 172.16.0.1:80 -r 10.0.{}.2:8080 -m -w {weight}\n",
+                n + 1
+            );
+        }
+    }
+    if let Some(weight) = sorry {
+        rules += &format!("-a -t 172.16.0.1:80 -r 10.0.9.2:8080 -m -w {weight}\n");
+    }
+    rules
+}
+
+impl Lab {
+    /// Waits for `rules` on both directors, within the time health may take to notice.
+    fn health_reaches(&self, rules: &str, what: &str, results: u64) -> Duration {
+        let bound = Duration::from_millis(results * INTERVAL_MS + 1000);
+        // The bound is the goal; the wait allows more so that a miss reports its time.
+        let took = wait_rules(&self.fleet.directors, rules, bound * 4);
+        eprintln!("health: {what} after {took:?} (goal: within {bound:?})");
+        assert!(took <= bound, "{what} took {took:?}, more than {bound:?}");
+        took
+    }
+
+    fn patch_service(&self, patch: Value) {
+        let path = format!("/api/v1/clusters/{CLUSTER}/services/{}", self.service);
+        self.fleet.call("PATCH", &path, Some(patch), 200);
+    }
+
+    fn vip(&self) -> SocketAddr {
+        "172.16.0.1:80".parse().unwrap()
+    }
+}
+
+#[test]
+fn a_stopped_real_server_gets_weight_0_on_both_directors_and_comes_back() {
+    let mut lab = lab("health-quiesce");
+    lab.servers[1].stop();
+    lab.health_reaches(&rules(&[1, 0, 1]), "rs2 down (weight 0)", FALL);
+
+    let before = lab.servers[1].hits();
+    let answers = requests(&lab.client, lab.vip(), 30);
+    eprintln!("health: rs2 down: {answers:?}");
+    assert_eq!(answers.get("rs2"), None, "{answers:?}");
+    assert_eq!(answers.values().sum::<usize>(), 30, "{answers:?}");
+    assert_eq!(lab.servers[1].hits(), before, "no request reached rs2");
+
+    lab.servers[1].start();
+    lab.health_reaches(&rules(&[1, 1, 1]), "rs2 up again", RISE);
+    let answers = requests(&lab.client, lab.vip(), 30);
+    assert_eq!(answers.get("rs2"), Some(&10), "{answers:?}");
+}
+
+#[test]
+fn remove_takes_a_dead_real_server_out_and_the_sorry_server_stands_in() {
+    let mut lab = lab("health-remove");
+    lab.patch_service(json!({
+        "health_check": {"on_failure": "remove"},
+        "sorry_server": {"address": "10.0.9.2", "port": 8080, "forwarding": "masq"}
+    }));
+    lab.servers[2].stop();
+    lab.health_reaches(
+        &rules_of(&[Some(1), Some(1), None], None),
+        "rs3 removed",
+        FALL,
+    );
+
+    lab.servers[0].stop();
+    lab.servers[1].stop();
+    lab.health_reaches(
+        &rules_of(&[None, None, None], Some(1)),
+        "sorry server in",
+        FALL,
+    );
+    let answers = requests(&lab.client, lab.vip(), 5);
+    assert_eq!(answers.get("sry"), Some(&5), "{answers:?}");
+
+    // The sorry server leaves as anything removed does: at weight 0 until the connections
+    // it took are gone.
+    lab.servers[0].start();
+    let sorry_draining = rules_of(&[Some(1), None, None], Some(0));
+    lab.health_reaches(&sorry_draining, "rs1 back, sorry server out", RISE);
+    let answers = requests(&lab.client, lab.vip(), 5);
+    assert_eq!(answers.get("rs1"), Some(&5), "{answers:?}");
+}
+
+#[test]
+fn the_kernel_follows_health_while_the_server_is_down() {
+    let mut lab = lab("health-offline");
+    lab.fleet.stop_server();
+    let started = Instant::now();
+    lab.servers[0].stop();
+    lab.health_reaches(&rules(&[0, 1, 1]), "rs1 down, server offline", FALL);
+    lab.servers[0].start();
+    lab.health_reaches(&rules(&[1, 1, 1]), "rs1 up, server offline", RISE);
+    eprintln!("health: offline round trip in {:?}", started.elapsed());
+}
