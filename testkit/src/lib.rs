@@ -17,6 +17,8 @@ mod netns;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use command::{ip_batch, ipvsadm, ipvsadm_restore, run};
+pub use command::{add_addr, ip_batch, ipvsadm, ipvsadm_restore, run};
 pub use modules::scheduler_modules;
-pub use netns::{director_netns, fresh_netns, veth, Netns};
+pub use netns::{
+    director_netns, fresh_netns, thread_id, veth, veth_peer_end, veth_to_thread, Netns,
+};
