@@ -13,7 +13,8 @@ use lvs_model::{
 
 use lvs_ipvs::{
     Command, Destination, DestinationEntry, Family, ForwardMethod, Netmask, Protocol, Scheduler,
-    Service, ServiceFlags, ServiceKey, TableEntry, Timeouts, TunnelFlags, TunnelType,
+    Service, ServiceEntry, ServiceFlags, ServiceKey, Stats, TableEntry, Timeouts, TunnelFlags,
+    TunnelType,
 };
 
 /// The kernel key of a model service key.
@@ -168,6 +169,27 @@ fn add_service_commands(svc: &DesiredService, commands: &mut Vec<Command>) {
     commands.push(Command::AddService(service(svc.service())));
     for server in svc.real_servers() {
         commands.push(Command::AddDestination(key, destination(server)));
+    }
+}
+
+/// How the kernel lists `svc` once it is loaded, before any traffic: what
+/// [`observed_service`] reads back as `svc` (a drained server reads as weight 0).
+pub fn table_entry(svc: &DesiredService) -> TableEntry {
+    TableEntry {
+        service: ServiceEntry {
+            service: service(svc.service()),
+            stats: Stats::default(),
+        },
+        destinations: svc
+            .real_servers()
+            .map(|rs| DestinationEntry {
+                destination: destination(rs),
+                active_conns: 0,
+                inactive_conns: 0,
+                persistent_conns: 0,
+                stats: Stats::default(),
+            })
+            .collect(),
     }
 }
 

@@ -7,67 +7,15 @@ use lvs_agent::drain::Drains;
 use lvs_agent::kernel_map;
 use lvs_agent::observed::Observed;
 use lvs_agent::planner::{plan, Context, Plan};
-use lvs_ipvs::{Command, DestinationEntry, Scheduler, ServiceEntry, Stats, TableEntry, Timeouts};
-use lvs_model::spec::DesiredStateSpec;
+use lvs_ipvs::{Command, Scheduler, TableEntry, Timeouts};
 use lvs_model::DesiredState;
+use lvs_testkit::fixtures::{desired_state, CLUSTER};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-fn state(json: &str) -> DesiredState {
-    serde_json::from_str::<DesiredStateSpec>(json)
-        .expect("a desired-state document")
-        .parse()
-        .expect("a valid desired state")
-}
-
-/// A realistic cluster: names and descriptions, a drained server, persistence, flags,
-/// fwmark, IPv6 and tunnels.
-const CLUSTER: &str = r#"{"generation": 5, "timeouts": {"tcp": 900},
-  "services": [
-    {"protocol": "tcp", "address": "192.0.2.10", "port": 80, "scheduler": "wrr",
-     "name": "web", "description": "front door", "persistence_timeout": 300,
-     "persistence_netmask": "255.255.255.0",
-     "real_servers": [
-        {"address": "10.1.0.11", "port": 8080, "forwarding": "masq", "weight": 1,
-         "description": "first"},
-        {"address": "10.1.0.12", "port": 8080, "forwarding": "masq", "weight": 5,
-         "state": "drained"},
-        {"address": "10.1.0.13", "port": 80, "forwarding": "tunnel", "tunnel_type": "gue",
-         "tunnel_port": 6080, "tunnel_checksum": "csum", "upper_threshold": 100,
-         "lower_threshold": 10}]},
-    {"protocol": "udp", "address": "192.0.2.10", "port": 53, "scheduler": "sh",
-     "scheduler_flags": ["sh-port", "sh-fallback"], "one_packet": true,
-     "real_servers": [
-        {"address": "10.1.0.21", "forwarding": "route"},
-        {"address": "10.1.0.22", "forwarding": "route"}]},
-    {"protocol": "tcp", "address": "2001:db8::10", "port": 443, "scheduler": "mh",
-     "scheduler_flags": ["mh-port"], "persistence_timeout": 60, "persistence_netmask": 64,
-     "real_servers": [{"address": "2001:db8::31", "forwarding": "route", "weight": 7}]},
-    {"fwmark": 42, "family": "ipv4", "scheduler": "rr",
-     "real_servers": [{"address": "10.1.0.41", "forwarding": "route"}]}
-  ]}"#;
-
 /// The kernel table that holds `state` exactly, as the kernel would report it.
 fn kernel_of(state: &DesiredState) -> Vec<TableEntry> {
-    state
-        .services()
-        .map(|svc| TableEntry {
-            service: ServiceEntry {
-                service: kernel_map::service(svc.service()),
-                stats: Stats::default(),
-            },
-            destinations: svc
-                .real_servers()
-                .map(|rs| DestinationEntry {
-                    destination: kernel_map::destination(rs),
-                    active_conns: 0,
-                    inactive_conns: 0,
-                    persistent_conns: 0,
-                    stats: Stats::default(),
-                })
-                .collect(),
-        })
-        .collect()
+    state.services().map(kernel_map::table_entry).collect()
 }
 
 fn kernel_timeouts(state: &DesiredState) -> Timeouts {
@@ -116,8 +64,18 @@ impl Harness {
         plan(&observed, desired, &context, &mut self.drains)
     }
 
+    /// A plan `after` the start, with the kernel's timeouts as desired.
+    fn plan_after(
+        &mut self,
+        table: &[TableEntry],
+        desired: &DesiredState,
+        after: Duration,
+    ) -> Plan {
+        self.plan_at(table, kernel_timeouts(desired), desired, after)
+    }
+
     fn plan(&mut self, table: &[TableEntry], desired: &DesiredState) -> Plan {
-        self.plan_at(table, kernel_timeouts(desired), desired, Duration::ZERO)
+        self.plan_after(table, desired, Duration::ZERO)
     }
 }
 
@@ -135,12 +93,12 @@ fn pair(action: &str, object: &str) -> (String, String) {
 /// Replaces `from` by `to` in the cluster document, checking it occurs.
 fn edited(from: &str, to: &str) -> DesiredState {
     assert!(CLUSTER.contains(from), "{from} is not in the cluster");
-    state(&CLUSTER.replacen(from, to, 1))
+    desired_state(&CLUSTER.replacen(from, to, 1))
 }
 
 #[test]
 fn a_matching_kernel_gives_an_empty_plan() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let table = kernel_of(&desired);
     // Whether or not the agent applied this generation before (a restart).
     for applied in [None, Some(4), Some(5)] {
@@ -155,7 +113,7 @@ fn a_matching_kernel_gives_an_empty_plan() {
 
 #[test]
 fn the_kernel_read_round_trips_to_the_same_kernel_settings() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let observed = Observed::from_table(&kernel_of(&desired), Timeouts::default());
     assert!(observed.foreign.is_empty(), "{:?}", observed.foreign);
     for (seen, wanted) in observed.services().zip(desired.services()) {
@@ -168,7 +126,7 @@ fn the_kernel_read_round_trips_to_the_same_kernel_settings() {
 
 #[test]
 fn an_empty_kernel_is_loaded_without_drift() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let plan = Harness::new(None).plan_at(&[], Timeouts::default(), &desired, Duration::ZERO);
     let commands = plan.commands();
     assert_eq!(commands[0], Command::SetTimeouts(kernel_timeouts(&desired)));
@@ -187,7 +145,7 @@ fn an_empty_kernel_is_loaded_without_drift() {
 
 #[test]
 fn a_weight_change_is_one_destination_edit() {
-    let old = state(CLUSTER);
+    let old = desired_state(CLUSTER);
     let new = edited(r#""weight": 7"#, r#""weight": 9"#);
     let plan = Harness::new(Some(5)).plan(&kernel_of(&old), &new);
     assert_eq!(
@@ -205,7 +163,7 @@ fn a_weight_change_is_one_destination_edit() {
 
 #[test]
 fn a_scheduler_or_flag_change_is_one_service_edit() {
-    let old = state(CLUSTER);
+    let old = desired_state(CLUSTER);
     for new in [
         edited(r#""scheduler": "wrr""#, r#""scheduler": "wlc""#),
         edited(r#"["sh-port", "sh-fallback"]"#, r#"["sh-port"]"#),
@@ -225,7 +183,7 @@ fn a_scheduler_or_flag_change_is_one_service_edit() {
 
 #[test]
 fn labels_and_remembered_weights_do_not_reach_the_kernel() {
-    let old = state(CLUSTER);
+    let old = desired_state(CLUSTER);
     for new in [
         edited(
             r#""description": "front door""#,
@@ -241,7 +199,7 @@ fn labels_and_remembered_weights_do_not_reach_the_kernel() {
 
 #[test]
 fn draining_and_restoring_are_weight_edits() {
-    let old = state(CLUSTER);
+    let old = desired_state(CLUSTER);
     let restored = edited(r#""state": "drained""#, r#""state": "active""#);
     let plan = Harness::new(Some(5)).plan(&kernel_of(&old), &restored);
     let [step] = &plan.steps[..] else {
@@ -257,19 +215,18 @@ fn draining_and_restoring_are_weight_edits() {
 
 #[test]
 fn a_removed_real_server_drains_until_its_connections_are_gone() {
-    let old = state(CLUSTER);
-    let new = state(&CLUSTER.replacen(
-        r#"{"address": "10.1.0.11", "port": 8080, "forwarding": "masq", "weight": 1,
+    let old = desired_state(CLUSTER);
+    let new = edited(
+        r#"{"address": "10.0.0.11", "port": 8080, "forwarding": "masq", "weight": 1,
          "description": "first"},"#,
         "",
-        1,
-    ));
+    );
     assert_ne!(old, new);
     let mut table = kernel_of(&old);
-    with_connections(&mut table, "10.1.0.11", 2);
+    with_connections(&mut table, "10.0.0.11", 2);
     // The removal is new to the agent: it applied generation 4 before.
     let mut h = Harness::new(Some(4));
-    let object = "real server 10.1.0.11:8080 of tcp:192.0.2.10:80";
+    let object = "real server 10.0.0.11:8080 of tcp:192.0.2.10:80";
 
     // First: weight 0, not deleted.
     let plan = h.plan(&table, &new);
@@ -281,19 +238,19 @@ fn a_removed_real_server_drains_until_its_connections_are_gone() {
     );
     for entry in &mut table {
         for dest in &mut entry.destinations {
-            if dest.destination.addr.ip().to_string() == "10.1.0.11" {
+            if dest.destination.addr.ip().to_string() == "10.0.0.11" {
                 dest.destination.weight = 0;
             }
         }
     }
     // While connections remain: nothing, not even drift, at the applied generation.
     h.applied = Some(5);
-    let plan = h.plan_at(&table, kernel_timeouts(&new), &new, Duration::from_secs(10));
+    let plan = h.plan_after(&table, &new, Duration::from_secs(10));
     assert!(plan.is_empty() && plan.drift.is_empty(), "{plan:?}");
     assert_eq!(h.drains.len(), 1);
     // Connections gone: deleted.
-    with_connections(&mut table, "10.1.0.11", 0);
-    let plan = h.plan_at(&table, kernel_timeouts(&new), &new, Duration::from_secs(20));
+    with_connections(&mut table, "10.0.0.11", 0);
+    let plan = h.plan_after(&table, &new, Duration::from_secs(20));
     assert_eq!(actions(&plan), [pair("delete", object)]);
     assert!(plan.drift.is_empty(), "{plan:?}");
     assert!(h.drains.is_empty());
@@ -301,64 +258,57 @@ fn a_removed_real_server_drains_until_its_connections_are_gone() {
 
 #[test]
 fn a_drain_ends_at_the_timeout_even_with_connections() {
-    let old = state(CLUSTER);
-    let new = state(&CLUSTER.replacen(
+    let old = desired_state(CLUSTER);
+    let new = edited(
         r#",
-        {"address": "10.1.0.13", "port": 80, "forwarding": "tunnel", "tunnel_type": "gue",
+        {"address": "10.0.0.13", "port": 80, "forwarding": "tunnel", "tunnel_type": "gue",
          "tunnel_port": 6080, "tunnel_checksum": "csum", "upper_threshold": 100,
          "lower_threshold": 10}"#,
         "",
-        1,
-    ));
+    );
     assert_ne!(old, new);
     let mut table = kernel_of(&old);
-    with_connections(&mut table, "10.1.0.13", 1);
+    with_connections(&mut table, "10.0.0.13", 1);
     let mut h = Harness::new(Some(5));
-    let object = "real server 10.1.0.13:80 of tcp:192.0.2.10:80";
+    let object = "real server 10.0.0.13:80 of tcp:192.0.2.10:80";
     assert_eq!(actions(&h.plan(&table, &new)), [pair("drain", object)]);
-    let before = h.plan_at(
-        &table,
-        kernel_timeouts(&new),
-        &new,
-        TIMEOUT - Duration::from_secs(1),
-    );
+    let before = h.plan_after(&table, &new, TIMEOUT - Duration::from_secs(1));
     assert!(before.is_empty(), "{before:?}");
-    let at = h.plan_at(&table, kernel_timeouts(&new), &new, TIMEOUT);
+    let at = h.plan_after(&table, &new, TIMEOUT);
     assert_eq!(actions(&at), [pair("delete", object)]);
 }
 
 #[test]
 fn a_udp_real_server_goes_at_once() {
-    let old = state(CLUSTER);
-    let new = state(&CLUSTER.replacen(
+    let old = desired_state(CLUSTER);
+    let new = edited(
         r#",
-        {"address": "10.1.0.22", "forwarding": "route"}"#,
+        {"address": "10.0.0.22", "forwarding": "route"}"#,
         "",
-        1,
-    ));
+    );
     assert_ne!(old, new);
     let mut table = kernel_of(&old);
-    with_connections(&mut table, "10.1.0.22", 5);
+    with_connections(&mut table, "10.0.0.22", 5);
     let plan = Harness::new(Some(5)).plan(&table, &new);
     assert_eq!(
         actions(&plan),
         [pair(
             "delete",
-            "real server 10.1.0.22:53 of udp:192.0.2.10:53"
+            "real server 10.0.0.22:53 of udp:192.0.2.10:53"
         )]
     );
 }
 
 #[test]
 fn a_removed_service_drains_all_its_servers_then_goes() {
-    let old = state(CLUSTER);
-    let new = state(
+    let old = desired_state(CLUSTER);
+    let new = desired_state(
         r#"{"generation": 6, "timeouts": {"tcp": 900}, "services": [
             {"fwmark": 42, "family": "ipv4", "scheduler": "rr",
-             "real_servers": [{"address": "10.1.0.41", "forwarding": "route"}]}]}"#,
+             "real_servers": [{"address": "10.0.0.41", "forwarding": "route"}]}]}"#,
     );
     let mut table = kernel_of(&old);
-    with_connections(&mut table, "10.1.0.11", 1);
+    with_connections(&mut table, "10.0.0.11", 1);
     let mut h = Harness::new(Some(5));
     let plan = h.plan(&table, &new);
     // The idle IPv6 service and the UDP one go at once; the busy one drains its two
@@ -366,16 +316,16 @@ fn a_removed_service_drains_all_its_servers_then_goes() {
     assert_eq!(
         actions(&plan),
         [
-            pair("drain", "real server 10.1.0.11:8080 of tcp:192.0.2.10:80"),
-            pair("drain", "real server 10.1.0.13:80 of tcp:192.0.2.10:80"),
+            pair("drain", "real server 10.0.0.11:8080 of tcp:192.0.2.10:80"),
+            pair("drain", "real server 10.0.0.13:80 of tcp:192.0.2.10:80"),
             pair("delete", "service tcp:[2001:db8::10]:443"),
             pair("delete", "service udp:192.0.2.10:53"),
         ]
     );
-    with_connections(&mut table, "10.1.0.11", 0);
+    with_connections(&mut table, "10.0.0.11", 0);
     table.retain(|e| e.service.service.key.to_string().starts_with("tcp 192"));
     table.extend(kernel_of(&new));
-    let plan = h.plan_at(&table, kernel_timeouts(&new), &new, Duration::from_secs(5));
+    let plan = h.plan_after(&table, &new, Duration::from_secs(5));
     assert_eq!(
         actions(&plan),
         [pair("delete", "service tcp:192.0.2.10:80")]
@@ -384,7 +334,7 @@ fn a_removed_service_drains_all_its_servers_then_goes() {
 
 #[test]
 fn generation_zero_keeps_and_reports_what_it_finds() {
-    let found = state(CLUSTER);
+    let found = desired_state(CLUSTER);
     let mut table = kernel_of(&found);
     // Also a service the model cannot read (its scheduler module is gone).
     let mut odd = table[3].clone();
@@ -407,8 +357,8 @@ fn generation_zero_keeps_and_reports_what_it_finds() {
 
 #[test]
 fn a_set_generation_removes_unknown_services() {
-    let found = state(CLUSTER);
-    let desired = state(r#"{"generation": 1, "timeouts": {}, "services": []}"#);
+    let found = desired_state(CLUSTER);
+    let desired = desired_state(r#"{"generation": 1, "timeouts": {}, "services": []}"#);
     let plan = Harness::new(None).plan_at(
         &kernel_of(&found),
         Timeouts::default(),
@@ -425,7 +375,7 @@ fn a_set_generation_removes_unknown_services() {
 
 #[test]
 fn changes_at_the_applied_generation_are_drift() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let mut table = kernel_of(&desired);
     table[1].destinations[0].destination.weight = 3; // the IPv6 service's server, weight 7
     table.remove(3); // ipvsadm -D of the fwmark service
@@ -456,7 +406,7 @@ fn changes_at_the_applied_generation_are_drift() {
                 "weight 3 instead of 7"
             ),
             pair("service fwmark:42:ipv4", "missing"),
-            pair("real server 10.1.0.41:0 of fwmark:42:ipv4", "missing"),
+            pair("real server 10.0.0.41:0 of fwmark:42:ipv4", "missing"),
         ]
     );
     assert_eq!(
@@ -469,7 +419,7 @@ fn changes_at_the_applied_generation_are_drift() {
                 "real server [2001:db8::31]:443 of tcp:[2001:db8::10]:443"
             ),
             pair("add", "service fwmark:42:ipv4"),
-            pair("add", "real server 10.1.0.41:0 of fwmark:42:ipv4"),
+            pair("add", "real server 10.0.0.41:0 of fwmark:42:ipv4"),
         ]
     );
 
@@ -481,7 +431,7 @@ fn changes_at_the_applied_generation_are_drift() {
 
 #[test]
 fn a_flushed_table_is_drift_of_every_service_and_real_server() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     // `ipvsadm -C` after the agent applied generation 5.
     let plan = Harness::new(Some(5)).plan(&[], &desired);
     let missing: Vec<&str> = plan
@@ -498,7 +448,7 @@ fn a_flushed_table_is_drift_of_every_service_and_real_server() {
     assert_eq!(missing, added, "every object added was missing");
     assert_eq!(missing.len(), 4 + 7, "{missing:?}");
     assert!(
-        missing.contains(&"real server 10.1.0.12:8080 of tcp:192.0.2.10:80"),
+        missing.contains(&"real server 10.0.0.12:8080 of tcp:192.0.2.10:80"),
         "{missing:?}"
     );
 }
@@ -520,7 +470,7 @@ fn generation_zero_reports_the_kernel_timeouts_the_cluster_leaves_alone() {
     );
 
     // A timeout the cluster sets (at its creation) is the cluster's: set, not reported.
-    let sets_udp = state(r#"{"generation": 0, "timeouts": {"udp": 30}, "services": []}"#);
+    let sets_udp = desired_state(r#"{"generation": 0, "timeouts": {"udp": 30}, "services": []}"#);
     let plan = Harness::new(None).plan_at(&[], kernel, &sets_udp, Duration::ZERO);
     assert_eq!(actions(&plan), [pair("set", "timeouts")]);
     let found = plan.unmanaged_timeouts.expect("reported at generation 0");
@@ -530,14 +480,15 @@ fn generation_zero_reports_the_kernel_timeouts_the_cluster_leaves_alone() {
     );
 
     // Once the desired state is set, nothing is unmanaged.
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let plan = Harness::new(Some(5)).plan(&kernel_of(&desired), &desired);
     assert_eq!(plan.unmanaged_timeouts, None);
 }
 
 #[test]
 fn unset_timeouts_are_left_as_the_kernel_has_them() {
-    let desired = state(CLUSTER);
+    // Only tcp set; the kernel's tcp_fin and udp are its own.
+    let desired = edited(r#", "udp": 120"#, "");
     let table = kernel_of(&desired);
     let kernel = Timeouts {
         tcp: 900,
@@ -550,7 +501,7 @@ fn unset_timeouts_are_left_as_the_kernel_has_them() {
 
 #[test]
 fn a_key_change_is_a_delete_and_an_add() {
-    let old = state(CLUSTER);
+    let old = desired_state(CLUSTER);
     let new = edited(r#""port": 53"#, r#""port": 5353"#);
     let plan = Harness::new(Some(5)).plan(&kernel_of(&old), &new);
     let commands = plan.commands();
@@ -565,7 +516,7 @@ fn a_key_change_is_a_delete_and_an_add() {
 
 #[test]
 fn a_service_the_model_cannot_read_is_edited_into_shape() {
-    let desired = state(CLUSTER);
+    let desired = desired_state(CLUSTER);
     let mut table = kernel_of(&desired);
     table[3].service.service.scheduler = Scheduler::Other("none".into());
     let plan = Harness::new(Some(5)).plan(&table, &desired);
@@ -580,15 +531,14 @@ fn a_service_the_model_cannot_read_is_edited_into_shape() {
 
 #[test]
 fn a_real_server_back_in_the_desired_state_stops_draining() {
-    let old = state(CLUSTER);
-    let without = state(&CLUSTER.replacen(
-        r#"{"address": "10.1.0.11", "port": 8080, "forwarding": "masq", "weight": 1,
+    let old = desired_state(CLUSTER);
+    let without = edited(
+        r#"{"address": "10.0.0.11", "port": 8080, "forwarding": "masq", "weight": 1,
          "description": "first"},"#,
         "",
-        1,
-    ));
+    );
     let mut table = kernel_of(&old);
-    with_connections(&mut table, "10.1.0.11", 2);
+    with_connections(&mut table, "10.0.0.11", 2);
     let mut h = Harness::new(Some(5));
     assert_eq!(h.plan(&table, &without).steps.len(), 1);
     assert_eq!(h.drains.len(), 1);

@@ -2,8 +2,8 @@
 //! in their real servers (their settings are taken as set, so only destinations are read).
 
 use lvs_agent::touched::Touched;
-use lvs_model::spec::DesiredStateSpec;
 use lvs_model::DesiredState;
+use lvs_testkit::fixtures::desired_state;
 
 fn state(generation: u64, web: &str, dns_weight: u32) -> DesiredState {
     let json = format!(
@@ -14,10 +14,7 @@ fn state(generation: u64, web: &str, dns_weight: u32) -> DesiredState {
               "real_servers": [{{"address": "10.1.0.21", "forwarding": "route",
                                  "weight": {dns_weight}}}]}}]}}"#
     );
-    serde_json::from_str::<DesiredStateSpec>(&json)
-        .expect("a desired-state document")
-        .parse()
-        .expect("a valid desired state")
+    desired_state(&json)
 }
 
 fn names(keys: &std::collections::BTreeSet<lvs_model::ServiceKey>) -> Vec<String> {
@@ -62,13 +59,11 @@ fn a_service_stays_members_only_only_while_every_change_to_it_is() {
 #[test]
 fn added_and_removed_services_are_read_whole() {
     let old = state(1, WRR, 1);
-    let new_spec: DesiredStateSpec = serde_json::from_str(
+    let new = desired_state(
         r#"{"generation": 2, "timeouts": {}, "services": [
             {"protocol": "tcp", "address": "192.0.2.10", "port": 80, "scheduler": "wrr",
              "real_servers": [{"address": "10.1.0.11", "forwarding": "masq"}]}]}"#,
-    )
-    .unwrap();
-    let new = new_spec.parse().unwrap();
+    );
     let touched = Touched::between(&old, &new);
     assert_eq!(names(&touched.services), ["udp:192.0.2.10:53"]);
     assert!(touched.members_only.is_empty());

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 mod common;
 use common::{
-    desired_state, director_tokens, document, expect, sample, stats_report, Lcg, Report, Result,
-    REAL_SERVERS, SERVICES,
+    desired_state, director_tokens, document, expect, sample, seed, stats_report, Lcg, Report,
+    Result, REAL_SERVERS, SERVICES,
 };
 
 /// Directors reporting statistics in the ingestion phase, each for the whole table.
@@ -40,27 +40,8 @@ async fn main() -> Result<()> {
         "seeding {SERVICES} services x {REAL_SERVERS} real servers ({:.1} MB document)",
         bytes.len() as f64 / 1e6
     );
-    expect(
-        client
-            .post(format!("{api}/clusters"))
-            .json(&json!({"name": "bench"}))
-            .send()
-            .await?,
-        201,
-    )
-    .await?;
-    let started = Instant::now();
-    let response = client
-        .put(format!("{api}/clusters/bench/desired-state"))
-        .header("content-type", "application/json")
-        .body(bytes)
-        .send()
-        .await?;
-    expect(response, 200).await?;
-    println!(
-        "initial declarative load: {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    let took = seed(&client, &api, bytes).await?;
+    println!("initial declarative load: {:.2} s", took.as_secs_f64());
 
     let mut report = Report::default();
     let mut rng = Lcg(7);

@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use lvs_server::agents::AgentOptions;
 use lvs_testkit::server::InProcessServer;
-use serde_json::json;
 
 mod common;
 use common::{
-    desired_state, director_tokens, document, expect, sample, stats_report, Lcg, Report, Result,
+    desired_state, director_tokens, document, sample, seed, stats_report, Lcg, Report, Result,
     REAL_SERVERS, SERVICES,
 };
 
@@ -43,23 +42,7 @@ async fn main() -> Result<()> {
     let api = format!("{base}/api/v1");
 
     println!("seeding {SERVICES} services x {REAL_SERVERS} real servers");
-    expect(
-        client
-            .post(format!("{api}/clusters"))
-            .json(&json!({"name": "bench"}))
-            .send()
-            .await?,
-        201,
-    )
-    .await?;
-    let body = serde_json::to_vec(&document())?;
-    let put = client
-        .put(format!("{api}/clusters/bench/desired-state"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await?;
-    expect(put, 200).await?;
+    seed(&client, &api, serde_json::to_vec(&document())?).await?;
     report_stats(&client, &api).await?;
 
     let mut report = Report::default();

@@ -20,6 +20,16 @@ pub fn run(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `ip addr add cidr dev dev`; an IPv6 address without duplicate address detection, so it
+/// is usable at once.
+pub fn add_addr(cidr: &str, dev: &str) {
+    if cidr.contains(':') {
+        run("ip", &["-6", "addr", "add", cidr, "dev", dev, "nodad"]);
+    } else {
+        run("ip", &["addr", "add", cidr, "dev", dev]);
+    }
+}
+
 /// `ipvsadm args..`.
 pub fn ipvsadm(args: &[&str]) -> String {
     run("ipvsadm", args)

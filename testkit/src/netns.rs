@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sched::{setns, unshare, CloneFlags};
 
-use crate::command::{ip_batch, run};
+use crate::command::{add_addr, ip_batch, run};
 
 /// Moves the calling thread into a new network namespace with `lo` up. IPVS tables are per
 /// namespace, so each test gets a director of its own; programs started from this thread
@@ -101,4 +101,33 @@ pub fn veth(a: &Netns, a_name: &str, a_cidr: &str, b: &Netns, b_name: &str, b_ci
             "addr add {b_cidr} dev {b_name}\nlink set {b_name} up\n"
         ));
     });
+}
+
+/// The calling thread's id, which `ip link set DEV netns ID` takes to mean that thread's
+/// namespace.
+pub fn thread_id() -> String {
+    nix::unistd::gettid().to_string()
+}
+
+/// A veth pair from the calling thread's namespace to that of thread `peer` (a
+/// [`thread_id`]): `name` here, up and holding `cidr`; `peer_name` moved there, for that
+/// thread to set up with [`veth_peer_end`].
+pub fn veth_to_thread(name: &str, cidr: &str, peer_name: &str, peer: &str) {
+    run(
+        "ip",
+        &[
+            "link", "add", name, "type", "veth", "peer", "name", peer_name,
+        ],
+    );
+    run("ip", &["link", "set", peer_name, "netns", peer]);
+    add_addr(cidr, name);
+    run("ip", &["link", "set", name, "up"]);
+}
+
+/// The far end `dev` of a [`veth_to_thread`] pair, from its own thread: up, holding `cidr`,
+/// and the default route through `gateway`, the near end.
+pub fn veth_peer_end(dev: &str, cidr: &str, gateway: &str) {
+    run("ip", &["link", "set", dev, "up"]);
+    add_addr(cidr, dev);
+    run("ip", &["route", "add", "default", "via", gateway]);
 }

@@ -3,10 +3,7 @@
 use lvs_model::spec::{Netmask as SpecNetmask, RealServerSpec, ServiceSpec};
 use lvs_model::DesiredService;
 
-use lvs_ipvs::{
-    DestinationEntry, ForwardMethod, Netmask, Scheduler, ServiceEntry, ServiceFlags, Stats,
-    TableEntry, TunnelFlags, TunnelType,
-};
+use lvs_ipvs::{ForwardMethod, Netmask, Scheduler, ServiceFlags, TunnelFlags, TunnelType};
 
 use crate::kernel_map;
 
@@ -81,22 +78,7 @@ fn model_service_to_kernel() {
 #[test]
 fn kernel_table_back_to_model() {
     let desired = desired();
-    let entry = TableEntry {
-        service: ServiceEntry {
-            service: kernel_map::service(desired.service()),
-            stats: Stats::default(),
-        },
-        destinations: desired
-            .real_servers()
-            .map(|rs| DestinationEntry {
-                destination: kernel_map::destination(rs),
-                active_conns: 0,
-                inactive_conns: 0,
-                persistent_conns: 0,
-                stats: Stats::default(),
-            })
-            .collect(),
-    };
+    let entry = kernel_map::table_entry(&desired);
     let observed = kernel_map::observed_service(&entry).unwrap();
     assert_eq!(observed.service(), desired.service());
     // The kernel cannot tell a drained server from one of weight 0: only that differs.

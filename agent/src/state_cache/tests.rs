@@ -1,10 +1,10 @@
-use lvs_model::spec::DesiredStateSpec;
+use lvs_testkit::fixtures::desired_state;
 
 use super::*;
 
 /// One service with one real server at `weight`, at `generation`.
 fn state(generation: u64, weight: u32) -> DesiredState {
-    serde_json::from_str::<DesiredStateSpec>(&format!(
+    desired_state(&format!(
         r#"{{"generation": {generation}, "timeouts": {{"tcp": 900}},
             "services": [{{"protocol": "tcp", "address": "10.0.0.1", "port": 80,
               "scheduler": "wrr", "description": "web",
@@ -13,9 +13,6 @@ fn state(generation: u64, weight: u32) -> DesiredState {
                                {{"address": "10.1.0.2", "forwarding": "masq",
                                 "weight": 1}}]}}]}}"#
     ))
-    .unwrap()
-    .parse()
-    .unwrap()
 }
 
 fn names(dir: &Path) -> Vec<String> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use lvs_agent::{PassResult, Reconciler};
 use lvs_ipvs::{Protocol, ServiceKey};
+use lvs_testkit::{add_addr, thread_id, veth_peer_end, veth_to_thread};
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::{dest_line, director_netns, fresh_netns, reconciler, run, saved, state, DRAIN_TIMEOUT};
@@ -19,19 +20,13 @@ const VIP: &str = "192.0.2.1";
 const FIRST: &str = "203.0.113.2:8080";
 const SECOND: &str = "203.0.113.3:8080";
 
-fn tid() -> String {
-    nix::unistd::gettid().to_string()
-}
-
 /// Answers every connection on both real-server addresses, forever.
 fn real_servers(tid_tx: &Sender<String>, go: &Receiver<()>, ready: &Sender<()>) {
     fresh_netns();
-    tid_tx.send(tid()).unwrap();
+    tid_tx.send(thread_id()).unwrap();
     go.recv().unwrap();
-    run("ip", &["link", "set", "vr0", "up"]);
-    run("ip", &["addr", "add", "203.0.113.2/24", "dev", "vr0"]);
-    run("ip", &["addr", "add", "203.0.113.3/24", "dev", "vr0"]);
-    run("ip", &["route", "add", "default", "via", "203.0.113.1"]);
+    veth_peer_end("vr0", "203.0.113.2/24", "203.0.113.1");
+    add_addr("203.0.113.3/24", "vr0");
     let listener = TcpListener::bind("0.0.0.0:8080").unwrap();
     ready.send(()).unwrap();
     for conn in listener.incoming() {
@@ -56,11 +51,9 @@ enum Order {
 
 fn client(tid_tx: &Sender<String>, go: &Receiver<()>, orders: &Receiver<Order>, done: &Sender<()>) {
     fresh_netns();
-    tid_tx.send(tid()).unwrap();
+    tid_tx.send(thread_id()).unwrap();
     go.recv().unwrap();
-    run("ip", &["link", "set", "vc0", "up"]);
-    run("ip", &["addr", "add", "198.51.100.2/24", "dev", "vc0"]);
-    run("ip", &["route", "add", "default", "via", "198.51.100.1"]);
+    veth_peer_end("vc0", "198.51.100.2/24", "198.51.100.1");
     let vip: SocketAddr = format!("{VIP}:80").parse().unwrap();
     let mut kept: Option<TcpStream> = None;
     for order in orders {
@@ -167,21 +160,9 @@ fn removed_real_servers_and_services_drain_before_they_go() {
     let (done_tx, done) = channel();
     thread::spawn(move || client(&ctid_tx, &cgo, &orders, &done_tx));
     let (rtid, ctid) = (rtid.recv().unwrap(), ctid.recv().unwrap());
-    run(
-        "ip",
-        &["link", "add", "vc", "type", "veth", "peer", "name", "vc0"],
-    );
-    run(
-        "ip",
-        &["link", "add", "vr", "type", "veth", "peer", "name", "vr0"],
-    );
-    run("ip", &["link", "set", "vc0", "netns", &ctid]);
-    run("ip", &["link", "set", "vr0", "netns", &rtid]);
-    run("ip", &["addr", "add", "198.51.100.1/24", "dev", "vc"]);
-    run("ip", &["addr", "add", "203.0.113.1/24", "dev", "vr"]);
-    run("ip", &["link", "set", "vc", "up"]);
-    run("ip", &["link", "set", "vr", "up"]);
-    run("ip", &["addr", "add", &format!("{VIP}/32"), "dev", "d0"]);
+    veth_to_thread("vc", "198.51.100.1/24", "vc0", &ctid);
+    veth_to_thread("vr", "203.0.113.1/24", "vr0", &rtid);
+    add_addr(&format!("{VIP}/32"), "d0");
     run("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
     rgo_tx.send(()).unwrap();
     ready.recv().unwrap();

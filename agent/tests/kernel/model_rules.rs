@@ -294,22 +294,7 @@ fn desired_service() -> impl Strategy<Value = DesiredService> {
         .prop_map(
             |(key, (scheduler, flags), (timeout, netmask), one_packet, sip, servers)| {
                 let udp_or_fwmark = matches!(key.protocol(), None | Some(lvs_model::Protocol::Udp));
-                let mut spec = ServiceSpec::default();
-                match key {
-                    lvs_model::ServiceKey::Address {
-                        protocol,
-                        address,
-                        port,
-                    } => {
-                        spec.protocol = Some(protocol.to_string());
-                        spec.address = Some(address.to_string());
-                        spec.port = Some(i64::from(port.get()));
-                    }
-                    lvs_model::ServiceKey::Fwmark { fwmark, family } => {
-                        spec.fwmark = Some(i64::from(fwmark.get()));
-                        spec.family = Some(family.to_string());
-                    }
-                }
+                let mut spec = ServiceSpec::from(&key);
                 spec.scheduler = Some(scheduler);
                 spec.scheduler_flags = flags;
                 spec.persistence_timeout = timeout;

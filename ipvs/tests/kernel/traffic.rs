@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use lvs_ipvs::{
     Destination, DestinationEntry, ForwardMethod, Ipvs, Protocol, Scheduler, Service, ServiceKey,
 };
+use lvs_testkit::{add_addr, thread_id, veth_peer_end, veth_to_thread};
 
 use crate::{director, fresh_netns, ipvsadm, run};
 
@@ -75,31 +76,11 @@ impl Plan {
     }
 }
 
-/// `ip addr add cidr dev dev`, without duplicate address detection for IPv6 so the address
-/// is usable at once.
-fn add_addr(cidr: &str, dev: &str) {
-    if cidr.contains(':') {
-        run("ip", &["-6", "addr", "add", cidr, "dev", dev, "nodad"]);
-    } else {
-        run("ip", &["addr", "add", cidr, "dev", dev]);
-    }
-}
-
-/// The thread id, which `ip link set .. netns` takes to mean that thread's namespace.
-fn tid() -> String {
-    nix::unistd::gettid().to_string()
-}
-
 fn real_server(plan: Plan, tid_tx: &Sender<String>, go: &Receiver<()>, ready: &Sender<()>) {
     fresh_netns();
-    tid_tx.send(tid()).unwrap();
+    tid_tx.send(thread_id()).unwrap();
     go.recv().unwrap();
-    run("ip", &["link", "set", "vr0", "up"]);
-    add_addr(plan.real_cidr, "vr0");
-    run(
-        "ip",
-        &["route", "add", "default", "via", plan.director_real],
-    );
+    veth_peer_end("vr0", plan.real_cidr, plan.director_real);
     let listener = TcpListener::bind(plan.real_addr()).unwrap();
     ready.send(()).unwrap();
     for _ in 0..CONNECTIONS {
@@ -123,14 +104,9 @@ fn client(
     close: &Receiver<()>,
 ) {
     fresh_netns();
-    tid_tx.send(tid()).unwrap();
+    tid_tx.send(thread_id()).unwrap();
     go.recv().unwrap();
-    run("ip", &["link", "set", "vc0", "up"]);
-    add_addr(plan.client_cidr, "vc0");
-    run(
-        "ip",
-        &["route", "add", "default", "via", plan.director_client],
-    );
+    veth_peer_end("vc0", plan.client_cidr, plan.director_client);
     let vip = plan.vip_port();
     let mut kept = None;
     for i in 0..CONNECTIONS {
@@ -211,20 +187,8 @@ fn nat_traffic(plan: Plan) {
     let client = thread::spawn(move || client(plan, &ctid_tx, &cgo, &open_tx, &close));
     let (rtid, ctid) = (rtid.recv().unwrap(), ctid.recv().unwrap());
 
-    run(
-        "ip",
-        &["link", "add", "vc", "type", "veth", "peer", "name", "vc0"],
-    );
-    run(
-        "ip",
-        &["link", "add", "vr", "type", "veth", "peer", "name", "vr0"],
-    );
-    run("ip", &["link", "set", "vc0", "netns", &ctid]);
-    run("ip", &["link", "set", "vr0", "netns", &rtid]);
-    add_addr(plan.director_client_cidr, "vc");
-    add_addr(plan.director_real_cidr, "vr");
-    run("ip", &["link", "set", "vc", "up"]);
-    run("ip", &["link", "set", "vr", "up"]);
+    veth_to_thread("vc", plan.director_client_cidr, "vc0", &ctid);
+    veth_to_thread("vr", plan.director_real_cidr, "vr0", &rtid);
     add_addr(plan.vip_cidr, "d0");
     run("sysctl", &["-q", "-w", plan.forwarding_sysctl]);
 

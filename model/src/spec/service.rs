@@ -381,10 +381,11 @@ impl Netmask {
     }
 }
 
-impl From<&VirtualService> for ServiceSpec {
-    fn from(service: &VirtualService) -> Self {
+/// The key fields of `key`, in canonical form; every setting left at its default.
+impl From<&ServiceKey> for ServiceSpec {
+    fn from(key: &ServiceKey) -> Self {
         let mut spec = ServiceSpec::default();
-        match *service.key() {
+        match *key {
             ServiceKey::Address {
                 protocol,
                 address,
@@ -399,6 +400,13 @@ impl From<&VirtualService> for ServiceSpec {
                 spec.family = Some(family.to_string());
             }
         }
+        spec
+    }
+}
+
+impl From<&VirtualService> for ServiceSpec {
+    fn from(service: &VirtualService) -> Self {
+        let spec = ServiceSpec::from(service.key());
         let family = service.key().family();
         ServiceSpec {
             scheduler: Some(service.scheduler().name().to_string()),

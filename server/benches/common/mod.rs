@@ -1,5 +1,5 @@
-//! What the server's benchmarks share: the 10,000 x 10 cluster document, directors with
-//! agent tokens and their statistics reports, timing of sequential requests, and the report
+//! What the server's benchmarks share: the 10,000 x 10 cluster document and the cluster
+//! seeded with it, directors with agent tokens and their statistics reports, timing of sequential requests, and the report
 //! of figures against goals.
 
 #![allow(dead_code)] // Each benchmark uses its own part of this module.
@@ -112,6 +112,29 @@ impl Lcg {
             .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
+}
+
+/// Creates the cluster `bench` and PUTs `document`, serialized, as its desired state;
+/// returns how long the PUT took.
+pub async fn seed(client: &reqwest::Client, api: &str, document: Vec<u8>) -> Result<Duration> {
+    expect(
+        client
+            .post(format!("{api}/clusters"))
+            .json(&json!({"name": "bench"}))
+            .send()
+            .await?,
+        201,
+    )
+    .await?;
+    let started = Instant::now();
+    let response = client
+        .put(format!("{api}/clusters/bench/desired-state"))
+        .header("content-type", "application/json")
+        .body(document)
+        .send()
+        .await?;
+    expect(response, 200).await?;
+    Ok(started.elapsed())
 }
 
 /// The cluster `bench`'s desired state, as GET shows it.

@@ -16,12 +16,6 @@ fn changes_poll(after: u64, timeout: u64) -> String {
     format!("{AGENT_DESIRED_STATE}?after={after}&changes=true&timeout={timeout}")
 }
 
-/// The director `lb1` of `cluster` and its agent token.
-async fn agent(app: &TestApp, cluster: &str) -> String {
-    app.create_director(cluster, "lb1").await;
-    app.create_token(cluster, "lb1").await
-}
-
 #[track_caller]
 fn parse_document(resp: &Resp) -> DesiredState {
     assert_eq!(resp.content_type, "application/json", "{}", resp.text);
@@ -109,7 +103,7 @@ async fn real_server_id(app: &TestApp, service: i64, address: &str) -> i64 {
 async fn changes_since_any_generation_rebuild_the_document_after_every_kind_of_edit() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let mut history = History {
         app: &app,
         documents: vec![agent_document(&app, &token).await],
@@ -121,9 +115,7 @@ async fn changes_since_any_generation_rebuild_the_document_after_every_kind_of_e
     let mut web = tcp_service(80);
     web["real_servers"] = json!([masq_server(1, 80), masq_server(2, 80)]);
     report["unmanaged_services"] = json!([web, {"fwmark": 42, "family": "ipv4"}]);
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
     let import = "/api/v1/clusters/web/import?from_director=lb1";
     app.post_empty(import, None).await.expect(200);
     history.edited("import").await;
@@ -144,14 +136,11 @@ async fn changes_since_any_generation_rebuild_the_document_after_every_kind_of_e
     history.edited("add a real server").await;
 
     let third = real_server_path("web", web, real_server_id(&app, web, "10.1.0.3").await);
-    app.patch(&third, &json!({"weight": 7}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&third, &json!({"weight": 7})).await;
     history.edited("patch a weight").await;
 
-    app.patch(&service_path("web", web), &json!({"scheduler": "rr"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&service_path("web", web), &json!({"scheduler": "rr"}))
+        .await;
     history.edited("patch the scheduler").await;
 
     let settings = json!({"protocol": "tcp", "address": "10.0.0.1", "port": 443,
@@ -162,9 +151,7 @@ async fn changes_since_any_generation_rebuild_the_document_after_every_kind_of_e
     history.edited("replace a service's settings").await;
 
     let timeouts = json!({"timeouts": {"tcp": 900, "udp": 60}});
-    app.patch(&cluster_path("web"), &timeouts, None)
-        .await
-        .expect(200);
+    app.patch_ok(&cluster_path("web"), &timeouts).await;
     history.edited("change the timeouts").await;
 
     for action in ["drain", "restore"] {
@@ -174,14 +161,11 @@ async fn changes_since_any_generation_rebuild_the_document_after_every_kind_of_e
         history.edited(action).await;
     }
 
-    app.patch(&third, &json!({"address": "10.1.0.4"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&third, &json!({"address": "10.1.0.4"})).await;
     history.edited("move a real server").await;
 
-    app.patch(&service_path("web", web), &json!({"port": 8080}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&service_path("web", web), &json!({"port": 8080}))
+        .await;
     history.edited("move a service").await;
 
     let second = real_server_path("web", web, real_server_id(&app, web, "10.1.0.2").await);
@@ -245,19 +229,14 @@ fn big_document() -> Value {
 async fn a_truncated_diff_in_between_answers_the_whole_document() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     app.put(&desired_state("web"), &big_document(), None)
         .await
         .expect(200);
     let changes = app.get("/api/v1/clusters/web/changes/2").await;
     assert_eq!(changes.expect(200)["truncated"], true);
-    app.patch(
-        &service_path("web", service),
-        &json!({"scheduler": "rr"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&service_path("web", service), &json!({"scheduler": "rr"}))
+        .await;
     let whole = agent_document(&app, &token).await;
     assert_eq!(whole.generation, 3);
 
@@ -275,12 +254,10 @@ async fn a_truncated_diff_in_between_answers_the_whole_document() {
 async fn a_missing_or_unreadable_diff_answers_the_whole_document() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     for scheduler in ["rr", "lc", "sh", "wlc"] {
         let body = json!({"scheduler": scheduler});
-        app.patch(&service_path("web", service), &body, None)
-            .await
-            .expect(200);
+        app.patch_ok(&service_path("web", service), &body).await;
     }
     // As on a database older than the change history, and one edited behind its back.
     let db = lvs_server::db::Db::open(&app.database_url())
@@ -306,13 +283,8 @@ async fn a_missing_or_unreadable_diff_answers_the_whole_document() {
         resp.expect(200);
         assert_eq!(parse_document(&resp), whole, "after {after}");
     }
-    app.patch(
-        &service_path("web", service),
-        &json!({"scheduler": "rr"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&service_path("web", service), &json!({"scheduler": "rr"}))
+        .await;
     let resp = app.agent_get(&changes_poll(5, 0), &token).await;
     let diffs = parse_changes(&resp, 5, 6);
     assert_eq!(applied(&whole, &diffs), agent_document(&app, &token).await);
@@ -322,12 +294,10 @@ async fn a_missing_or_unreadable_diff_answers_the_whole_document() {
 async fn changes_span_at_most_a_hundred_generations() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let server = real_server_path("web", service, 1);
     for weight in 2..=101 {
-        app.patch(&server, &json!({"weight": weight}), None)
-            .await
-            .expect(200);
+        app.patch_ok(&server, &json!({"weight": weight})).await;
     }
     let whole = agent_document(&app, &token).await;
     assert_eq!(whole.generation, 101);
@@ -344,14 +314,9 @@ async fn changes_span_at_most_a_hundred_generations() {
 async fn without_changes_or_after_the_answer_is_the_whole_document() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
-    app.patch(
-        &service_path("web", service),
-        &json!({"scheduler": "rr"}),
-        None,
-    )
-    .await
-    .expect(200);
+    let token = app.create_agent("web", "lb1").await;
+    app.patch_ok(&service_path("web", service), &json!({"scheduler": "rr"}))
+        .await;
     let whole = agent_document(&app, &token).await;
 
     for query in [
@@ -380,7 +345,7 @@ async fn without_changes_or_after_the_answer_is_the_whole_document() {
 async fn an_agent_ahead_of_the_server_gets_the_whole_document_at_once() {
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let whole = agent_document(&app, &token).await;
     assert_eq!(whole.generation, 1);
 
@@ -402,8 +367,7 @@ async fn a_commit_wakes_changes_polls_with_the_same_changes() {
     let service = cluster_with_service(&app, "web").await;
     let mut tokens = Vec::new();
     for name in ["lb1", "lb2", "lb3"] {
-        app.create_director("web", name).await;
-        tokens.push(app.create_token("web", name).await);
+        tokens.push(app.create_agent("web", name).await);
     }
     let before = agent_document(&app, &tokens[0]).await;
 
@@ -419,13 +383,8 @@ async fn a_commit_wakes_changes_polls_with_the_same_changes() {
     assert!(waiters.iter().all(|w| !w.is_finished()), "they wait");
 
     let started = Instant::now();
-    app.patch(
-        &real_server_path("web", service, 1),
-        &json!({"weight": 5}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, 1), &json!({"weight": 5}))
+        .await;
     let after = agent_document(&app, &tokens[0]).await;
     let mut bodies = Vec::new();
     let mut woken = Vec::new();
@@ -453,21 +412,19 @@ async fn a_commit_wakes_changes_polls_with_the_same_changes() {
 async fn a_recreated_cluster_is_sent_its_own_changes() {
     let app = TestApp::spawn().await;
     let old = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
-    app.patch(&service_path("web", old), &json!({"scheduler": "rr"}), None)
-        .await
-        .expect(200);
+    let token = app.create_agent("web", "lb1").await;
+    app.patch_ok(&service_path("web", old), &json!({"scheduler": "rr"}))
+        .await;
     parse_changes(&app.agent_get(&changes_poll(1, 0), &token).await, 1, 2);
 
     // The same name, very likely the same id, and the same generations.
     let force = format!("{}?force=true", cluster_path("web"));
     app.delete(&force, None).await.expect(204);
     let new = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let before = agent_document(&app, &token).await;
-    app.patch(&service_path("web", new), &json!({"scheduler": "lc"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&service_path("web", new), &json!({"scheduler": "lc"}))
+        .await;
     let resp = app.agent_get(&changes_poll(1, 0), &token).await;
     let diffs = parse_changes(&resp, 1, 2);
     assert_eq!(applied(&before, &diffs), agent_document(&app, &token).await);
@@ -477,7 +434,7 @@ async fn a_recreated_cluster_is_sent_its_own_changes() {
 async fn polls_after_an_announced_commit_tell_behind_current_and_ahead_apart() {
     let app = Arc::new(TestApp::spawn().await);
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let before = agent_document(&app, &token).await;
     // A waiting poll makes the server keep the cluster's announcements.
     let waiter = {
@@ -485,13 +442,8 @@ async fn polls_after_an_announced_commit_tell_behind_current_and_ahead_apart() {
         tokio::spawn(async move { app.agent_get(&changes_poll(1, 30), &token).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.patch(
-        &service_path("web", service),
-        &json!({"scheduler": "rr"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&service_path("web", service), &json!({"scheduler": "rr"}))
+        .await;
     let after = agent_document(&app, &token).await;
     let woken = waiter.await.expect("the poll task");
     assert_eq!(applied(&before, &parse_changes(&woken, 1, 2)), after);

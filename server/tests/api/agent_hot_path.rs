@@ -32,13 +32,10 @@ async fn a_token_is_refused_by_the_very_next_request_once_revoked_replaced_or_de
     ] {
         let cluster = format!("{removal:?}").to_lowercase();
         app.create_cluster(&cluster).await;
-        app.create_director(&cluster, "lb1").await;
-        let token = app.create_token(&cluster, "lb1").await;
+        let token = app.create_agent(&cluster, "lb1").await;
         // Used just before, so its owner is cached.
         app.agent_get(AGENT_DESIRED_STATE, &token).await.expect(200);
-        app.agent_post(AGENT_REPORT, &token, &apply_report(0, &[]))
-            .await
-            .expect(204);
+        app.agent_report(&token, &apply_report(0, &[])).await;
 
         // Other requests with the token go on throughout, so some lookups race the
         // invalidation; none sent after the call returned may get in.
@@ -117,8 +114,7 @@ async fn a_token_is_refused_by_the_very_next_request_once_revoked_replaced_or_de
         }
         if matches!(removal, Removal::DeleteDirector) {
             // A director of the same name is another director: the old token stays refused.
-            app.create_director(&cluster, "lb1").await;
-            let new = app.create_token(&cluster, "lb1").await;
+            let new = app.create_agent(&cluster, "lb1").await;
             app.agent_get(AGENT_DESIRED_STATE, &new).await.expect(200);
             app.agent_get(AGENT_DESIRED_STATE, &token)
                 .await
@@ -157,8 +153,7 @@ async fn reports_sent_at_once_by_many_directors_are_all_stored_in_order() {
     app.create_cluster("web").await;
     let mut tokens = Vec::new();
     for i in 0..20 {
-        app.create_director("web", &format!("lb{i}")).await;
-        tokens.push(app.create_token("web", &format!("lb{i}")).await);
+        tokens.push(app.create_agent("web", &format!("lb{i}")).await);
     }
     // Every director sends three reports, each right after the last one was answered, all
     // directors at once: their reports share transactions.
@@ -171,9 +166,7 @@ async fn reports_sent_at_once_by_many_directors_are_all_stored_in_order() {
                 for generation in 1..=3 {
                     let object = format!("service tcp:10.0.{i}.{generation}:80");
                     let report = drift_report(generation, &[object]);
-                    app.agent_post(AGENT_REPORT, &token, &report)
-                        .await
-                        .expect(204);
+                    app.agent_report(&token, &report).await;
                 }
             })
         })
@@ -197,16 +190,13 @@ async fn reports_sent_at_once_by_many_directors_are_all_stored_in_order() {
 async fn one_directors_reports_in_quick_succession_keep_their_drift_newest_first() {
     let app = Arc::new(TestApp::spawn().await);
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let drift = |name: &str| vec![format!("service tcp:10.0.0.1:{name}")];
 
-    app.agent_post(AGENT_REPORT, &token, &drift_report(1, &drift("1")))
-        .await
-        .expect(204);
-    app.agent_post(AGENT_REPORT, &token, &drift_report(2, &drift("2")))
-        .await
-        .expect(204);
+    app.agent_report(&token, &drift_report(1, &drift("1")))
+        .await;
+    app.agent_report(&token, &drift_report(2, &drift("2")))
+        .await;
     let two = status(&app, "lb1").await;
     assert_eq!(
         drift_objects(&two),
@@ -216,9 +206,7 @@ async fn one_directors_reports_in_quick_succession_keep_their_drift_newest_first
 
     // A report without drift (here with an error) keeps the drift as it is.
     let failed = apply_report(2, &["real server 10.1.0.1:80 of tcp:10.0.0.1:80"]);
-    app.agent_post(AGENT_REPORT, &token, &failed)
-        .await
-        .expect(204);
+    app.agent_report(&token, &failed).await;
     let kept = status(&app, "lb1").await;
     assert_eq!(drift_objects(&kept), drift_objects(&two));
     assert_eq!(kept["sync"], "error");
@@ -229,9 +217,7 @@ async fn one_directors_reports_in_quick_succession_keep_their_drift_newest_first
         let (app, token) = (app.clone(), token.clone());
         tokio::spawn(async move {
             let report = drift_report(generation, &drift(name));
-            app.agent_post(AGENT_REPORT, &token, &report)
-                .await
-                .expect(204);
+            app.agent_report(&token, &report).await;
         })
     };
     let (a, b) = (concurrent(3, "3a"), concurrent(3, "3b"));
@@ -250,12 +236,8 @@ async fn one_directors_reports_in_quick_succession_keep_their_drift_newest_first
             .collect()
     };
     let (first, second) = (many(1), many(2));
-    app.agent_post(AGENT_REPORT, &token, &drift_report(4, &first))
-        .await
-        .expect(204);
-    app.agent_post(AGENT_REPORT, &token, &drift_report(5, &second))
-        .await
-        .expect(204);
+    app.agent_report(&token, &drift_report(4, &first)).await;
+    app.agent_report(&token, &drift_report(5, &second)).await;
     // The newest report's first 49, and a last entry that counts the 11 it left out.
     let kept = drift_objects(&status(&app, "lb1").await);
     assert_eq!(kept[..49], second[..49]);
@@ -270,8 +252,7 @@ fn poll(after: u64, timeout: u64) -> String {
 async fn a_poll_woken_by_several_commits_answers_a_committed_generation() {
     let app = Arc::new(TestApp::spawn().await);
     let service = cluster_with_service(&app, "web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
 
     let waiters: Vec<_> = (0..5)
         .map(|_| {
@@ -282,9 +263,7 @@ async fn a_poll_woken_by_several_commits_answers_a_committed_generation() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     for weight in 2..=6 {
         let path = real_server_path("web", service, 1);
-        app.patch(&path, &json!({"weight": weight}), None)
-            .await
-            .expect(200);
+        app.patch_ok(&path, &json!({"weight": weight})).await;
     }
     for waiter in waiters {
         let resp = waiter.await.expect("the poll");

@@ -10,16 +10,11 @@ fn poll(after: u64, timeout: u64) -> String {
     format!("{AGENT_DESIRED_STATE}?after={after}&timeout={timeout}")
 }
 
-async fn agent(app: &TestApp, cluster: &str) -> String {
-    app.create_director(cluster, "lb1").await;
-    app.create_token(cluster, "lb1").await
-}
-
 #[tokio::test]
 async fn answers_at_once_with_the_same_document_as_the_api_when_behind() {
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let (document, etag) = app.desired_state("web").await;
     assert_eq!(etag, "\"gen-1\"");
 
@@ -33,7 +28,7 @@ async fn answers_at_once_with_the_same_document_as_the_api_when_behind() {
     }
     // A cluster never set (generation 0) answers at once without `after` too.
     app.create_cluster("empty").await;
-    let empty = agent(&app, "empty").await;
+    let empty = app.create_agent("empty", "lb1").await;
     let resp = app.agent_get(AGENT_DESIRED_STATE, &empty).await;
     assert_eq!(resp.expect(200)["generation"], 0);
     assert_eq!(resp.body["services"], json!([]));
@@ -43,7 +38,7 @@ async fn answers_at_once_with_the_same_document_as_the_api_when_behind() {
 async fn answers_204_when_nothing_changes_within_the_timeout() {
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let started = Instant::now();
     let resp = app.agent_get(&poll(1, 1), &token).await;
     assert_eq!(resp.status, 204, "{}", resp.text);
@@ -75,10 +70,9 @@ async fn a_commit_wakes_every_waiting_agent_at_once() {
     app.create_cluster("other").await;
     let mut tokens = Vec::new();
     for name in ["lb1", "lb2", "lb3"] {
-        app.create_director("web", name).await;
-        tokens.push(app.create_token("web", name).await);
+        tokens.push(app.create_agent("web", name).await);
     }
-    let other = agent(&app, "other").await;
+    let other = app.create_agent("other", "lb1").await;
 
     let app = std::sync::Arc::new(app);
     let waiters: Vec<_> = tokens
@@ -99,13 +93,8 @@ async fn a_commit_wakes_every_waiting_agent_at_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(waiters.iter().all(|w| !w.is_finished()));
 
-    app.patch(
-        &real_server_path("web", service, 1),
-        &json!({"weight": 5}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, 1), &json!({"weight": 5}))
+        .await;
     let committed = Instant::now();
     for waiter in waiters {
         let (resp, answered) = waiter.await.expect("the poll task");
@@ -131,7 +120,7 @@ async fn a_commit_wakes_every_waiting_agent_at_once() {
 async fn every_write_path_wakes_the_agents() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     let service = cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
 
     let mut generation = app.generation("web").await;
     for step in 0..9 {
@@ -149,11 +138,11 @@ async fn every_write_path_wakes_the_agents() {
                     .expect(200)
                     .clone(),
             ),
-            2 => drop(app.patch(&service_path("web", service), &json!({"scheduler": "lc"}), None).await.expect(200).clone()),
+            2 => drop(app.patch_ok(&service_path("web", service), &json!({"scheduler": "lc"})).await),
             3 => drop(app.create_real_server("web", service, &masq_server(3, 80)).await),
             4 => drop(app.post_empty(&format!("{}/drain", real_server_path("web", service, 1)), None).await.expect(200).clone()),
             5 => drop(app.delete(&real_server_path("web", service, 2), None).await.expect(204).clone()),
-            6 => drop(app.patch(&cluster_path("web"), &json!({"timeouts": {"tcp": 900}}), None).await.expect(200).clone()),
+            6 => drop(app.patch_ok(&cluster_path("web"), &json!({"timeouts": {"tcp": 900}})).await),
             7 => {
                 let (mut document, _) = app.desired_state("web").await;
                 document["services"].as_array_mut().expect("services").pop();
@@ -175,7 +164,7 @@ async fn every_write_path_wakes_the_agents() {
 async fn a_rolled_back_write_wakes_nobody() {
     let app = std::sync::Arc::new(TestApp::spawn().await);
     cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let waiter = {
         let (app, token) = (app.clone(), token.clone());
         tokio::spawn(async move { app.agent_get(&poll(1, 1), &token).await })
@@ -192,7 +181,7 @@ async fn a_rolled_back_write_wakes_nobody() {
 async fn shutting_down_ends_waiting_polls() {
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    let token = agent(&app, "web").await;
+    let token = app.create_agent("web", "lb1").await;
     let request = app
         .client
         .get(app.url(&poll(1, 120)))

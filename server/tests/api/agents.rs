@@ -54,8 +54,7 @@ async fn a_token_is_shown_once_stored_hashed_and_marked_on_the_director() {
 async fn agent_requests_without_a_valid_token_are_401() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
 
     let missing = app.get(AGENT_DESIRED_STATE).await;
     let problem = missing.problem(401, "unauthorized");
@@ -101,8 +100,7 @@ async fn agent_requests_without_a_valid_token_are_401() {
 async fn rotation_and_revocation_invalidate_the_old_token() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let first = app.create_token("web", "lb1").await;
+    let first = app.create_agent("web", "lb1").await;
     app.agent_get(AGENT_DESIRED_STATE, &first).await.expect(200);
 
     let second = app.create_token("web", "lb1").await;
@@ -186,9 +184,7 @@ async fn a_token_reads_only_its_own_cluster_and_reports_only_as_its_director() {
     .expect(200);
 
     // A report lands on the token's director only.
-    app.agent_post(AGENT_REPORT, &web_lb1, &apply_report(1, &[]))
-        .await
-        .expect(204);
+    app.agent_report(&web_lb1, &apply_report(1, &[])).await;
     let lb1 = app
         .get(&director_path("web", "lb1"))
         .await
@@ -216,8 +212,7 @@ async fn a_token_reads_only_its_own_cluster_and_reports_only_as_its_director() {
 async fn reports_drive_the_sync_state_errors_drift_and_versions() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     assert_eq!(status(&app).await["sync"], "never_seen");
 
     // Seen (a long-poll) but not reported yet.
@@ -229,9 +224,7 @@ async fn reports_drive_the_sync_state_errors_drift_and_versions() {
 
     let mut report = apply_report(1, &[]);
     report["drift_repaired"] = json!([{"object": "service tcp:10.0.0.1:80", "found": "missing"}]);
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
     let synced = status(&app).await;
     assert_eq!(synced["sync"], "in_sync", "{synced}");
     assert_eq!(synced["applied_generation"], 1);
@@ -246,19 +239,12 @@ async fn reports_drive_the_sync_state_errors_drift_and_versions() {
     assert!(synced["drift_repaired"][0]["repaired_at"].is_string());
 
     // A change makes it behind until the next report.
-    app.patch(
-        &real_server_path("web", service, 1),
-        &json!({"weight": 7}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, 1), &json!({"weight": 7}))
+        .await;
     assert_eq!(status(&app).await["sync"], "behind");
 
     let failed = apply_report(2, &["real server 10.1.0.1:80 of tcp:10.0.0.1:80"]);
-    app.agent_post(AGENT_REPORT, &token, &failed)
-        .await
-        .expect(204);
+    app.agent_report(&token, &failed).await;
     let error = status(&app).await;
     assert_eq!(error["sync"], "error");
     assert_eq!(error["applied_generation"], 2);
@@ -275,9 +261,7 @@ async fn reports_drive_the_sync_state_errors_drift_and_versions() {
 
     let mut fixed = apply_report(2, &[]);
     fixed["drift_repaired"] = json!([{"object": "timeouts", "found": "tcp 60 instead of 900"}]);
-    app.agent_post(AGENT_REPORT, &token, &fixed)
-        .await
-        .expect(204);
+    app.agent_report(&token, &fixed).await;
     let ok = status(&app).await;
     assert_eq!(ok["sync"], "in_sync");
     // The last errors stay visible after a later success.
@@ -316,16 +300,13 @@ async fn status(app: &TestApp) -> serde_json::Value {
 async fn drift_history_is_bounded() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     for round in 0..3 {
         let mut report = apply_report(0, &[]);
         report["drift_repaired"] = (0..30)
             .map(|i| json!({"object": format!("service tcp:10.0.0.{round}:{}", i + 1), "found": "missing"}))
             .collect();
-        app.agent_post(AGENT_REPORT, &token, &report)
-            .await
-            .expect(204);
+        app.agent_report(&token, &report).await;
     }
     let status = app.get(&director_path("web", "lb1")).await.expect(200)["status"].clone();
     let drift = status["drift_repaired"].as_array().expect("drift");
@@ -337,8 +318,7 @@ async fn drift_history_is_bounded() {
 async fn a_report_with_more_drift_than_is_kept_says_how_many_it_left_out() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     // A flushed table of 6 services with 10 real servers each, repaired in one pass.
     let mut report = apply_report(0, &[]);
     report["drift_repaired"] = (1..=6)
@@ -353,9 +333,7 @@ async fn a_report_with_more_drift_than_is_kept_says_how_many_it_left_out() {
             .chain(servers)
         })
         .collect();
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
     let status = status(&app).await;
     let drift = status["drift_repaired"].as_array().expect("drift");
     assert_eq!(drift.len(), 50);
@@ -383,8 +361,7 @@ async fn a_director_goes_offline_when_its_agent_stops_calling() {
     })
     .await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let before = app.get(&director_path("web", "lb1")).await;
     assert_eq!(before.expect(200)["status"]["online"], false);
 
@@ -426,19 +403,11 @@ async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
     })
     .await;
     let service = cluster_with_service(&app, "web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
-    app.agent_post(AGENT_REPORT, &token, &apply_report(1, &[]))
-        .await
-        .expect(204);
+    let token = app.create_agent("web", "lb1").await;
+    app.agent_report(&token, &apply_report(1, &[])).await;
     let reported = status(&app).await;
-    app.patch(
-        &real_server_path("web", service, 1),
-        &json!({"weight": 7}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, 1), &json!({"weight": 7}))
+        .await;
     assert_eq!(status(&app).await["sync"], "behind");
     // Timestamps are milliseconds; a report and a poll in the same one count the report.
     let tick = || tokio::time::sleep(Duration::from_millis(5));
@@ -458,9 +427,7 @@ async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
     // A later report wins over the poll, and a later poll over the report.
     tick().await;
     let failed = apply_report(2, &["real server 10.1.0.1:80 of tcp:10.0.0.1:80"]);
-    app.agent_post(AGENT_REPORT, &token, &failed)
-        .await
-        .expect(204);
+    app.agent_report(&token, &failed).await;
     assert_eq!(status(&app).await["sync"], "error");
     tick().await;
     app.agent_get(&poll("2"), &token).await.expect(200);
@@ -490,11 +457,8 @@ async fn a_graceful_shutdown_persists_the_last_heartbeats_and_applied_generation
     // The background task would persist them only after 10 s.
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
-    app.agent_post(AGENT_REPORT, &token, &apply_report(0, &[]))
-        .await
-        .expect(204);
+    let token = app.create_agent("web", "lb1").await;
+    app.agent_report(&token, &apply_report(0, &[])).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     app.agent_get(&format!("{AGENT_DESIRED_STATE}?applied=1"), &token)
         .await

@@ -99,7 +99,7 @@ async fn every_service_and_real_server_edit_records_one_change() {
     let web = service_path("web", service);
     let change = expect_one_change(&app, "web", "api", async {
         let body = json!({"scheduler": "rr"});
-        app.patch(&web, &body, None).await.expect(200);
+        app.patch_ok(&web, &body).await;
     })
     .await;
     let entry = &change["diff"]["services"][0];
@@ -111,7 +111,7 @@ async fn every_service_and_real_server_edit_records_one_change() {
     // A new key is another service to the kernel: removed and added, real servers and all.
     let change = expect_one_change(&app, "web", "api", async {
         let body = json!({"port": 8080});
-        app.patch(&web, &body, None).await.expect(200);
+        app.patch_ok(&web, &body).await;
     })
     .await;
     let summary = &change["summary"];
@@ -136,7 +136,7 @@ async fn every_service_and_real_server_edit_records_one_change() {
 
     let change = expect_one_change(&app, "web", "api", async {
         let body = json!({"weight": 7});
-        app.patch(&path, &body, None).await.expect(200);
+        app.patch_ok(&path, &body).await;
     })
     .await;
     let entry = &change["diff"]["services"][0]["real_servers"][0];
@@ -159,7 +159,7 @@ async fn every_service_and_real_server_edit_records_one_change() {
     // A new address is another real server.
     let change = expect_one_change(&app, "web", "api", async {
         let body = json!({"address": "10.1.0.4"});
-        app.patch(&path, &body, None).await.expect(200);
+        app.patch_ok(&path, &body).await;
     })
     .await;
     let summary = &change["summary"];
@@ -209,9 +209,7 @@ async fn cluster_timeouts_declarative_applies_and_imports_record_one_change() {
 
     let change = expect_one_change(&app, "web", "api", async {
         let body = json!({"timeouts": {"tcp": 900}});
-        app.patch(&cluster_path("web"), &body, None)
-            .await
-            .expect(200);
+        app.patch_ok(&cluster_path("web"), &body).await;
     })
     .await;
     assert_eq!(change["diff"]["timeouts"]["new"]["tcp"], 900);
@@ -237,13 +235,10 @@ async fn cluster_timeouts_declarative_applies_and_imports_record_one_change() {
 
     // Imports are told apart, whoever asks for them.
     app.create_cluster("adopted").await;
-    app.create_director("adopted", "lb1").await;
-    let token = app.create_token("adopted", "lb1").await;
+    let token = app.create_agent("adopted", "lb1").await;
     let mut report = apply_report(0, &[]);
     report["unmanaged_services"] = json!([tcp_service(80), {"fwmark": 42, "family": "ipv4"}]);
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
     let mut answered = Value::Null;
     let change = expect_one_change(&app, "adopted", "import", async {
         let path = "/api/v1/clusters/adopted/import?from_director=lb1";
@@ -301,14 +296,10 @@ async fn writes_that_change_no_desired_state_record_nothing() {
         )
         .await;
     assert_eq!(dry.expect(200)["summary"]["services_removed"], 1);
-    app.patch(&web, &json!({"scheduler": "wlc"}), None)
-        .await
-        .expect(200);
-    app.patch(&cluster_path("web"), &json!({"description": "front"}), None)
-        .await
-        .expect(200);
-    app.create_director("web", "lb1").await;
-    app.create_token("web", "lb1").await;
+    app.patch_ok(&web, &json!({"scheduler": "wlc"})).await;
+    app.patch_ok(&cluster_path("web"), &json!({"description": "front"}))
+        .await;
+    app.create_agent("web", "lb1").await;
 
     assert_eq!(all_changes(&app, "web", 100).await, before);
     assert_eq!(app.generation("web").await, 1);

@@ -260,21 +260,15 @@ async fn description_edits_do_not_bump_the_generation_but_timeouts_do() {
     app.create_cluster("web").await;
     assert_eq!(app.generation("web").await, 0);
 
-    app.patch("/api/v1/clusters/web", &json!({"description": "x"}), None)
-        .await
-        .expect(200);
+    app.patch_ok("/api/v1/clusters/web", &json!({"description": "x"}))
+        .await;
     app.put("/api/v1/clusters/web", &json!({"description": "y"}), None)
         .await
         .expect(200);
     assert_eq!(app.generation("web").await, 0);
 
-    app.patch(
-        "/api/v1/clusters/web",
-        &json!({"timeouts": {"tcpfin": 30}}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok("/api/v1/clusters/web", &json!({"timeouts": {"tcpfin": 30}}))
+        .await;
     assert_eq!(app.generation("web").await, 1);
     let (document, _) = app.desired_state("web").await;
     assert_eq!(
@@ -283,12 +277,10 @@ async fn description_edits_do_not_bump_the_generation_but_timeouts_do() {
     );
 
     // The same timeouts again are no change.
-    app.patch(
+    app.patch_ok(
         "/api/v1/clusters/web",
         &json!({"timeouts": {"tcpfin": 30}, "description": "z"}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     assert_eq!(app.generation("web").await, 1);
 }

@@ -1,8 +1,30 @@
 //! Writers racing each other: optimistic concurrency and unique keys hold.
 
+use std::fmt::Display;
+
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+
+/// Asserts that of two writes made from one ETag, one succeeded and the other was refused
+/// with 412; returns the winner and the loser.
+#[track_caller]
+fn one_wins<'a>(round: impl Display, a: &'a Resp, b: &'a Resp) -> (&'a Resp, &'a Resp) {
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 412],
+        "round {round}: {} / {}",
+        a.text,
+        b.text
+    );
+    if a.status == 200 {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_patches_with_one_etag_one_wins() {
@@ -21,17 +43,7 @@ async fn two_patches_with_one_etag_one_wins() {
             app.patch(&path, &one, Some(&etag)),
             app.patch(&path, &other, Some(&etag)),
         );
-        let mut statuses = [a.status, b.status];
-        statuses.sort_unstable();
-        assert_eq!(
-            statuses,
-            [200, 412],
-            "round {round}: {} / {}",
-            a.text,
-            b.text
-        );
-        let winner = if a.status == 200 { &a } else { &b };
-        let loser = if a.status == 200 { &b } else { &a };
+        let (winner, loser) = one_wins(round, &a, &b);
         loser.problem(412, "precondition_failed");
         let now = app.get(&path).await;
         assert_eq!(
@@ -57,20 +69,8 @@ async fn two_declarative_writes_from_one_generation_one_wins() {
             app.put(&path, &first, Some(&etag)),
             app.put(&path, &second, Some(&etag)),
         );
-        let mut statuses = [a.status, b.status];
-        statuses.sort_unstable();
-        assert_eq!(
-            statuses,
-            [200, 412],
-            "round {round}: {} / {}",
-            a.text,
-            b.text
-        );
-        let (winner, document) = if a.status == 200 {
-            (&a, &first)
-        } else {
-            (&b, &second)
-        };
+        let (winner, _) = one_wins(round, &a, &b);
+        let document = if a.status == 200 { &first } else { &second };
         let (now, now_etag) = app.desired_state("web").await;
         assert_eq!(now_etag, winner.etag());
         assert_eq!(now["services"][0]["port"], document["services"][0]["port"]);

@@ -30,6 +30,16 @@ pub fn canonical(cluster: &str, document: &Value, generation: u64) -> Value {
     serde_json::to_value(canonical).expect("JSON")
 }
 
+/// A server whose cluster `web` holds [`document`] (at generation 1).
+async fn web_holding_document() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.put(&desired_state("web"), &document(), None)
+        .await
+        .expect(200);
+    app
+}
+
 #[tokio::test]
 async fn a_new_cluster_has_an_empty_desired_state_at_generation_0() {
     let app = TestApp::spawn().await;
@@ -125,11 +135,7 @@ async fn put_replaces_everything_and_answers_with_the_diff() {
 
 #[tokio::test]
 async fn a_changed_weight_is_a_real_server_change_and_dry_run_changes_nothing() {
-    let app = TestApp::spawn().await;
-    app.create_cluster("web").await;
-    app.put(&desired_state("web"), &document(), None)
-        .await
-        .expect(200);
+    let app = web_holding_document().await;
     let before_services = app.all_services("web").await;
     let web = id(&before_services[0]);
     let before_servers = app.get(&real_servers("web", web)).await.body;
@@ -214,11 +220,7 @@ async fn a_changed_weight_is_a_real_server_change_and_dry_run_changes_nothing() 
 
 #[tokio::test]
 async fn an_invalid_document_changes_nothing() {
-    let app = TestApp::spawn().await;
-    app.create_cluster("web").await;
-    app.put(&desired_state("web"), &document(), None)
-        .await
-        .expect(200);
+    let app = web_holding_document().await;
     let before = app.desired_state("web").await;
 
     // Route forwarding cannot map the port.
@@ -311,11 +313,7 @@ async fn an_invalid_document_changes_nothing() {
 
 #[tokio::test]
 async fn stale_writes_are_refused() {
-    let app = TestApp::spawn().await;
-    app.create_cluster("web").await;
-    app.put(&desired_state("web"), &document(), None)
-        .await
-        .expect(200);
+    let app = web_holding_document().await;
     let before = app.desired_state("web").await;
     assert_eq!(before.1, "\"gen-1\"");
     let mut changed = document();
@@ -380,15 +378,11 @@ async fn generation_counts_committed_changes_only() {
     let rs_path = real_server_path("web", service, rs);
     let svc_path = service_path("web", service);
 
-    app.patch(&rs_path, &json!({"weight": 4}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&rs_path, &json!({"weight": 4})).await;
     expected += 1;
     assert_eq!(app.generation("web").await, expected);
     // No-op updates are no change.
-    app.patch(&rs_path, &json!({"weight": 4}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&rs_path, &json!({"weight": 4})).await;
     app.put(
         &rs_path,
         &json!({"address": "10.1.0.1", "forwarding": "masq", "weight": 4}),
@@ -396,45 +390,31 @@ async fn generation_counts_committed_changes_only() {
     )
     .await
     .expect(200);
-    app.patch(&svc_path, &json!({}), None).await.expect(200);
+    app.patch_ok(&svc_path, &json!({})).await;
     app.put(&svc_path, &tcp_service(80), None).await.expect(200);
     assert_eq!(app.generation("web").await, expected);
 
-    app.patch(&svc_path, &json!({"scheduler": "rr"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&svc_path, &json!({"scheduler": "rr"})).await;
     expected += 1;
     assert_eq!(app.generation("web").await, expected);
-    app.patch(&svc_path, &json!({"name": "labels are state too"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&svc_path, &json!({"name": "labels are state too"}))
+        .await;
     expected += 1;
     assert_eq!(app.generation("web").await, expected);
 
     // Directors and cluster descriptions are not desired state.
     app.create_director("web", "lb1").await;
-    app.patch(
-        &director_path("web", "lb1"),
-        &json!({"description": "d"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&director_path("web", "lb1"), &json!({"description": "d"}))
+        .await;
     app.delete(&director_path("web", "lb1"), None)
         .await
         .expect(204);
-    app.patch(&cluster_path("web"), &json!({"description": "d"}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&cluster_path("web"), &json!({"description": "d"}))
+        .await;
     assert_eq!(app.generation("web").await, expected);
 
-    app.patch(
-        &cluster_path("web"),
-        &json!({"timeouts": {"udp": 30}}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&cluster_path("web"), &json!({"timeouts": {"udp": 30}}))
+        .await;
     expected += 1;
     assert_eq!(app.generation("web").await, expected);
 
@@ -471,11 +451,7 @@ async fn generation_counts_committed_changes_only() {
 
 #[tokio::test]
 async fn an_absent_list_or_object_is_refused_and_deletes_nothing() {
-    let app = TestApp::spawn().await;
-    app.create_cluster("web").await;
-    app.put(&desired_state("web"), &document(), None)
-        .await
-        .expect(200);
+    let app = web_holding_document().await;
     let (before, _) = app.desired_state("web").await;
     // What a `jq` filter that went wrong could send.
     for body in [
@@ -523,11 +499,7 @@ async fn an_absent_list_or_object_is_refused_and_deletes_nothing() {
 
 #[tokio::test]
 async fn an_empty_list_written_out_empties_the_cluster() {
-    let app = TestApp::spawn().await;
-    app.create_cluster("web").await;
-    app.put(&desired_state("web"), &document(), None)
-        .await
-        .expect(200);
+    let app = web_holding_document().await;
     let resp = app
         .put(
             &desired_state("web"),

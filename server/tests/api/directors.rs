@@ -126,13 +126,8 @@ async fn directors_cannot_be_renamed_or_duplicated_and_do_not_bump_the_generatio
         before.etag()
     );
 
-    app.patch(
-        &director_path("web", "lb1"),
-        &json!({"description": "x"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&director_path("web", "lb1"), &json!({"description": "x"}))
+        .await;
     app.delete(&director_path("web", "lb2"), None)
         .await
         .expect(204);

@@ -269,6 +269,25 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Creates the director and its agent token; returns the token.
+    pub async fn create_agent(&self, cluster: &str, director: &str) -> String {
+        self.create_director(cluster, director).await;
+        self.create_token(cluster, director).await
+    }
+
+    /// PATCH without `If-Match`, which must succeed; returns the new representation.
+    pub async fn patch_ok(&self, path: &str, body: &Value) -> Value {
+        self.patch(path, body, None).await.expect(200).clone()
+    }
+
+    /// POSTs `report` to the agent report endpoint as an agent with `token`; it must be
+    /// accepted.
+    pub async fn agent_report(&self, token: &str, report: &Value) {
+        self.agent_post(AGENT_REPORT, token, report)
+            .await
+            .expect(204);
+    }
+
     /// GET as an agent with `token`.
     pub async fn agent_get(&self, path: &str, token: &str) -> Resp {
         self.send(self.request(Method::GET, path).bearer_auth(token))

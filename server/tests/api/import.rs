@@ -8,6 +8,14 @@ fn import_path(cluster: &str, director: &str) -> String {
     format!("/api/v1/clusters/{cluster}/import?from_director={director}")
 }
 
+/// Imports the services `director` last reported, which must succeed; the answer.
+async fn import(app: &TestApp, cluster: &str, director: &str) -> Value {
+    app.post_empty(&import_path(cluster, director), None)
+        .await
+        .expect(200)
+        .clone()
+}
+
 fn unmanaged_report(services: Value) -> Value {
     let mut report = apply_report(0, &[]);
     report["unmanaged_services"] = services;
@@ -30,9 +38,7 @@ async fn import_adopts_a_directors_services_at_generation_0_only() {
     service["scheduler"] = json!("wrr");
     service["real_servers"] = json!([masq_server(1, 80), masq_server(2, 80)]);
     let services = json!([service, {"fwmark": 42, "family": "ipv4"}]);
-    app.agent_post(AGENT_REPORT, &token, &unmanaged_report(services))
-        .await
-        .expect(204);
+    app.agent_report(&token, &unmanaged_report(services)).await;
     let status = app.get(&director_path("web", "lb1")).await.expect(200)["status"].clone();
     assert_eq!(status["unmanaged_services"], 2);
     assert_eq!(status["sync"], "unmanaged");
@@ -86,14 +92,11 @@ async fn import_adopts_a_directors_services_at_generation_0_only() {
 async fn import_validates_the_reported_services() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let mut bad = tcp_service(80);
     bad["scheduler"] = json!("nope");
     let services = json!([tcp_service(81), bad]);
-    app.agent_post(AGENT_REPORT, &token, &unmanaged_report(services))
-        .await
-        .expect(204);
+    app.agent_report(&token, &unmanaged_report(services)).await;
     let resp = app.post_empty(&import_path("web", "lb1"), None).await;
     assert_eq!(resp.invalid_fields(), ["services[1].scheduler"]);
     assert_eq!(app.generation("web").await, 0);
@@ -113,20 +116,13 @@ async fn cluster_timeouts(app: &TestApp, cluster: &str) -> Value {
 async fn import_takes_the_timeouts_the_director_reported() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     // `ipvsadm --set 1800 60 120` on lb1.
     let timeouts = json!({"tcp": 1800, "tcpfin": 60, "udp": 120});
     let report = report_with_timeouts(json!([tcp_service(80)]), timeouts.clone());
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
 
-    let answer = app
-        .post_empty(&import_path("web", "lb1"), None)
-        .await
-        .expect(200)
-        .clone();
+    let answer = import(&app, "web", "lb1").await;
     assert_eq!(answer["summary"]["timeouts_changed"], true, "{answer:#}");
     assert_eq!(answer["timeouts"]["new"], timeouts, "{answer:#}");
     assert_eq!(answer["not_imported"], json!([]), "{answer:#}");
@@ -146,18 +142,11 @@ async fn imported_timeouts_equal_to_the_kernel_defaults_stay_the_kernels() {
     )
     .await
     .expect(201);
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     // tcp tuned by hand, tcpfin at the kernel's default.
     let report = report_with_timeouts(json!([]), json!({"tcp": 1800, "tcpfin": 120}));
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
-    let answer = app
-        .post_empty(&import_path("web", "lb1"), None)
-        .await
-        .expect(200)
-        .clone();
+    app.agent_report(&token, &report).await;
+    let answer = import(&app, "web", "lb1").await;
     assert_eq!(answer["not_imported"], json!([]), "{answer:#}");
     assert_eq!(
         cluster_timeouts(&app, "web").await,
@@ -166,18 +155,11 @@ async fn imported_timeouts_equal_to_the_kernel_defaults_stay_the_kernels() {
 
     // An untouched director: nothing to change.
     app.create_cluster("fresh").await;
-    app.create_director("fresh", "lb1").await;
-    let token = app.create_token("fresh", "lb1").await;
+    let token = app.create_agent("fresh", "lb1").await;
     let defaults = json!({"tcp": 900, "tcpfin": 120, "udp": 300});
     let report = report_with_timeouts(json!([tcp_service(80)]), defaults);
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
-    let answer = app
-        .post_empty(&import_path("fresh", "lb1"), None)
-        .await
-        .expect(200)
-        .clone();
+    app.agent_report(&token, &report).await;
+    let answer = import(&app, "fresh", "lb1").await;
     assert_eq!(answer["summary"]["timeouts_changed"], false, "{answer:#}");
     assert_eq!(
         cluster_timeouts(&app, "fresh").await,
@@ -189,21 +171,11 @@ async fn imported_timeouts_equal_to_the_kernel_defaults_stay_the_kernels() {
 async fn import_says_when_the_director_did_not_report_its_timeouts() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     // An agent that predates reporting timeouts sends none.
-    app.agent_post(
-        AGENT_REPORT,
-        &token,
-        &unmanaged_report(json!([tcp_service(80)])),
-    )
-    .await
-    .expect(204);
-    let answer = app
-        .post_empty(&import_path("web", "lb1"), None)
-        .await
-        .expect(200)
-        .clone();
+    app.agent_report(&token, &unmanaged_report(json!([tcp_service(80)])))
+        .await;
+    let answer = import(&app, "web", "lb1").await;
     assert_eq!(answer["summary"]["timeouts_changed"], false, "{answer:#}");
     assert_eq!(answer["summary"]["services_added"], 1, "{answer:#}");
     let left_out = answer["not_imported"].as_array().expect("not_imported");
@@ -220,12 +192,9 @@ async fn import_says_when_the_director_did_not_report_its_timeouts() {
 async fn reported_timeouts_are_validated_at_import() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let report = report_with_timeouts(json!([]), json!({"tcp": 4_000_000}));
-    app.agent_post(AGENT_REPORT, &token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&token, &report).await;
     let resp = app.post_empty(&import_path("web", "lb1"), None).await;
     assert_eq!(resp.invalid_fields(), ["timeouts.tcp"]);
     assert_eq!(app.generation("web").await, 0);
@@ -239,17 +208,10 @@ async fn a_director_holding_services_at_generation_0_is_unmanaged_not_in_sync() 
     app.create_director("web", "lb2").await;
     let lb1 = app.create_token("web", "lb1").await;
     let lb2 = app.create_token("web", "lb2").await;
-    app.agent_post(
-        AGENT_REPORT,
-        &lb1,
-        &unmanaged_report(json!([tcp_service(80)])),
-    )
-    .await
-    .expect(204);
+    app.agent_report(&lb1, &unmanaged_report(json!([tcp_service(80)])))
+        .await;
     // An empty kernel at generation 0 is truly in sync.
-    app.agent_post(AGENT_REPORT, &lb2, &unmanaged_report(json!([])))
-        .await
-        .expect(204);
+    app.agent_report(&lb2, &unmanaged_report(json!([]))).await;
     let status = |name: &'static str| {
         let app = &app;
         async move { app.get(&director_path("web", name)).await.expect(200)["status"].clone() }
@@ -277,9 +239,7 @@ async fn a_director_holding_services_at_generation_0_is_unmanaged_not_in_sync() 
         "{page}"
     );
 
-    app.post_empty(&import_path("web", "lb1"), None)
-        .await
-        .expect(200);
+    import(&app, "web", "lb1").await;
     assert_eq!(status("lb1").await["sync"], "behind");
     let page = app.get("/clusters/web/directors").await.text;
     assert!(!page.contains("leaves alone"), "{page}");

@@ -231,9 +231,8 @@ async fn real_server_addresses_are_unique_per_service() {
     assert_eq!(app.get(&real_servers("web", service)).await.body, servers);
     assert_eq!(app.generation("web").await, generation);
     // The same address on another port is another server.
-    app.patch(&path, &json!({"address": "10.1.0.1", "port": 81}), None)
-        .await
-        .expect(200);
+    app.patch_ok(&path, &json!({"address": "10.1.0.1", "port": 81}))
+        .await;
     app.get(&real_server_path("web", service, first))
         .await
         .expect(200);

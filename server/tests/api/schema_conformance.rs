@@ -617,16 +617,13 @@ async fn every_operation_answers_as_the_document_says() {
 
     // Importing a director's services into a new cluster.
     app.create_cluster("adopted").await;
-    app.create_director("adopted", "lb1").await;
-    let adopted_token = app.create_token("adopted", "lb1").await;
+    let adopted_token = app.create_agent("adopted", "lb1").await;
     let import = format!("{}/import?from_director=lb1", cluster_path("adopted"));
     c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(409);
     let mut report = apply_report(0, &[]);
     report["unmanaged_services"] = json!([tcp_service(80)]);
-    app.agent_post(AGENT_REPORT, &adopted_token, &report)
-        .await
-        .expect(204);
+    app.agent_report(&adopted_token, &report).await;
     c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(200);
     let import = format!("{}/import?from_director=lb1", cluster_path("nope"));

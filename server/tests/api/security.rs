@@ -51,16 +51,22 @@ async fn send_with(
     app.send(request).await
 }
 
-#[tokio::test]
-async fn api_changes_sent_cross_site_are_refused_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
+/// Cluster `web` with its one service and a real server 10.1.0.9:80 added to it, for the
+/// requests to change; the real server and its path.
+async fn real_server_to_change(app: &TestApp) -> (Value, String) {
+    let service = cluster_with_service(app, "web").await;
     let server = app
         .create_real_server("web", service, &masq_server(9, 80))
         .await;
-    let server_path = real_server_path("web", service, id(&server));
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let path = real_server_path("web", service, id(&server));
+    (server, path)
+}
+
+#[tokio::test]
+async fn api_changes_sent_cross_site_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (server, server_path) = real_server_to_change(&app).await;
+    let token = app.create_agent("web", "lb1").await;
     let (document, etag) = app.desired_state("web").await;
 
     let attempts: Vec<(Method, String, Option<Value>)> = vec![
@@ -109,11 +115,7 @@ async fn api_changes_sent_cross_site_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn api_changes_from_this_origin_or_without_browser_headers_pass() {
     let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let server = app
-        .create_real_server("web", service, &masq_server(9, 80))
-        .await;
-    let server_path = real_server_path("web", service, id(&server));
+    let (_, server_path) = real_server_to_change(&app).await;
     // curl, scripts, agents: no Origin, no Sec-Fetch-Site.
     send_with(
         &app,
@@ -233,8 +235,7 @@ async fn every_state_changing_route_refuses_a_cross_site_request() {
 async fn ui_forms_sent_cross_site_are_refused_even_with_the_session_token() {
     let app = TestApp::spawn().await;
     app.create_cluster("web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let mut browser = Browser::new(&app);
     let csrf = browser.token().await;
     let body = format!("_csrf={csrf}");
@@ -326,8 +327,7 @@ async fn a_long_poll_ends_with_401_when_its_token_is_revoked_replaced_or_deleted
     for how in ["revoke", "replace", "delete director", "delete cluster"] {
         let cluster = how.replace(' ', "-");
         cluster_with_service(&app, &cluster).await;
-        app.create_director(&cluster, "lb1").await;
-        let token = app.create_token(&cluster, "lb1").await;
+        let token = app.create_agent(&cluster, "lb1").await;
         let generation = app.generation(&cluster).await;
         let poll = format!("{AGENT_DESIRED_STATE}?after={generation}&timeout=60");
         let waiting = {

@@ -44,8 +44,7 @@ fn fast() -> AgentOptions {
 async fn the_latest_report_per_director_is_served() {
     let app = TestApp::spawn().await;
     cluster_with_service(&app, "web").await;
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
 
     let none = app.get(&stats_path("web", "lb1")).await;
     assert!(none.problem(404, "not_found")["detail"]
@@ -101,12 +100,10 @@ async fn history_sums_the_directors_of_the_cluster_per_interval() {
     app.create_cluster("other").await;
     let mut tokens = Vec::new();
     for name in ["lb1", "lb2"] {
-        app.create_director("web", name).await;
-        tokens.push(app.create_token("web", name).await);
+        tokens.push(app.create_agent("web", name).await);
     }
     // Another cluster's director with the same service key is not summed in.
-    app.create_director("other", "lb9").await;
-    let other = app.create_token("other", "lb9").await;
+    let other = app.create_agent("other", "lb9").await;
 
     let empty = app
         .get(&history_path("web", service, "10s"))

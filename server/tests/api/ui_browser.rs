@@ -6,7 +6,7 @@ use reqwest::header::{HeaderName, CONTENT_TYPE, ORIGIN};
 use reqwest::redirect::Policy;
 use reqwest::Method;
 
-use crate::helpers::{read, Resp, TestApp};
+use crate::helpers::{cluster_with_service, read, Resp, TestApp};
 
 /// One browser: its own cookie jar, so its own session and CSRF token.
 #[derive(Debug)]
@@ -105,6 +105,31 @@ impl Browser {
         self.post_pairs(action, &pairs).await
     }
 
+    /// [`submit`](Browser::submit), asserting the form was refused: 422, with the page again
+    /// to show why.
+    pub async fn submit_refused(
+        &mut self,
+        html: &str,
+        action: &str,
+        typed: &[(&str, &str)],
+    ) -> Resp {
+        let resp = self.submit(html, action, typed).await;
+        assert_html(&resp, 422);
+        resp
+    }
+
+    /// Opens `page` and submits its form posting to `action`, which must answer with a
+    /// redirect; returns where to.
+    pub async fn submit_from(
+        &mut self,
+        page: &str,
+        action: &str,
+        typed: &[(&str, &str)],
+    ) -> String {
+        let page = self.page(page).await;
+        redirected(&self.submit(&page.text, action, typed).await)
+    }
+
     /// Follows a POST's redirect (303 or 302) with a GET of its `Location`.
     pub async fn follow(&mut self, resp: &Resp) -> Resp {
         let location = redirected(resp);
@@ -131,6 +156,20 @@ impl Browser {
         }
         self.send(request).await
     }
+}
+
+/// Where most form tests start: a server whose cluster `web` has one service (see
+/// [`cluster_with_service`]), a browser, the service's id and the path of its page.
+pub async fn service_in_browser() -> (TestApp, Browser, i64, String) {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let browser = Browser::new(&app);
+    (
+        app,
+        browser,
+        service,
+        format!("/clusters/web/services/{service}"),
+    )
 }
 
 /// Asserts a POST answered with a redirect; returns where to.

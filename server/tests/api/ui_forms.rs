@@ -21,16 +21,19 @@ fn error_in(html: &str, action: &str, id: &str) -> String {
     element_text(form_html(html, action), "p", "id", id)
 }
 
-/// Asserts an input marked invalid, described by its error, and showing `value`.
+/// Asserts the input `id` inside the form posting to `action` marked invalid, described by
+/// its error, and showing `value`; returns its tag.
 #[track_caller]
-fn assert_invalid(tag: &str, value: &str) {
-    assert_eq!(attr(tag, "aria-invalid").as_deref(), Some("true"), "{tag}");
-    assert!(attr(tag, "aria-describedby").is_some(), "{tag}");
+fn assert_invalid(html: &str, action: &str, id: &str, value: &str) -> String {
+    let tag = input_in(html, action, id);
+    assert_eq!(attr(&tag, "aria-invalid").as_deref(), Some("true"), "{tag}");
+    assert!(attr(&tag, "aria-describedby").is_some(), "{tag}");
     assert_eq!(
-        attr(tag, "value").as_deref(),
+        attr(&tag, "value").as_deref(),
         Some(value),
         "the typed value is kept: {tag}"
     );
+    tag
 }
 
 async fn api(app: &TestApp, path: &str) -> Value {
@@ -86,10 +89,11 @@ async fn ui_create_cluster_marks_an_invalid_name_and_keeps_the_input() {
     let mut browser = Browser::new(&app);
     let form = browser.page("/new-cluster").await;
     let typed = [("name", "Bad Name!"), ("description", "x <b>y</b>")];
-    let refused = browser.submit(&form.text, "/clusters", &typed).await;
-    assert_html(&refused, 422);
+    let refused = browser
+        .submit_refused(&form.text, "/clusters", &typed)
+        .await;
     let html = &refused.text;
-    assert_invalid(&input_in(html, "/clusters", "f-name"), "Bad Name!");
+    assert_invalid(html, "/clusters", "f-name", "Bad Name!");
     assert_eq!(
         element_text(html, "p", "id", "e-name"),
         "may contain only lowercase letters, digits and '-'"
@@ -101,51 +105,41 @@ async fn ui_create_cluster_marks_an_invalid_name_and_keeps_the_input() {
 
     // A timeout that is not a number.
     let refused = browser
-        .submit(
+        .submit_refused(
             &form.text,
             "/clusters",
             &[("name", "edge"), ("timeouts.udp", "soon")],
         )
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(
-        &input_in(&refused.text, "/clusters", "f-timeouts.udp"),
-        "soon",
-    );
+    assert_invalid(&refused.text, "/clusters", "f-timeouts.udp", "soon");
     assert_eq!(
         element_text(&refused.text, "p", "id", "e-timeouts.udp"),
         "must be a whole number, not \"soon\""
     );
     // With a bad name too, both are reported at once.
     let refused = browser
-        .submit(
+        .submit_refused(
             &form.text,
             "/clusters",
             &[("name", "Edge!"), ("timeouts.udp", "soon")],
         )
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, "/clusters", "f-name"), "Edge!");
-    assert_invalid(
-        &input_in(&refused.text, "/clusters", "f-timeouts.udp"),
-        "soon",
-    );
+    assert_invalid(&refused.text, "/clusters", "f-name", "Edge!");
+    assert_invalid(&refused.text, "/clusters", "f-timeouts.udp", "soon");
     let refused = browser
-        .submit(
+        .submit_refused(
             &form.text,
             "/clusters",
             &[("name", "edge"), ("timeouts.tcp", "0")],
         )
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, "/clusters", "f-timeouts.tcp"), "0");
+    assert_invalid(&refused.text, "/clusters", "f-timeouts.tcp", "0");
 
     // A name taken: a message about the form.
     app.create_cluster("web").await;
     let refused = browser
-        .submit(&form.text, "/clusters", &[("name", "web")])
+        .submit_refused(&form.text, "/clusters", &[("name", "web")])
         .await;
-    assert_html(&refused, 422);
     let alert = element_text(&refused.text, "div", "role", "alert");
     assert_eq!(alert, "Cluster web already exists.");
 
@@ -187,14 +181,13 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
 
     // A port that is not a number.
     let refused = browser
-        .submit(
+        .submit_refused(
             &form.text,
             action,
             &[("address", "10.0.0.2"), ("port", "abc")],
         )
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, action, "f-port"), "abc");
+    assert_invalid(&refused.text, action, "f-port", "abc");
     assert_eq!(
         error_in(&refused.text, action, "e-port"),
         "must be a whole number, not \"abc\""
@@ -203,14 +196,13 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
 
     // A port out of range: the model's message.
     let refused = browser
-        .submit(
+        .submit_refused(
             &form.text,
             action,
             &[("address", "10.0.0.2"), ("port", "70000")],
         )
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, action, "f-port"), "70000");
+    assert_invalid(&refused.text, action, "f-port", "70000");
     assert_eq!(
         error_in(&refused.text, action, "e-port"),
         "must be between 1 and 65535, not 70000"
@@ -218,9 +210,8 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
 
     // A firewall-mark service without its mark.
     let typed = [("protocol", "fwmark"), ("fwmark", ""), ("family", "ipv6")];
-    let refused = browser.submit(&form.text, action, &typed).await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, action, "f-fwmark"), "");
+    let refused = browser.submit_refused(&form.text, action, &typed).await;
+    assert_invalid(&refused.text, action, "f-fwmark", "");
     assert_eq!(
         error_in(&refused.text, action, "e-fwmark"),
         "required for a firewall-mark service"
@@ -230,8 +221,7 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
 
     // The same service again: a message about the form, the input kept.
     let typed = [("address", "10.0.0.1"), ("port", "80"), ("name", "again")];
-    let refused = browser.submit(&form.text, action, &typed).await;
-    assert_html(&refused, 422);
+    let refused = browser.submit_refused(&form.text, action, &typed).await;
     assert_eq!(
         element_text(&refused.text, "div", "role", "alert"),
         "Service tcp:10.0.0.1:80 in cluster web already exists."
@@ -248,10 +238,7 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
 
 #[tokio::test]
 async fn ui_save_settings_and_refuse_a_stale_form() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
-    let mut browser = Browser::new(&app);
+    let (app, mut browser, service, base) = service_in_browser().await;
 
     let page = browser.page(&base).await;
     let saved = browser
@@ -273,22 +260,19 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
     );
 
     // Someone else saves meanwhile: this form is refused, and theirs stays.
-    app.patch(
+    app.patch_ok(
         &service_path("web", service),
         &json!({"description": "theirs"}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     let generation = app.generation("web").await;
     let refused = browser
-        .submit(
+        .submit_refused(
             &page.text,
             &base,
             &[("scheduler", "sh"), ("description", "mine")],
         )
         .await;
-    assert_html(&refused, 422);
     let alert = element_text(form_html(&refused.text, &base), "div", "role", "alert");
     assert!(
         alert
@@ -329,15 +313,15 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
 
     // An invalid value is marked on the settings form.
     let page = browser.page(&base).await;
-    let refused = browser.submit(&page.text, &base, &[("port", "0")]).await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, &base, "f-port"), "0");
+    let refused = browser
+        .submit_refused(&page.text, &base, &[("port", "0")])
+        .await;
+    assert_invalid(&refused.text, &base, "f-port", "0");
 
     // A flag of another scheduler is marked at the flags, not at the scheduler.
     let page = browser.page(&base).await;
     let typed = [("scheduler", "wrr"), ("scheduler_flags", "sh-port")];
-    let refused = browser.submit(&page.text, &base, &typed).await;
-    assert_html(&refused, 422);
+    let refused = browser.submit_refused(&page.text, &base, &typed).await;
     assert_eq!(
         error_in(&refused.text, &base, "e-scheduler_flags"),
         "flag sh-port does not apply to scheduler wrr"
@@ -350,11 +334,8 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
 
 #[tokio::test]
 async fn ui_add_real_server_valid_invalid_and_duplicate() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let action = format!("{base}/real-servers");
-    let mut browser = Browser::new(&app);
 
     let page = browser.page(&base).await;
     let typed = [
@@ -380,12 +361,8 @@ async fn ui_add_real_server_valid_invalid_and_duplicate() {
 
     // An address that is not one.
     let typed = [("address", "10.1.0.999"), ("port", "8080")];
-    let refused = browser.submit(&page.text, &action, &typed).await;
-    assert_html(&refused, 422);
-    assert_invalid(
-        &input_in(&refused.text, &action, "rs-f-address"),
-        "10.1.0.999",
-    );
+    let refused = browser.submit_refused(&page.text, &action, &typed).await;
+    assert_invalid(&refused.text, &action, "rs-f-address", "10.1.0.999");
     assert!(!error_in(&refused.text, &action, "rs-e-address").is_empty());
     assert_eq!(field(&refused.text, &action, "port"), "8080");
     assert!(
@@ -395,9 +372,8 @@ async fn ui_add_real_server_valid_invalid_and_duplicate() {
 
     // A weight out of range.
     let typed = [("address", "10.1.0.4"), ("weight", "70000")];
-    let refused = browser.submit(&page.text, &action, &typed).await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, &action, "rs-f-weight"), "70000");
+    let refused = browser.submit_refused(&page.text, &action, &typed).await;
+    assert_invalid(&refused.text, &action, "rs-f-weight", "70000");
     assert_eq!(
         error_in(&refused.text, &action, "rs-e-weight"),
         "must be between 0 and 65535, not 70000"
@@ -405,9 +381,8 @@ async fn ui_add_real_server_valid_invalid_and_duplicate() {
 
     // One that is already there.
     let refused = browser
-        .submit(&page.text, &action, &[("address", "10.1.0.1")])
+        .submit_refused(&page.text, &action, &[("address", "10.1.0.1")])
         .await;
-    assert_html(&refused, 422);
     assert_eq!(
         element_text(form_html(&refused.text, &action), "div", "role", "alert"),
         "Real server 10.1.0.1:80 in service tcp:10.0.0.1:80 already exists."
@@ -417,13 +392,10 @@ async fn ui_add_real_server_valid_invalid_and_duplicate() {
 
 #[tokio::test]
 async fn ui_weight_edit_valid_out_of_range_and_stale() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let ids = pool_ids(&app, "web", service).await;
     let (first, other) = (ids[0].1, ids[1].1);
     let action = format!("{base}/real-servers/{first}/weight");
-    let mut browser = Browser::new(&app);
 
     let page = browser.page(&base).await;
     let set = browser
@@ -443,11 +415,9 @@ async fn ui_weight_edit_valid_out_of_range_and_stale() {
 
     // Out of range: the error under that row's input, the typed value kept.
     let refused = browser
-        .submit(&page.text, &action, &[("weight", "70000")])
+        .submit_refused(&page.text, &action, &[("weight", "70000")])
         .await;
-    assert_html(&refused, 422);
-    let input = input_in(&refused.text, &action, &format!("w-{first}"));
-    assert_invalid(&input, "70000");
+    let input = assert_invalid(&refused.text, &action, &format!("w-{first}"), "70000");
     assert_eq!(
         attr(&input, "aria-describedby"),
         Some(format!("we-{first}"))
@@ -462,15 +432,12 @@ async fn ui_weight_edit_valid_out_of_range_and_stale() {
     assert_eq!(attr(&untouched, "value").as_deref(), Some("1"));
     // Not a number, or nothing.
     let refused = browser
-        .submit(&page.text, &action, &[("weight", "heavy")])
+        .submit_refused(&page.text, &action, &[("weight", "heavy")])
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(
-        &input_in(&refused.text, &action, &format!("w-{first}")),
-        "heavy",
-    );
-    let refused = browser.submit(&page.text, &action, &[("weight", "")]).await;
-    assert_html(&refused, 422);
+    assert_invalid(&refused.text, &action, &format!("w-{first}"), "heavy");
+    let refused = browser
+        .submit_refused(&page.text, &action, &[("weight", "")])
+        .await;
     assert!(error_in(&refused.text, &action, &format!("we-{first}")).starts_with("required"));
     assert_eq!(
         api(&app, &real_server_path("web", service, first)).await["weight"],
@@ -478,17 +445,14 @@ async fn ui_weight_edit_valid_out_of_range_and_stale() {
     );
 
     // Someone else changed it since the page was loaded.
-    app.patch(
+    app.patch_ok(
         &real_server_path("web", service, first),
         &json!({"weight": 9}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     let refused = browser
-        .submit(&page.text, &action, &[("weight", "4")])
+        .submit_refused(&page.text, &action, &[("weight", "4")])
         .await;
-    assert_html(&refused, 422);
     let form = form_html(&refused.text, &action);
     let message = text(form);
     assert!(
@@ -505,13 +469,10 @@ async fn ui_weight_edit_valid_out_of_range_and_stale() {
 
 #[tokio::test]
 async fn ui_drain_and_restore_a_real_server() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let rs = pool_ids(&app, "web", service).await[0].1;
     let drain = format!("{base}/real-servers/{rs}/drain");
     let restore = format!("{base}/real-servers/{rs}/restore");
-    let mut browser = Browser::new(&app);
 
     let page = browser.page(&base).await;
     let drained = browser.submit(&page.text, &drain, &[]).await;
@@ -540,13 +501,8 @@ async fn ui_drain_and_restore_a_real_server() {
     );
 
     // A stale button does nothing and says so.
-    app.patch(
-        &real_server_path("web", service, rs),
-        &json!({"weight": 3}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, rs), &json!({"weight": 3}))
+        .await;
     let stale = browser.submit(&page.text, &drain, &[]).await;
     assert_eq!(redirected(&stale), base);
     let page = browser.follow(&stale).await;
@@ -564,11 +520,8 @@ async fn ui_drain_and_restore_a_real_server() {
 
 #[tokio::test]
 async fn ui_remove_a_real_server_through_its_confirm_page() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let rs = pool_ids(&app, "web", service).await[0].1;
-    let mut browser = Browser::new(&app);
 
     let service_page = browser.page(&base).await;
     let confirm_path = format!("{base}/real-servers/{rs}/delete");
@@ -587,21 +540,13 @@ async fn ui_remove_a_real_server_through_its_confirm_page() {
 
 #[tokio::test]
 async fn ui_delete_a_service_through_its_confirm_page() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let action = format!("{base}/delete");
-    let mut browser = Browser::new(&app);
 
     // A confirm page left open while someone edits the service deletes nothing.
     let stale = browser.page(&action).await;
-    app.patch(
-        &service_path("web", service),
-        &json!({"name": "edited"}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&service_path("web", service), &json!({"name": "edited"}))
+        .await;
     let refused = browser.submit(&stale.text, &action, &[]).await;
     assert_eq!(redirected(&refused), base);
     let page = browser.follow(&refused).await;
@@ -693,16 +638,16 @@ async fn ui_add_director_shows_its_token_once_then_rotate_and_remove() {
 
     // A bad name, and a name taken.
     let refused = browser
-        .submit(&page.text, action, &[("name", "LB 2")])
+        .submit_refused(&page.text, action, &[("name", "LB 2")])
         .await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, action, "f-name"), "LB 2");
+    assert_invalid(&refused.text, action, "f-name", "LB 2");
     assert_eq!(
         error_in(&refused.text, action, "e-name"),
         "may contain only lowercase letters, digits and '-'"
     );
-    let refused = browser.submit(&page.text, action, &[("name", "lb1")]).await;
-    assert_html(&refused, 422);
+    let refused = browser
+        .submit_refused(&page.text, action, &[("name", "lb1")])
+        .await;
     assert_eq!(
         element_text(form_html(&refused.text, action), "div", "role", "alert"),
         "Director lb1 in cluster web already exists."
@@ -739,66 +684,35 @@ async fn ui_edits_show_up_as_web_ui_generations() {
         .await;
     let base = redirected(&created);
     // 2: a real server.
-    let page = browser.page(&base).await;
     let action = format!("{base}/real-servers");
-    redirected(
-        &browser
-            .submit(&page.text, &action, &[("address", "10.1.0.1")])
-            .await,
-    );
+    browser
+        .submit_from(&base, &action, &[("address", "10.1.0.1")])
+        .await;
     let service = app.all_services("web").await[0]["id"].as_i64().expect("id");
     let rs = pool_ids(&app, "web", service).await[0].1;
     // 3: its weight.
-    let page = browser.page(&base).await;
     let action = format!("{base}/real-servers/{rs}/weight");
-    redirected(
-        &browser
-            .submit(&page.text, &action, &[("weight", "5")])
-            .await,
-    );
+    browser
+        .submit_from(&base, &action, &[("weight", "5")])
+        .await;
     // 4, 5: drained and restored.
-    let page = browser.page(&base).await;
-    redirected(
-        &browser
-            .submit(&page.text, &format!("{base}/real-servers/{rs}/drain"), &[])
-            .await,
-    );
-    let page = browser.page(&base).await;
-    redirected(
-        &browser
-            .submit(
-                &page.text,
-                &format!("{base}/real-servers/{rs}/restore"),
-                &[],
-            )
-            .await,
-    );
+    let drain = format!("{base}/real-servers/{rs}/drain");
+    browser.submit_from(&base, &drain, &[]).await;
+    let restore = format!("{base}/real-servers/{rs}/restore");
+    browser.submit_from(&base, &restore, &[]).await;
     // 6: settings.
-    let page = browser.page(&base).await;
-    redirected(
-        &browser
-            .submit(&page.text, &base, &[("scheduler", "rr")])
-            .await,
-    );
+    browser
+        .submit_from(&base, &base, &[("scheduler", "rr")])
+        .await;
     // An API change between them.
-    app.patch(
-        &real_server_path("web", service, rs),
-        &json!({"weight": 6}),
-        None,
-    )
-    .await
-    .expect(200);
+    app.patch_ok(&real_server_path("web", service, rs), &json!({"weight": 6}))
+        .await;
     // 8: removed.
     let confirm_path = format!("{base}/real-servers/{rs}/delete");
-    let confirm = browser.page(&confirm_path).await;
-    redirected(&browser.submit(&confirm.text, &confirm_path, &[]).await);
+    browser.submit_from(&confirm_path, &confirm_path, &[]).await;
     // 9: the service deleted.
-    let confirm = browser.page(&format!("{base}/delete")).await;
-    redirected(
-        &browser
-            .submit(&confirm.text, &format!("{base}/delete"), &[])
-            .await,
-    );
+    let confirm_path = format!("{base}/delete");
+    browser.submit_from(&confirm_path, &confirm_path, &[]).await;
 
     let changes = api(&app, "/api/v1/clusters/web/changes?limit=100").await;
     let sources: Vec<&str> = changes["items"]
@@ -879,11 +793,8 @@ async fn ui_saving_settings_unchanged_changes_nothing_for_every_kind_of_service(
 
 #[tokio::test]
 async fn ui_add_a_tunnelled_real_server() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let action = format!("{base}/real-servers");
-    let mut browser = Browser::new(&app);
     let page = browser.page(&base).await;
 
     // GUE needs its port: the model says so under that field.
@@ -892,9 +803,8 @@ async fn ui_add_a_tunnelled_real_server() {
         ("forwarding", "tunnel"),
         ("tunnel_type", "gue"),
     ];
-    let refused = browser.submit(&page.text, &action, &typed).await;
-    assert_html(&refused, 422);
-    assert_invalid(&input_in(&refused.text, &action, "rs-f-tunnel_port"), "");
+    let refused = browser.submit_refused(&page.text, &action, &typed).await;
+    assert_invalid(&refused.text, &action, "rs-f-tunnel_port", "");
     assert!(!error_in(&refused.text, &action, "rs-e-tunnel_port").is_empty());
     assert_eq!(field(&refused.text, &action, "forwarding"), "tunnel");
     assert_eq!(field(&refused.text, &action, "tunnel_type"), "gue");

@@ -23,12 +23,9 @@ pub async fn pool_ids(app: &TestApp, cluster: &str, service: i64) -> Vec<(String
 
 /// A director whose agent has called and reported `report`.
 async fn reporting_director(app: &TestApp, cluster: &str, name: &str, report: &Value) {
-    app.create_director(cluster, name).await;
-    let token = app.create_token(cluster, name).await;
+    let token = app.create_agent(cluster, name).await;
     app.agent_get(AGENT_DESIRED_STATE, &token).await.expect(200);
-    app.agent_post(AGENT_REPORT, &token, report)
-        .await
-        .expect(204);
+    app.agent_report(&token, report).await;
 }
 
 /// The text of each table row's header cell, in order.
@@ -378,13 +375,11 @@ async fn ui_service_page_shows_settings_pool_and_traffic() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
     let ids = pool_ids(&app, "web", service).await;
-    app.patch(
+    app.patch_ok(
         &service_path("web", service),
         &json!({"name": "shop", "scheduler": "wrr"}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     let base = format!("/clusters/web/services/{service}");
     let mut browser = Browser::new(&app);
 
@@ -418,8 +413,7 @@ async fn ui_service_page_shows_settings_pool_and_traffic() {
     assert!(shown.contains("No director has reported this service's connections yet."));
 
     // With a director reporting, the traffic table fills in.
-    app.create_director("web", "lb1").await;
-    let token = app.create_token("web", "lb1").await;
+    let token = app.create_agent("web", "lb1").await;
     let rates = json!({"connections": 10, "packets_in": 50, "packets_out": 40,
                        "bytes_in": 6000, "bytes_out": 9000});
     let server = |key: &str, active: u64| {
@@ -523,13 +517,11 @@ async fn ui_changes_pages_list_generations_with_their_diff() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
     let ids = pool_ids(&app, "web", service).await;
-    app.patch(
+    app.patch_ok(
         &real_server_path("web", service, ids[0].1),
         &json!({"weight": 5}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     let mut browser = Browser::new(&app);
 
     let list = browser.page("/clusters/web/changes").await;
@@ -575,13 +567,11 @@ async fn ui_changes_page_pages_older_generations() {
     let service = cluster_with_service(&app, "web").await;
     let ids = pool_ids(&app, "web", service).await;
     for weight in 2..=60 {
-        app.patch(
+        app.patch_ok(
             &real_server_path("web", service, ids[0].1),
             &json!({"weight": weight}),
-            None,
         )
-        .await
-        .expect(200);
+        .await;
     }
     let mut browser = Browser::new(&app);
     let newest = browser.page("/clusters/web/changes").await;
@@ -606,13 +596,11 @@ async fn ui_pool_editor_shows_the_pool_as_text() {
     let app = TestApp::spawn().await;
     let service = cluster_with_service(&app, "web").await;
     let ids = pool_ids(&app, "web", service).await;
-    app.patch(
+    app.patch_ok(
         &real_server_path("web", service, ids[1].1),
         &json!({"weight": 3, "state": "drained", "description": "rack \"b\""}),
-        None,
     )
-    .await
-    .expect(200);
+    .await;
     let mut browser = Browser::new(&app);
     let base = format!("/clusters/web/services/{service}");
     let page = browser.page(&format!("{base}/pool")).await;

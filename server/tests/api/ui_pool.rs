@@ -55,21 +55,47 @@ fn plan_lines(html: &str) -> Vec<String> {
 /// 10.1.0.1 weight 1 -> 5, 10.1.0.2 removed, 10.1.0.3 added.
 const EDIT: &str = "# the new pool\n10.1.0.1:80 weight=5 forwarding=masq\n\n10.1.0.3 weight=2 forwarding=masq description=\"rack c\"\n";
 
+/// The pool after applying [`EDIT`] to the one [`cluster_with_service`] makes.
+fn applied_edit() -> [(String, i64, String); 2] {
+    [
+        entry("10.1.0.1:80", 5, "active"),
+        entry("10.1.0.3:80", 2, "active"),
+    ]
+}
+
+/// Submits `text` from the pool `editor` for a plan, which must be shown (200).
+async fn submit_plan(browser: &mut Browser, editor: &Resp, pool_path: &str, text: &str) -> Resp {
+    let plan = browser
+        .submit(&editor.text, pool_path, &[("pool", text)])
+        .await;
+    assert_html(&plan, 200);
+    plan
+}
+
+/// Submits `text` from the pool `editor`, which must be refused; the page and the errors it
+/// lists.
+async fn submit_bad_pool(
+    browser: &mut Browser,
+    editor: &Resp,
+    pool_path: &str,
+    text: &str,
+) -> (Resp, String) {
+    let refused = browser
+        .submit_refused(&editor.text, pool_path, &[("pool", text)])
+        .await;
+    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    (refused, shown)
+}
+
 #[tokio::test]
 async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
-    let mut browser = Browser::new(&app);
     let before = pool(&app, service).await;
     let generation = app.generation("web").await;
 
     let editor = browser.page(&pool_path).await;
-    let plan = browser
-        .submit(&editor.text, &pool_path, &[("pool", EDIT)])
-        .await;
-    assert_html(&plan, 200);
+    let plan = submit_plan(&mut browser, &editor, &pool_path, EDIT).await;
     let shown = text(&plan.text);
     assert!(
         shown.contains("Plan: 1 real server added, 1 real server removed, 1 real server changed"),
@@ -105,13 +131,7 @@ async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it()
 
     let applied = browser.submit(&plan.text, &apply_path, &[]).await;
     assert_eq!(redirected(&applied), base);
-    assert_eq!(
-        pool(&app, service).await,
-        [
-            entry("10.1.0.1:80", 5, "active"),
-            entry("10.1.0.3:80", 2, "active")
-        ]
-    );
+    assert_eq!(pool(&app, service).await, applied_edit());
     assert_eq!(app.generation("web").await, generation + 1, "one change");
     let page = browser.follow(&applied).await;
     assert_eq!(
@@ -136,31 +156,21 @@ async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it()
     // Planning the pool as it is: nothing to apply.
     let editor = browser.page(&pool_path).await;
     let text_now = field(&editor.text, &pool_path, "pool");
-    let plan = browser
-        .submit(&editor.text, &pool_path, &[("pool", &text_now)])
-        .await;
-    assert_html(&plan, 200);
+    let plan = submit_plan(&mut browser, &editor, &pool_path, &text_now).await;
     assert!(text(&plan.text).contains("The pool already matches: nothing to apply."));
     assert!(!has_form(&plan.text, &apply_path));
 }
 
 #[tokio::test]
 async fn ui_pool_bad_lines_are_reported_by_number_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
-    let mut browser = Browser::new(&app);
     let before = pool(&app, service).await;
     let editor = browser.page(&pool_path).await;
 
     // Lines that do not read.
     let bad = "10.1.0.1:80 weight=x\nweb1 weight=1\n10.1.0.2:80 wieght=1\n";
-    let refused = browser
-        .submit(&editor.text, &pool_path, &[("pool", bad)])
-        .await;
-    assert_html(&refused, 422);
-    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    let (refused, shown) = submit_bad_pool(&mut browser, &editor, &pool_path, bad).await;
     assert!(
         shown.starts_with("Nothing was changed. Fix these lines:"),
         "{shown}"
@@ -190,22 +200,14 @@ async fn ui_pool_bad_lines_are_reported_by_number_and_change_nothing() {
 
     // Lines that read but that the model refuses, by line and address.
     let bad = "10.1.0.1:80 weight=1 forwarding=masq\n# a comment\n10.1.0.3:80 weight=70000 forwarding=masq\n";
-    let refused = browser
-        .submit(&editor.text, &pool_path, &[("pool", bad)])
-        .await;
-    assert_html(&refused, 422);
-    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    let (_, shown) = submit_bad_pool(&mut browser, &editor, &pool_path, bad).await;
     assert!(
         shown.contains("Line 3 (10.1.0.3): weight: must be between 0 and 65535, not 70000"),
         "{shown}"
     );
 
     let duplicate = "10.1.0.1:80 weight=1 forwarding=masq\n10.1.0.1:80 weight=2 forwarding=masq\n";
-    let refused = browser
-        .submit(&editor.text, &pool_path, &[("pool", duplicate)])
-        .await;
-    assert_html(&refused, 422);
-    let shown = element_text(&refused.text, "div", "id", "pool-errors");
+    let (_, shown) = submit_bad_pool(&mut browser, &editor, &pool_path, duplicate).await;
     assert!(
         shown.contains("Line 2 (10.1.0.1): duplicate real server 10.1.0.1:80"),
         "{shown}"
@@ -223,17 +225,11 @@ async fn ui_pool_bad_lines_are_reported_by_number_and_change_nothing() {
 
 #[tokio::test]
 async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, service, base) = service_in_browser().await;
     let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
-    let mut browser = Browser::new(&app);
 
     let editor = browser.page(&pool_path).await;
-    let plan = browser
-        .submit(&editor.text, &pool_path, &[("pool", EDIT)])
-        .await;
-    assert_html(&plan, 200);
+    let plan = submit_plan(&mut browser, &editor, &pool_path, EDIT).await;
     let planned_etag = field(&plan.text, &apply_path, "pool_etag");
 
     // Someone else drains 10.1.0.2 and reweights 10.1.0.1.
@@ -247,9 +243,8 @@ async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
             Some("10.1.0.1:80") => json!({"weight": 9}),
             _ => json!({"state": "drained"}),
         };
-        app.patch(&real_server_path("web", service, id(rs)), &patch, None)
-            .await
-            .expect(200);
+        app.patch_ok(&real_server_path("web", service, id(rs)), &patch)
+            .await;
     }
     let theirs = pool(&app, service).await;
     let generation = app.generation("web").await;
@@ -280,23 +275,14 @@ async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
     // Confirming the new plan applies it.
     let applied = browser.submit(&conflict.text, &apply_path, &[]).await;
     assert_eq!(redirected(&applied), base);
-    assert_eq!(
-        pool(&app, service).await,
-        [
-            entry("10.1.0.1:80", 5, "active"),
-            entry("10.1.0.3:80", 2, "active")
-        ]
-    );
+    assert_eq!(pool(&app, service).await, applied_edit());
 }
 
 /// Pools of more real servers than one multi-row statement takes (500): every row kept.
 #[tokio::test]
 async fn ui_pool_of_a_thousand_real_servers_is_applied_exactly() {
-    let app = TestApp::spawn().await;
-    let service = cluster_with_service(&app, "web").await;
-    let base = format!("/clusters/web/services/{service}");
+    let (app, mut browser, _, base) = service_in_browser().await;
     let (pool_path, apply_path) = (format!("{base}/pool"), format!("{base}/pool/apply"));
-    let mut browser = Browser::new(&app);
     let address = |n: usize| format!("10.1.{}.{}", n / 250, n % 250 + 1);
     // Grows, changes every weight, shrinks, grows again.
     for (count, weight) in [(1200, 1), (1200, 2), (300, 3), (800, 4)] {
@@ -308,10 +294,7 @@ async fn ui_pool_of_a_thousand_real_servers_is_applied_exactly() {
             .map(|(a, w, d)| format!("{a}:80 weight={w} forwarding=masq description=\"{d}\"\n"))
             .collect();
         let editor = browser.page(&pool_path).await;
-        let plan = browser
-            .submit(&editor.text, &pool_path, &[("pool", &text)])
-            .await;
-        assert_html(&plan, 200);
+        let plan = submit_plan(&mut browser, &editor, &pool_path, &text).await;
         let applied = browser.submit(&plan.text, &apply_path, &[]).await;
         assert_eq!(redirected(&applied), base);
 

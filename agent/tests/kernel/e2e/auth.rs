@@ -5,20 +5,16 @@ use std::time::Duration;
 
 use lvs_testkit::fleet::log_events;
 
-use super::{fleet_with, wait_for_event, wait_rules, web, web_rules, RECONCILE_INTERVAL};
+use super::{
+    fleet_with, put_web_and_wait, wait_for_event, wait_rules, web, web_rules, RECONCILE_INTERVAL,
+};
 
 #[test]
 fn a_revoked_token_leaves_the_kernel_alone_until_the_token_file_holds_a_new_one() {
     // Short long-polls, so the revocation shows within a second.
     let mut fleet = fleet_with("revoked", 1, &[("--poll-timeout", "1s")]);
     fleet.start_agents();
-    let generation = fleet.put_state(&web([1, 2]));
-    wait_rules(
-        &fleet.directors,
-        &web_rules([1, 2]),
-        Duration::from_secs(20),
-    );
-    fleet.wait_status("lb1", "in sync", |s| s["applied_generation"] == generation);
+    put_web_and_wait(&fleet, [1, 2]);
 
     fleet.call(
         "DELETE",

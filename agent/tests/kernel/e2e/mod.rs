@@ -107,36 +107,43 @@ pub fn web_rules(weights: [u32; 2]) -> String {
     )
 }
 
+/// Puts [`web`] with `weights` and waits until every kernel shows it and lb1 reports it
+/// applied; returns its generation.
+pub fn put_web_and_wait(fleet: &Fleet, weights: [u32; 2]) -> u64 {
+    let generation = fleet.put_state(&web(weights));
+    wait_rules(
+        &fleet.directors,
+        &web_rules(weights),
+        Duration::from_secs(20),
+    );
+    fleet.wait_status("lb1", "in sync", |s| s["applied_generation"] == generation);
+    generation
+}
+
+/// Waits until every director reports `generation` applied and in sync.
+pub fn wait_all_in_sync(fleet: &Fleet, generation: u64) {
+    for director in &fleet.directors {
+        fleet.wait_status(&director.name, "in sync", |s| {
+            s["sync"] == "in_sync" && s["applied_generation"] == generation
+        });
+    }
+}
+
 /// Waits until every director's kernel shows `rules`, polling all of them in parallel;
 /// returns the longest wait.
 pub fn wait_rules(directors: &[Director], rules: &str, limit: Duration) -> Duration {
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        let waits: Vec<_> = directors
-            .iter()
-            .map(|director| {
-                scope.spawn(move || {
-                    director.ns.join();
-                    loop {
-                        let now = run("ipvsadm", &["-Sn"]);
-                        if now == rules {
-                            return started.elapsed();
-                        }
-                        assert!(
-                            started.elapsed() < limit,
-                            "{}: the kernel did not reach\n{rules}within {limit:?}; it has\n{now}",
-                            director.name
-                        );
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                })
-            })
-            .collect();
-        waits
-            .into_iter()
-            .map(|wait| wait.join().unwrap())
-            .max()
-            .unwrap_or_default()
+    longest_wait(directors, |director| loop {
+        let now = run("ipvsadm", &["-Sn"]);
+        if now == rules {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{}: the kernel did not reach\n{rules}within {limit:?}; it has\n{now}",
+            director.name
+        );
+        std::thread::sleep(Duration::from_millis(10));
     })
 }
 
@@ -146,39 +153,48 @@ pub fn wait_rules(directors: &[Director], rules: &str, limit: Duration) -> Durat
 /// returns the longest wait.
 pub fn wait_weights(directors: &[Director], weights: &[u32], limit: Duration) -> Duration {
     let started = Instant::now();
+    longest_wait(directors, |director| {
+        let mut ipvs = lvs_ipvs::Ipvs::connect().unwrap();
+        loop {
+            let mut servers: Vec<_> = ipvs
+                .table()
+                .unwrap()
+                .iter()
+                .flat_map(|entry| &entry.destinations)
+                .map(|d| (d.destination.addr, d.destination.weight))
+                .collect();
+            servers.sort_unstable();
+            let now: Vec<u32> = servers.iter().map(|(_, weight)| *weight).collect();
+            if now == weights {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{}: weights {now:?}, not {weights:?}, after {limit:?}",
+                director.name
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
+/// Runs `wait` for every director at once, each on a thread inside its namespace; returns
+/// the longest wait.
+fn longest_wait(directors: &[Director], wait: impl Fn(&Director) -> Duration + Sync) -> Duration {
+    let wait = &wait;
     std::thread::scope(|scope| {
         let waits: Vec<_> = directors
             .iter()
             .map(|director| {
                 scope.spawn(move || {
                     director.ns.join();
-                    let mut ipvs = lvs_ipvs::Ipvs::connect().unwrap();
-                    loop {
-                        let mut servers: Vec<_> = ipvs
-                            .table()
-                            .unwrap()
-                            .iter()
-                            .flat_map(|entry| &entry.destinations)
-                            .map(|d| (d.destination.addr, d.destination.weight))
-                            .collect();
-                        servers.sort_unstable();
-                        let now: Vec<u32> = servers.iter().map(|(_, weight)| *weight).collect();
-                        if now == weights {
-                            return started.elapsed();
-                        }
-                        assert!(
-                            started.elapsed() < limit,
-                            "{}: weights {now:?}, not {weights:?}, after {limit:?}",
-                            director.name
-                        );
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
+                    wait(director)
                 })
             })
             .collect();
         waits
             .into_iter()
-            .map(|wait| wait.join().unwrap())
+            .map(|handle| handle.join().unwrap())
             .max()
             .unwrap_or_default()
     })

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use lvs_testkit::fleet::log_events;
 use serde_json::json;
 
-use super::{fleet, wait_rules, wait_weights, web, web_rules, CLUSTER, RECONCILE_INTERVAL};
+use super::{
+    fleet, put_web_and_wait, wait_all_in_sync, wait_rules, wait_weights, web, web_rules, CLUSTER,
+    RECONCILE_INTERVAL,
+};
 use crate::{ipvsadm_restore, run};
 
 /// Three directors: API changes reach every kernel within a second; with the server stopped
@@ -22,11 +25,7 @@ fn three_directors_follow_the_api_within_a_second_and_outlast_a_server_restart()
         &web_rules([1, 1]),
         Duration::from_secs(20),
     );
-    for director in &fleet.directors {
-        fleet.wait_status(&director.name, "in sync", |s| {
-            s["sync"] == "in_sync" && s["applied_generation"] == generation
-        });
-    }
+    wait_all_in_sync(&fleet, generation);
     // The first edit is a warm-up: under emulation, QEMU translates every code path the
     // first time it runs (the agents' edit path, the server's PATCH path), which costs
     // several hundred milliseconds once. It is shown but not held to the limit.
@@ -62,10 +61,8 @@ fn three_directors_follow_the_api_within_a_second_and_outlast_a_server_restart()
     );
     // A weight change has nothing to report but its generation: the long-poll after the
     // pass tells the server, and no report is sent for it.
+    wait_all_in_sync(&fleet, last);
     for director in &fleet.directors {
-        fleet.wait_status(&director.name, "in sync", |s| {
-            s["sync"] == "in_sync" && s["applied_generation"] == last
-        });
         let left = log_events(&director.logs[0], "report left to the long-poll");
         assert!(
             !left.is_empty(),
@@ -105,24 +102,14 @@ fn three_directors_follow_the_api_within_a_second_and_outlast_a_server_restart()
     eprintln!(
         "reconnect: the first change after the server restart reached every kernel in {after:?}"
     );
-    for director in &fleet.directors {
-        fleet.wait_status(&director.name, "in sync", |s| {
-            s["sync"] == "in_sync" && s["applied_generation"] == generation
-        });
-    }
+    wait_all_in_sync(&fleet, generation);
 }
 
 #[test]
 fn an_agent_restart_against_a_matching_table_writes_nothing() {
     let mut fleet = fleet("restart", 1);
     fleet.start_agents();
-    let generation = fleet.put_state(&web([1, 2]));
-    wait_rules(
-        &fleet.directors,
-        &web_rules([1, 2]),
-        Duration::from_secs(20),
-    );
-    fleet.wait_status("lb1", "in sync", |s| s["applied_generation"] == generation);
+    let generation = put_web_and_wait(&fleet, [1, 2]);
 
     fleet.directors[0].stop_agent();
     fleet.start_agent(0);
@@ -156,13 +143,7 @@ fn an_agent_restart_against_a_matching_table_writes_nothing() {
 fn a_flushed_table_is_repaired_within_one_reconcile_period_and_reported_as_drift() {
     let mut fleet = fleet("drift", 1);
     fleet.start_agents();
-    let generation = fleet.put_state(&web([1, 2]));
-    wait_rules(
-        &fleet.directors,
-        &web_rules([1, 2]),
-        Duration::from_secs(20),
-    );
-    fleet.wait_status("lb1", "in sync", |s| s["applied_generation"] == generation);
+    put_web_and_wait(&fleet, [1, 2]);
 
     fleet.directors[0].ns.enter(|| run("ipvsadm", &["-C"]));
     let repaired = wait_rules(
