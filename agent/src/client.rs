@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lvs_model::agent::{ApplyReport, DesiredStateChanges, StatsReport, CHANGES_MEDIA_TYPE};
+use lvs_model::agent::{
+    ApplyReport, DesiredStateChanges, HealthReport, StatsReport, CHANGES_MEDIA_TYPE,
+};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::{DesiredState, Diff};
 use reqwest::header::CONTENT_TYPE;
@@ -30,6 +32,7 @@ struct Urls {
     desired_state: Url,
     report: Url,
     stats: Url,
+    health: Url,
 }
 
 impl Urls {
@@ -61,6 +64,7 @@ impl Urls {
             desired_state: url("desired-state")?,
             report: url("report")?,
             stats: url("stats")?,
+            health: url("health")?,
         })
     }
 }
@@ -175,6 +179,12 @@ impl Client {
     /// `POST /api/v1/agent/report`.
     pub async fn report(&self, report: &ApplyReport) -> Result<(), ClientError> {
         let request = self.http.post(self.urls.report.clone()).json(report);
+        self.send(request).await.map(drop)
+    }
+
+    /// `POST /api/v1/agent/health`.
+    pub async fn health(&self, report: &HealthReport) -> Result<(), ClientError> {
+        let request = self.http.post(self.urls.health.clone()).json(report);
         self.send(request).await.map(drop)
     }
 

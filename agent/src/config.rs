@@ -65,6 +65,11 @@ pub struct Config {
     #[arg(long, env = "LVS_STATS_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub stats_interval: Duration,
 
+    /// How often the health checks' state goes to the server (in full every sixth time),
+    /// besides a report soon after each change.
+    #[arg(long, env = "LVS_HEALTH_REPORT_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub health_report_interval: Duration,
+
     /// How long a pass's report waits before it is sent; the reports of passes made
     /// meanwhile go with it, as one.
     #[arg(long, env = "LVS_REPORT_DELAY", default_value = "500ms", value_parser = parse_duration)]

@@ -16,7 +16,7 @@ use crate::health::{Engine, Transition};
 use crate::pass::Reconciler;
 use crate::state_cache::StateCache;
 use crate::worker::{HealthInbox, Intervals};
-use crate::{poll, random, reports, stats, worker};
+use crate::{health, poll, random, reports, stats, worker};
 
 /// Runs the agent until SIGTERM/SIGINT, or one pass with `--once`. `Ok(false)` when a
 /// `--once` pass had failures.
@@ -54,7 +54,9 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     };
     let (transitions_tx, transitions) = mpsc::unbounded_channel();
     let engine = Engine::new(config.exec_policy()?, transitions_tx);
-    let worker = worker::spawn(reconciler, cache, intervals, engine)
+    let engine_status = engine.status();
+    let (health_updates_tx, health_updates) = mpsc::unbounded_channel();
+    let worker = worker::spawn(reconciler, cache, intervals, engine, health_updates_tx)
         .context("cannot start the reconcile thread")?;
     let health = tokio::spawn(forward_health(transitions, worker.health));
     let stats_ipvs = Ipvs::connect().context("cannot open the kernel's IPVS interface")?;
@@ -68,6 +70,17 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             client.clone(),
             worker.handoff,
             setup,
+            shutdown.clone(),
+        )),
+        tokio::spawn(health::report::report_loop(
+            client.clone(),
+            health_updates,
+            engine_status,
+            health::report::Timing {
+                delay: config.report_delay,
+                interval: config.health_report_interval,
+                full_every: HEALTH_FULL_EVERY,
+            },
             shutdown.clone(),
         )),
         tokio::spawn(reports::report_loop(
@@ -100,6 +113,9 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     tracing::info!("stopped; the kernel is left as it is");
     Ok(true)
 }
+
+/// Every this many health report intervals the report is full (a minute at the default).
+const HEALTH_FULL_EVERY: u32 = 6;
 
 /// Hands the engine's flips to the reconcile thread, those that came together in one
 /// message (one pass).

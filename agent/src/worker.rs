@@ -17,6 +17,7 @@ use lvs_model::{DesiredState, Diff};
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::applied::{Announce, Applied};
+use crate::health::report::HealthUpdate;
 use crate::health::{Engine, Transition};
 use crate::pass::Reconciler;
 use crate::reports::PassReport;
@@ -54,6 +55,7 @@ pub fn spawn(
     cache: StateCache,
     intervals: Intervals,
     engine: Engine,
+    health_updates: mpsc::UnboundedSender<HealthUpdate>,
 ) -> std::io::Result<Started> {
     let (messages_tx, messages) = std_mpsc::channel();
     let (reports_tx, reports) = mpsc::unbounded_channel();
@@ -75,6 +77,7 @@ pub fn spawn(
         first_pass: first_pass_tx,
         intervals,
         engine,
+        health_updates,
     };
     let thread = std::thread::Builder::new()
         .name("reconcile".into())
@@ -145,6 +148,8 @@ struct Worker {
     intervals: Intervals,
     /// Runs the checks the desired state asks for.
     engine: Engine,
+    /// Changes of health, for the health report loop.
+    health_updates: mpsc::UnboundedSender<HealthUpdate>,
 }
 
 impl Worker {
@@ -166,6 +171,7 @@ impl Worker {
                 }
             }
             due = self.pass();
+            self.tell_health();
             self.record();
             // Once the thread is done: the long-poll's wake-up then switches threads once.
             self.passed.send_replace(Passed {
@@ -206,6 +212,19 @@ impl Worker {
         }
         if !touched.is_empty() {
             self.note(touched);
+        }
+    }
+
+    /// Hands what health changed, now applied, to the report loop.
+    fn tell_health(&mut self) {
+        let Some(desired) = &self.desired else { return };
+        let (real_servers, services) = self.reconciler.health().take_changes(desired);
+        let update = HealthUpdate {
+            real_servers,
+            services,
+        };
+        if !update.is_empty() {
+            let _ = self.health_updates.send(update);
         }
     }
 

@@ -37,6 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::DiffSpec;
+use crate::health::Health;
 use crate::spec::{ServiceSpec, TimeoutsSpec};
 use crate::validation::ValidationErrors;
 use crate::Diff;
@@ -146,6 +147,72 @@ pub struct DriftRepair {
     pub object: String,
     /// What was found, e.g. `missing`, `unexpected`, `weight 3 instead of 5`.
     pub found: String,
+}
+
+/// What a director's health checks found (`POST /api/v1/agent/health`): sent a moment
+/// after health changed, with several changes merged, and in full every so often (and after
+/// a failed send), so a server that restarted or missed one catches up. It also carries the
+/// check engine's pulse, which shows a checker that stopped checking.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthReport {
+    /// Whether the lists name every checked real server and every service with a check
+    /// or a sorry server (the server forgets the others), or only what changed.
+    pub full: bool,
+    #[serde(default)]
+    pub real_servers: Vec<RealServerHealth>,
+    #[serde(default)]
+    pub services: Vec<ServiceHealth>,
+    pub checker: CheckerPulse,
+}
+
+/// A checked real server's health on one director.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RealServerHealth {
+    /// The service key, e.g. `tcp:10.0.0.1:80`.
+    pub service: String,
+    /// `10.1.0.1:80` or `[2001:db8::1]:80`.
+    pub real_server: String,
+    /// `up` or `down`; absent when it is no longer checked (in a report that is not full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// Unix milliseconds of the last change of health; 0 while it has its initial health.
+    pub since_ms: u64,
+    /// Why it went down (`timeout`, `connection refused`, `status 503`, ...), while down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A service's state on one director, as its real servers' health makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceHealth {
+    /// The service key.
+    pub service: String,
+    /// Whether its sorry server stands in (no real server is up with a weight above 0);
+    /// absent when the service no longer has checks or a sorry server (not in full reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server_in_use: Option<bool>,
+}
+
+/// The check engine's pulse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckerPulse {
+    /// Distinct checks running (real servers sharing one count once).
+    pub targets: u64,
+    /// Results since the agent started.
+    pub results: u64,
+    /// Unix milliseconds of the last result; 0 before the first.
+    pub last_result_ms: u64,
+    /// The longest interval among the running checks, in milliseconds: a checker whose last
+    /// result is several of these old has stalled.
+    pub longest_interval_ms: u64,
 }
 
 /// The kernel's counters of a director, sent every few seconds.

@@ -15,6 +15,8 @@ use lvs_model::{
     RealServerKey, RealServerState, ServiceKey,
 };
 
+use lvs_model::agent::{RealServerHealth, ServiceHealth};
+
 use super::{Failure, Target, Transition};
 
 #[derive(Debug, Default)]
@@ -22,6 +24,10 @@ pub struct Book {
     /// Each service's checked real servers and their targets.
     services: HashMap<ServiceKey, HashMap<RealServerKey, Target>>,
     targets: HashMap<Target, Entry>,
+    /// Real servers whose health, or whether they are checked, changed since the last
+    /// [`Book::take_changes`]; and the services they belong to.
+    changed: HashSet<(ServiceKey, RealServerKey)>,
+    changed_services: HashSet<ServiceKey>,
 }
 
 /// What the book knows of one target.
@@ -60,7 +66,11 @@ impl Book {
             .filter_map(|rs| target_of(service, rs).map(|t| (rs.key(), t)))
             .collect();
         let mut delta = self.forget(&key, |rs, target| wanted.get(rs) != Some(target));
+        self.changed_services.insert(key);
         for (rs, target) in &wanted {
+            if self.services.get(&key).and_then(|old| old.get(rs)) != Some(target) {
+                self.changed.insert((key, *rs));
+            }
             let entry = self.targets.entry(target.clone()).or_insert_with(|| {
                 delta.start.push(target.clone());
                 Entry {
@@ -84,6 +94,7 @@ impl Book {
     pub fn remove_service(&mut self, key: &ServiceKey) -> Delta {
         let delta = self.forget(key, |_, _| true);
         self.services.remove(key);
+        self.changed_services.insert(*key);
         delta
     }
 
@@ -114,7 +125,9 @@ impl Book {
         entry.health = transition.health;
         entry.failure = transition.failure.clone();
         entry.since_ms = transition.at_ms;
+        self.changed.extend(entry.users.iter().copied());
         let services: HashSet<ServiceKey> = entry.users.iter().map(|(s, _)| *s).collect();
+        self.changed_services.extend(services.iter().copied());
         services.into_iter().collect()
     }
 
@@ -171,11 +184,7 @@ impl Book {
         let mut serving = false;
         let mut servers = Vec::with_capacity(service.real_servers().len() + 1);
         for rs in service.real_servers() {
-            let down = checked
-                .and_then(|targets| targets.get(&rs.key()))
-                .and_then(|target| self.targets.get(target).map(|e| (target, e)))
-                .filter(|(_, entry)| entry.health == Health::Down);
-            match down {
+            match self.down(checked, rs) {
                 None => {
                     serving |= rs.effective_weight().get() > 0;
                     servers.push(rs.clone());
@@ -201,6 +210,67 @@ impl Book {
             DesiredService::new(settings.into_owned(), servers)
                 .expect("health keeps keys distinct: the sorry server is none of the real servers"),
         )
+    }
+
+    /// Whether `service`'s sorry server stands in: it has one, and none of its real servers
+    /// is up with a weight above 0.
+    pub fn sorry_server_in_use(&self, service: &DesiredService) -> bool {
+        let checked = self.services.get(service.key());
+        service.service().sorry_server().is_some()
+            && !service
+                .real_servers()
+                .any(|rs| self.down(checked, rs).is_none() && rs.effective_weight().get() > 0)
+    }
+
+    /// What changed since the last call, for the server: each changed real server's health
+    /// (`None`: no longer checked) and each changed service's sorry server.
+    pub fn take_changes(
+        &mut self,
+        desired: &DesiredState,
+    ) -> (Vec<RealServerHealth>, Vec<ServiceHealth>) {
+        let real_servers = std::mem::take(&mut self.changed)
+            .into_iter()
+            .map(|(service, rs)| self.report(&service, &rs))
+            .collect();
+        let services = std::mem::take(&mut self.changed_services)
+            .into_iter()
+            .map(|key| ServiceHealth {
+                service: key.to_string(),
+                sorry_server_in_use: desired
+                    .service(&key)
+                    .filter(|s| {
+                        self.services.contains_key(&key) || s.service().sorry_server().is_some()
+                    })
+                    .map(|s| self.sorry_server_in_use(s)),
+            })
+            .collect();
+        (real_servers, services)
+    }
+
+    fn report(&self, service: &ServiceKey, rs: &RealServerKey) -> RealServerHealth {
+        let seen = self.seen(service, rs);
+        RealServerHealth {
+            service: service.to_string(),
+            real_server: std::net::SocketAddr::from(*rs).to_string(),
+            health: seen.as_ref().map(|s| s.health),
+            since_ms: seen.as_ref().map_or(0, |s| s.since_ms),
+            reason: seen
+                .filter(|s| s.health == Health::Down)
+                .and_then(|s| s.failure)
+                .map(|f| f.to_string()),
+        }
+    }
+
+    /// The target of `rs` and its entry, when it is checked and down.
+    fn down<'a>(
+        &'a self,
+        checked: Option<&'a HashMap<RealServerKey, Target>>,
+        rs: &RealServer,
+    ) -> Option<(&'a Target, &'a Entry)> {
+        checked
+            .and_then(|targets| targets.get(&rs.key()))
+            .and_then(|target| self.targets.get(target).map(|e| (target, e)))
+            .filter(|(_, entry)| entry.health == Health::Down)
     }
 
     /// The real servers of `service` that health takes out of the table (`remove`): they
@@ -233,6 +303,7 @@ impl Book {
             return delta;
         };
         for (rs, target) in current.iter().filter(|(rs, t)| drop(rs, t)) {
+            self.changed.insert((*service, *rs));
             if let Some(entry) = self.targets.get_mut(target) {
                 entry.users.remove(&(*service, *rs));
                 if entry.users.is_empty() {

@@ -1,11 +1,12 @@
 //! The check engine: one task per target, started and stopped as real servers come and go,
 //! each probing at its own phase of the interval and sending the flips of its health.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lvs_model::agent::CheckerPulse;
 use lvs_model::Health;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -33,6 +34,22 @@ pub struct EngineStatus {
     pub results: AtomicU64,
     /// Unix milliseconds of the last result, 0 before the first.
     pub last_result_ms: AtomicU64,
+    /// Targets being checked.
+    pub targets: AtomicU64,
+    /// The longest interval among them, in milliseconds.
+    pub longest_interval_ms: AtomicU64,
+}
+
+impl EngineStatus {
+    /// The pulse the agent reports.
+    pub fn pulse(&self) -> CheckerPulse {
+        CheckerPulse {
+            targets: self.targets.load(Ordering::Relaxed),
+            results: self.results.load(Ordering::Relaxed),
+            last_result_ms: self.last_result_ms.load(Ordering::Relaxed),
+            longest_interval_ms: self.longest_interval_ms.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Runs the checks of every target it was told to start, on the current tokio runtime.
@@ -42,6 +59,8 @@ pub struct Engine {
     /// the reconcile thread.
     runtime: Handle,
     tasks: HashMap<Target, JoinHandle<()>>,
+    /// How many targets run at each interval, for the longest.
+    intervals: BTreeMap<u32, usize>,
     transitions: mpsc::UnboundedSender<Transition>,
     policy: Arc<ExecPolicy>,
     status: Arc<EngineStatus>,
@@ -54,6 +73,7 @@ impl Engine {
         Engine {
             runtime: Handle::current(),
             tasks: HashMap::new(),
+            intervals: BTreeMap::new(),
             transitions,
             policy: Arc::new(policy),
             status: Arc::default(),
@@ -85,7 +105,12 @@ impl Engine {
             self.transitions.clone(),
             Arc::clone(&self.status),
         ));
+        *self
+            .intervals
+            .entry(target.check.interval_ms())
+            .or_default() += 1;
         self.tasks.insert(target, task);
+        self.publish();
     }
 
     /// Stops and starts what a change of the book asks.
@@ -102,7 +127,26 @@ impl Engine {
     pub fn stop(&mut self, target: &Target) {
         if let Some(task) = self.tasks.remove(target) {
             task.abort();
+            let interval = target.check.interval_ms();
+            if let Some(count) = self.intervals.get_mut(&interval) {
+                *count -= 1;
+                if *count == 0 {
+                    self.intervals.remove(&interval);
+                }
+            }
+            self.publish();
         }
+    }
+
+    fn publish(&self) {
+        let longest = self.intervals.keys().next_back().copied().unwrap_or(0);
+        let status = &self.status;
+        status
+            .targets
+            .store(self.tasks.len() as u64, Ordering::Relaxed);
+        status
+            .longest_interval_ms
+            .store(u64::from(longest), Ordering::Relaxed);
     }
 }
 

@@ -18,6 +18,7 @@ mod engine;
 mod exec;
 mod http;
 pub mod probe;
+pub mod report;
 mod tls;
 
 use std::fmt;

@@ -6,6 +6,7 @@
 //! they applied.
 
 pub mod applied;
+pub mod health;
 pub mod reports;
 pub mod state_changes;
 pub mod stats;
@@ -22,6 +23,7 @@ use crate::db::agent_tokens::TokenOwner;
 use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db, Generation};
 pub use applied::Applied;
 use applied::AppliedByPoll;
+use health::HealthStore;
 use state_changes::{CachedChanges, ChangesKey, StateChanges};
 use stats::StatsStore;
 
@@ -87,6 +89,7 @@ pub struct Agents {
     applied: AppliedByPoll,
     clusters: Mutex<HashMap<i64, Arc<ClusterCache>>>,
     pub stats: StatsStore,
+    pub health: HealthStore,
     stopping: watch::Receiver<bool>,
 }
 
@@ -99,6 +102,7 @@ impl Agents {
             applied: AppliedByPoll::default(),
             clusters: Mutex::default(),
             stats: StatsStore::new(options.stats_interval)?,
+            health: HealthStore::default(),
             stopping,
         })
     }
@@ -150,6 +154,7 @@ impl Agents {
             .remove(&director_id);
         self.applied.forget(director_id);
         self.stats.forget_director(director_id);
+        self.health.forget_director(director_id);
     }
 
     /// The cluster was deleted (its directors with it).

@@ -11,7 +11,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lvs_model::agent::{ApplyReport, DesiredStateChanges, StatsReport, CHANGES_MEDIA_TYPE};
+use lvs_model::agent::{
+    ApplyReport, DesiredStateChanges, HealthReport, StatsReport, CHANGES_MEDIA_TYPE,
+};
 use lvs_model::spec::DesiredStateSpec;
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -22,7 +24,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{parse_json, Json, Query, RawJson};
 use crate::agents::reports::{self, ReportError};
 use crate::agents::stats::Latest;
-use crate::db::{clusters, now_millis, Announced, Generation};
+use crate::db::{clusters, health_events, now_millis, Announced, Generation};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -361,5 +363,75 @@ pub async fn stats(
             tracing::warn!(%error, "freeing the previous statistics report");
         }
     }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The longest service key, real server key and reason an agent may report: a bad agent
+/// cannot grow the server's memory beyond what real keys need.
+const MAX_HEALTH_TEXT: usize = 256;
+
+/// Report the health checks' findings: changes soon after they happen, everything every
+/// minute (`full`), and the check engine's pulse. Served per service at
+/// `.../services/{service}/health`; changes go to the cluster's `.../health-events`.
+#[utoipa::path(post, operation_id = "reportAgentHealth", path = "/api/v1/agent/health", tag = "agent",
+    params(Scope), request_body = HealthReport,
+    security(("agent_token" = [])),
+    responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 403, body = Problem), (status = 413, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn health(
+    State(state): State<AppState>,
+    agent: Agent,
+    Query(scope): Query<Scope>,
+    Json(report): Json<HealthReport>,
+) -> ApiResult<StatusCode> {
+    agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
+    for (i, rs) in report.real_servers.iter().enumerate() {
+        for (field, value) in [
+            ("service", Some(&rs.service)),
+            ("real_server", Some(&rs.real_server)),
+            ("reason", rs.reason.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.len() > MAX_HEALTH_TEXT) {
+                return Err(ApiError::invalid(
+                    &format!("real_servers[{i}].{field}"),
+                    format!("must be at most {MAX_HEALTH_TEXT} bytes"),
+                ));
+            }
+        }
+    }
+    if let Some(i) = report
+        .services
+        .iter()
+        .position(|s| s.service.len() > MAX_HEALTH_TEXT)
+    {
+        return Err(ApiError::invalid(
+            &format!("services[{i}].service"),
+            format!("must be at most {MAX_HEALTH_TEXT} bytes"),
+        ));
+    }
+    let now = now_millis();
+    let owner = &agent.0;
+    let events = state
+        .agents
+        .health
+        .record(owner.director_id, owner.cluster_id, report, now);
+    if !events.is_empty() {
+        let stored: Vec<_> = events
+            .iter()
+            .map(|e| health_events::NewEvent {
+                director_id: owner.director_id,
+                service_key: &e.service,
+                real_server: &e.real_server,
+                health: e.health,
+                reason: e.reason.as_deref(),
+                at: e.at_ms,
+            })
+            .collect();
+        let mut tx = state.db.write().await?;
+        health_events::insert(&mut tx, owner.cluster_id, &stored).await?;
+        tx.commit().await?;
+    }
+    state.agents.seen(owner.director_id, now);
     Ok(StatusCode::NO_CONTENT)
 }

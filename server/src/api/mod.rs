@@ -13,6 +13,7 @@ mod explorer;
 pub mod extract;
 pub mod health;
 pub mod import;
+pub mod probes;
 pub mod real_servers;
 pub mod response;
 pub mod services;
@@ -47,6 +48,8 @@ use error::ApiError;
         (name = "real servers", description = "Where a virtual service sends connections"),
         (name = "desired state", description = "A cluster's whole configuration as one document"),
         (name = "statistics", description = "Counters and rates the agents report"),
+        (name = "health checks", description = "Real servers' health as the directors \
+            check it"),
         (name = "agent", description = "What lvs-agent calls, with its director's token \
             (`Authorization: Bearer lvsa_...`)"),
         (name = "probes", description = "Liveness and readiness of the server")
@@ -126,8 +129,8 @@ impl utoipa::Modify for BrowserGuard {
 /// The API's routes with the OpenAPI document describing them.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
+        .routes(routes!(probes::healthz))
+        .routes(routes!(probes::readyz))
         .routes(routes!(clusters::list, clusters::create))
         .routes(routes!(
             clusters::get,
@@ -168,6 +171,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::desired_state))
         .routes(routes!(agent::report))
         .routes(routes!(agent::stats))
+        .routes(routes!(agent::health))
+        .routes(routes!(health::service))
+        .routes(routes!(health::events))
 }
 
 /// The API's routes and the finished OpenAPI document describing them: what applies to

@@ -8,6 +8,7 @@ pub mod desired_state;
 pub mod director_status;
 pub mod directors;
 pub mod health;
+pub mod health_events;
 pub mod pools;
 pub mod real_servers;
 pub mod services;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use lvs_model::{
-    Family, ForwardingMethod, PersistenceEngine, Protocol, RealServerState, SchedulerName,
+    Family, ForwardingMethod, Health, PersistenceEngine, Protocol, RealServerState, SchedulerName,
     TunnelChecksum, TunnelType,
 };
 use sqlx::encode::IsNull;
@@ -163,4 +163,5 @@ stored_keywords!(
     TunnelType,
     TunnelChecksum,
     RealServerState,
+    Health,
 );

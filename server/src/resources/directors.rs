@@ -92,6 +92,23 @@ pub struct DirectorStatus {
     /// Services the agent found and left alone at generation 0; see
     /// `POST /api/v1/clusters/{cluster}/import`.
     pub unmanaged_services: u64,
+    /// The agent's health-check engine, once it reported (after a server restart, within
+    /// a minute); absent while the director checks nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_checker: Option<HealthChecker>,
+}
+
+/// A director's check engine.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthChecker {
+    /// Distinct checks running.
+    pub targets: u64,
+    /// When the engine last had a result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_result_at: Option<String>,
+    /// Whether it stopped producing results: a stuck checker, whose real servers keep the
+    /// health they had.
+    pub stalled: bool,
 }
 
 /// A change made behind the agent's back that it undid.
@@ -163,6 +180,17 @@ impl Director {
                 agent_version: status.agent_version,
                 kernel_version: status.kernel_version,
                 unmanaged_services,
+                health_checker: agents
+                    .health
+                    .of_director(row.id)
+                    .filter(|h| h.checker.targets > 0)
+                    .map(|h| HealthChecker {
+                        targets: h.checker.targets,
+                        last_result_at: (h.checker.last_result_ms > 0).then(|| {
+                            timestamp(i64::try_from(h.checker.last_result_ms).unwrap_or(i64::MAX))
+                        }),
+                        stalled: super::health::checker_stalled(&h.checker, h.received_at),
+                    }),
             },
         }
     }

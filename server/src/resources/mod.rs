@@ -4,12 +4,14 @@
 
 pub mod clusters;
 pub mod directors;
+pub mod health;
 pub mod real_servers;
 pub mod services;
 
 pub use clusters::{cluster_etag, Cluster};
 pub use directors::{
-    director_etag, Director, DirectorSettings, DirectorStatus, RepairedDrift, SyncState,
+    director_etag, Director, DirectorSettings, DirectorStatus, HealthChecker, RepairedDrift,
+    SyncState,
 };
 pub use real_servers::{real_server_etag, RealServer};
 pub use services::{service_etag, Service};

@@ -142,6 +142,9 @@ const DESIRED_STATE: &str = "/api/v1/clusters/{cluster}/desired-state";
 const CHANGES: &str = "/api/v1/clusters/{cluster}/changes";
 const CHANGE: &str = "/api/v1/clusters/{cluster}/changes/{generation}";
 const IMPORT: &str = "/api/v1/clusters/{cluster}/import";
+const SERVICE_HEALTH: &str = "/api/v1/clusters/{cluster}/services/{service}/health";
+const HEALTH_EVENTS: &str = "/api/v1/clusters/{cluster}/health-events";
+const AGENT_HEALTH: &str = "/api/v1/agent/health";
 
 #[tokio::test]
 async fn every_operation_answers_as_the_document_says() {
@@ -614,6 +617,42 @@ async fn every_operation_answers_as_the_document_says() {
         service_path("web", service)
     );
     c.check(&get, HISTORY, &app.get(&history).await).expect(400);
+
+    // Health: a director's report, a service's view, the cluster's events.
+    let health = json!({
+        "full": true,
+        "real_servers": [{"service": "tcp:10.0.0.1:80", "real_server": "10.1.0.1:80",
+                          "health": "down", "since_ms": 1_700_000_000_000_u64,
+                          "reason": "timeout"}],
+        "services": [{"service": "tcp:10.0.0.1:80", "sorry_server_in_use": false}],
+        "checker": {"targets": 1, "results": 3, "last_result_ms": 1_700_000_000_000_u64,
+                    "longest_interval_ms": 2000}
+    });
+    c.check(
+        &post,
+        AGENT_HEALTH,
+        &app.agent_post(AGENT_HEALTH, &token, &health).await,
+    )
+    .expect(204);
+    c.check(
+        &post,
+        AGENT_HEALTH,
+        &app.agent_post(AGENT_HEALTH, &token, &json!({"full": true}))
+            .await,
+    )
+    .expect(422);
+    let service_health = format!("{}/health", service_path("web", service));
+    c.check(&get, SERVICE_HEALTH, &app.get(&service_health).await)
+        .expect(200);
+    let missing = format!("{}/health", service_path("web", 999_999));
+    c.check(&get, SERVICE_HEALTH, &app.get(&missing).await)
+        .expect(404);
+    let events = format!("{}/health-events?limit=10", cluster_path("web"));
+    c.check(&get, HEALTH_EVENTS, &app.get(&events).await)
+        .expect(200);
+    let events = format!("{}/health-events?limit=0", cluster_path("web"));
+    c.check(&get, HEALTH_EVENTS, &app.get(&events).await)
+        .expect(400);
 
     // Importing a director's services into a new cluster.
     app.create_cluster("adopted").await;

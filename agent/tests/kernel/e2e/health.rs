@@ -196,18 +196,50 @@ fn rules_of(weights: &[Option<u32>], sorry: Option<u32>) -> String {
 
 impl Lab {
     /// Waits for `rules` on both directors, within the time health may take to notice.
-    fn health_reaches(&self, rules: &str, what: &str, results: u64) -> Duration {
-        let bound = Duration::from_millis(results * INTERVAL_MS + 1000);
-        // The bound is the goal; the wait allows more so that a miss reports its time.
-        let took = wait_rules(&self.fleet.directors, rules, bound * 4);
-        eprintln!("health: {what} after {took:?} (goal: within {bound:?})");
-        assert!(took <= bound, "{what} took {took:?}, more than {bound:?}");
-        took
+    fn health_reaches(&self, rules: &str, what: &str, results: u64) {
+        self.health_reaches_each([rules, rules], what, results);
     }
 
+    /// [`Lab::health_reaches`] with rules of each director's own.
+    fn health_reaches_each(&self, rules: [&str; 2], what: &str, results: u64) {
+        let bound = Duration::from_millis(results * INTERVAL_MS + 1000);
+        let started = Instant::now();
+        for (director, rules) in self.fleet.directors.chunks(1).zip(rules) {
+            // The bound is the goal; the wait allows more so that a miss reports its time.
+            wait_rules(director, rules, bound * 4);
+        }
+        let took = started.elapsed();
+        eprintln!("health: {what} after {took:?} (goal: within {bound:?})");
+        assert!(took <= bound, "{what} took {took:?}, more than {bound:?}");
+    }
+
+    /// Polls the service's health view until `done` says so (up to 10 s).
+    fn wait_health(&self, done: impl Fn(&Value) -> bool) -> Value {
+        let path = format!(
+            "/api/v1/clusters/{CLUSTER}/services/{}/health",
+            self.service
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let view = self.fleet.call("GET", &path, None, 200);
+            if done(&view) {
+                return view;
+            }
+            assert!(Instant::now() < deadline, "the health view stayed {view:#}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Edits the service and waits until both directors applied it (and so check with the
+    /// new settings).
     fn patch_service(&self, patch: Value) {
         let path = format!("/api/v1/clusters/{CLUSTER}/services/{}", self.service);
         self.fleet.call("PATCH", &path, Some(patch), 200);
+        let cluster = self
+            .fleet
+            .call("GET", &format!("/api/v1/clusters/{CLUSTER}"), None, 200);
+        let generation = cluster["generation"].as_u64().unwrap();
+        super::wait_all_in_sync(&self.fleet, generation);
     }
 
     fn vip(&self) -> SocketAddr {
@@ -220,6 +252,27 @@ fn a_stopped_real_server_gets_weight_0_on_both_directors_and_comes_back() {
     let mut lab = lab("health-quiesce");
     lab.servers[1].stop();
     lab.health_reaches(&rules(&[1, 0, 1]), "rs2 down (weight 0)", FALL);
+
+    // The server hears of it from both directors, with the reason.
+    let health = lab.wait_health(|view| view["real_servers"][1]["down"] == 2);
+    let rs2 = &health["real_servers"][1];
+    assert_eq!(rs2["key"], "10.0.2.2:8080");
+    for director in rs2["directors"].as_array().unwrap() {
+        assert_eq!(director["reason"], "connection refused", "{health:#}");
+    }
+    let events = lab.fleet.call(
+        "GET",
+        &format!("/api/v1/clusters/{CLUSTER}/health-events"),
+        None,
+        200,
+    );
+    let downs = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["real_server"] == "10.0.2.2:8080" && e["health"] == "down")
+        .count();
+    assert_eq!(downs, 2, "one event per director: {events:#}");
 
     let before = lab.servers[1].hits();
     let answers = requests(&lab.client, lab.vip(), 30);
@@ -259,10 +312,11 @@ fn remove_takes_a_dead_real_server_out_and_the_sorry_server_stands_in() {
     assert_eq!(answers.get("sry"), Some(&5), "{answers:?}");
 
     // The sorry server leaves as anything removed does: at weight 0 until the connections
-    // it took are gone.
+    // it took are gone (on lb1, which carried them), at once where it has none (lb2).
     lab.servers[0].start();
-    let sorry_draining = rules_of(&[Some(1), None, None], Some(0));
-    lab.health_reaches(&sorry_draining, "rs1 back, sorry server out", RISE);
+    let draining = rules_of(&[Some(1), None, None], Some(0));
+    let gone = rules_of(&[Some(1), None, None], None);
+    lab.health_reaches_each([&draining, &gone], "rs1 back, sorry server out", RISE);
     let answers = requests(&lab.client, lab.vip(), 5);
     assert_eq!(answers.get("rs1"), Some(&5), "{answers:?}");
 }
