@@ -1,7 +1,8 @@
 //! What the test suites share: for the kernel tests, a network namespace per test, and
 //! running `ip` and `ipvsadm` in it; with the `fleet` feature, the real server and agents
 //! in namespaces; with the `server` feature, the real server in the test's own process;
-//! with the `fixtures` feature, desired states more than one suite starts from. Used only
+//! with the `fixtures` feature, desired states more than one suite starts from; with the
+//! `tls` feature, an HTTPS server whose CA file a check can verify against. Used only
 //! by tests and benchmarks, where a failure to set up is a failure of the test, so these
 //! panic with what went wrong.
 
@@ -16,6 +17,8 @@ mod modules;
 mod netns;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use command::{add_addr, ip_batch, ipvsadm, ipvsadm_restore, run};
 pub use modules::scheduler_modules;

@@ -184,8 +184,8 @@ fn run_tour(tour: &str, base: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What the tour built: one service whose second real server has weight 3, restored,
-/// in a cluster whose TCP timeout is 900 s.
+/// What the tour built: one service with an HTTP health check whose second real server has
+/// weight 3, restored, in a cluster whose TCP timeout is 900 s.
 fn check_tour_result(base: &str) -> Result<()> {
     let answer = get(&format!("{base}/api/v1/clusters/prod-web/desired-state"))?;
     ensure!(answer.status == 200, "the tour's cluster: {}", answer.body);
@@ -216,6 +216,11 @@ fn check_tour_result(base: &str) -> Result<()> {
                 ("10.1.0.12".to_owned(), 3, "active".to_owned())
             ],
         "the tour's real servers (address, weight, state): {weights:?}"
+    );
+    let check = &services[0]["health_check"];
+    ensure!(
+        check["kind"] == "http" && check["path"] == "/healthz" && check["fall"] == 3,
+        "the tour's health check: {check}"
     );
     Ok(())
 }

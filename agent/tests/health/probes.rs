@@ -7,11 +7,15 @@ use std::time::{Duration, Instant};
 
 use lvs_agent::health::probe::Probe;
 use lvs_agent::health::{ExecPolicy, Failure, Target};
+use lvs_testkit::tls::TlsServer;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 use crate::support::*;
+
+const LOOPBACK: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 async fn run(target: Target) -> Result<(), Failure> {
     run_with(target, ExecPolicy::default()).await
@@ -131,7 +135,7 @@ async fn a_silent_server_times_out_within_the_timeout() {
 #[tokio::test]
 async fn https_verifies_the_certificate_against_the_ca_file() {
     let dir = tempfile::tempdir().unwrap();
-    let tls = crate::support::tls::TlsServer::start(dir.path()).await;
+    let tls = TlsServer::start(dir.path(), LOOPBACK).await;
     let ca = tls.ca_file.display().to_string();
     let port = tls.address.port();
     assert_eq!(
@@ -156,7 +160,7 @@ async fn https_verifies_the_certificate_against_the_ca_file() {
 
     // Another CA does not vouch for it; insecure accepts it anyway.
     let other = tempfile::tempdir().unwrap();
-    let stranger = crate::support::tls::TlsServer::start(other.path()).await;
+    let stranger = TlsServer::start(other.path(), LOOPBACK).await;
     let stranger_ca = stranger.ca_file.display().to_string();
     let untrusted = run(target(
         port,

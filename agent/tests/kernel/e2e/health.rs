@@ -9,6 +9,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +106,12 @@ struct Lab {
 }
 
 fn lab(test: &str) -> Lab {
-    let mut fleet = super::fleet(test, 2);
+    lab_with(test, &[])
+}
+
+/// The lab, its agents started with `options` changed (see [`super::fleet_with`]).
+fn lab_with(test: &str, options: &[(&str, &str)]) -> Lab {
+    let mut fleet = super::fleet_with(test, 2, options);
     let client = Netns::new();
     let mut servers = Vec::new();
     {
@@ -213,12 +219,14 @@ impl Lab {
         assert!(took <= bound, "{what} took {took:?}, more than {bound:?}");
     }
 
-    /// Polls the service's health view until `done` says so (up to 10 s).
+    /// Polls the lab service's health view until `done` says so (up to 10 s).
     fn wait_health(&self, done: impl Fn(&Value) -> bool) -> Value {
-        let path = format!(
-            "/api/v1/clusters/{CLUSTER}/services/{}/health",
-            self.service
-        );
+        self.wait_service_health(self.service, done)
+    }
+
+    /// Polls a service's health view until `done` says so (up to 10 s).
+    fn wait_service_health(&self, service: i64, done: impl Fn(&Value) -> bool) -> Value {
+        let path = format!("/api/v1/clusters/{CLUSTER}/services/{service}/health");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let view = self.fleet.call("GET", &path, None, 200);
@@ -331,4 +339,133 @@ fn the_kernel_follows_health_while_the_server_is_down() {
     lab.servers[0].start();
     lab.health_reaches(&rules(&[1, 1, 1]), "rs1 up, server offline", RISE);
     eprintln!("health: offline round trip in {:?}", started.elapsed());
+}
+
+/// A DNS server on port 53 of `ns` answering every query with NOERROR until `stop` turns
+/// true; then the port is unreachable.
+fn dns_server(ns: &Netns, stop: Arc<AtomicBool>) {
+    let socket = ns.enter(|| std::net::UdpSocket::bind("0.0.0.0:53").unwrap());
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut query = [0_u8; 512];
+        while !stop.load(Ordering::SeqCst) {
+            if let Ok((read, from)) = socket.recv_from(&mut query) {
+                let mut answer = query[..read].to_vec();
+                answer[2] = 0x81;
+                answer[3] = 0x80;
+                let _ = socket.send_to(&answer, from);
+            }
+        }
+    });
+}
+
+/// Creates a service of the lab's VIP on `port` with rs1 on `rs_port` and `check`; its id.
+fn checked_service(lab: &Lab, protocol: &str, port: u16, rs_port: u16, check: &Value) -> i64 {
+    let service = lab.fleet.call(
+        "POST",
+        &format!("/api/v1/clusters/{CLUSTER}/services"),
+        Some(json!({
+            "protocol": protocol, "address": "172.16.0.1", "port": port,
+            "health_check": check,
+            "real_servers": [{"address": "10.0.1.2", "port": rs_port, "forwarding": "masq"}]
+        })),
+        201,
+    );
+    service["id"].as_i64().unwrap()
+}
+
+/// Whether both directors report the service's real server with this health.
+fn on_both(view: &Value, health: &str) -> bool {
+    view["real_servers"][0][health] == 2
+}
+
+#[test]
+fn dns_https_exec_and_another_port_are_checked_from_both_directors() {
+    let scripts = tempfile::tempdir().unwrap();
+    let dir = scripts.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let marker = dir.join("serving");
+    std::fs::write(&marker, "").unwrap();
+    let program = dir.join("marker-check");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\n[ \"$LVS_RS_PORT\" = 8080 ] && test -e {}\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scripts_dir = dir.display().to_string();
+    let lab = lab_with("health-kinds", &[("--check-scripts-dir", &scripts_dir)]);
+
+    // rs1 also serves DNS on :53 and HTTPS on :8443 (a certificate of the test's own CA).
+    let rs1 = &lab.servers[0].ns;
+    let dns_stop = Arc::new(AtomicBool::new(false));
+    dns_server(rs1, Arc::clone(&dns_stop));
+    let tls_dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tls_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tls_path = tls_dir.path().to_owned();
+    let ca_file = rs1.enter(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listen: SocketAddr = "10.0.1.2:8443".parse().unwrap();
+        let server = runtime.block_on(lvs_testkit::tls::TlsServer::start(&tls_path, listen));
+        // Its threads were started in rs1's namespace and serve while the test runs.
+        std::mem::forget(runtime);
+        server.ca_file
+    });
+
+    let timing = json!({"interval_ms": INTERVAL_MS, "timeout_ms": 500, "fall": FALL, "rise": RISE});
+    let with = |mut check: Value| {
+        let fields = timing.as_object().unwrap().clone();
+        check.as_object_mut().unwrap().extend(fields);
+        check
+    };
+    let dns_check = with(json!({"kind": "udp-dns", "dns_name": "health.example"}));
+    let dns = checked_service(&lab, "udp", 53, 53, &dns_check);
+    let https_check = with(
+        json!({"kind": "https", "ca_file": ca_file.display().to_string(),
+                                  "expect_body": "tls ok"}),
+    );
+    let https = checked_service(&lab, "tcp", 443, 8443, &https_check);
+    let port_check = with(json!({"kind": "tcp", "port": 9999}));
+    let other_port = checked_service(&lab, "tcp", 8000, 8080, &port_check);
+    let exec_check = with(json!({"kind": "exec", "command": program.display().to_string()}));
+    let exec = checked_service(&lab, "tcp", 8001, 8080, &exec_check);
+
+    lab.wait_service_health(dns, |v| on_both(v, "up"));
+    lab.wait_service_health(https, |v| on_both(v, "up"));
+    lab.wait_service_health(exec, |v| on_both(v, "up"));
+    // Nothing listens on 9999, though the service's own port 8080 answers.
+    let view = lab.wait_service_health(other_port, |v| on_both(v, "down"));
+    for director in view["real_servers"][0]["directors"].as_array().unwrap() {
+        assert_eq!(director["reason"], "connection refused", "{view:#}");
+    }
+
+    dns_stop.store(true, Ordering::SeqCst);
+    std::fs::remove_file(&marker).unwrap();
+    let view = lab.wait_service_health(dns, |v| on_both(v, "down"));
+    eprintln!(
+        "health: dns down: {:#}",
+        view["real_servers"][0]["directors"]
+    );
+    let view = lab.wait_service_health(exec, |v| on_both(v, "down"));
+    for director in view["real_servers"][0]["directors"].as_array().unwrap() {
+        assert_eq!(director["reason"], "exit code 1", "{view:#}");
+    }
+    // Health reached the kernels: the DNS real server has weight 0 on both directors.
+    for director in &lab.fleet.directors {
+        let rules = director.ns.rules();
+        assert!(
+            rules.contains("-a -u 172.16.0.1:53 -r 10.0.1.2:53 -m -w 0"),
+            "{}: {rules}",
+            director.name
+        );
+    }
 }

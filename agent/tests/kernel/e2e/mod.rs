@@ -49,6 +49,8 @@ pub fn fleet_with(test: &str, directors: usize, changed: &[(&str, &str)]) -> Fle
         ("--poll-timeout", "30s"),
         ("--log-format", "json"),
         ("--log", "lvs_agent=debug,info"),
+        // exec health checks refused unless a test gives its own directory.
+        ("--check-scripts-dir", "/nonexistent/check-scripts"),
     ];
     for (name, value) in changed {
         let option = options
