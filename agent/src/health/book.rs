@@ -180,34 +180,34 @@ impl Book {
         if checked.is_none() && sorry.is_none() {
             return Cow::Borrowed(service);
         }
-        let mut changed = false;
-        let mut serving = false;
+        // Looked at first without copying: most passes find every real server up.
+        let any_down = checked.is_some()
+            && service
+                .real_servers()
+                .any(|rs| self.down(checked, rs).is_some());
+        let sorry_in = self.sorry_server_in_use(service);
+        if !any_down && !sorry_in {
+            return Cow::Borrowed(service);
+        }
         let mut servers = Vec::with_capacity(service.real_servers().len() + 1);
         for rs in service.real_servers() {
             match self.down(checked, rs) {
-                None => {
-                    serving |= rs.effective_weight().get() > 0;
-                    servers.push(rs.clone());
+                None => servers.push(rs.clone()),
+                Some((target, _)) if target.check.on_failure() == OnFailure::Quiesce => {
+                    servers.push(quiesced(rs));
                 }
-                Some((target, _)) => {
-                    changed = true;
-                    if target.check.on_failure() == OnFailure::Quiesce {
-                        servers.push(quiesced(rs));
-                    }
-                }
+                Some(_) => {}
             }
         }
-        let mut settings = Cow::Borrowed(service.service());
-        if let Some(sorry) = sorry.filter(|_| !serving) {
-            changed = true;
-            servers.push(sorry.clone());
-            settings = Cow::Owned(service.service().without_sorry_server());
-        }
-        if !changed {
-            return Cow::Borrowed(service);
-        }
+        let settings = match sorry.filter(|_| sorry_in) {
+            Some(sorry) => {
+                servers.push(sorry.clone());
+                service.service().without_sorry_server()
+            }
+            None => service.service().clone(),
+        };
         Cow::Owned(
-            DesiredService::new(settings.into_owned(), servers)
+            DesiredService::new(settings, servers)
                 .expect("health keeps keys distinct: the sorry server is none of the real servers"),
         )
     }

@@ -218,24 +218,21 @@ async fn directors_report_health_per_real_server_and_the_changes_become_events()
                "services": [{"service": "tcp:10.0.0.1:80", "sorry_server_in_use": sorry}],
                "checker": pulse()})
     };
-    app.agent_post(
-        AGENT_HEALTH,
-        &lb1,
-        &full(
-            vec![
-                rs_health("10.1.0.1:80", "up", 0, None),
-                rs_health(
-                    "10.1.0.2:80",
-                    "down",
-                    1_700_000_000_500,
-                    Some("connection refused"),
-                ),
-            ],
-            false,
-        ),
-    )
-    .await
-    .expect(204);
+    let rs2_down_on_lb1 = full(
+        vec![
+            rs_health("10.1.0.1:80", "up", 0, None),
+            rs_health(
+                "10.1.0.2:80",
+                "down",
+                1_700_000_000_500,
+                Some("connection refused"),
+            ),
+        ],
+        false,
+    );
+    app.agent_post(AGENT_HEALTH, &lb1, &rs2_down_on_lb1)
+        .await
+        .expect(204);
     app.agent_post(
         AGENT_HEALTH,
         &lb2,
@@ -285,24 +282,9 @@ async fn directors_report_health_per_real_server_and_the_changes_become_events()
     assert_eq!(items[0]["real_server"], "10.1.0.2:80");
     assert_eq!(items[0]["health"], "down");
     assert_eq!(items[0]["reason"], "connection refused");
-    app.agent_post(
-        AGENT_HEALTH,
-        &lb1,
-        &full(
-            vec![
-                rs_health("10.1.0.1:80", "up", 0, None),
-                rs_health(
-                    "10.1.0.2:80",
-                    "down",
-                    1_700_000_000_500,
-                    Some("connection refused"),
-                ),
-            ],
-            false,
-        ),
-    )
-    .await
-    .expect(204);
+    app.agent_post(AGENT_HEALTH, &lb1, &rs2_down_on_lb1)
+        .await
+        .expect(204);
     // It comes back: a partial report, a second event, newest first.
     let partial = json!({"full": false,
                          "real_servers": [rs_health("10.1.0.2:80", "up", 1_700_000_009_000, None)],
