@@ -174,7 +174,9 @@ async fn check_loop(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let result = probe.run().await;
+        // Boxed: an attempt's state (a TLS session, buffers) exists only while it runs, not
+        // in every idle task.
+        let result = Box::pin(probe.run()).await;
         let now = unix_ms();
         status.results.fetch_add(1, Ordering::Relaxed);
         status.last_result_ms.store(now, Ordering::Relaxed);

@@ -92,11 +92,11 @@ impl HttpProbe {
         mut stream: S,
     ) -> Result<(), Failure> {
         stream.write_all(&self.request).await.map_err(io_failure)?;
+        // Read straight into the heap: a buffer on the stack would live in every check
+        // task's future, idle or not.
         let mut answer = Vec::with_capacity(1024);
-        let mut chunk = [0_u8; 8192];
         let status = loop {
-            let read = read_some(&mut stream, &mut chunk).await?;
-            answer.extend_from_slice(&chunk[..read]);
+            let read = read_some(&mut stream, &mut answer).await?;
             if let Some(status) = status_code(&answer)? {
                 break status;
             }
@@ -120,11 +120,9 @@ impl HttpProbe {
                 answer.truncate(MAX_ANSWER);
                 break;
             }
-            let read = read_some(&mut stream, &mut chunk).await?;
-            if read == 0 {
+            if read_some(&mut stream, &mut answer).await? == 0 {
                 break;
             }
-            answer.extend_from_slice(&chunk[..read]);
         }
         let start = find(&answer, b"\r\n\r\n").map_or(answer.len(), |at| at + 4);
         let matched = match body {
@@ -139,11 +137,13 @@ impl HttpProbe {
     }
 }
 
+/// Appends what the stream has next to `answer` (up to a few KiB); 0 at its end.
 async fn read_some<S: AsyncRead + Unpin>(
     stream: &mut S,
-    buffer: &mut [u8],
+    answer: &mut Vec<u8>,
 ) -> Result<usize, Failure> {
-    match stream.read(buffer).await {
+    answer.reserve(4096);
+    match stream.read_buf(answer).await {
         Ok(read) => Ok(read),
         // A TLS peer that closes without close_notify still ended its answer.
         Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
