@@ -106,3 +106,28 @@ async fn checks_started_together_spread_over_their_interval() {
     );
     drop(engine);
 }
+
+#[tokio::test]
+async fn the_pulse_counts_targets_and_their_longest_interval() {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut engine = Engine::new(ExecPolicy::default(), tx);
+    let status = engine.status();
+    let port = closed_port();
+    let fast = target(
+        port,
+        json!({"kind": "tcp", "interval_ms": 500, "timeout_ms": 100}),
+    );
+    let slow = target(
+        port,
+        json!({"kind": "tcp", "interval_ms": 5000, "timeout_ms": 100}),
+    );
+    engine.start(fast.clone());
+    engine.start(slow.clone());
+    let pulse = status.pulse();
+    assert_eq!((pulse.targets, pulse.longest_interval_ms), (2, 5000));
+    engine.stop(&slow);
+    let pulse = status.pulse();
+    assert_eq!((pulse.targets, pulse.longest_interval_ms), (1, 500));
+    engine.stop(&fast);
+    assert_eq!(status.pulse().targets, 0);
+}
