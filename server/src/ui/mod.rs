@@ -19,6 +19,7 @@ mod extract;
 mod fleet;
 mod form;
 mod format;
+mod health_cells;
 mod page;
 mod pool;
 mod pool_text;

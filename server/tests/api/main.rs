@@ -30,6 +30,7 @@ mod stats;
 mod store_roundtrip;
 mod ui_browser;
 mod ui_forms;
+mod ui_health;
 mod ui_pages;
 mod ui_pool;
 mod ui_security;
