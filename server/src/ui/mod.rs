@@ -20,6 +20,8 @@ mod fleet;
 mod form;
 mod format;
 mod health_cells;
+mod health_check;
+mod health_form;
 mod page;
 mod pool;
 mod pool_text;
@@ -62,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{cluster}/services/new"), get(service::new_form))
         .route(service, get(service::page).post(service::update))
         .route(&format!("{service}/live"), get(service::live))
+        .route(
+            &format!("{service}/health-check"),
+            post(health_check::update),
+        )
         .route(
             &format!("{service}/delete"),
             get(service::confirm_delete).post(service::delete),
