@@ -21,6 +21,7 @@ mod form;
 mod format;
 mod health_cells;
 mod health_check;
+mod health_events;
 mod health_form;
 mod page;
 mod pool;
@@ -98,6 +99,10 @@ pub fn router(state: AppState) -> Router {
             get(directors::confirm_delete).post(directors::delete),
         )
         .route(&format!("{cluster}/changes"), get(changes::page))
+        .route(
+            &format!("{cluster}/health-events"),
+            get(health_events::page),
+        )
         .route(
             &format!("{cluster}/changes/{{generation}}"),
             get(changes::detail),

@@ -150,3 +150,55 @@ async fn ui_the_service_page_shows_each_real_server_health_per_director() {
     );
     assert!(!shown.contains("stalled on lb1, lb2"), "lb2's is fresh");
 }
+
+#[tokio::test]
+async fn ui_health_events_newest_first_and_a_stalled_checker_on_the_directors_page() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    app.patch_ok(
+        &service_path("web", service),
+        &json!({"health_check": {"kind": "tcp"}}),
+    )
+    .await;
+    let lb1 = app.create_agent("web", "lb1").await;
+    let lb2 = app.create_agent("web", "lb2").await;
+    let mut browser = Browser::new(&app);
+
+    let page = browser.page("/clusters/web").await;
+    assert!(links(&page.text).contains(&"/clusters/web/health-events".to_owned()));
+    let page = browser.page("/clusters/web/health-events").await;
+    assert!(text(&page.text).contains("No health events yet."));
+
+    let down = full_report(
+        &[rs_health(
+            "10.1.0.2:80",
+            "down",
+            1_700_000_000_500,
+            Some("connection refused"),
+        )],
+        false,
+        &old_pulse(),
+    );
+    app.agent_post(AGENT_HEALTH, &lb1, &down).await.expect(204);
+    let back = json!({"full": false, "checker": old_pulse(),
+                      "real_servers": [rs_health("10.1.0.2:80", "up", 1_700_000_009_000, None)]});
+    app.agent_post(AGENT_HEALTH, &lb1, &back).await.expect(204);
+    let fresh = full_report(&[], false, &fresh_pulse());
+    app.agent_post(AGENT_HEALTH, &lb2, &fresh).await.expect(204);
+
+    let page = browser.page("/clusters/web/health-events").await;
+    let shown = text(&page.text);
+    let up_at = shown
+        .find("lb1 tcp:10.0.0.1:80 10.1.0.2:80 up")
+        .unwrap_or_else(|| panic!("the up event: {shown}"));
+    let down_at = shown
+        .find("lb1 tcp:10.0.0.1:80 10.1.0.2:80 down connection refused")
+        .unwrap_or_else(|| panic!("the down event with its reason: {shown}"));
+    assert!(up_at < down_at, "newest first: {shown}");
+
+    let page = browser.page("/clusters/web/directors").await;
+    let lb1_card = element_text(&page.text, "article", "id", "director-lb1");
+    assert!(lb1_card.contains("checker stalled"), "{lb1_card}");
+    let lb2_card = element_text(&page.text, "article", "id", "director-lb2");
+    assert!(!lb2_card.contains("checker stalled"), "{lb2_card}");
+}
