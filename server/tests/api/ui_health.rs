@@ -202,3 +202,40 @@ async fn ui_health_events_newest_first_and_a_stalled_checker_on_the_directors_pa
     let lb2_card = element_text(&page.text, "article", "id", "director-lb2");
     assert!(!lb2_card.contains("checker stalled"), "{lb2_card}");
 }
+
+#[tokio::test]
+async fn ui_the_services_table_counts_real_servers_down_and_filters_the_unhealthy() {
+    let app = TestApp::spawn().await;
+    let checked = cluster_with_service(&app, "web").await;
+    let other = id(&app.create_service("web", &tcp_service(81)).await);
+    let lb1 = app.create_agent("web", "lb1").await;
+    let report = full_report(
+        &[
+            rs_health("10.1.0.1:80", "up", 0, None),
+            rs_health("10.1.0.2:80", "down", 1_700_000_000_500, Some("timeout")),
+        ],
+        false,
+        &fresh_pulse(),
+    );
+    app.agent_post(AGENT_HEALTH, &lb1, &report)
+        .await
+        .expect(204);
+    let mut browser = Browser::new(&app);
+
+    let page = browser.page("/clusters/web").await;
+    let shown = text(&page.text);
+    assert!(shown.contains("1 down"), "{shown}");
+    assert!(links(&page.text).contains(&format!("/clusters/web/services/{other}")));
+
+    let page = browser.page("/clusters/web?unhealthy=1").await;
+    let found = links(&page.text);
+    assert!(found.contains(&format!("/clusters/web/services/{checked}")));
+    assert!(
+        !found.contains(&format!("/clusters/web/services/{other}")),
+        "a healthy service is left out"
+    );
+    let unhealthy = tag_where(&page.text, "input", "id", "f-unhealthy");
+    assert!(attr(&unhealthy, "checked").is_some(), "{unhealthy}");
+    let live = browser.get("/clusters/web/live?unhealthy=1").await;
+    assert!(!links(&live.text).contains(&format!("/clusters/web/services/{other}")));
+}
