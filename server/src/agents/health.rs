@@ -2,7 +2,7 @@
 //! the whole picture every minute and after reconnecting), and what changed with a report,
 //! for the event history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use lvs_model::agent::{CheckerPulse, HealthReport, RealServerHealth};
@@ -100,6 +100,26 @@ impl HealthStore {
         directors.get(&director_id).cloned()
     }
 
+    /// Per service key of the cluster, how many of its real servers some director reports
+    /// down: a summary for a list of services, without reading each one's pool.
+    pub fn down_by_service(&self, cluster_id: i64) -> HashMap<String, usize> {
+        let directors = self
+            .directors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut down: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for health in directors.values().filter(|h| h.cluster_id == cluster_id) {
+            for ((service, real_server), seen) in &health.real_servers {
+                if seen.health == Some(Health::Down) {
+                    down.entry(service).or_default().insert(real_server);
+                }
+            }
+        }
+        down.into_iter()
+            .map(|(service, servers)| (service.to_owned(), servers.len()))
+            .collect()
+    }
+
     pub fn forget_director(&self, director_id: i64) {
         let mut directors = self
             .directors
@@ -152,6 +172,19 @@ mod tests {
             .expect("reported")
             .real_servers
             .is_empty());
+    }
+
+    #[test]
+    fn down_counts_each_real_server_once_per_service_of_its_cluster() {
+        let store = HealthStore::default();
+        store.record(1, 7, report(true, vec![rs(Some(Health::Down), 5)]), 10);
+        store.record(2, 7, report(true, vec![rs(Some(Health::Down), 6)]), 10);
+        store.record(3, 8, report(true, vec![rs(Some(Health::Down), 7)]), 10);
+        let down = store.down_by_service(7);
+        assert_eq!(down.get("tcp:10.0.0.1:80"), Some(&1));
+        store.record(1, 7, report(true, vec![rs(Some(Health::Up), 8)]), 20);
+        store.record(2, 7, report(true, Vec::new()), 20);
+        assert!(store.down_by_service(7).is_empty());
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct ServiceLine {
     pub active: String,
     pub connections_per_second: String,
     pub bytes_per_second: String,
+    /// Real servers some director reports down.
+    pub down: usize,
     /// Bytes/s over the last hour.
     pub spark: chart::Sparkline,
 }
@@ -79,6 +81,8 @@ pub struct ListQuery {
     pub q: String,
     /// `tcp`, `udp`, `sctp`, or empty for all.
     pub protocol: String,
+    /// Only services with a real server some director reports down.
+    pub unhealthy: bool,
     pub after: i64,
 }
 
@@ -96,6 +100,7 @@ impl ListQuery {
         ListQuery {
             q: get("q"),
             protocol: get("protocol"),
+            unhealthy: get("unhealthy") == "1",
             after: get("after").parse().unwrap_or(0),
         }
     }
@@ -108,6 +113,9 @@ impl ListQuery {
         }
         if !self.protocol.is_empty() {
             pairs.push(("protocol", self.protocol.clone()));
+        }
+        if self.unhealthy {
+            pairs.push(("unhealthy", "1".to_owned()));
         }
         if after > 0 {
             pairs.push(("after", after.to_string()));
@@ -194,7 +202,12 @@ async fn load(
         filter.address = Some(address);
         filter.port = *port;
     }
-    let mut rows = services::list(&mut tx, cluster.id, &filter, query.after, PAGE_SIZE + 1).await?;
+    let down = state.agents.health.down_by_service(cluster.id);
+    let mut rows = if query.unhealthy {
+        unhealthy_rows(&mut tx, cluster.id, &filter, query.after, &down).await?
+    } else {
+        services::list(&mut tx, cluster.id, &filter, query.after, PAGE_SIZE + 1).await?
+    };
     let next_after = if rows.len() > PAGE_SIZE as usize {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|r| r.id)
@@ -208,7 +221,10 @@ async fn load(
     let now = crate::db::now_millis();
     let rows = rows
         .iter()
-        .map(|row| service_line(state, &cluster, row, &pools, now))
+        .map(|row| {
+            let down = down.get(&row.service_key).copied().unwrap_or(0);
+            service_line(state, &cluster, row, &pools, down, now)
+        })
         .collect();
     let table = ServiceTable {
         this_page: query.link(query.after),
@@ -221,11 +237,41 @@ async fn load(
     Ok((cluster, table))
 }
 
+/// Services read per query while looking for unhealthy ones.
+const SCAN_BATCH: i64 = 500;
+
+/// The page of the services that match `filter` and have a real server down (`down`, from
+/// memory): read in batches and sifted here, since the database does not know health.
+async fn unhealthy_rows(
+    conn: &mut sqlx::SqliteConnection,
+    cluster_id: i64,
+    filter: &Filter<'_>,
+    mut after: i64,
+    down: &HashMap<String, usize>,
+) -> UiResult<Vec<ServiceRow>> {
+    let mut found = Vec::new();
+    while !down.is_empty() && found.len() <= PAGE_SIZE as usize {
+        let batch = services::list(conn, cluster_id, filter, after, SCAN_BATCH).await?;
+        let last = batch.len() < SCAN_BATCH as usize;
+        after = batch.last().map_or(after, |row| row.id);
+        found.extend(
+            batch
+                .into_iter()
+                .filter(|row| down.contains_key(&row.service_key)),
+        );
+        if last {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 fn service_line(
     state: &AppState,
     cluster: &ClusterRow,
     row: &ServiceRow,
     pools: &HashMap<i64, pools::PoolSummary>,
+    down: usize,
     now: i64,
 ) -> ServiceLine {
     let stats = &state.agents.stats;
@@ -264,6 +310,7 @@ fn service_line(
         active: format::count(value(5)),
         connections_per_second: format::count(value(0)),
         bytes_per_second: format::bytes_rate(value(3) + value(4)),
+        down,
         spark: chart::sparkline(&bytes, 120, 24),
     }
 }

@@ -45,6 +45,8 @@ pub struct DirectorCard {
     pub last_errors_at: String,
     pub drift: Vec<(String, String, String)>,
     pub unmanaged_services: u64,
+    /// Whether the director's health-check engine stopped producing results.
+    pub checker_stalled: bool,
 }
 
 #[derive(Template)]
@@ -150,6 +152,7 @@ fn card(director: &Director, line: DirectorLine) -> DirectorCard {
         } else {
             0
         },
+        checker_stalled: status.health_checker.as_ref().is_some_and(|c| c.stalled),
     }
 }
 

@@ -19,6 +19,10 @@ mod extract;
 mod fleet;
 mod form;
 mod format;
+mod health_cells;
+mod health_check;
+mod health_events;
+mod health_form;
 mod page;
 mod pool;
 mod pool_text;
@@ -62,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route(service, get(service::page).post(service::update))
         .route(&format!("{service}/live"), get(service::live))
         .route(
+            &format!("{service}/health-check"),
+            post(health_check::update),
+        )
+        .route(
             &format!("{service}/delete"),
             get(service::confirm_delete).post(service::delete),
         )
@@ -91,6 +99,10 @@ pub fn router(state: AppState) -> Router {
             get(directors::confirm_delete).post(directors::delete),
         )
         .route(&format!("{cluster}/changes"), get(changes::page))
+        .route(
+            &format!("{cluster}/health-events"),
+            get(health_events::page),
+        )
         .route(
             &format!("{cluster}/changes/{{generation}}"),
             get(changes::detail),

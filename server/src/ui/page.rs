@@ -39,15 +39,18 @@ pub enum Tab {
     Services,
     Directors,
     Changes,
+    Health,
 }
 
 impl ClusterTabs {
-    /// Whether `name` (`"services"`, `"directors"`, `"changes"`) is the current tab.
+    /// Whether `name` (`"services"`, `"directors"`, `"changes"`, `"health"`) is the current
+    /// tab.
     pub fn is(&self, name: &str) -> bool {
         let active = match self.active {
             Tab::Services => "services",
             Tab::Directors => "directors",
             Tab::Changes => "changes",
+            Tab::Health => "health",
         };
         active == name
     }

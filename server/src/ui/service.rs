@@ -12,7 +12,7 @@ use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::service_view::{self, ServiceView};
 use super::session::{redirect_with, refused, Browser, FlashKind};
-use super::{real_server_form, service_form};
+use super::{health_form, real_server_form, service_form};
 use crate::edit::lookup;
 use crate::edit::{self, IfMatch, Source};
 use crate::state::AppState;
@@ -23,6 +23,7 @@ use lvs_model::spec::ServiceSpec;
 pub struct Forms {
     pub settings: Option<FormState>,
     pub add: Option<FormState>,
+    pub health: Option<FormState>,
     /// A real server's weight edit, by real server id.
     pub weight: Option<(i64, FormState)>,
 }
@@ -36,7 +37,13 @@ struct ServicePage {
     view: ServiceView,
     settings: FormState,
     add: FormState,
+    health: FormState,
     weight: Option<(i64, FormState)>,
+    check_kinds: &'static [(&'static str, &'static str)],
+    on_failures: &'static [(&'static str, &'static str)],
+    initials: &'static [(&'static str, &'static str)],
+    methods: &'static [(&'static str, &'static str)],
+    sorry_forwarding: Vec<(&'static str, &'static str)>,
     kinds: &'static [(&'static str, &'static str)],
     families: &'static [(&'static str, &'static str)],
     engines: &'static [(&'static str, &'static str)],
@@ -120,13 +127,26 @@ pub async fn render(
     let add = forms
         .add
         .unwrap_or_else(|| real_server_form::blank(view.usual_forwarding()));
+    let health = forms.health.unwrap_or_else(|| {
+        let mut form = health_form::filled(&view.spec);
+        form.set("etag", &view.etag);
+        form
+    });
     let page = ServicePage {
         chrome,
         base: format!("/clusters/{}/services/{id}", path_segment(&view.cluster)),
         view,
         settings,
         add,
+        health,
         weight: forms.weight,
+        check_kinds: health_form::KINDS,
+        on_failures: health_form::ON_FAILURE,
+        initials: health_form::INITIAL,
+        methods: health_form::METHODS,
+        sorry_forwarding: std::iter::once(("", "-"))
+            .chain(real_server_form::FORWARDING.iter().copied())
+            .collect(),
         kinds: service_form::KINDS,
         families: service_form::FAMILIES,
         engines: service_form::ENGINES,

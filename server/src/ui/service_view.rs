@@ -8,10 +8,12 @@ use lvs_model::spec::ServiceSpec;
 
 use super::chart::{self, Series, Window};
 use super::format;
+use super::health_cells::{self, HealthCell, HealthNotes};
 use crate::agents::stats::Resolution;
 use crate::db::{directors, now_millis, real_servers};
 use crate::edit::lookup;
 use crate::resources::etag;
+use crate::resources::health::ServiceHealthView;
 use crate::resources::service_etag;
 use crate::resources::RealServer;
 use crate::state::AppState;
@@ -40,6 +42,7 @@ pub struct ServiceView {
     pub directors: usize,
     pub connections_graph: chart::Graph,
     pub bytes_graph: chart::Graph,
+    pub health: HealthNotes,
 }
 
 /// A real server of the pool, as configured.
@@ -53,6 +56,7 @@ pub struct RealServerLine {
     pub thresholds: String,
     pub description: String,
     pub etag: String,
+    pub health: HealthCell,
 }
 
 /// A real server's numbers on one director.
@@ -148,9 +152,15 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
         "B/s",
     );
 
+    let with_health: Vec<_> = directors
+        .iter()
+        .map(|d| (d.clone(), state.agents.health.of_director(d.id)))
+        .collect();
+    let health = ServiceHealthView::new(&cluster.name, &row, &rows, &with_health);
     let real_servers = rows
         .iter()
-        .map(|rs| RealServerLine {
+        .zip(&health.real_servers)
+        .map(|(rs, seen)| RealServerLine {
             id: rs.id,
             key: rs.key(),
             forwarding: rs.forwarding.to_string(),
@@ -162,6 +172,7 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
             },
             description: rs.description.clone(),
             etag: etag(&RealServer::from(rs)),
+            health: health_cells::cell(seen, directors.len()),
         })
         .collect();
     Ok(ServiceView {
@@ -179,6 +190,7 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
         directors: directors.len(),
         connections_graph,
         bytes_graph,
+        health: HealthNotes::of(&health),
     })
 }
 

@@ -30,6 +30,8 @@ mod stats;
 mod store_roundtrip;
 mod ui_browser;
 mod ui_forms;
+mod ui_health;
+mod ui_health_form;
 mod ui_pages;
 mod ui_pool;
 mod ui_security;

@@ -359,6 +359,13 @@ async fn run() {
     b.expect_page("prod-web", 200).await;
     b.screenshots(&shots, "cluster").await;
 
+    // The cluster's health events: none, as no director reported a check.
+    let tabs = b.find("nav[aria-label='Cluster prod-web']").await;
+    b.follow(&tabs, "Health events").await;
+    b.expect_page("Health events of prod-web", 200).await;
+    assert!(b.main_text().await.contains("No health events yet."));
+    b.screenshots(&shots, "health-events").await;
+
     eprintln!(
         "walkthrough took {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
