@@ -56,6 +56,9 @@ enum Bench {
     Api,
     /// The IPVS library against ipvsadm in the guest kernel: bulk load, dump, weight edit.
     Ipvs,
+    /// Health checks in the guest, lvs-agent beside Debian's keepalived: CPU per 1,000
+    /// checks, detection time, CPU with 10% dead, memory.
+    Health,
     /// The agent in the guest kernel: propagation to 10 and 50 directors, the cost of one
     /// change on a 5,000-service table, a restart against a matching table.
     Agent {
@@ -82,6 +85,10 @@ fn main() -> Result<()> {
         Command::Schemathesis => schemathesis::run(),
         Command::Bench(Bench::Api) => bench_api(),
         Command::Bench(Bench::Ipvs) => bench_ipvs::run(),
+        Command::Bench(Bench::Health) => {
+            apt::ensure(&[("keepalived", "keepalived")])?;
+            bench_agent::run(&["--part".to_owned(), "health".to_owned()], None)
+        }
         Command::Bench(Bench::Agent { baseline, args }) => {
             bench_agent::run(&args, baseline.as_deref())
         }

@@ -19,6 +19,7 @@
 mod apply_cost;
 mod cpu;
 mod figures;
+mod health;
 mod inside;
 mod memory;
 mod priority;
@@ -58,6 +59,8 @@ enum Part {
     Propagation,
     Apply,
     Restart,
+    /// Health checks beside keepalived; only when asked for.
+    Health,
 }
 
 fn main() -> ExitCode {
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
          by the server and every agent: compare ratios)",
         args.agent.display()
     );
-    let runs = |part| args.part.is_empty() || args.part.contains(&part);
+    let runs = |part| (args.part.is_empty() && part != Part::Health) || args.part.contains(&part);
     // Each part on a thread of its own: a fleet moves its thread into the hub namespace.
     if runs(Part::Propagation) {
         on_own_thread(|| propagation::measure(&binaries, &mut figures));
@@ -83,6 +86,10 @@ fn main() -> ExitCode {
     if runs(Part::Restart) {
         settle(&mut figures);
         on_own_thread(|| restart::measure(&binaries, &mut figures));
+    }
+    if runs(Part::Health) {
+        settle(&mut figures);
+        on_own_thread(|| health::measure(&binaries, &mut figures));
     }
     figures.print();
     match figures.missed() {
