@@ -50,23 +50,24 @@ impl HealthStore {
             .directors
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let known = directors.get(&director_id).cloned().unwrap_or_default();
-        let mut next = if report.full {
-            DirectorHealth::default()
-        } else {
-            (*known).clone()
-        };
-        next.cluster_id = cluster_id;
-        next.received_at = now;
-        next.checker = report.checker;
+        // Changed in place: the picture is copied only while a reader still holds it.
+        let state = Arc::make_mut(directors.entry(director_id).or_default());
+        state.cluster_id = cluster_id;
+        state.received_at = now;
+        state.checker = report.checker;
+        // A full report replaces the picture; what it repeats is no event.
+        let previous = report.full.then(|| std::mem::take(&mut state.real_servers));
+        if report.full {
+            state.sorry_server_in_use.clear();
+        }
         let mut events = Vec::new();
         for rs in report.real_servers {
             let key = (rs.service.clone(), rs.real_server.clone());
             let Some(health) = rs.health else {
-                next.real_servers.remove(&key);
+                state.real_servers.remove(&key);
                 continue;
             };
-            let before = known.real_servers.get(&key);
+            let before = previous.as_ref().unwrap_or(&state.real_servers).get(&key);
             let changed = before.is_none_or(|b| b.health != rs.health || b.since_ms != rs.since_ms);
             // 0: the initial health, which is no event.
             if changed && rs.since_ms > 0 {
@@ -78,15 +79,14 @@ impl HealthStore {
                     at_ms: i64::try_from(rs.since_ms).unwrap_or(i64::MAX),
                 });
             }
-            next.real_servers.insert(key, rs);
+            state.real_servers.insert(key, rs);
         }
         for service in report.services {
             match service.sorry_server_in_use {
-                Some(in_use) => next.sorry_server_in_use.insert(service.service, in_use),
-                None => next.sorry_server_in_use.remove(&service.service),
+                Some(in_use) => state.sorry_server_in_use.insert(service.service, in_use),
+                None => state.sorry_server_in_use.remove(&service.service),
             };
         }
-        directors.insert(director_id, Arc::new(next));
         events.sort_by_key(|e| e.at_ms);
         events
     }

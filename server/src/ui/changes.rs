@@ -10,6 +10,7 @@ use super::error::{UiError, UiResult};
 use super::extract::Path;
 use super::format;
 use super::page::{path_segment, Chrome, Tab};
+use super::paging;
 use super::session::Browser;
 use crate::db::changes::{self, ChangeRow};
 use crate::edit::lookup;
@@ -54,11 +55,7 @@ pub async fn page(
     RawQuery(raw): RawQuery,
     browser: Browser,
 ) -> UiResult<Html<String>> {
-    let before = raw
-        .as_deref()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "before"))
-        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let before = paging::before_cursor(raw.as_deref());
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let mut rows = changes::list(
@@ -69,12 +66,7 @@ pub async fn page(
     )
     .await?;
     drop(tx);
-    let older = if rows.len() > PAGE_SIZE as usize {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(ChangeRow::generation)
-    } else {
-        None
-    };
+    let older = paging::older_cursor(&mut rows, PAGE_SIZE, ChangeRow::generation);
     let now = crate::db::now_millis();
     let changes = rows
         .iter()

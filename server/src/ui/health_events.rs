@@ -10,6 +10,7 @@ use super::error::UiResult;
 use super::extract::Path;
 use super::format;
 use super::page::{Chrome, Tab};
+use super::paging;
 use super::session::Browser;
 use crate::db::health_events::{self, EventRow};
 use crate::edit::lookup;
@@ -45,22 +46,13 @@ pub async fn page(
     RawQuery(raw): RawQuery,
     browser: Browser,
 ) -> UiResult<Html<String>> {
-    let before = raw
-        .as_deref()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "before"))
-        .and_then(|(_, v)| v.parse::<i64>().ok());
+    let before = paging::before_cursor(raw.as_deref());
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let before_id = before.unwrap_or(i64::MAX);
     let mut rows = health_events::list(&mut tx, cluster.id, None, before_id, PAGE_SIZE + 1).await?;
     drop(tx);
-    let older = if rows.len() > PAGE_SIZE as usize {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|row| row.id)
-    } else {
-        None
-    };
+    let older = paging::older_cursor(&mut rows, PAGE_SIZE, |row| row.id);
     let now = crate::db::now_millis();
     let page = HealthEventsPage {
         chrome: Chrome::new(&browser, "Health events").in_cluster(&cluster.name, Tab::Health),

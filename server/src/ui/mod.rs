@@ -24,6 +24,7 @@ mod health_check;
 mod health_events;
 mod health_form;
 mod page;
+mod paging;
 mod pool;
 mod pool_text;
 mod real_server_form;
