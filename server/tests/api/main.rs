@@ -15,6 +15,7 @@ mod directors;
 mod edit;
 mod errors;
 mod health_checks;
+mod health_event_paging;
 mod helpers;
 mod import;
 mod layers;
