@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 
 use lvs_testkit::server::InProcessServer;
+use serde_json::Value;
 
 /// A running server; dropping it stops the server and deletes its database.
 #[derive(Debug)]
 pub struct App {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub base: String,
+    /// For what the test sets up through the API, as an operator's script or an agent would.
+    client: reqwest::Client,
     _server: InProcessServer,
 }
 
@@ -17,8 +20,29 @@ impl App {
         let server = InProcessServer::start(lvs_server::ServeOptions::default()).await;
         App {
             base: server.base(),
+            client: reqwest::Client::new(),
             _server: server,
         }
+    }
+
+    /// POSTs `body` (none for `Null`) to the API, as the agent of `token` if given; the
+    /// answer must have `status`. Returns its JSON body (`Null` when it has none).
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>, status: u16) -> Value {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        if !body.is_null() {
+            request = request.json(body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(got, status, "POST {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 }
 

@@ -511,8 +511,9 @@ impl Browser {
     }
 
     /// Checks what a page's HTML promises assistive technology: unique ids, and every
-    /// `label[for]` naming a control that it labels.
-    async fn audit(&self, page: &str) {
+    /// `label[for]` naming a control that it labels. Every page [`Self::expect_page`]
+    /// waits for is checked; a part a script swapped in is checked by calling this.
+    pub async fn audit(&self, page: &str) {
         let problems = self
             .js(
                 r#"

@@ -11,6 +11,7 @@
 
 mod app;
 mod driver;
+mod health;
 mod keyboard;
 mod walkthrough;
 
