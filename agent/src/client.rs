@@ -15,6 +15,10 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 use crate::applied::Announce;
 use crate::token::Token;
 
+/// How long an idle connection to the server is kept for reuse: half the server's default
+/// header timeout, after which it closes idle connections.
+const IDLE_CONNECTION: Duration = Duration::from_secs(5);
+
 /// How long past the poll timeout a long-poll may take before it counts as lost.
 const POLL_GRACE: Duration = Duration::from_secs(10);
 
@@ -116,6 +120,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(request_timeout.min(Duration::from_secs(10)))
             .timeout(request_timeout)
+            // The server closes a connection idle for its header timeout (10 s by default),
+            // the very period of the reports: a report sent on it as it closes would fail.
+            // Connections idle for half that are not reused.
+            .pool_idle_timeout(IDLE_CONNECTION)
             .user_agent(concat!("lvs-agent/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Client {

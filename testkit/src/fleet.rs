@@ -171,6 +171,9 @@ impl Fleet {
                 .expect("a tokio runtime"),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
+                // Below the server's 10 s header timeout, which closes idle connections: a
+                // request sent on one as it closes would fail.
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()
                 .expect("an HTTP client"),
             data: tempfile::tempdir().expect("a data directory"),

@@ -28,27 +28,61 @@ pub struct Transition {
 }
 
 /// Counters of the engine as a whole, read for the heartbeat that shows a stuck checker.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineStatus {
     /// Results counted since the start.
     pub results: AtomicU64,
-    /// Unix milliseconds of the last result, 0 before the first.
-    pub last_result_ms: AtomicU64,
+    /// When the attempt behind the last result was due, in milliseconds after `epoch`,
+    /// plus one; 0 before the first. Monotonic, so that counting a result reads no clock:
+    /// the pulse turns it into wall-clock time.
+    last_result: AtomicU64,
+    epoch: Instant,
     /// Targets being checked.
     pub targets: AtomicU64,
     /// The longest interval among them, in milliseconds.
     pub longest_interval_ms: AtomicU64,
 }
 
+impl Default for EngineStatus {
+    fn default() -> Self {
+        EngineStatus {
+            results: AtomicU64::new(0),
+            last_result: AtomicU64::new(0),
+            epoch: Instant::now(),
+            targets: AtomicU64::new(0),
+            longest_interval_ms: AtomicU64::new(0),
+        }
+    }
+}
+
 impl EngineStatus {
     /// The pulse the agent reports.
     pub fn pulse(&self) -> CheckerPulse {
+        let last = self.last_result.load(Ordering::Relaxed);
+        let last_result_ms = match last.checked_sub(1) {
+            None => 0,
+            Some(after_epoch) => {
+                let ago = self
+                    .epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(after_epoch));
+                unix_ms().saturating_sub(u64::try_from(ago.as_millis()).unwrap_or(u64::MAX))
+            }
+        };
         CheckerPulse {
             targets: self.targets.load(Ordering::Relaxed),
             results: self.results.load(Ordering::Relaxed),
-            last_result_ms: self.last_result_ms.load(Ordering::Relaxed),
+            last_result_ms,
             longest_interval_ms: self.longest_interval_ms.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts a result of the attempt that was due at `due`.
+    fn record(&self, due: Instant) {
+        let after_epoch = due.saturating_duration_since(self.epoch).as_millis();
+        let value = u64::try_from(after_epoch).unwrap_or(u64::MAX - 1) + 1;
+        self.results.fetch_add(1, Ordering::Relaxed);
+        self.last_result.fetch_max(value, Ordering::Relaxed);
     }
 }
 
@@ -173,13 +207,11 @@ async fn check_loop(
     // A slow attempt delays the next one rather than causing a burst to catch up.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        let due = ticks.tick().await;
         // Boxed: an attempt's state (a TLS session, buffers) exists only while it runs, not
         // in every idle task.
         let result = Box::pin(probe.run()).await;
-        let now = unix_ms();
-        status.results.fetch_add(1, Ordering::Relaxed);
-        status.last_result_ms.store(now, Ordering::Relaxed);
+        status.record(due);
         if let Err(failure) = &result {
             tracing::debug!(target = %probe.target(), %failure, "check failed");
         }
@@ -188,7 +220,7 @@ async fn check_loop(
                 target: probe.target().clone(),
                 health: flip.health,
                 failure: flip.failure,
-                at_ms: now,
+                at_ms: unix_ms(),
             };
             if transitions.send(transition).is_err() {
                 return;

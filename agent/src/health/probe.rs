@@ -94,10 +94,16 @@ impl Probe {
 }
 
 async fn connect(target: &Target) -> Result<TcpStream, Failure> {
-    // One write per check: Nagle's algorithm has nothing to hold back, so no setsockopt.
-    TcpStream::connect(target.socket())
+    let stream = TcpStream::connect(target.socket())
         .await
-        .map_err(io_failure)
+        .map_err(io_failure)?;
+    // Closed with a reset once the check is done: fewer packets than an orderly close, and
+    // no TIME_WAIT left behind (a thousand TCP checks a second would keep sixty thousand on
+    // the director). Zero linger never blocks the close. No TCP_NODELAY: one write per
+    // check, nothing for Nagle's algorithm to hold back.
+    rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))
+        .map_err(|e| io_failure(e.into()))?;
+    Ok(stream)
 }
 
 /// The failure an I/O error means for a check; by value, to be `map_err`'s argument.

@@ -125,6 +125,27 @@ async fn the_pulse_counts_targets_and_their_longest_interval() {
     engine.start(slow.clone());
     let pulse = status.pulse();
     assert_eq!((pulse.targets, pulse.longest_interval_ms), (2, 5000));
+    assert_eq!(
+        (pulse.results, pulse.last_result_ms),
+        (0, 0),
+        "no result yet"
+    );
+    // The fast target's first attempt is due within its interval; then the pulse says
+    // when, in wall-clock time.
+    let waited = Instant::now();
+    while status.pulse().results == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(5), "no result");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let last = status.pulse().last_result_ms;
+    assert!(
+        last <= now_ms + 5 && now_ms - last < 1_000,
+        "last result {last} against now {now_ms}"
+    );
     engine.stop(&slow);
     let pulse = status.pulse();
     assert_eq!((pulse.targets, pulse.longest_interval_ms), (1, 500));

@@ -38,6 +38,22 @@ async fn tcp_is_up_while_something_listens() {
 }
 
 #[tokio::test]
+async fn a_check_closes_its_connection_with_a_reset() {
+    // An orderly close would leave a TIME_WAIT per check on the side that closed first.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert_eq!(run(target(port, json!({"kind": "tcp"}))).await, Ok(()));
+    let (mut accepted, _) = listener.accept().await.unwrap();
+    let mut byte = [0_u8; 1];
+    let read = accepted.read(&mut byte).await;
+    assert_eq!(
+        read.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset),
+        "the server's side of a finished check"
+    );
+}
+
+#[tokio::test]
 async fn http_checks_the_status_and_the_body() {
     let ok = http_server("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nstatus=ok").await;
     let down = http_server("HTTP/1.1 503 Service Unavailable\r\n\r\nbusy").await;
