@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use lvs_testkit::{ip_batch, Netns};
+use lvs_testkit::{ip_batch, run, veth, Netns};
 use serde_json::{json, Value};
 
 pub const SERVICES: usize = 500;
@@ -108,6 +108,24 @@ pub fn keepalived_conf(kind: Kind) -> String {
         conf.push_str("}\n");
     }
     conf
+}
+
+/// A veth pair from each director namespace to `rs`, and a route to the real servers'
+/// addresses through it.
+pub fn wire(directors: [&Netns; 2], rs: &Netns) {
+    for (i, director) in directors.into_iter().enumerate() {
+        let n = i + 1;
+        veth(
+            director,
+            "rs0",
+            &format!("10.9.{n}.1/24"),
+            rs,
+            &format!("d{n}"),
+            &format!("10.9.{n}.2/24"),
+        );
+        let via = format!("10.9.{n}.2");
+        director.enter(|| run("ip", &["route", "add", "10.1.0.0/16", "via", &via]));
+    }
 }
 
 /// Every address of [`REAL_SERVERS`] on a dummy interface of `ns`.

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use lvs_ipvs::{Ipvs, Protocol, ServiceKey};
 use lvs_testkit::fleet::{Binaries, Fleet};
-use lvs_testkit::{run, veth, Netns};
+use lvs_testkit::Netns;
 
 use self::keepalived::Keepalived;
 use self::lab::{Kind, FALL, INTERVAL, PER_SERVICE, REAL_SERVERS, SERVICES};
@@ -85,26 +85,7 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
     fleet.add_director("lb1");
     let keepalived_ns = Netns::new();
     let rs = Netns::new();
-    veth(
-        &fleet.directors[0].ns,
-        "rs0",
-        "10.9.1.1/24",
-        &rs,
-        "a0",
-        "10.9.1.2/24",
-    );
-    veth(
-        &keepalived_ns,
-        "rs0",
-        "10.9.2.1/24",
-        &rs,
-        "k0",
-        "10.9.2.2/24",
-    );
-    fleet.directors[0]
-        .ns
-        .enter(|| run("ip", &["route", "add", "10.1.0.0/16", "via", "10.9.1.2"]));
-    keepalived_ns.enter(|| run("ip", &["route", "add", "10.1.0.0/16", "via", "10.9.2.2"]));
+    lab::wire([&fleet.directors[0].ns, &keepalived_ns], &rs);
     lab::add_addresses(&rs);
     let responders = Responders::start(&rs);
     let unchecked = lab::services(SERVICES, None, INTERVAL);
@@ -149,6 +130,18 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
     let keepalived_tcp = cpu_per_thousand(&checking(&keepalived_ns, &keepalived).pids);
     drop(keepalived);
 
+    report(
+        figures,
+        [&agent_http, &keepalived_http],
+        [agent_tcp, keepalived_tcp],
+    );
+    many_checks(&fleet, &agent, figures);
+}
+
+/// The figures against their goals: `http` and `tcp` hold the agent's, then keepalived's.
+fn report(figures: &mut Figures, http: [&HttpRun; 2], tcp: [Cpu; 2]) {
+    let [agent_http, keepalived_http] = http;
+    let [agent_tcp, keepalived_tcp] = tcp;
     for (kind, ours, theirs) in [
         (Kind::Http, agent_http.cpu, keepalived_http.cpu),
         (Kind::Tcp, agent_tcp, keepalived_tcp),
@@ -173,12 +166,12 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         format!(
             "{} / {} (keepalived {} / {})",
             show(percentile(&agent_http.detections, 50.0)),
-            show(p99(&agent_http)),
+            show(p99(agent_http)),
             show(percentile(&keepalived_http.detections, 50.0)),
-            show(p99(&keepalived_http))
+            show(p99(keepalived_http))
         ),
         &format!("p99 within {} and no worse than keepalived's", show(bound)),
-        p99(&agent_http) <= bound && p99(&agent_http) <= p99(&keepalived_http),
+        p99(agent_http) <= bound && p99(agent_http) <= p99(keepalived_http),
     );
     let ratio = |run: &HttpRun| {
         run.cpu_with_dead.per_thousand / run.cpu.per_thousand.max(f64::MIN_POSITIVE)
@@ -187,13 +180,13 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
         "health: CPU with 10% gone (timeouts) against all healthy, lvs-agent",
         format!(
             "{:.2}x: {:.1} ms per 1,000 checks (keepalived {:.2}x: {:.1} ms)",
-            ratio(&agent_http),
+            ratio(agent_http),
             agent_http.cpu_with_dead.per_thousand,
-            ratio(&keepalived_http),
+            ratio(keepalived_http),
             keepalived_http.cpu_with_dead.per_thousand
         ),
         "at most 1.5x",
-        ratio(&agent_http) <= 1.5,
+        ratio(agent_http) <= 1.5,
     );
     figures.info(
         "health: resident memory with 2,000 HTTP checks",
@@ -202,7 +195,6 @@ pub fn measure(binaries: &Binaries, figures: &mut Figures) {
             agent_http.rss_mb, keepalived_http.rss_mb
         ),
     );
-    many_checks(&fleet, &agent, figures);
 }
 
 /// keepalived as a checker, once its checker process runs and its table is complete.
