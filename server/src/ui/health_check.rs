@@ -2,17 +2,14 @@
 //! server, through the same edit as the API, with the page's ETag as precondition.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
 use super::health_form;
-use super::page::path_segment;
-use super::service::{self, Forms};
-use super::session::{redirect_with, Browser, FlashKind};
-use crate::edit::{self, IfMatch, Source};
+use super::service::{Forms, Submitted};
+use super::session::Browser;
 use crate::state::AppState;
 
 pub async fn update(
@@ -27,22 +24,17 @@ pub async fn update(
     // named, so all are fixed at once.
     if form.has_errors() {
         form.add_validation(&settings.check_errors(), health_form::FIELDS);
-    } else {
-        let if_match = IfMatch::from_etag(form.value("etag"));
-        let apply = |stored| Ok(settings.apply(stored));
-        match edit::services::update(&state, &cluster, id, &if_match, Source::Ui, apply).await {
-            Ok(row) => {
-                let location = format!("/clusters/{}/services/{id}", path_segment(&cluster));
-                let text = format!("Health check of {} saved.", row.service_key);
-                return Ok(redirect_with(&location, FlashKind::Ok, &text));
-            }
-            Err(error) => form.refused(error, health_form::FIELDS)?,
-        }
     }
-    let forms = Forms {
+    let health = |form| Forms {
         health: Some(form),
         ..Forms::default()
     };
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    service::render(&state, &browser, &cluster, id, forms, status).await
+    let submitted = Submitted {
+        form,
+        fields: health_form::FIELDS,
+        place: health,
+        saved: "Health check of",
+    };
+    let apply = |stored| Ok(settings.apply(stored));
+    submitted.save(&state, &browser, &cluster, id, apply).await
 }

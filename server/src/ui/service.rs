@@ -14,7 +14,7 @@ use super::service_view::{self, ServiceView};
 use super::session::{redirect_with, refused, Browser, FlashKind};
 use super::{health_form, real_server_form, service_form};
 use crate::edit::lookup;
-use crate::edit::{self, IfMatch, Source};
+use crate::edit::{self, EditResult, IfMatch, Source};
 use crate::state::AppState;
 use lvs_model::spec::ServiceSpec;
 
@@ -252,41 +252,76 @@ pub async fn update(
         if let Err(errors) = spec.parse() {
             form.add_validation(&errors, service_form::FIELDS);
         }
-    } else {
-        let if_match = IfMatch::from_etag(form.value("etag"));
-        // The form shows no health settings: those stored are kept.
-        let keep_health = |stored: ServiceSpec| {
-            Ok(ServiceSpec {
-                health_check: stored.health_check,
-                sorry_server: stored.sorry_server,
-                min_healthy: stored.min_healthy,
-                ..spec
-            })
-        };
-        let saved =
-            edit::services::update(&state, &cluster, id, &if_match, Source::Ui, keep_health);
-        match saved.await {
-            Ok(row) => {
-                let location = format!("/clusters/{}/services/{id}", path_segment(&cluster));
-                let text = format!("Service {} saved.", row.service_key);
-                return Ok(redirect_with(&location, FlashKind::Ok, &text));
-            }
-            Err(error) => form.refused(error, service_form::FIELDS)?,
-        }
     }
-    let forms = Forms {
+    // The form shows no health settings: those stored are kept.
+    let keep_health = |stored: ServiceSpec| {
+        Ok(ServiceSpec {
+            health_check: stored.health_check,
+            sorry_server: stored.sorry_server,
+            min_healthy: stored.min_healthy,
+            ..spec
+        })
+    };
+    let settings = |form| Forms {
         settings: Some(form),
         ..Forms::default()
     };
-    render(
-        &state,
-        &browser,
-        &cluster,
-        id,
-        forms,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    let submitted = Submitted {
+        form,
+        fields: service_form::FIELDS,
+        place: settings,
+        saved: "Service",
+    };
+    submitted
+        .save(&state, &browser, &cluster, id, keep_health)
+        .await
+}
+
+/// One of the page's forms, read: saved unless it has errors of its own.
+pub struct Submitted {
+    pub form: FormState,
+    /// The names its errors may be shown at.
+    pub fields: &'static [&'static str],
+    /// Where on the page it goes when shown again.
+    pub place: fn(FormState) -> Forms,
+    /// What the message after saving calls the object saved, before the service's key.
+    pub saved: &'static str,
+}
+
+impl Submitted {
+    /// Saves the service as `apply` changes it, with the form's ETag as precondition, and
+    /// goes back to the page; refused, or with errors of its own, the page again with the
+    /// errors at their fields.
+    pub async fn save(
+        mut self,
+        state: &AppState,
+        browser: &Browser,
+        cluster: &str,
+        id: i64,
+        apply: impl FnOnce(ServiceSpec) -> EditResult<ServiceSpec>,
+    ) -> UiResult<Response> {
+        if !self.form.has_errors() {
+            let if_match = IfMatch::from_etag(self.form.value("etag"));
+            match edit::services::update(state, cluster, id, &if_match, Source::Ui, apply).await {
+                Ok(row) => {
+                    let location = format!("/clusters/{}/services/{id}", path_segment(cluster));
+                    let text = format!("{} {} saved.", self.saved, row.service_key);
+                    return Ok(redirect_with(&location, FlashKind::Ok, &text));
+                }
+                Err(error) => self.form.refused(error, self.fields)?,
+            }
+        }
+        let forms = (self.place)(self.form);
+        render(
+            state,
+            browser,
+            cluster,
+            id,
+            forms,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await
+    }
 }
 
 pub async fn confirm_delete(

@@ -201,6 +201,7 @@ async fn every_state_changing_route_refuses_a_cross_site_request() {
         "/clusters/web/services/1/real-servers/1/drain",
         "/clusters/web/services/1/pool",
         "/clusters/web/services/1/pool/apply",
+        "/clusters/web/services/1/health-check",
         "/clusters/web/directors",
         "/clusters/web/directors/lb1/token",
         "/clusters/web/directors/lb1/delete",
