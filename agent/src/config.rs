@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 pub use lvs_telemetry::LogFormat;
 
+use crate::health::probe::TcpChecks;
 use crate::health::ExecPolicy;
 use crate::token::Token;
 
@@ -88,6 +89,12 @@ pub struct Config {
     /// The user `exec` health checks run as when the agent runs as root.
     #[arg(long, env = "LVS_CHECK_USER", default_value = "nobody")]
     pub check_user: String,
+
+    /// How TCP health checks are made: `syn` sends a SYN from a raw socket and makes no
+    /// connection (the real server's application never sees the check; needs CAP_NET_RAW,
+    /// connects without it); `connect` opens a connection and resets it.
+    #[arg(long, env = "LVS_TCP_CHECKS", value_enum, default_value_t = TcpChecks::Syn)]
+    pub tcp_checks: TcpChecks,
 
     /// Log format.
     #[arg(long, env = "LVS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::probe::Probe;
-use super::{Counter, Delta, ExecPolicy, Failure, Target};
+use super::probe::{Probe, Shared};
+use super::{Counter, Delta, Failure, Target};
 
 /// A target's health changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,20 +96,20 @@ pub struct Engine {
     /// How many targets run at each interval, for the longest.
     intervals: BTreeMap<u32, usize>,
     transitions: mpsc::UnboundedSender<Transition>,
-    policy: Arc<ExecPolicy>,
+    shared: Arc<Shared>,
     status: Arc<EngineStatus>,
 }
 
 impl Engine {
     /// An engine that sends the flips of every target to `transitions`; made within a
     /// tokio runtime, whose tasks run the checks.
-    pub fn new(policy: ExecPolicy, transitions: mpsc::UnboundedSender<Transition>) -> Engine {
+    pub fn new(shared: Shared, transitions: mpsc::UnboundedSender<Transition>) -> Engine {
         Engine {
             runtime: Handle::current(),
             tasks: HashMap::new(),
             intervals: BTreeMap::new(),
             transitions,
-            policy: Arc::new(policy),
+            shared: Arc::new(shared),
             status: Arc::default(),
         }
     }
@@ -133,7 +133,7 @@ impl Engine {
         if self.tasks.contains_key(&target) {
             return;
         }
-        let probe = Probe::new(target.clone(), &self.policy);
+        let probe = Probe::new(target.clone(), &self.shared);
         let task = self.runtime.spawn(check_loop(
             probe,
             self.transitions.clone(),

@@ -7,7 +7,7 @@
 //!   interval so a thousand checks never start together. A task counts results with a
 //!   [`Counter`] and sends only the flips.
 //! - [`probe`] is one attempt of each kind (tcp, http, https, udp-dns, exec); a dead real
-//!   server costs a timer, not CPU.
+//!   server costs a timer, not CPU. A TCP check is a SYN (`syn/`): no connection is made.
 //! - The book (`book.rs`) knows which real servers use which target, and turns health into
 //!   the effective desired state that the planner applies.
 
@@ -19,6 +19,7 @@ mod exec;
 mod http;
 pub mod probe;
 pub mod report;
+mod syn;
 mod tls;
 
 use std::fmt;

@@ -1,5 +1,6 @@
 //! One attempt of a check. The caller bounds it with the check's timeout; each kind keeps
-//! what it needs between attempts (a TLS configuration, a compiled pattern) in [`Probe`].
+//! what it needs between attempts (a TLS configuration, a compiled pattern) in [`Probe`],
+//! and what all checks share (the `exec` policy, the SYN sockets) in [`Shared`].
 
 use std::io;
 use std::sync::Arc;
@@ -10,30 +11,58 @@ use tokio::net::TcpStream;
 
 use super::exec::ExecPolicy;
 use super::http::{HttpProbe, Transport};
+use super::syn::{Answer, Source, SynSockets};
 use super::{dns, exec, tls, Failure, Target};
+
+/// How TCP checks are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TcpChecks {
+    /// A SYN from a raw socket, answered by SYN-ACK or reset: no connection on either side
+    /// (needs CAP_NET_RAW; connects without it).
+    #[default]
+    Syn,
+    /// A connection, closed with a reset once made.
+    Connect,
+}
+
+/// What every check of an agent shares.
+#[derive(Debug, Default)]
+pub struct Shared {
+    exec: ExecPolicy,
+    /// `None` when TCP checks connect.
+    syn: Option<SynSockets>,
+}
+
+impl Shared {
+    pub fn new(exec: ExecPolicy, tcp: TcpChecks) -> Shared {
+        let syn = (tcp == TcpChecks::Syn).then(SynSockets::default);
+        Shared { exec, syn }
+    }
+}
 
 /// A target's check, ready to run again and again.
 #[derive(Debug)]
 pub struct Probe {
     target: Target,
     how: How,
+    shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
 enum How {
-    Tcp,
+    Tcp(Source),
     Http(Box<HttpProbe>),
     Dns(dns::Query),
-    Exec(Arc<ExecPolicy>),
+    Exec,
     /// A probe that cannot run (a CA file that does not load): every attempt fails so.
     Broken(Failure),
 }
 
 impl Probe {
-    /// Prepares `target`'s check; `policy` decides which programs `exec` checks may run.
-    pub fn new(target: Target, policy: &Arc<ExecPolicy>) -> Probe {
+    /// Prepares `target`'s check.
+    pub fn new(target: Target, shared: &Arc<Shared>) -> Probe {
         let how = match target.check.probe() {
-            Kind::Tcp | Kind::None => How::Tcp,
+            Kind::Tcp | Kind::None => How::Tcp(Source::default()),
             Kind::Http(http) => {
                 let transport = match &http.tls {
                     None => Ok(Transport::Plain),
@@ -60,9 +89,13 @@ impl Probe {
                 }
             }
             Kind::UdpDns(query) => How::Dns(dns::Query::new(query)),
-            Kind::Exec(_) => How::Exec(Arc::clone(policy)),
+            Kind::Exec(_) => How::Exec,
         };
-        Probe { target, how }
+        Probe {
+            target,
+            how,
+            shared: Arc::clone(shared),
+        }
     }
 
     pub fn target(&self) -> &Target {
@@ -72,21 +105,39 @@ impl Probe {
     /// One attempt, which fails with [`Failure::Timeout`] past the check's timeout.
     pub async fn run(&self) -> Result<(), Failure> {
         let limit = Duration::from_millis(u64::from(self.target.check.timeout_ms()));
-        tokio::time::timeout(limit, self.attempt())
+        let result = tokio::time::timeout(limit, self.attempt())
             .await
-            .unwrap_or(Err(Failure::Timeout))
+            .unwrap_or(Err(Failure::Timeout));
+        if let (How::Tcp(source), Err(Failure::Timeout)) = (&self.how, &result) {
+            // The route may have changed, and with it the address a SYN must come from.
+            source.forget();
+        }
+        result
     }
 
     async fn attempt(&self) -> Result<(), Failure> {
         match &self.how {
-            How::Tcp => connect(&self.target).await.map(drop),
+            How::Tcp(source) => {
+                let syn = self.shared.syn.as_ref();
+                match syn.and_then(|syn| syn.get(self.target.address)) {
+                    Some(syn) => {
+                        let target = self.target.socket();
+                        let from = source.get(target).map_err(io_failure)?;
+                        match syn.check(from, target).await.map_err(io_failure)? {
+                            Answer::Open => Ok(()),
+                            Answer::Closed => Err(Failure::Refused),
+                        }
+                    }
+                    None => connect(&self.target).await.map(drop),
+                }
+            }
             How::Http(http) => http.run(connect(&self.target).await?).await,
             How::Dns(query) => query.run(self.target.socket()).await,
-            How::Exec(policy) => {
+            How::Exec => {
                 let Kind::Exec(program) = self.target.check.probe() else {
                     return Err(Failure::NotRun("not an exec check".into()));
                 };
-                exec::run(policy, program, self.target.socket()).await
+                exec::run(&self.shared.exec, program, self.target.socket()).await
             }
             How::Broken(failure) => Err(failure.clone()),
         }

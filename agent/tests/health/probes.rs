@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lvs_agent::health::probe::Probe;
+use lvs_agent::health::probe::{Probe, Shared, TcpChecks};
 use lvs_agent::health::{ExecPolicy, Failure, Target};
 use lvs_testkit::tls::TlsServer;
 use serde_json::json;
@@ -22,27 +22,71 @@ async fn run(target: Target) -> Result<(), Failure> {
 }
 
 async fn run_with(target: Target, policy: ExecPolicy) -> Result<(), Failure> {
-    Probe::new(target, &Arc::new(policy)).run().await
+    let shared = Shared::new(policy, TcpChecks::Syn);
+    Probe::new(target, &Arc::new(shared)).run().await
+}
+
+async fn run_connecting(target: Target) -> Result<(), Failure> {
+    let shared = Shared::new(ExecPolicy::default(), TcpChecks::Connect);
+    Probe::new(target, &Arc::new(shared)).run().await
 }
 
 #[tokio::test]
 async fn tcp_is_up_while_something_listens() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    assert_eq!(run(target(port, json!({"kind": "tcp"}))).await, Ok(()));
-    drop(listener);
-    assert_eq!(
-        run(target(port, json!({"kind": "tcp"}))).await,
-        Err(Failure::Refused)
-    );
+    for (listen, v6) in [("127.0.0.1:0", false), ("[::1]:0", true)] {
+        let listener = TcpListener::bind(listen).await.unwrap();
+        let at = listener.local_addr().unwrap();
+        let tcp = || target_at(at.ip(), at.port(), json!({"kind": "tcp"}));
+        assert_eq!(run(tcp()).await, Ok(()), "ipv6: {v6}");
+        assert_eq!(run_connecting(tcp()).await, Ok(()), "ipv6: {v6}");
+        drop(listener);
+        assert_eq!(run(tcp()).await, Err(Failure::Refused), "ipv6: {v6}");
+        assert_eq!(run_connecting(tcp()).await, Err(Failure::Refused));
+    }
 }
 
 #[tokio::test]
-async fn a_check_closes_its_connection_with_a_reset() {
+async fn a_tcp_check_makes_no_connection() {
+    // A SYN answered by SYN-ACK, then reset by this host's kernel: nothing for the real
+    // server's application to accept.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let probe = Probe::new(
+        target(port, json!({"kind": "tcp"})),
+        &Arc::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn)),
+    );
+    for _ in 0..3 {
+        assert_eq!(probe.run().await, Ok(()));
+    }
+    let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "{accepted:?}");
+}
+
+#[tokio::test]
+async fn a_tcp_check_of_a_server_that_drops_syns_times_out() {
+    // A listener whose accept queue is full drops new SYNs: the check times out, as a
+    // connect() would.
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener.bind(&LOOPBACK.into()).unwrap();
+    listener.listen(0).unwrap();
+    let at = listener.local_addr().unwrap().as_socket().unwrap();
+    let _queued = std::net::TcpStream::connect(at).unwrap();
+    let check = json!({"kind": "tcp", "timeout_ms": 300, "interval_ms": 1000});
+    let started = Instant::now();
+    assert_eq!(run(target(at.port(), check)).await, Err(Failure::Timeout));
+    assert!(started.elapsed() >= Duration::from_millis(290));
+}
+
+#[tokio::test]
+async fn a_connecting_check_closes_its_connection_with_a_reset() {
     // An orderly close would leave a TIME_WAIT per check on the side that closed first.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    assert_eq!(run(target(port, json!({"kind": "tcp"}))).await, Ok(()));
+    assert_eq!(
+        run_connecting(target(port, json!({"kind": "tcp"}))).await,
+        Ok(())
+    );
     let (mut accepted, _) = listener.accept().await.unwrap();
     let mut byte = [0_u8; 1];
     let read = accepted.read(&mut byte).await;

@@ -22,6 +22,8 @@ const RISE: u32 = 2;
 pub enum Kind {
     Tcp,
     Http,
+    /// HTTP on a kept-alive connection (`reuse_connection`): the agent's alone.
+    HttpReused,
 }
 
 impl Kind {
@@ -29,6 +31,7 @@ impl Kind {
         match self {
             Kind::Tcp => "TCP",
             Kind::Http => "HTTP",
+            Kind::HttpReused => "HTTP (reuse_connection)",
         }
     }
 }
@@ -62,9 +65,10 @@ pub fn services(services: usize, kind: Option<Kind>, interval: Duration) -> Valu
                                        "fall": FALL, "rise": RISE});
                 match kind {
                     Kind::Tcp => check["kind"] = json!("tcp"),
-                    Kind::Http => {
+                    Kind::Http | Kind::HttpReused => {
                         check["kind"] = json!("http");
                         check["path"] = json!(format!("/{}", s / SERVICES));
+                        check["reuse_connection"] = json!(kind == Kind::HttpReused);
                     }
                 }
                 service["health_check"] = check;
@@ -94,6 +98,7 @@ pub fn keepalived_conf(kind: Kind) -> String {
                     "HTTP_GET {\n      url {\n        path /0\n        status_code 200\n      }\n"
                         .to_owned()
                 }
+                Kind::HttpReused => unreachable!("keepalived's checks make a connection each"),
             };
             let _ = write!(
                 conf,

@@ -73,18 +73,42 @@ impl Responders {
 }
 
 async fn serve(listener: tokio::net::TcpListener) {
+    // The connections go with the listener when the responder stops, as a dead server's do.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         // Out of descriptors for a moment is no reason to stop answering.
-        let Ok((mut stream, _)) = listener.accept().await else {
+        let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        tokio::spawn(async move {
-            let mut request = [0_u8; 1024];
-            let _ = stream.read(&mut request).await;
-            let _ = stream
-                .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .await;
-        });
+        while connections.try_join_next().is_some() {}
+        connections.spawn(answer(stream));
+    }
+}
+
+/// Answers each request of the connection: HTTP/1.0 ones then closes, HTTP/1.1 ones asking
+/// for keep-alive on the same connection.
+async fn answer(mut stream: tokio::net::TcpStream) {
+    let mut request = Vec::with_capacity(1024);
+    loop {
+        request.clear();
+        while !request.ends_with(b"\r\n\r\n") {
+            match stream.read_buf(&mut request).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) if request.len() > 8192 => return,
+                Ok(_) => {}
+            }
+        }
+        let keep_alive = request
+            .windows(22)
+            .any(|w| w.eq_ignore_ascii_case(b"connection: keep-alive"));
+        let answer: &[u8] = if keep_alive {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        } else {
+            b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        };
+        if stream.write_all(answer).await.is_err() || !keep_alive {
+            return;
+        }
     }
 }

@@ -382,7 +382,7 @@ fn on_both(view: &Value, health: &str) -> bool {
 }
 
 #[test]
-fn dns_https_exec_and_another_port_are_checked_from_both_directors() {
+fn dns_https_exec_tcp_and_another_port_are_checked_from_both_directors() {
     let scripts = tempfile::tempdir().unwrap();
     let dir = scripts.path();
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -434,6 +434,8 @@ fn dns_https_exec_and_another_port_are_checked_from_both_directors() {
                                   "expect_body": "tls ok"}),
     );
     let https = checked_service(&lab, "tcp", 443, 8443, &https_check);
+    // A SYN from the agent's raw socket, answered by rs1's kernel.
+    let tcp = checked_service(&lab, "tcp", 8002, 8080, &with(json!({"kind": "tcp"})));
     let port_check = with(json!({"kind": "tcp", "port": 9999}));
     let other_port = checked_service(&lab, "tcp", 8000, 8080, &port_check);
     let mut exec_check = with(json!({"kind": "exec", "command": program.display().to_string()}));
@@ -445,6 +447,7 @@ fn dns_https_exec_and_another_port_are_checked_from_both_directors() {
     lab.wait_service_health(dns, |v| on_both(v, "up"));
     lab.wait_service_health(https, |v| on_both(v, "up"));
     lab.wait_service_health(exec, |v| on_both(v, "up"));
+    lab.wait_service_health(tcp, |v| on_both(v, "up"));
     // Nothing listens on 9999, though the service's own port 8080 answers.
     let view = lab.wait_service_health(other_port, |v| on_both(v, "down"));
     for director in view["real_servers"][0]["directors"].as_array().unwrap() {
