@@ -145,6 +145,9 @@ pub struct HttpProbe {
     pub expect_status: Vec<(u16, u16)>,
     pub expect_body: Option<BodyMatch>,
     pub tls: Option<Tls>,
+    /// Keep the connection open from one check to the next (HTTP/1.1 keep-alive): cheaper,
+    /// but a reused connection does not prove that new ones are accepted.
+    pub reuse_connection: bool,
 }
 
 /// What the body of an answer must contain.

@@ -118,6 +118,51 @@ fn https_verifies_against_a_ca_file_or_is_explicitly_insecure() {
 }
 
 #[test]
+fn a_check_reuses_its_connection_only_when_asked() {
+    let reuses = |check: &HealthCheck| match check.probe() {
+        Probe::Http(http) => http.reuse_connection,
+        other => panic!("not http: {other:?}"),
+    };
+    let fresh = check(json!({"kind": "http"})).expect("valid");
+    assert!(!reuses(&fresh), "new connections unless asked");
+    assert_eq!(
+        check(json!({"kind": "http", "reuse_connection": false})),
+        Ok(fresh.clone())
+    );
+    let spec = serde_json::to_value(HealthCheckSpec::from(&fresh)).expect("json");
+    assert!(
+        spec.get("reuse_connection").is_none(),
+        "shown only when on: {spec}"
+    );
+
+    for reusing in [
+        json!({"kind": "http", "reuse_connection": true}),
+        json!({"kind": "https", "insecure": true, "reuse_connection": true}),
+    ] {
+        let reused = check(reusing).expect("valid");
+        assert!(reuses(&reused));
+        assert_ne!(reused.probe(), fresh.probe());
+        assert_canonical(&reused);
+        let spec = serde_json::to_value(HealthCheckSpec::from(&reused)).expect("json");
+        assert_eq!(spec["reuse_connection"], true);
+    }
+
+    for other in [
+        json!({"kind": "tcp", "reuse_connection": true}),
+        json!({"kind": "udp-dns", "dns_name": "health.example", "reuse_connection": false}),
+        json!({"kind": "exec", "command": "/usr/lib/checks/probe", "reuse_connection": true}),
+        json!({"kind": "none", "reuse_connection": true}),
+    ] {
+        let shown = other.to_string();
+        assert_eq!(error_fields(other.clone()), ["reuse_connection"], "{shown}");
+        assert!(
+            message(other, "reuse_connection").contains("applies only to http and https"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
 fn tls_options_without_https_are_named() {
     assert_eq!(
         message(json!({"kind": "http", "ca_file": "/etc/ca.pem"}), "ca_file"),

@@ -1,6 +1,6 @@
 //! An HTTPS server with a certificate for `localhost`, 127.0.0.1 and the address it listens
 //! on, signed by a CA of its own whose PEM file it writes. It answers every request with
-//! `tls ok` and closes.
+//! `tls ok` and closes; [`TlsServer::bind`] leaves the answering to the test.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,27 @@ impl TlsServer {
     /// Listens on `listen` (port 0: any) on the current tokio runtime; writes `ca.pem` in
     /// `dir`.
     pub async fn start(dir: &Path, listen: SocketAddr) -> TlsServer {
+        let (server, listener, acceptor) = TlsServer::bind(dir, listen).await;
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut request = [0_u8; 2048];
+                    let _ = stream.read(&mut request).await;
+                    let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\ntls ok").await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        server
+    }
+
+    /// The server's listener and the acceptor of its certificate, for a test that accepts
+    /// and answers in its own way.
+    pub async fn bind(dir: &Path, listen: SocketAddr) -> (TlsServer, TcpListener, TlsAcceptor) {
         let ca_key = KeyPair::generate().expect("a CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -54,20 +75,6 @@ impl TlsServer {
             .await
             .expect("bind the HTTPS server");
         let address = listener.local_addr().expect("its address");
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let Ok(mut stream) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let mut request = [0_u8; 2048];
-                    let _ = stream.read(&mut request).await;
-                    let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\ntls ok").await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        TlsServer { address, ca_file }
+        (TlsServer { address, ca_file }, listener, acceptor)
     }
 }

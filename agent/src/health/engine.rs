@@ -157,7 +157,8 @@ impl Engine {
         }
     }
 
-    /// Stops checking `target`; an attempt under way is dropped (an `exec` program with it).
+    /// Stops checking `target`; an attempt under way is dropped (an `exec` program with it),
+    /// and so is a kept-alive connection, with a reset.
     pub fn stop(&mut self, target: &Target) {
         if let Some(task) = self.tasks.remove(target) {
             task.abort();
@@ -193,7 +194,7 @@ impl Drop for Engine {
 }
 
 async fn check_loop(
-    probe: Probe,
+    mut probe: Probe,
     transitions: mpsc::UnboundedSender<Transition>,
     status: Arc<EngineStatus>,
 ) {
@@ -208,8 +209,8 @@ async fn check_loop(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let due = ticks.tick().await;
-        // Boxed: an attempt's state (a TLS session, buffers) exists only while it runs, not
-        // in every idle task.
+        // Boxed: an attempt's state (a TLS handshake, buffers) exists only while it runs,
+        // not in every idle task; a kept-alive connection waits in the probe.
         let result = Box::pin(probe.run()).await;
         status.record(due);
         if let Err(failure) = &result {

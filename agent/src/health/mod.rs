@@ -12,10 +12,12 @@
 //!   the effective desired state that the planner applies.
 
 mod book;
+mod connection;
 mod counter;
 mod dns;
 mod engine;
 mod exec;
+mod framing;
 mod http;
 pub mod probe;
 pub mod report;

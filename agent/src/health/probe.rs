@@ -1,6 +1,7 @@
 //! One attempt of a check. The caller bounds it with the check's timeout; each kind keeps
-//! what it needs between attempts (a TLS configuration, a compiled pattern) in [`Probe`],
-//! and what all checks share (the `exec` policy, the SYN sockets) in [`Shared`].
+//! what it needs between attempts (a TLS configuration, a compiled pattern, a kept-alive
+//! HTTP connection) in [`Probe`], and what all checks share (the `exec` policy, the SYN
+//! sockets) in [`Shared`].
 
 use std::io;
 use std::sync::Arc;
@@ -9,8 +10,9 @@ use std::time::Duration;
 use lvs_model::{BodyMatch, Probe as Kind};
 use tokio::net::TcpStream;
 
+use super::connection::Transport;
 use super::exec::ExecPolicy;
-use super::http::{HttpProbe, Transport};
+use super::http::HttpProbe;
 use super::syn::{Answer, Source, SynSockets};
 use super::{dns, exec, tls, Failure, Target};
 
@@ -103,7 +105,7 @@ impl Probe {
     }
 
     /// One attempt, which fails with [`Failure::Timeout`] past the check's timeout.
-    pub async fn run(&self) -> Result<(), Failure> {
+    pub async fn run(&mut self) -> Result<(), Failure> {
         let limit = Duration::from_millis(u64::from(self.target.check.timeout_ms()));
         let result = tokio::time::timeout(limit, self.attempt())
             .await
@@ -115,8 +117,8 @@ impl Probe {
         result
     }
 
-    async fn attempt(&self) -> Result<(), Failure> {
-        match &self.how {
+    async fn attempt(&mut self) -> Result<(), Failure> {
+        match &mut self.how {
             How::Tcp(source) => {
                 let syn = self.shared.syn.as_ref();
                 match syn.and_then(|syn| syn.get(self.target.address)) {
@@ -131,7 +133,7 @@ impl Probe {
                     None => connect(&self.target).await.map(drop),
                 }
             }
-            How::Http(http) => http.run(connect(&self.target).await?).await,
+            How::Http(http) => http.run(&self.target).await,
             How::Dns(query) => query.run(self.target.socket()).await,
             How::Exec => {
                 let Kind::Exec(program) = self.target.check.probe() else {
@@ -144,14 +146,15 @@ impl Probe {
     }
 }
 
-async fn connect(target: &Target) -> Result<TcpStream, Failure> {
+pub(super) async fn connect(target: &Target) -> Result<TcpStream, Failure> {
     let stream = TcpStream::connect(target.socket())
         .await
         .map_err(io_failure)?;
-    // Closed with a reset once the check is done: fewer packets than an orderly close, and
-    // no TIME_WAIT left behind (a thousand TCP checks a second would keep sixty thousand on
-    // the director). Zero linger never blocks the close. No TCP_NODELAY: one write per
-    // check, nothing for Nagle's algorithm to hold back.
+    // Closed with a reset once the check is done (or, kept alive, once the check stops):
+    // fewer packets than an orderly close, and no TIME_WAIT left behind (a thousand TCP
+    // checks a second would keep sixty thousand on the director). Zero linger never blocks
+    // the close. No TCP_NODELAY: one write per check, nothing for Nagle's algorithm to hold
+    // back.
     rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO))
         .map_err(|e| io_failure(e.into()))?;
     Ok(stream)

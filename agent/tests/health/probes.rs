@@ -51,7 +51,7 @@ async fn a_tcp_check_makes_no_connection() {
     // server's application to accept.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let probe = Probe::new(
+    let mut probe = Probe::new(
         target(port, json!({"kind": "tcp"})),
         &Arc::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn)),
     );

@@ -13,7 +13,8 @@ use crate::validation::ValidationErrors;
 
 /// A health check as JSON. `kind` is required; each other field has a default or applies
 /// only to some kinds, and setting one that does not apply is an error, so a check never
-/// quietly ignores what was asked of it. Output carries every field that applies.
+/// quietly ignores what was asked of it. Output carries every field that applies, except
+/// the flags `insecure` and `reuse_connection` while they are off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -69,6 +70,11 @@ pub struct HealthCheckSpec {
     /// A regular expression the body must match; http and https, not with `expect_body`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_body_regex: Option<String>,
+    /// Keep the connection open from one check to the next (HTTP/1.1 keep-alive); default
+    /// false. Cheaper, but a reused connection does not prove that the real server still
+    /// accepts new connections. http and https.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_connection: Option<bool>,
     /// The TLS server name; default: `host`. https only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
@@ -120,7 +126,7 @@ const ARGS_MAX: usize = 32;
 const ARG_MAX: usize = 1024;
 
 /// Which kinds each kind-specific field applies to, to name them when they are misplaced.
-const FIELDS: [(&str, &[CheckKind], &str); 13] = {
+const FIELDS: [(&str, &[CheckKind], &str); 14] = {
     use CheckKind::{Exec, Http, Https, UdpDns};
     const WEB: &[CheckKind] = &[Http, Https];
     [
@@ -130,6 +136,7 @@ const FIELDS: [(&str, &[CheckKind], &str); 13] = {
         ("expect_status", WEB, "http and https"),
         ("expect_body", WEB, "http and https"),
         ("expect_body_regex", WEB, "http and https"),
+        ("reuse_connection", WEB, "http and https"),
         ("sni", &[Https], "https"),
         ("ca_file", &[Https], "https"),
         ("insecure", &[Https], "https"),
@@ -258,6 +265,7 @@ impl HealthCheckSpec {
             "expect_status" => self.expect_status.is_some(),
             "expect_body" => self.expect_body.is_some(),
             "expect_body_regex" => self.expect_body_regex.is_some(),
+            "reuse_connection" => self.reuse_connection.is_some(),
             "sni" => self.sni.is_some(),
             "ca_file" => self.ca_file.is_some(),
             "insecure" => self.insecure.is_some(),
@@ -318,6 +326,7 @@ impl HealthCheckSpec {
             expect_status: expect_status?,
             expect_body: expect_body?,
             tls: tls?,
+            reuse_connection: self.reuse_connection.unwrap_or(false),
         })
     }
 
@@ -629,6 +638,7 @@ impl From<&HealthCheck> for HealthCheckSpec {
                     }
                     None => {}
                 }
+                spec.reuse_connection = http.reuse_connection.then_some(true);
                 if let Some(tls) = &http.tls {
                     spec.sni.clone_from(&tls.sni);
                     match &tls.verify {

@@ -24,6 +24,7 @@ pub const FIELDS: &[&str] = &[
     "health_check.expect_status",
     "health_check.expect_body",
     "health_check.expect_body_regex",
+    "health_check.reuse_connection",
     "health_check.sni",
     "health_check.ca_file",
     "health_check.insecure",
@@ -160,8 +161,13 @@ fn fill_check(form: &mut FormState, check: &HealthCheckSpec) {
             .collect();
         form.set("health_check.expect_status", &text.join(", "));
     }
-    if check.insecure == Some(true) {
-        form.set("health_check.insecure", "on");
+    for (name, flag) in [
+        ("insecure", check.insecure),
+        ("reuse_connection", check.reuse_connection),
+    ] {
+        if flag == Some(true) {
+            form.set(&field(name), "on");
+        }
     }
     if let Some(args) = &check.args {
         form.set("health_check.args", &args.join("\n"));
@@ -180,6 +186,9 @@ pub fn settings(form: &mut FormState) -> Settings {
             number("fall"),
         );
         let text = |name: &str| form.text(&field(name));
+        // A ticked box sets the flag; an empty one leaves the default, so a check of
+        // another kind stays valid.
+        let ticked = |name: &str| form.has(&field(name), "on").then_some(true);
         HealthCheckSpec {
             kind: Some(kind),
             port,
@@ -195,9 +204,10 @@ pub fn settings(form: &mut FormState) -> Settings {
             expect_status: text("expect_status").map(|t| statuses(&t)),
             expect_body: text("expect_body"),
             expect_body_regex: text("expect_body_regex"),
+            reuse_connection: ticked("reuse_connection"),
             sni: text("sni"),
             ca_file: text("ca_file"),
-            insecure: form.has("health_check.insecure", "on").then_some(true),
+            insecure: ticked("insecure"),
             dns_name: text("dns_name"),
             dns_type: text("dns_type"),
             dns_rcode: text("dns_rcode"),
@@ -273,6 +283,7 @@ mod tests {
                     StatusSpec::Code(204),
                 ]),
                 expect_body_regex: Some("ok|fine".into()),
+                reuse_connection: Some(true),
                 ..HealthCheckSpec::default()
             },
             HealthCheckSpec {

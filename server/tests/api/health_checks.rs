@@ -44,6 +44,25 @@ async fn a_service_keeps_its_check_sorry_server_and_quorum() {
     assert_eq!(body["health_check"]["fall"], 2);
     assert_eq!(body["health_check"]["path"], "/up");
 
+    // Connection reuse is off unless asked, and shown only when on.
+    let reused = |on: bool| json!({"health_check": {"reuse_connection": on}});
+    let path = service_path("web", id);
+    let body = app
+        .patch(&path, &reused(true), None)
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(body["health_check"]["reuse_connection"], true);
+    let body = app
+        .patch(&path, &reused(false), None)
+        .await
+        .expect(200)
+        .clone();
+    assert!(
+        body["health_check"].get("reuse_connection").is_none(),
+        "{body}"
+    );
+
     // Leaving the check out of a patch keeps it; null removes it, as RFC 7396 says.
     let body = app
         .patch(&service_path("web", id), &json!({"name": "shop"}), None)
@@ -128,6 +147,18 @@ async fn every_bad_check_value_is_named_with_its_path() {
         ]
     );
     assert_eq!(app.generation("web").await, 0, "nothing was written");
+
+    // So is an http field on a check of another kind.
+    let reuse = json!({"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+                       "health_check": {"kind": "tcp", "reuse_connection": true}});
+    let problem = app.post(&services("web"), &reuse).await;
+    assert_eq!(
+        problem.invalid_fields(),
+        ["health_check.reuse_connection"],
+        "{}",
+        problem.text
+    );
+    assert!(problem.text.contains("http and https"), "{}", problem.text);
 
     // A field the check does not know is refused by name too.
     let typo = json!({"protocol": "tcp", "address": "10.0.0.1", "port": 80,

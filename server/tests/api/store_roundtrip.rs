@@ -101,7 +101,7 @@ fn sample_check(index: usize) -> Option<HealthCheckSpec> {
                     "expect_status": [200, "300-302"], "expect_body": "ok",
                     "on_failure": "remove", "initial": "down"}),
         2 => json!({"kind": "https", "port": 443, "insecure": true, "sni": "web.internal",
-                    "expect_body_regex": "^ok$", "method": "HEAD"}),
+                    "expect_body_regex": "^ok$", "method": "HEAD", "reuse_connection": true}),
         3 => json!({"kind": "https", "port": 8443, "ca_file": "/etc/lvs/ca.pem"}),
         4 => json!({"kind": "udp-dns", "port": 53, "dns_name": "health.example",
                     "dns_type": "AAAA", "interval_ms": 500, "timeout_ms": 200, "rise": 1,

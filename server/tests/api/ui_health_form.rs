@@ -71,6 +71,43 @@ async fn ui_save_a_health_check_with_its_sorry_server() {
 }
 
 #[tokio::test]
+async fn ui_connection_reuse_is_a_labelled_checkbox_that_saves_and_shows() {
+    let (app, mut browser, service, base) = service_in_browser().await;
+    let action = format!("{base}/health-check");
+    let reuse = "health_check.reuse_connection";
+    let typed = [("health_check.kind", "http"), (reuse, "on")];
+    browser.submit_from(&base, &action, &typed).await;
+    let stored = api(&app, &service_path("web", service)).await;
+    assert_eq!(stored["health_check"]["reuse_connection"], true);
+
+    let page = browser.page(&base).await;
+    let form = form_html(&page.text, &action);
+    let id = format!("hc-f-{reuse}");
+    let input = tag_where(form, "input", "id", &id);
+    assert_eq!(attr(&input, "type").as_deref(), Some("checkbox"));
+    assert!(attr(&input, "checked").is_some(), "{input}");
+    let label = element_text(form, "label", "for", &id);
+    assert!(label.contains("Reuse the connection"), "{label}");
+
+    // Unticked, the check opens a connection each time again.
+    let mut pairs = form_fields(&page.text, &action);
+    pairs.retain(|(name, _)| name != reuse);
+    redirected(&browser.post_pairs(&action, &pairs).await);
+    let stored = api(&app, &service_path("web", service)).await;
+    assert_eq!(stored["health_check"]["kind"], "http");
+    assert!(
+        stored["health_check"].get("reuse_connection").is_none(),
+        "{stored}"
+    );
+
+    // Not for a tcp check: the box is marked.
+    let typed = [("health_check.kind", "tcp"), (reuse, "on")];
+    let page = browser.page(&base).await;
+    let refused = browser.submit_refused(&page.text, &action, &typed).await;
+    assert!(invalid(&refused.text, &action, reuse).contains("http and https"));
+}
+
+#[tokio::test]
 async fn ui_a_bad_health_check_is_marked_on_its_fields() {
     let (app, mut browser, _, base) = service_in_browser().await;
     let action = format!("{base}/health-check");
@@ -138,7 +175,8 @@ async fn ui_saving_the_health_check_unchanged_changes_nothing() {
     let specs = [
         service(
             json!({"kind": "http", "path": "/up", "host": "shop.example",
-                       "expect_status": [200, "300-399"], "expect_body": "ok"}),
+                       "expect_status": [200, "300-399"], "expect_body": "ok",
+                       "reuse_connection": true}),
         ),
         service(
             json!({"kind": "https", "ca_file": "/etc/ca.pem", "sni": "shop.example",
