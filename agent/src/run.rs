@@ -54,7 +54,8 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     };
     let (transitions_tx, transitions) = mpsc::unbounded_channel();
     let shared = health::probe::Shared::new(config.exec_policy()?, config.tcp_checks);
-    let engine = Engine::new(shared, transitions_tx);
+    let engine =
+        Engine::new(shared, transitions_tx).context("cannot start the health-check thread")?;
     let engine_status = engine.status();
     let (health_updates_tx, health_updates) = mpsc::unbounded_channel();
     let worker = worker::spawn(reconciler, cache, intervals, engine, health_updates_tx)

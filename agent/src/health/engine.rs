@@ -9,12 +9,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lvs_model::agent::CheckerPulse;
 use lvs_model::Health;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::probe::{Probe, Shared};
 use super::{Counter, Delta, Failure, Target};
+
+/// The grain of the checks' schedule. A thousand checks a second due at random
+/// milliseconds would wake the checks' thread a thousand times (and, under emulation,
+/// those wake-ups cost more than the checks); due at 10 ms slots they wake it a hundred
+/// times, ten checks each, still spread evenly over the interval.
+const SLOT: Duration = Duration::from_millis(10);
 
 /// A target's health changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +83,15 @@ impl EngineStatus {
         }
     }
 
+    /// The start of the first [`SLOT`] at or after `at`: checks are due only at slot starts,
+    /// so the thread wakes once for all the checks of a slot, not once for each.
+    fn slot(&self, at: Instant) -> Instant {
+        let after_epoch = at.saturating_duration_since(self.epoch).as_nanos();
+        let slot = SLOT.as_nanos();
+        let start = after_epoch.div_ceil(slot) * slot;
+        self.epoch + Duration::from_nanos(u64::try_from(start).unwrap_or(u64::MAX))
+    }
+
     /// Counts a result of the attempt that was due at `due`.
     fn record(&self, due: Instant) {
         let after_epoch = due.saturating_duration_since(self.epoch).as_millis();
@@ -86,12 +101,16 @@ impl EngineStatus {
     }
 }
 
-/// Runs the checks of every target it was told to start, on the current tokio runtime.
+/// Runs the checks of every target it was told to start, on a thread of its own.
 #[derive(Debug)]
 pub struct Engine {
-    /// Where the checks run: the runtime the engine was made on, though it is driven from
-    /// the reconcile thread.
+    /// Where the checks run: a single-threaded runtime on the engine's own thread, though
+    /// the engine is driven from the reconcile thread. A check's tasks (its timer, the SYN
+    /// socket's reader) then wake each other without waking another thread, which costs
+    /// more than the check itself under emulation and on busy directors.
     runtime: Handle,
+    /// Dropped with the engine: its thread then ends.
+    _stop: oneshot::Sender<()>,
     tasks: HashMap<Target, JoinHandle<()>>,
     /// How many targets run at each interval, for the longest.
     intervals: BTreeMap<u32, usize>,
@@ -101,17 +120,31 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine that sends the flips of every target to `transitions`; made within a
-    /// tokio runtime, whose tasks run the checks.
-    pub fn new(shared: Shared, transitions: mpsc::UnboundedSender<Transition>) -> Engine {
-        Engine {
-            runtime: Handle::current(),
+    /// An engine that sends the flips of every target to `transitions`; it starts the
+    /// thread its checks run on.
+    pub fn new(
+        shared: Shared,
+        transitions: mpsc::UnboundedSender<Transition>,
+    ) -> std::io::Result<Engine> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("health-checks".into())
+            .spawn(move || {
+                let _ = runtime.block_on(stopped);
+            })?;
+        Ok(Engine {
+            runtime: handle,
+            _stop: stop,
             tasks: HashMap::new(),
             intervals: BTreeMap::new(),
             transitions,
             shared: Arc::new(shared),
             status: Arc::default(),
-        }
+        })
     }
 
     pub fn status(&self) -> Arc<EngineStatus> {
@@ -203,7 +236,7 @@ async fn check_loop(
     let mut counter = Counter::new(check.initial(), check.rise(), check.fall());
     // A phase of its own in the interval, so that targets started together (at the
     // agent's start, by one change) spread their checks evenly instead of in bursts.
-    let first = Instant::now() + interval.mul_f64(crate::random::fraction());
+    let first = status.slot(Instant::now() + interval.mul_f64(crate::random::fraction()));
     let mut ticks = tokio::time::interval_at(first, interval);
     // A slow attempt delays the next one rather than causing a burst to catch up.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);

@@ -25,7 +25,8 @@ async fn a_dead_server_falls_and_a_revived_one_rises() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn), tx);
+    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn), tx)
+        .expect("the engine starts");
     let check = json!({"kind": "tcp", "interval_ms": 100, "timeout_ms": 50, "rise": 2, "fall": 3});
     let watched = target(port, check);
     engine.start(watched.clone());
@@ -75,7 +76,8 @@ async fn checks_started_together_spread_over_their_interval() {
     });
     let (tx, _rx) = mpsc::unbounded_channel();
     // Checks that connect, so that the listener sees each attempt.
-    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Connect), tx);
+    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Connect), tx)
+        .expect("the engine starts");
     let started = Instant::now();
     const TARGETS: u8 = 200;
     for host in 1..=TARGETS {
@@ -112,7 +114,8 @@ async fn checks_started_together_spread_over_their_interval() {
 #[tokio::test]
 async fn the_pulse_counts_targets_and_their_longest_interval() {
     let (tx, _rx) = mpsc::unbounded_channel();
-    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn), tx);
+    let mut engine = Engine::new(Shared::new(ExecPolicy::default(), TcpChecks::Syn), tx)
+        .expect("the engine starts");
     let status = engine.status();
     let port = closed_port();
     let fast = target(

@@ -369,7 +369,7 @@ async fn a_timeout_leaves_no_connection_behind() {
 async fn the_engine_keeps_one_connection_and_resets_it_when_the_check_stops() {
     let responder = Responder::start(|_| Reply::Answer(OK)).await;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut engine = Engine::new(Shared::default(), tx);
+    let mut engine = Engine::new(Shared::default(), tx).expect("the engine starts");
     let check = reusing(json!({"interval_ms": 200, "timeout_ms": 150}));
     let watched = target(responder.address.port(), check);
     engine.start(watched.clone());
