@@ -46,6 +46,8 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     if config.once {
         return once(&client, reconciler, cache).await;
     }
+    // Installed now: a SIGTERM from here on stops the agent in order.
+    let stopped = lvs_telemetry::shutdown_signal("stopping");
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let intervals = Intervals {
@@ -100,7 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             shutdown,
         )),
     ];
-    lvs_telemetry::shutdown_signal("stopping").await;
+    stopped.await;
     let _ = shutdown_tx.send(true);
     worker.stop.send();
     for task in tasks {

@@ -5,6 +5,7 @@
 //! field error at once. Rules the kernel or the data plane imposes are enforced here, once,
 //! for the server, the agent, the web UI and the CLI alike. This crate does no I/O.
 
+pub mod access;
 mod address;
 pub mod agent;
 mod desired;

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use lvs_model::access::Role;
 pub use lvs_telemetry::LogFormat;
 
 /// LVS Fleet control-plane server: keeps the fleet's desired IPVS configuration and serves
@@ -43,6 +44,54 @@ pub struct Config {
     /// 0.0.0.0 or ::. /healthz and /readyz answer whatever the host.
     #[arg(long, env = "LVS_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manages the users of the database that --database-url or --data-dir names (the
+    /// server may be running). The first start of a server with no user adds `admin`,
+    /// its password written to <data dir>/initial-admin-password.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersCommand {
+    /// Adds a user. Its password is read from standard input with --password-stdin, or
+    /// generated and printed once.
+    Add {
+        /// A name like a cluster's: lowercase letters, digits and '-'.
+        name: String,
+        /// viewer (reads everything), operator (edits services and real servers of its
+        /// clusters) or admin (everything).
+        #[arg(long, default_value = "viewer", value_parser = parse_role)]
+        role: Role,
+        /// A cluster an operator may edit; repeat for several.
+        #[arg(long = "cluster")]
+        clusters: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Sets a user's password: from standard input with --password-stdin, or generated
+    /// and printed once.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Removes a user (not the last admin).
+    Remove { name: String },
+    /// Lists the users with their roles and clusters.
+    List,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
 }
 
 /// The default of `--max-body-bytes`.

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod edit;
@@ -117,6 +118,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = db::Db::open(&url)
         .await
         .with_context(|| format!("opening database {url}"))?;
+    if let Some(path) = edit::users::ensure_initial_admin(&db, &config.data_dir)
+        .await
+        .context("adding the first admin")?
+    {
+        tracing::warn!(
+            user = edit::users::INITIAL_ADMIN,
+            password_file = %path.display(),
+            "no user existed: added user admin, its password is in the file (readable by this \
+             user only); change it with `lvs-server users passwd admin`"
+        );
+    }
+    // Before the server says it listens: from then on a SIGTERM is an orderly stop.
+    let shutdown = lvs_telemetry::shutdown_signal("finishing requests in flight");
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -127,13 +141,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         allowed_hosts: config.allowed_hosts,
         ..ServeOptions::default()
     };
-    serve_with(
-        listener,
-        db,
-        options,
-        lvs_telemetry::shutdown_signal("finishing requests in flight"),
-    )
-    .await?;
+    serve_with(listener, db, options, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -13,7 +13,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("lvs-server: {error:#}");
         return std::process::ExitCode::FAILURE;
     }
-    match run(config).await {
+    let done = match &config.command {
+        Some(command) => lvs_server::cli::run(&config, command).await,
+        None => run(config).await,
+    };
+    match done {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -25,25 +25,38 @@ pub fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
 }
 
 /// Completes on SIGINT or SIGTERM, logging `"SIGTERM received, {then}"`: each binary says
-/// what it does next.
-pub async fn shutdown_signal(then: &'static str) {
-    let interrupt = tokio::signal::ctrl_c();
+/// what it does next. The handlers are installed when this is called (within a tokio
+/// runtime), not when the future is first polled: a signal sent as soon as the binary says
+/// it is ready must not find the default action (death) still in place.
+pub fn shutdown_signal(then: &'static str) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| tracing::error!(%error, "cannot listen for SIGTERM"))
+        .ok();
+    #[cfg(unix)]
+    let interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|error| tracing::error!(%error, "cannot listen for SIGINT"))
+        .ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let received = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => tracing::info!("SIGINT received, {then}"),
+                () = received(terminate) => tracing::info!("SIGTERM received, {then}"),
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, {then}"),
-        () = terminate => tracing::info!("SIGTERM received, {then}"),
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("SIGINT received, {then}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod pools;
 pub mod real_servers;
 pub mod services;
 pub mod types;
+pub mod users;
 
 pub use types::Generation;
 

@@ -13,12 +13,14 @@ pub mod directors;
 mod error;
 pub mod import;
 pub mod lookup;
+pub mod passwords;
 pub mod patch;
 pub mod pools;
 mod precondition;
 pub mod real_servers;
 pub mod services;
 pub mod tokens;
+pub mod users;
 
 pub use crate::db::changes::Source;
 pub use error::{EditError, EditResult};

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("api", 5),
     ("ui", 5),
     ("http", 6),
+    ("cli", 6),
 ];
 
 /// Modules that must not know HTTP: the write layer and what it stands on.

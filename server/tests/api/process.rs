@@ -374,3 +374,206 @@ fn a_damaged_database_is_refused_at_start() {
     assert_eq!(status.code(), Some(1), "{errors}");
     assert!(errors.contains("damaged"), "{errors}");
 }
+
+/// `lvs-server users ...` on `data_dir`'s database, `stdin` as its input: exit success,
+/// standard output, standard error.
+fn users(data_dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("users")
+        .args(args)
+        .env_clear()
+        .env("LVS_DATA_DIR", data_dir)
+        .env("LVS_LOG_FORMAT", "json")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lvs-server users");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("lvs-server users");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).expect("UTF-8"),
+        String::from_utf8(output.stderr).expect("UTF-8"),
+    )
+}
+
+/// The stored password hash of `name`, read from the database file.
+fn stored_hash(data_dir: &Path, name: &str) -> String {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", data_dir.join("fleet.db").display());
+        let db = lvs_server::db::Db::open(&url).await.expect("the database");
+        let user = lvs_server::db::users::get(&mut db.read().await.expect("a reader"), name)
+            .await
+            .expect("a read")
+            .expect("the user");
+        db.close().await;
+        user.password_hash
+    })
+}
+
+fn verifies(password: &str, hash: &str) -> bool {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime
+        .block_on(lvs_server::edit::passwords::verify(
+            password.to_owned(),
+            hash.to_owned(),
+        ))
+        .expect("a hash")
+}
+
+#[test]
+fn the_first_start_adds_an_admin_whose_password_only_its_file_holds() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    let mut server = Process::start(&data, &[]);
+    let line = server.wait_for_log("no user existed: added user admin");
+    let file = data.join("initial-admin-password");
+    assert_eq!(
+        line["fields"]["password_file"].as_str(),
+        Some(file.display().to_string().as_str())
+    );
+    let mode = std::fs::metadata(&file)
+        .expect("the file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "readable by the server's user only");
+    let password = std::fs::read_to_string(&file).expect("the password");
+    let password = password.trim_end();
+    assert!(
+        !server.seen.iter().any(|l| l.to_string().contains(password)),
+        "the password is never logged"
+    );
+    assert!(verifies(password, &stored_hash(&data, "admin")));
+    drop(server);
+
+    // A database with users gets no new admin, and the file is left alone.
+    let written = std::fs::read_to_string(&file).expect("the password");
+    let mut server = Process::start(&data, &[]);
+    server.wait_for_log("listening on");
+    assert!(!server
+        .seen
+        .iter()
+        .any(|l| message(l).contains("no user existed")));
+    assert_eq!(std::fs::read_to_string(&file).expect("the file"), written);
+}
+
+#[test]
+fn users_are_added_given_passwords_listed_and_removed_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("data");
+    // A running server, whose cluster an operator is granted: the commands share its file.
+    let server = Process::start(&data, &[]);
+    let (status, body) = server.request("POST", "/api/v1/clusters", Some(r#"{"name":"web"}"#));
+    assert_eq!(status, 201, "{body}");
+
+    let (ok, out, err) = users(
+        &data,
+        &[
+            "add",
+            "alice",
+            "--role",
+            "operator",
+            "--cluster",
+            "web",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(out, "added user alice (operator)\n");
+    assert!(verifies(
+        "correct horse battery",
+        &stored_hash(&data, "alice")
+    ));
+
+    // Generated, printed once.
+    let (ok, out, err) = users(&data, &["add", "bob"], "");
+    assert!(ok, "{err}");
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("the generated password");
+    assert!(verifies(password, &stored_hash(&data, "bob")));
+
+    let (ok, out, err) = users(
+        &data,
+        &["passwd", "bob", "--password-stdin"],
+        "a new long passphrase\n",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "changed the password of user bob\n");
+    assert!(verifies(
+        "a new long passphrase",
+        &stored_hash(&data, "bob")
+    ));
+    assert!(!verifies(password, &stored_hash(&data, "bob")));
+
+    let (ok, out, _) = users(&data, &["list"], "");
+    assert!(ok);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAME", "ROLE", "CLUSTERS"],
+            vec!["admin", "admin", "(all)"],
+            vec!["alice", "operator", "web"],
+            vec!["bob", "viewer", "(all)"],
+        ]
+    );
+
+    // Each refusal names what is wrong, and changes nothing.
+    for (args, stdin, says) in [
+        (
+            &["add", "carol", "--password-stdin"][..],
+            "short\n",
+            "password: must be at least 12 characters",
+        ),
+        (
+            &["add", "Carol!"][..],
+            "",
+            "name: may contain only lowercase letters",
+        ),
+        (&["add", "alice"][..], "", "user alice already exists"),
+        (
+            &["add", "dave", "--cluster", "web"][..],
+            "",
+            "clusters: only operators are granted clusters",
+        ),
+        (
+            &["add", "erin", "--role", "operator", "--cluster", "nope"][..],
+            "",
+            "cluster nope does not exist",
+        ),
+        (
+            &["add", "frank", "--role", "root"][..],
+            "",
+            "expected viewer, operator or admin",
+        ),
+        (&["passwd", "nobody"][..], "", "user nobody does not exist"),
+        (&["remove", "admin"][..], "", "user admin is the last admin"),
+    ] {
+        let (ok, out, err) = users(&data, args, stdin);
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let (_, out, _) = users(&data, &["list"], "");
+    assert_eq!(out.lines().count(), 4, "{out}");
+
+    let (ok, out, err) = users(&data, &["remove", "alice"], "");
+    assert!(ok, "{err}");
+    assert_eq!(out, "removed user alice\n");
+    let (_, out, _) = users(&data, &["list"], "");
+    assert!(!out.contains("alice"), "{out}");
+    drop(server);
+}

@@ -1,0 +1,124 @@
+//! Users: added, given a new password, removed; and the first admin, made at the first
+//! start of a server whose database has no user. Passwords are hashed before the write
+//! transaction begins (it is slow by design) and never logged.
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use lvs_model::access::{check_password, Role};
+use lvs_model::Name;
+
+use super::error::{EditError, EditResult};
+use super::{lookup, passwords, unique};
+use crate::db::{now_millis, users, Db};
+
+/// The first admin's name.
+pub const INITIAL_ADMIN: &str = "admin";
+/// Where, in the data directory, the first admin's password is written.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Adds the user `name` with `role`, granted `clusters` (operators only), and `password`.
+pub async fn add(
+    db: &Db,
+    name: &str,
+    role: Role,
+    clusters: &[String],
+    password: &str,
+) -> EditResult<()> {
+    let name = Name::parse(name).map_err(|why| EditError::invalid("name", why))?;
+    check_password(password).map_err(|why| EditError::invalid("password", why))?;
+    if role != Role::Operator && !clusters.is_empty() {
+        return Err(EditError::invalid(
+            "clusters",
+            format!("only operators are granted clusters; a {role} may act on all of them"),
+        ));
+    }
+    let hash = passwords::hash(password.to_owned()).await?;
+    let mut tx = db.write().await?;
+    let inserted = users::insert(&mut tx, name.as_str(), role, &hash, now_millis()).await;
+    let id = unique(inserted, || format!("user {name}"))?;
+    for cluster in clusters {
+        let cluster = lookup::cluster(&mut tx, cluster).await?;
+        users::grant(&mut tx, id, cluster.id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user = %name, %role, "user added");
+    Ok(())
+}
+
+/// Sets the password of the user `name`.
+pub async fn set_password(db: &Db, name: &str, password: &str) -> EditResult<()> {
+    check_password(password).map_err(|why| EditError::invalid("password", why))?;
+    let hash = passwords::hash(password.to_owned()).await?;
+    let mut tx = db.write().await?;
+    if !users::set_password(&mut tx, name, &hash, now_millis()).await? {
+        return Err(EditError::not_found(format!("user {name}")));
+    }
+    tx.commit().await?;
+    tracing::info!(user = %name, "password changed");
+    Ok(())
+}
+
+/// Removes the user `name`, unless it is the last admin (no one could manage users then).
+pub async fn remove(db: &Db, name: &str) -> EditResult<()> {
+    let mut tx = db.write().await?;
+    let user = users::get(&mut tx, name)
+        .await?
+        .ok_or_else(|| EditError::not_found(format!("user {name}")))?;
+    if user.role == Role::Admin && users::admins(&mut tx).await? == 1 {
+        return Err(EditError::Conflict {
+            code: "last_admin",
+            detail: format!("user {name} is the last admin; add another admin first"),
+        });
+    }
+    users::delete(&mut tx, name).await?;
+    tx.commit().await?;
+    tracing::info!(user = %name, "user removed");
+    Ok(())
+}
+
+/// When the database has no user: adds [`INITIAL_ADMIN`] with a random password, written
+/// once to [`INITIAL_PASSWORD_FILE`] in `data_dir` (readable by this user only). The file's
+/// path when it did.
+pub async fn ensure_initial_admin(db: &Db, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let mut read = db.read().await?;
+    if users::count(&mut read).await? > 0 {
+        return Ok(None);
+    }
+    drop(read);
+    let password = passwords::generate()?;
+    let hash = passwords::hash(password.clone()).await?;
+    let mut tx = db.write().await?;
+    // Another server on the same database may have been quicker.
+    if users::count(&mut tx).await? > 0 {
+        return Ok(None);
+    }
+    users::insert(&mut tx, INITIAL_ADMIN, Role::Admin, &hash, now_millis()).await?;
+    let path = data_dir.join(INITIAL_PASSWORD_FILE);
+    // Written before the commit: if it cannot be, there is no admin whose password no one
+    // knows, and the next start tries again.
+    write_secret(&path, &password)?;
+    tx.commit().await?;
+    Ok(Some(path))
+}
+
+/// Writes `secret` to `path`, mode 0600 from its creation, replacing the file whole.
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let partial = path.with_extension("partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    file.write_all(format!("{secret}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
