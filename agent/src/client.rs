@@ -1,5 +1,6 @@
 //! The server's agent API: long-polling the desired state, posting reports and statistics.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,21 +41,14 @@ struct Urls {
 }
 
 impl Urls {
-    /// From `--server`, which must be an `http://` URL with a host.
+    /// From `--server`, which must be an `http://` or `https://` URL with a host.
     fn new(server: &str) -> anyhow::Result<Urls> {
         let base = Url::parse(server.trim_end_matches('/'))
             .with_context(|| format!("--server: {server:?} is not a URL"))?;
-        if base.scheme() == "https" {
-            // Every request would fail; better said once, at start.
+        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
             anyhow::bail!(
-                "--server: {server:?}: this lvs-agent has no TLS; give the server's http:// \
-                 URL (over a trusted network or a tunnel)"
-            );
-        }
-        if base.scheme() != "http" || base.host().is_none() {
-            anyhow::bail!(
-                "--server: {server:?} is not an http:// URL with a host \
-                 (for example http://lvs-server:8080)"
+                "--server: {server:?} is not an http:// or https:// URL with a host \
+                 (for example https://lvs-server:8443)"
             );
         }
         let url = |path: &str| {
@@ -104,20 +98,66 @@ pub enum ClientError {
     Unauthorized { status: StatusCode, body: String },
     #[error("the server answered {status}: {body}")]
     Status { status: StatusCode, body: String },
+    /// The server's certificate did not verify against the system's roots or `--ca-file`.
+    #[error("the server's certificate is not trusted ({reason}); give the CA that signed it with --ca-file, or fix the server's certificate")]
+    Untrusted { reason: String },
     #[error("cannot reach the server: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(reqwest::Error),
     #[error("the server sent an invalid desired state or changes: {0}")]
     Invalid(String),
 }
 
+impl From<reqwest::Error> for ClientError {
+    fn from(error: reqwest::Error) -> Self {
+        match certificate_error(&error) {
+            Some(reason) => ClientError::Untrusted { reason },
+            None => ClientError::Transport(error),
+        }
+    }
+}
+
+/// Whom an `https://` server's certificate must be signed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The system's CA certificates.
+    SystemRoots,
+    /// Only the CAs in this PEM file (`--ca-file`).
+    CaFile(PathBuf),
+}
+
 impl Client {
+    /// A client of `server` that trusts the system's roots.
     pub fn new(
         server: &str,
         token: Token,
         poll_timeout: Duration,
         request_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        Client::with_trust(
+            server,
+            token,
+            poll_timeout,
+            request_timeout,
+            &Trust::SystemRoots,
+        )
+    }
+
+    /// A client of `server` that trusts what `trust` says.
+    pub fn with_trust(
+        server: &str,
+        token: Token,
+        poll_timeout: Duration,
+        request_timeout: Duration,
+        trust: &Trust,
+    ) -> anyhow::Result<Self> {
+        let mut http = reqwest::Client::builder();
+        if let Trust::CaFile(path) = trust {
+            http = http.tls_built_in_root_certs(false);
+            for ca in read_ca_file(path)? {
+                http = http.add_root_certificate(ca);
+            }
+        }
+        let http = http
             .connect_timeout(request_timeout.min(Duration::from_secs(10)))
             .timeout(request_timeout)
             // The server closes a connection idle for its header timeout (10 s by default),
@@ -221,6 +261,41 @@ impl Client {
             _ => ClientError::Status { status, body },
         })
     }
+}
+
+/// The CAs of `--ca-file`: one or more PEM certificates.
+fn read_ca_file(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let what = || format!("--ca-file {}", path.display());
+    let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", what()))?;
+    let cas = reqwest::Certificate::from_pem_bundle(&pem)
+        .with_context(|| format!("{}: not a PEM certificate file", what()))?;
+    if cas.is_empty() {
+        anyhow::bail!("{}: no PEM certificate (BEGIN CERTIFICATE) in it", what());
+    }
+    Ok(cas)
+}
+
+/// Why the server's certificate was refused, when that is why `error` happened.
+fn certificate_error(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        // I/O errors hide the errors they wrap from `source()`; they are unwrapped here.
+        let mut inner = current;
+        loop {
+            if let Some(rustls::Error::InvalidCertificate(why)) = inner.downcast_ref() {
+                return Some(format!("{why:?}"));
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        source = current.source();
+    }
+    None
 }
 
 fn parse_document(bytes: &[u8]) -> Result<DesiredState, ClientError> {

@@ -15,9 +15,15 @@ use crate::token::Token;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lvs-agent", version)]
 pub struct Config {
-    /// Base URL of lvs-server, e.g. http://lvs-server:8080 (plain HTTP: this build has no TLS).
+    /// Base URL of lvs-server, e.g. https://lvs-server:8443; an https:// server's
+    /// certificate must be signed by one of the system's CAs, or by --ca-file.
     #[arg(long, env = "LVS_SERVER")]
     pub server: String,
+
+    /// Trust only the CAs in this PEM file (one or more certificates) for an https://
+    /// --server, instead of the system's.
+    #[arg(long, env = "LVS_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 
     /// This director's agent token.
     #[arg(
@@ -106,6 +112,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whom the server's certificate must be signed by.
+    pub fn trust(&self) -> crate::client::Trust {
+        match &self.ca_file {
+            Some(path) => crate::client::Trust::CaFile(path.clone()),
+            None => crate::client::Trust::SystemRoots,
+        }
+    }
+
     /// What `exec` health checks may run, and as whom: as `--check-user` when the agent
     /// runs as root (an unknown user is an error, not a check run as root).
     pub fn exec_policy(&self) -> anyhow::Result<ExecPolicy> {

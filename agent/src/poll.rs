@@ -80,6 +80,9 @@ pub async fn poll_loop(
                     ClientError::Unauthorized { .. } => {
                         tracing::error!(%error, "fix the token (--token / --token-file); retrying");
                     }
+                    ClientError::Untrusted { .. } => {
+                        tracing::error!(%error, "retrying");
+                    }
                     // Changes that do not parse or chain: the whole state next time.
                     ClientError::Invalid(_) => {
                         tracing::warn!(%error, "asking for the whole desired state; retrying");

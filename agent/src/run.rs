@@ -22,11 +22,12 @@ use crate::{health, poll, random, reports, stats, worker};
 /// `--once` pass had failures.
 pub async fn run(config: Config) -> anyhow::Result<bool> {
     let token = config.token()?;
-    let client = Client::new(
+    let client = Client::with_trust(
         &config.server,
         token,
         config.poll_timeout,
         config.request_timeout,
+        &config.trust(),
     )?;
     let mut cache = StateCache::new(&config.state_dir);
     let cached = cache.load().unwrap_or_else(|error| {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lvs_agent::applied::Announce;
-use lvs_agent::client::{Ask, Client, ClientError, Poll};
+use lvs_agent::client::{Ask, Client, ClientError, Poll, Trust};
 use lvs_agent::token::Token;
 use lvs_model::agent::{ApplyReport, StatsReport, CHANGES_MEDIA_TYPE};
 
@@ -291,7 +291,7 @@ fn a_server_that_is_not_an_http_url_is_refused_at_start() {
     // Without a scheme, "lvs-server:" reads as one.
     let message = refusal("lvs-server:8080");
     assert!(
-        message.starts_with(r#"--server: "lvs-server:8080" is not an http:// URL"#),
+        message.starts_with(r#"--server: "lvs-server:8080" is not an http:// or https:// URL"#),
         "{message}"
     );
     let message = refusal("http://");
@@ -300,12 +300,67 @@ fn a_server_that_is_not_an_http_url_is_refused_at_start() {
         "{message}"
     );
     assert!(refusal("file:///tmp/x").contains("with a host"));
-    // No TLS in this build: refused at start rather than failing every request.
-    let message = refusal("https://lvs-server:8443");
-    assert!(
-        message.starts_with(r#"--server: "https://lvs-server:8443": this lvs-agent has no TLS"#),
-        "{message}"
-    );
+    client("https://lvs-server:8443", "lvsa_x");
     // A path prefix is accepted (a server behind a reverse proxy).
     client("http://127.0.0.1:9/lvs/", "lvsa_x");
+}
+
+#[tokio::test]
+async fn an_https_server_is_verified_against_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        lvs_testkit::tls::TlsServer::start(dir.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let base = format!("https://{}", server.address);
+    let report = lvs_model::agent::HealthReport::default();
+    let with = |trust: Trust| {
+        Client::with_trust(
+            &base,
+            Token::fixed("lvsa_x").unwrap(),
+            Duration::from_secs(25),
+            Duration::from_secs(5),
+            &trust,
+        )
+        .unwrap()
+    };
+    // The test server answers every request with 200.
+    with(Trust::CaFile(server.ca_file.clone()))
+        .health(&report)
+        .await
+        .expect("verified against --ca-file");
+    let error = with(Trust::SystemRoots).health(&report).await.unwrap_err();
+    assert!(matches!(error, ClientError::Untrusted { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("the server's certificate is not trusted (UnknownIssuer)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unreadable_or_invalid_ca_file_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let refusal = |path: &std::path::Path| {
+        let error = Client::with_trust(
+            "https://lvs-server:8443",
+            Token::fixed("lvsa_x").unwrap(),
+            Duration::from_secs(25),
+            Duration::from_secs(5),
+            &Trust::CaFile(path.to_owned()),
+        )
+        .unwrap_err();
+        format!("{error:#}")
+    };
+    let missing = dir.path().join("missing.pem");
+    let message = refusal(&missing);
+    assert!(
+        message.starts_with(&format!("--ca-file {}: cannot read it", missing.display())),
+        "{message}"
+    );
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let message = refusal(&empty);
+    assert!(
+        message.starts_with(&format!("--ca-file {}: ", empty.display())),
+        "{message}"
+    );
 }

@@ -45,6 +45,15 @@ pub struct Config {
     #[arg(long, env = "LVS_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key. Reloaded on SIGHUP and when the file changes.
+    #[arg(long, env = "LVS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "LVS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
     /// Without a command, the server runs.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -94,10 +103,37 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
+/// `--tls-cert` and `--tls-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server's certificate chain, PEM, the server's own first.
+    pub cert: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// The default of `--max-body-bytes`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
 
 impl Config {
+    /// The certificate and key to serve HTTPS with; `None`: plain HTTP. One without the
+    /// other is an error.
+    pub fn tls_files(&self) -> anyhow::Result<Option<TlsFiles>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (Some(_), None) => {
+                anyhow::bail!("--tls-cert needs --tls-key (LVS_TLS_KEY), the certificate's key")
+            }
+            (None, Some(_)) => {
+                anyhow::bail!("--tls-key needs --tls-cert (LVS_TLS_CERT), the key's certificate")
+            }
+        }
+    }
+
     /// The database URL to open, creating the data directory when the default is used.
     pub fn database_url(&self) -> std::io::Result<String> {
         if let Some(url) = &self.database_url {

@@ -49,6 +49,10 @@ pub struct ServeOptions {
     /// [`http::guard::AllowedHosts::new`] for the listener's address.
     pub allowed_hosts: Vec<String>,
     pub timeouts: http::listen::Timeouts,
+    /// Serve HTTPS with this certificate, reloaded when it changes; `None`: plain HTTP.
+    pub tls: Option<Arc<http::tls::Tls>>,
+    /// How often the TLS files are checked for changes.
+    pub tls_check_interval: std::time::Duration,
 }
 
 impl Default for ServeOptions {
@@ -58,6 +62,8 @@ impl Default for ServeOptions {
             agents: agents::AgentOptions::default(),
             allowed_hosts: Vec::new(),
             timeouts: http::listen::Timeouts::default(),
+            tls: None,
+            tls_check_interval: http::tls::CHECK_INTERVAL,
         }
     }
 }
@@ -74,24 +80,43 @@ pub async fn serve_with(
     let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx)?);
     let background = tokio::spawn(agents.clone().run_background(db.clone()));
     let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
+    let transport = match options.tls {
+        Some(_) => http::headers::Transport::Https,
+        None => http::headers::Transport::Http,
+    };
     let state = state::AppState {
         db: db.clone(),
         agents: agents.clone(),
         reports,
+        transport,
     };
     let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
     let app = http::protect(
         http::app(state, options.max_body_bytes),
         hosts,
         options.timeouts,
+        transport,
     );
+    let reloads = options
+        .tls
+        .clone()
+        .map(|tls| tokio::spawn(tls.watch(options.tls_check_interval)));
     let shutdown = async move {
         shutdown.await;
         stopping.send_replace(true);
     };
-    let served = http::listen::serve(listener, app, options.timeouts.header, shutdown)
-        .await
-        .context("serving HTTP");
+    let served = http::listen::serve(
+        listener,
+        app,
+        options.timeouts.header,
+        options.tls.clone(),
+        shutdown,
+    )
+    .await
+    .context("serving HTTP");
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     // Every request has been answered, so no report is queued or being written. Both are
     // awaited so that they have let go of their connections before the database closes.
     background.abort();
@@ -110,8 +135,15 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// Opens the database, binds and serves until SIGINT or SIGTERM.
+/// Opens the database, binds and serves until SIGINT or SIGTERM (reloading the TLS files on
+/// SIGHUP).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // A certificate that cannot be used is said before anything else is done.
+    let tls = config
+        .tls_files()?
+        .map(http::tls::Tls::load)
+        .transpose()?
+        .map(Arc::new);
     let url = config
         .database_url()
         .context("creating the data directory")?;
@@ -135,10 +167,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(%address, database = %url, "listening on http://{address}");
+    // From the moment it says it listens, a SIGHUP reloads the TLS files.
+    if let Some(tls) = &tls {
+        tls.listen_for_hangups();
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, database = %url, "listening on {scheme}://{address}");
     let options = ServeOptions {
         max_body_bytes: config.max_body_bytes,
         allowed_hosts: config.allowed_hosts,
+        tls,
         ..ServeOptions::default()
     };
     serve_with(listener, db, options, shutdown).await?;

@@ -14,4 +14,15 @@ pub struct AppState {
     pub agents: Arc<Agents>,
     /// The writer of the agents' apply reports.
     pub reports: Reports,
+    /// HTTP or HTTPS: what cookies must say (`Secure` over HTTPS).
+    pub transport: Transport,
+}
+
+/// How the server is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP, for development on localhost or behind a proxy that ends TLS.
+    Http,
+    /// HTTPS (`--tls-cert`): cookies get `Secure`, answers `Strict-Transport-Security`.
+    Https,
 }

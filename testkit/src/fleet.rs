@@ -2,6 +2,8 @@
 //! namespace, the hub, and directors wired to it by veth pairs (10.200.N.1 on the hub,
 //! 10.200.N.2 on director N), each in a namespace of its own (so with its own IPVS table)
 //! running the real `lvs-agent`. Shared by the agent's end-to-end tests and its benchmark.
+//! [`Fleet::with_tls`] serves HTTPS with a certificate of a CA of its own, which the agents
+//! get as `--ca-file`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use nix::unistd::Pid;
 use serde_json::{json, Value};
 
 use crate::netns::{fresh_netns, veth, Netns};
+use crate::tls::{PairFiles, TestCa};
 
 /// Where the server listens, in the hub namespace.
 const SERVER_PORT: u16 = 8080;
@@ -66,6 +69,38 @@ pub struct Director {
     pub logs: Vec<PathBuf>,
 }
 
+/// The server's certificate and its CA's file, in a directory of their own.
+#[derive(Debug)]
+struct FleetTls {
+    _dir: tempfile::TempDir,
+    pair: PairFiles,
+    ca_file: PathBuf,
+}
+
+impl FleetTls {
+    /// A certificate for every address the server is reached by.
+    fn new() -> FleetTls {
+        let dir = tempfile::tempdir().expect("a certificate directory");
+        let ca = TestCa::new();
+        let ca_file = ca.write(dir.path());
+        let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        names.extend((1..=254).map(|n| format!("10.200.{n}.1")));
+        let pair = ca.write_pair(dir.path(), "server", &names);
+        FleetTls {
+            _dir: dir,
+            pair,
+            ca_file,
+        }
+    }
+}
+
+/// How a fleet starts.
+#[derive(Debug, Clone, Copy, Default)]
+struct Setup {
+    local_logs: bool,
+    tls: bool,
+}
+
 impl Director {
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
@@ -115,6 +150,8 @@ pub struct Fleet {
     server_starts: usize,
     /// The temporary log directory and where its files are copied at the end.
     local_logs: Option<(tempfile::TempDir, PathBuf)>,
+    /// With HTTPS: the server's certificate and the agents' CA file.
+    tls: Option<FleetTls>,
 }
 
 impl Fleet {
@@ -122,7 +159,17 @@ impl Fleet {
     /// and creates `cluster`. Logs go to `$LVS_VM_ARTIFACTS/<name>`. Every agent started
     /// later gets `--server`, `--token-file`, `--state-dir` and `agent_args`.
     pub fn new(name: &str, cluster: &str, binaries: &Binaries, agent_args: &[&str]) -> Fleet {
-        Fleet::start(name, cluster, binaries, agent_args, false)
+        Fleet::start(name, cluster, binaries, agent_args, Setup::default())
+    }
+
+    /// Like [`Fleet::new`], but the server serves HTTPS (`--tls-cert`) and every agent
+    /// verifies it with `--ca-file`.
+    pub fn with_tls(name: &str, cluster: &str, binaries: &Binaries, agent_args: &[&str]) -> Fleet {
+        let setup = Setup {
+            tls: true,
+            ..Setup::default()
+        };
+        Fleet::start(name, cluster, binaries, agent_args, setup)
     }
 
     /// Like [`Fleet::new`], but the logs are written to a temporary directory and copied to
@@ -135,7 +182,11 @@ impl Fleet {
         binaries: &Binaries,
         agent_args: &[&str],
     ) -> Fleet {
-        Fleet::start(name, cluster, binaries, agent_args, true)
+        let setup = Setup {
+            local_logs: true,
+            ..Setup::default()
+        };
+        Fleet::start(name, cluster, binaries, agent_args, setup)
     }
 
     fn start(
@@ -143,7 +194,7 @@ impl Fleet {
         cluster: &str,
         binaries: &Binaries,
         agent_args: &[&str],
-        local_logs: bool,
+        setup: Setup,
     ) -> Fleet {
         fresh_netns();
         let artifacts = std::env::var_os("LVS_VM_ARTIFACTS")
@@ -152,12 +203,23 @@ impl Fleet {
             .join(name);
         std::fs::create_dir_all(&artifacts)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", artifacts.display()));
-        let (logs, local_logs) = if local_logs {
+        let (logs, local_logs) = if setup.local_logs {
             let local = tempfile::tempdir().expect("a log directory");
             (local.path().to_owned(), Some((local, artifacts)))
         } else {
             (artifacts, None)
         };
+        let tls = setup.tls.then(FleetTls::new);
+        let mut http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            // Below the server's 10 s header timeout, which closes idle connections: a
+            // request sent on one as it closes would fail.
+            .pool_idle_timeout(Duration::from_secs(5));
+        if let Some(tls) = &tls {
+            let pem = std::fs::read(&tls.ca_file).expect("read the CA file");
+            let ca = reqwest::Certificate::from_pem(&pem).expect("the CA certificate");
+            http = http.tls_built_in_root_certs(false).add_root_certificate(ca);
+        }
         let mut fleet = Fleet {
             cluster: cluster.to_owned(),
             logs,
@@ -169,16 +231,11 @@ impl Fleet {
                 .enable_all()
                 .build()
                 .expect("a tokio runtime"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(120))
-                // Below the server's 10 s header timeout, which closes idle connections: a
-                // request sent on one as it closes would fail.
-                .pool_idle_timeout(Duration::from_secs(5))
-                .build()
-                .expect("an HTTP client"),
+            http: http.build().expect("an HTTP client"),
             data: tempfile::tempdir().expect("a data directory"),
             server: None,
             server_starts: 0,
+            tls,
         };
         fleet.start_server();
         fleet.call(
@@ -188,6 +245,15 @@ impl Fleet {
             201,
         );
         fleet
+    }
+
+    /// `http` or `https`.
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// `/api/v1/clusters/<cluster><rest>`.
@@ -218,7 +284,7 @@ impl Fleet {
             name: name.to_owned(),
             ns,
             dir: tempfile::tempdir().expect("a director directory"),
-            url: format!("http://10.200.{n}.1:{SERVER_PORT}"),
+            url: format!("{}://10.200.{n}.1:{SERVER_PORT}", self.scheme()),
             agent: None,
             logs: Vec::new(),
         };
@@ -255,6 +321,11 @@ impl Fleet {
             .arg("--state-dir")
             .arg(director.state_dir())
             .args(&self.agent_args)
+            .args(
+                self.tls
+                    .iter()
+                    .flat_map(|tls| [std::ffi::OsStr::new("--ca-file"), tls.ca_file.as_os_str()]),
+            )
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("a log descriptor"))
             .stderr(file);
@@ -276,7 +347,15 @@ impl Fleet {
         let log = self.logs.join(format!("server-{}.log", self.server_starts));
         self.server_starts += 1;
         let file = File::create(log).expect("create the server log");
-        let child = Command::new(&self.binaries.server)
+        let mut command = Command::new(&self.binaries.server);
+        if let Some(tls) = &self.tls {
+            command
+                .arg("--tls-cert")
+                .arg(&tls.pair.cert)
+                .arg("--tls-key")
+                .arg(&tls.pair.key);
+        }
+        let child = command
             .args(["--listen", &format!("0.0.0.0:{SERVER_PORT}")])
             .args(["--allowed-hosts", &allowed_hosts()])
             .arg("--data-dir")
@@ -288,7 +367,7 @@ impl Fleet {
             .expect("start lvs-server");
         self.server = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let ready = format!("http://127.0.0.1:{SERVER_PORT}/readyz");
+        let ready = format!("{}://127.0.0.1:{SERVER_PORT}/readyz", self.scheme());
         loop {
             let is_ready = self.rt.block_on(async {
                 self.http
@@ -319,7 +398,7 @@ impl Fleet {
     /// An API call that must answer `status`; returns the JSON body (Null when empty).
     pub fn call(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
-        let url = format!("http://127.0.0.1:{SERVER_PORT}{path}");
+        let url = format!("{}://127.0.0.1:{SERVER_PORT}{path}", self.scheme());
         let (got, text) = self.rt.block_on(async {
             let mut request = self.http.request(method.clone(), &url);
             if let Some(body) = body {

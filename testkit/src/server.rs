@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct InProcessServer {
     pub addr: SocketAddr,
+    /// `https` with `ServeOptions::tls`, `http` otherwise.
+    scheme: &'static str,
     dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -36,6 +38,11 @@ impl InProcessServer {
             .expect("open the database");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let (tx, rx) = oneshot::channel::<()>();
         // Dropping the sender, with the server, stops it too.
         let shutdown = async move {
@@ -44,15 +51,16 @@ impl InProcessServer {
         let task = tokio::spawn(lvs_server::serve_with(listener, db, options, shutdown));
         InProcessServer {
             addr,
+            scheme,
             dir: Some(dir),
             shutdown: Some(tx),
             task: Some(task),
         }
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), without a trailing slash.
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The `sqlite://` URL of its database file.

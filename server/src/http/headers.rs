@@ -1,13 +1,16 @@
 //! Security headers on every response, API and UI alike: no MIME sniffing, no framing, no
-//! inline script, no referrer sent to other sites.
+//! inline script, no referrer sent to other sites; over HTTPS, no plain HTTP next time.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+
+pub use crate::state::Transport;
 
 /// The UI loads its scripts and styles from `/static` only (no inline `<script>`, `style=`
 /// or `on*=`); `data:` images are the inline SVG icons.
@@ -21,8 +24,11 @@ pub const EXPLORER_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
+/// Over HTTPS, browsers are told to use nothing else for this host for a year.
+pub const HSTS: &str = "max-age=31536000";
+
 /// The middleware.
-pub async fn layer(request: Request, next: Next) -> Response {
+pub async fn layer(State(transport): State<Transport>, request: Request, next: Next) -> Response {
     let explorer = request.uri().path().starts_with("/api/docs");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -32,5 +38,8 @@ pub async fn layer(request: Request, next: Next) -> Response {
     // For browsers that predate `frame-ancestors`.
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if transport == Transport::Https {
+        headers.insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     response
 }

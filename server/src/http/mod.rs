@@ -1,11 +1,12 @@
 //! The whole HTTP application: the REST API and the UI side by side ([`app`]), behind what
 //! every request goes through first: the host and cross-site checks ([`guard`]), the
 //! security headers ([`headers`]), and the connection loop with its read timeouts
-//! ([`listen`]). This is the top of the server: it may use every layer, none uses it.
+//! ([`listen`]) and its TLS certificate ([`tls`]). This is the top of the server: it may use every layer, none uses it.
 
 pub mod guard;
 pub mod headers;
 pub mod listen;
+pub mod tls;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
@@ -31,10 +32,18 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
 
 /// `app` behind the host and cross-site checks, with the security headers on every
 /// answer (refusals included) and a bound on pauses in request bodies.
-pub fn protect(app: Router, hosts: guard::AllowedHosts, timeouts: listen::Timeouts) -> Router {
+pub fn protect(
+    app: Router,
+    hosts: guard::AllowedHosts,
+    timeouts: listen::Timeouts,
+    transport: headers::Transport,
+) -> Router {
     app.layer(RequestBodyTimeoutLayer::new(timeouts.body))
         .layer(axum::middleware::from_fn_with_state(hosts, guard::layer))
-        .layer(axum::middleware::from_fn(headers::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            headers::layer,
+        ))
 }
 
 /// Under `/api`, a JSON problem; elsewhere, the UI's HTML page.

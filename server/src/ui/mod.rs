@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     let service = "/clusters/{cluster}/services/{service}";
     let real_server = "/clusters/{cluster}/services/{service}/real-servers/{id}";
     let director = "/clusters/{cluster}/directors/{director}";
+    let transport = state.transport;
     Router::new()
         .route("/", get(fleet::page))
         .route("/live", get(fleet::live))
@@ -109,7 +110,10 @@ pub fn router(state: AppState) -> Router {
             get(changes::detail),
         )
         .with_state(state)
-        .layer(axum::middleware::from_fn(session::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            session::layer,
+        ))
         // Static files are public and cached for a year: no session cookie on them.
         .merge(assets::routes(&ASSETS))
         .layer(CatchPanicLayer::custom(|_| {

@@ -4,10 +4,11 @@
 //! cookie, which pages repeat in every form (`_csrf`) and in a `<meta>` that `app.js` sends
 //! as `X-CSRF-Token` on htmx requests. A request that changes anything must carry both,
 //! equal, and must not come from another origin. A flash message is a short-lived cookie
-//! set by a POST's redirect and shown (then cleared) by the next page.
+//! set by a POST's redirect and shown (then cleared) by the next page. Over HTTPS every
+//! cookie the UI sets is `Secure`, so a browser never sends it over plain HTTP.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::UiError;
 use crate::edit::EditError;
+use crate::state::Transport;
 
 const CSRF_COOKIE: &str = "lvs_csrf";
 const FLASH_COOKIE: &str = "lvs_flash";
@@ -99,8 +101,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Browser {
     }
 }
 
-/// The middleware: hands pages their [`Browser`], refuses cross-site changes.
-pub async fn layer(request: Request, next: Next) -> Response {
+/// The middleware: hands pages their [`Browser`], refuses cross-site changes, and marks
+/// cookies `Secure` over HTTPS.
+pub async fn layer(State(transport): State<Transport>, request: Request, next: Next) -> Response {
     let cookie_token = cookie(request.headers(), CSRF_COOKIE).filter(|t| is_token(t));
     let flash = cookie(request.headers(), FLASH_COOKIE).and_then(|v| parse_flash(&v));
     let (token, new_token) = match cookie_token {
@@ -139,7 +142,33 @@ pub async fn layer(request: Request, next: Next) -> Response {
             headers.append(SET_COOKIE, value);
         }
     }
+    if transport == Transport::Https {
+        make_secure(headers);
+    }
     response
+}
+
+/// Adds `Secure` to every cookie set, whichever handler set it.
+fn make_secure(headers: &mut HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for cookie in cookies {
+        let secure = cookie.to_str().map_or(true, |text| {
+            text.split(';')
+                .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"))
+        });
+        let cookie = if secure {
+            cookie
+        } else {
+            let mut bytes = cookie.as_bytes().to_vec();
+            bytes.extend_from_slice(b"; Secure");
+            HeaderValue::from_bytes(&bytes).unwrap_or(cookie)
+        };
+        headers.append(SET_COOKIE, cookie);
+    }
 }
 
 /// Whether htmx asked for a piece of a page rather than a page.

@@ -27,6 +27,7 @@ async fn state_beside(app: &TestApp) -> AppState {
         db,
         agents,
         reports,
+        transport: lvs_server::http::headers::Transport::Http,
     }
 }
 

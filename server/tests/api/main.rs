@@ -29,6 +29,7 @@ mod security;
 mod services;
 mod stats;
 mod store_roundtrip;
+mod tls;
 mod ui_browser;
 mod ui_forms;
 mod ui_health;

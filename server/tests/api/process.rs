@@ -53,10 +53,11 @@ impl Process {
             logs,
             seen: Vec::new(),
         };
-        let line = process.wait_for_log("listening on http://");
+        let line = process.wait_for_log("listening on ");
         let message = line["fields"]["message"].as_str().expect("a message");
         let address = message
             .strip_prefix("listening on http://")
+            .or_else(|| message.strip_prefix("listening on https://"))
             .expect("the listening line");
         process.addr = address.parse().expect("a socket address");
         assert_ne!(process.addr.port(), 0, "the bound port is logged");
@@ -207,6 +208,10 @@ fn help_lists_every_option() {
         "LVS_LOG_FORMAT",
         "LVS_LOG=]",
         "LVS_MAX_BODY_BYTES",
+        "--tls-cert",
+        "--tls-key",
+        "LVS_TLS_CERT",
+        "LVS_TLS_KEY",
         "--help",
         "--version",
     ] {
@@ -576,4 +581,68 @@ fn users_are_added_given_passwords_listed_and_removed_from_the_command_line() {
     let (_, out, _) = users(&data, &["list"], "");
     assert!(!out.contains("alice"), "{out}");
     drop(server);
+
+#[test]
+fn with_a_certificate_it_serves_https_and_reloads_it_on_sighup() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = lvs_testkit::tls::TestCa::new();
+    let pair = ca.write_pair(dir.path(), "server", &["127.0.0.1".to_owned()]);
+    let (cert, key) = (
+        pair.cert.display().to_string(),
+        pair.key.display().to_string(),
+    );
+    let mut server = Process::start(
+        dir.path(),
+        &[("LVS_TLS_CERT", &cert), ("LVS_TLS_KEY", &key)],
+    );
+    server.wait_for_log("listening on https://");
+
+    let pid = server.pid();
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP");
+    };
+    // The files have not changed: only the signal reloads them.
+    hangup();
+    let reloaded = server.wait_for_log("TLS certificate and key reloaded");
+    assert_eq!(reloaded["fields"]["reason"], "SIGHUP");
+
+    std::fs::write(&pair.key, "not a key").expect("break the key");
+    hangup();
+    let refused = server.wait_for_log("cannot reload the TLS certificate and key");
+    let error = refused["fields"]["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with(&format!("--tls-key {key}: ")), "{error}");
+    assert!(
+        server.child.try_wait().expect("try_wait").is_none(),
+        "still serving"
+    );
+    server.terminate();
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+}
+
+#[test]
+fn a_certificate_without_its_key_or_that_cannot_be_read_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (status, errors) = refused_start(dir.path(), &[("LVS_TLS_CERT", "/x.pem")], None);
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(errors.contains("--tls-cert needs --tls-key"), "{errors}");
+    let (status, errors) = refused_start(dir.path(), &[("LVS_TLS_KEY", "/x.key")], None);
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(errors.contains("--tls-key needs --tls-cert"), "{errors}");
+
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.display().to_string();
+    let (status, errors) = refused_start(
+        dir.path(),
+        &[("LVS_TLS_CERT", &missing), ("LVS_TLS_KEY", "/x.key")],
+        None,
+    );
+    assert_eq!(status.code(), Some(1), "{errors}");
+    assert!(
+        errors.contains(&format!("--tls-cert {missing}: cannot read it")),
+        "{errors}"
+    );
 }

@@ -12,6 +12,7 @@ mod health;
 mod nat;
 mod stats;
 mod sync;
+mod tls;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -41,6 +42,18 @@ fn binaries() -> &'static Binaries {
 /// send statistics every 2 s, hold a long-poll for 30 s and log JSON at debug level;
 /// `changed` replaces some of these options (`("--stats-interval", "1s")`).
 pub fn fleet_with(test: &str, directors: usize, changed: &[(&str, &str)]) -> Fleet {
+    fleet_started_by(Fleet::new, test, directors, changed)
+}
+
+/// [`fleet`] over HTTPS: the agents verify the server with `--ca-file`.
+pub fn fleet_with_tls(test: &str, directors: usize) -> Fleet {
+    fleet_started_by(Fleet::with_tls, test, directors, &[])
+}
+
+/// How [`Fleet::new`] and [`Fleet::with_tls`] start a fleet.
+type Start = fn(&str, &str, &Binaries, &[&str]) -> Fleet;
+
+fn fleet_started_by(start: Start, test: &str, directors: usize, changed: &[(&str, &str)]) -> Fleet {
     let reconcile = format!("{}ms", RECONCILE_INTERVAL.as_millis());
     let mut options = [
         ("--reconcile-interval", reconcile.as_str()),
@@ -60,7 +73,7 @@ pub fn fleet_with(test: &str, directors: usize, changed: &[(&str, &str)]) -> Fle
         option.1 = value;
     }
     let args: Vec<&str> = options.iter().flat_map(|(n, v)| [*n, *v]).collect();
-    let mut fleet = Fleet::new(&format!("e2e-{test}"), CLUSTER, binaries(), &args);
+    let mut fleet = start(&format!("e2e-{test}"), CLUSTER, binaries(), &args);
     for n in 1..=directors {
         fleet.add_director(&format!("lb{n}"));
     }
