@@ -1034,8 +1034,9 @@ proptest! {
         prop_assert_eq!(same.summary(), DiffSummary::default());
         prop_assert_eq!(same.apply(&a), Ok(a.clone()));
 
-        // The way back.
+        // The way back, also as the diff reversed.
         prop_assert_eq!(Diff::between(&b, &a).apply(&b), Ok(a.clone()));
+        prop_assert_eq!(diff.reversed(), Diff::between(&b, &a));
 
         // Ordered by key, each change a real one.
         let keys: Vec<_> = diff.services.iter().map(service_change_key).collect();

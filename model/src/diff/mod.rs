@@ -108,6 +108,18 @@ impl Diff {
         }
     }
 
+    /// The diff that undoes this one: from its new state back to its old one, equal to
+    /// [`Diff::between`] the two states taken the other way round. A diff holds every
+    /// value before and after, so this needs nothing else.
+    pub fn reversed(&self) -> Diff {
+        Diff {
+            from_generation: self.to_generation,
+            to_generation: self.from_generation,
+            timeouts: self.timeouts.as_ref().map(Change::reversed),
+            services: self.services.iter().map(ServiceChange::reversed).collect(),
+        }
+    }
+
     /// No service, real server or timeout changes (the generations may still differ).
     pub fn is_empty(&self) -> bool {
         self.timeouts.is_none() && self.services.is_empty()
@@ -296,7 +308,32 @@ impl Diff {
     }
 }
 
+impl<T: Clone> Change<T> {
+    fn reversed(&self) -> Change<T> {
+        Change {
+            old: self.new.clone(),
+            new: self.old.clone(),
+        }
+    }
+}
+
 impl ServiceChange {
+    fn reversed(&self) -> ServiceChange {
+        match self {
+            ServiceChange::Added(service) => ServiceChange::Removed(service.clone()),
+            ServiceChange::Removed(service) => ServiceChange::Added(service.clone()),
+            ServiceChange::Changed(update) => ServiceChange::Changed(ServiceUpdate {
+                key: update.key,
+                settings: update.settings.as_ref().map(Change::reversed),
+                real_servers: update
+                    .real_servers
+                    .iter()
+                    .map(RealServerChange::reversed)
+                    .collect(),
+            }),
+        }
+    }
+
     /// The key of the service it changes.
     pub fn key(&self) -> &ServiceKey {
         match self {
@@ -307,6 +344,14 @@ impl ServiceChange {
 }
 
 impl RealServerChange {
+    fn reversed(&self) -> RealServerChange {
+        match self {
+            RealServerChange::Added(server) => RealServerChange::Removed(server.clone()),
+            RealServerChange::Removed(server) => RealServerChange::Added(server.clone()),
+            RealServerChange::Changed(change) => RealServerChange::Changed(change.reversed()),
+        }
+    }
+
     /// The address and port of the real server it changes (before the change).
     pub fn key(&self) -> RealServerKey {
         match self {

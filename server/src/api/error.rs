@@ -27,6 +27,9 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A write that must name the state it was based on (`If-Match`) did not.
+    #[error("{0}")]
+    PreconditionRequired(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -98,6 +101,11 @@ impl ApiError {
                 StatusCode::PRECONDITION_FAILED,
                 "precondition_failed",
                 "The resource changed since it was read",
+            ),
+            ApiError::PreconditionRequired(_) => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition_required",
+                "If-Match required",
             ),
             ApiError::PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,

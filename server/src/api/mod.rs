@@ -16,6 +16,7 @@ pub mod import;
 pub mod probes;
 pub mod real_servers;
 pub mod response;
+pub mod revert;
 pub mod services;
 pub mod stats;
 pub mod tokens;
@@ -164,6 +165,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(desired_state::get, desired_state::replace))
         .routes(routes!(changes::list))
         .routes(routes!(changes::get))
+        .routes(routes!(revert::revert))
         .routes(routes!(tokens::create, tokens::revoke))
         .routes(routes!(stats::director))
         .routes(routes!(stats::history))

@@ -7,6 +7,7 @@ use lvs_model::{Diff, Timeouts};
 use sqlx::SqliteConnection;
 
 use super::changes::{self, Source};
+use super::revert_diffs;
 use super::{corrupt, in_row, Announced, Generation, Tx};
 
 #[derive(Debug, Clone)]
@@ -150,6 +151,8 @@ pub async fn update(
 /// what `diff` changed and who changed it (`diff`'s generations are set here). It takes the
 /// transaction (not just a connection) so that committing it wakes the cluster's waiting
 /// agents, and the diff so that no write can change a generation without recording why.
+/// The whole diff is also kept for revert ([`revert_diffs`]), so every kept generation's
+/// state can be rebuilt exactly.
 /// (The diff is empty only for an import of no services, which still marks the desired
 /// state as set.)
 pub async fn bump_generation(
@@ -172,6 +175,7 @@ pub async fn bump_generation(
     diff.from_generation = generation.saturating_sub(1);
     diff.to_generation = generation;
     let stored = changes::insert(tx, id, diff, source, now).await?;
+    revert_diffs::insert(tx, id, diff, stored.as_deref()).await?;
     tx.record_bump(
         id,
         Announced {

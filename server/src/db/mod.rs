@@ -11,6 +11,7 @@ pub mod health;
 pub mod health_events;
 pub mod pools;
 pub mod real_servers;
+pub mod revert_diffs;
 pub mod services;
 pub mod types;
 pub mod users;

@@ -18,6 +18,7 @@ pub mod patch;
 pub mod pools;
 mod precondition;
 pub mod real_servers;
+pub mod revert;
 pub mod services;
 pub mod tokens;
 pub mod users;

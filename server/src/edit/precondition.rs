@@ -21,6 +21,11 @@ impl IfMatch {
         IfMatch(Some(etag.into()))
     }
 
+    /// Whether the caller stated no precondition.
+    pub fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Fails with [`EditError::PreconditionFailed`] unless `current` (a quoted ETag)
     /// satisfies it.
     pub fn check(&self, current: &str) -> EditResult<()> {

@@ -357,6 +357,18 @@ pub async fn read(response: reqwest::Response) -> Resp {
 
 // Paths -------------------------------------------------------------------------------
 
+/// Runs `statement` on the server's database, behind its back.
+pub async fn sql_execute(app: &TestApp, statement: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&app.database_url())
+        .await
+        .expect("open the database");
+    sqlx::query(statement)
+        .execute(&mut conn)
+        .await
+        .expect(statement);
+}
+
 pub fn cluster_path(cluster: &str) -> String {
     format!("/api/v1/clusters/{cluster}")
 }

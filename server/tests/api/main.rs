@@ -24,6 +24,7 @@ mod persistence;
 mod process;
 mod readiness;
 mod real_servers;
+mod revert;
 mod schema_conformance;
 mod security;
 mod services;

@@ -142,6 +142,7 @@ const DESIRED_STATE: &str = "/api/v1/clusters/{cluster}/desired-state";
 const CHANGES: &str = "/api/v1/clusters/{cluster}/changes";
 const CHANGE: &str = "/api/v1/clusters/{cluster}/changes/{generation}";
 const IMPORT: &str = "/api/v1/clusters/{cluster}/import";
+const REVERT: &str = "/api/v1/clusters/{cluster}/revert";
 const SERVICE_HEALTH: &str = "/api/v1/clusters/{cluster}/services/{service}/health";
 const HEALTH_EVENTS: &str = "/api/v1/clusters/{cluster}/health-events";
 const AGENT_HEALTH: &str = "/api/v1/agent/health";
@@ -540,6 +541,48 @@ async fn every_operation_answers_as_the_document_says() {
             .await,
     )
     .expect(404);
+
+    // Revert: a plan, a revert and its undoing (so the state is as before), refusals.
+    let generation = app.generation("web").await;
+    let revert = |to: u64| format!("{}/revert?to={to}", cluster_path("web"));
+    let dry_run = format!("{}&dry_run=true", revert(generation - 1));
+    c.check(&post, REVERT, &app.post_empty(&dry_run, None).await)
+        .expect(200);
+    let current = format!("\"gen-{generation}\"");
+    let resp = app
+        .post_empty(&revert(generation - 1), Some(&current))
+        .await;
+    c.check(&post, REVERT, &resp).expect(200);
+    let next = format!("\"gen-{}\"", generation + 1);
+    let resp = app.post_empty(&revert(generation), Some(&next)).await;
+    c.check(&post, REVERT, &resp).expect(200);
+    let resp = app.post_empty(&revert(generation), None).await;
+    c.check(&post, REVERT, &resp).expect(428);
+    let resp = app.post_empty(&revert(generation), Some(&current)).await;
+    c.check(&post, REVERT, &resp).expect(412);
+    let at = format!("\"gen-{}\"", generation + 2);
+    let resp = app.post_empty(&revert(generation + 2), Some(&at)).await;
+    c.check(&post, REVERT, &resp).expect(422);
+    let resp = app
+        .post_empty(&format!("{}/revert?to=x", cluster_path("web")), None)
+        .await;
+    c.check(&post, REVERT, &resp).expect(400);
+    let resp = app
+        .post_empty("/api/v1/clusters/nope/revert?to=1", Some(&at))
+        .await;
+    c.check(&post, REVERT, &resp).expect(404);
+    sql_execute(
+        &app,
+        "UPDATE clusters SET revertable_from = generation WHERE name = 'web'",
+    )
+    .await;
+    let resp = app.post_empty(&revert(generation), Some(&at)).await;
+    c.check(&post, REVERT, &resp).expect(409);
+    sql_execute(
+        &app,
+        "UPDATE clusters SET revertable_from = 0 WHERE name = 'web'",
+    )
+    .await;
 
     // What the agent calls, and the statistics it reports.
     let generation = app.generation("web").await;
