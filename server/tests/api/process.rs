@@ -581,6 +581,7 @@ fn users_are_added_given_passwords_listed_and_removed_from_the_command_line() {
     let (_, out, _) = users(&data, &["list"], "");
     assert!(!out.contains("alice"), "{out}");
     drop(server);
+}
 
 #[test]
 fn with_a_certificate_it_serves_https_and_reloads_it_on_sighup() {
