@@ -1,12 +1,14 @@
 //! A cluster's whole desired state, replaced declaratively.
 
 use lvs_model::spec::DesiredStateSpec;
-use lvs_model::Diff;
+use lvs_model::{DesiredState, Diff};
 
 use super::lookup;
 use super::{EditError, EditResult};
 use super::{IfMatch, Source};
-use crate::db::{clusters, desired_state, now_millis};
+use crate::db::clusters::{self, ClusterRow};
+use crate::db::desired_state::{self, Loaded};
+use crate::db::{now_millis, Tx};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -50,16 +52,31 @@ pub async fn replace(
     }
     let loaded = desired_state::load(&mut tx, &row).await?;
     wanted.generation = current_generation;
-    let mut diff = Diff::between(&loaded.state, &wanted);
+    commit_to(tx, &row, &loaded, &wanted, dry_run, source).await
+}
+
+/// Takes the cluster from its `loaded` state to `wanted` (whose generation is the current
+/// one) as the next generation: only the rows the diff names are written, the change is
+/// recorded and the agents woken. Returns the diff; it is empty, and nothing is written,
+/// when the two agree. With `dry_run` nothing is written either, and `tx` is rolled back.
+pub(super) async fn commit_to(
+    mut tx: Tx,
+    row: &ClusterRow,
+    loaded: &Loaded,
+    wanted: &DesiredState,
+    dry_run: bool,
+    source: Source,
+) -> EditResult<Diff> {
+    let mut diff = Diff::between(&loaded.state, wanted);
     if diff.is_empty() {
         return Ok(diff);
     }
     if dry_run {
-        diff.to_generation = current_generation + 1;
+        diff.to_generation = row.generation() + 1;
         return Ok(diff);
     }
     let now = now_millis();
-    desired_state::apply(&mut tx, &row, &loaded, &diff, now).await?;
+    desired_state::apply(&mut tx, row, loaded, &diff, now).await?;
     clusters::bump_generation(&mut tx, row.id, &mut diff, source, now).await?;
     tx.commit().await?;
     Ok(diff)

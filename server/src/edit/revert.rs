@@ -7,7 +7,7 @@ use super::lookup;
 use super::{EditError, EditResult};
 use super::{IfMatch, Source};
 use crate::db::revert_diffs::{self, REACH};
-use crate::db::{clusters, corrupt, desired_state, now_millis};
+use crate::db::{clusters, corrupt, desired_state};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -48,19 +48,7 @@ pub async fn revert(
     }
     drop(undone);
     target.generation = current;
-    let mut plan = Diff::between(&loaded.state, &target);
-    if plan.is_empty() {
-        return Ok(plan);
-    }
-    if dry_run {
-        plan.to_generation = current + 1;
-        return Ok(plan);
-    }
-    let now = now_millis();
-    desired_state::apply(&mut tx, &row, &loaded, &plan, now).await?;
-    clusters::bump_generation(&mut tx, row.id, &mut plan, source, now).await?;
-    tx.commit().await?;
-    Ok(plan)
+    super::desired_state::commit_to(tx, &row, &loaded, &target, dry_run, source).await
 }
 
 /// Whether generation `to` of the cluster is one whose state can be rebuilt, or else why
