@@ -10,6 +10,7 @@ mod address;
 pub mod agent;
 mod desired;
 mod diff;
+pub mod duration;
 mod health;
 mod keyword;
 mod real_server;

@@ -32,7 +32,7 @@ async fn main() -> Result<()> {
     let data = tempfile::tempdir()?;
     let mut server = Server::start(data.path())?;
     let api = format!("http://{}/api/v1", server.address);
-    let client = reqwest::Client::new();
+    let client = lvs_testkit::server::client_with_token(&api_token(data.path())?).build()?;
 
     let document = document();
     let bytes = serde_json::to_vec(&document)?;
@@ -305,6 +305,27 @@ fn now_millis() -> i64 {
 }
 
 /// The release server binary on a fresh data directory.
+/// An admin API token, from `lvs-server tokens add` beside the running server: every
+/// request of the benchmark is authenticated, as in production.
+fn api_token(data: &std::path::Path) -> Result<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_lvs-server"))
+        .env("LVS_DATA_DIR", data)
+        .args([
+            "tokens",
+            "add",
+            "bench",
+            "--service-account",
+            "bench",
+            "--role",
+            "admin",
+        ])
+        .output()?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned().into());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
 struct Server {
     child: Child,
     address: String,

@@ -38,7 +38,15 @@ async fn main() -> Result<()> {
     };
     let server = InProcessServer::start(options).await;
     let base = server.base();
-    let client = reqwest::Client::new();
+    // Signed in both ways: the token for the API, the session for the pages.
+    let mut cookie = reqwest::header::HeaderMap::new();
+    cookie.insert(
+        reqwest::header::COOKIE,
+        format!("lvs_session={}", server.admin_session).parse()?,
+    );
+    let client = lvs_testkit::server::client_with_token(&server.admin_token)
+        .default_headers(cookie)
+        .build()?;
     let api = format!("{base}/api/v1");
 
     println!("seeding {SERVICES} services x {REAL_SERVERS} real servers");

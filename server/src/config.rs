@@ -54,6 +54,14 @@ pub struct Config {
     #[arg(long, env = "LVS_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
+    /// A browser session unused this long ends (`90m`, `1h`).
+    #[arg(long, env = "LVS_SESSION_IDLE_TIMEOUT", default_value = "1h", value_parser = lvs_model::duration::parse)]
+    pub session_idle_timeout: std::time::Duration,
+
+    /// No browser session lasts longer than this, however busy (`12h`, `7d`).
+    #[arg(long, env = "LVS_SESSION_LIFETIME", default_value = "12h", value_parser = lvs_model::duration::parse)]
+    pub session_lifetime: std::time::Duration,
+
     /// Without a command, the server runs.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -66,6 +74,37 @@ pub enum Command {
     /// its password written to <data dir>/initial-admin-password.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manages API tokens (for CI and scripts) in the same database.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokensCommand {
+    /// Issues an API token and prints it (only it, on standard output) once.
+    Add {
+        /// What it is for: lowercase letters, digits and '-', unique per owner.
+        name: String,
+        /// The user it acts as (never above that user's role).
+        #[arg(long, conflicts_with = "service_account")]
+        user: Option<String>,
+        /// The service account it acts as (a name that signs in with tokens only).
+        #[arg(long)]
+        service_account: Option<String>,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer", value_parser = parse_role)]
+        role: Role,
+        /// A cluster an operator token may edit; repeat for several.
+        #[arg(long = "cluster")]
+        clusters: Vec<String>,
+        /// It stops working this long from now (`30d`, `12h`); without it, when revoked.
+        #[arg(long, value_parser = lvs_model::duration::parse)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Lists the API tokens (never their secrets).
+    List,
+    /// Revokes an API token by its id.
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -1,6 +1,7 @@
 //! `lvs-server`: the LVS Fleet control plane. It keeps clusters, directors, virtual
 //! services and real servers in SQLite and serves them over a versioned REST API.
 
+pub mod access;
 pub mod agents;
 pub mod api;
 pub mod cli;
@@ -53,6 +54,8 @@ pub struct ServeOptions {
     pub tls: Option<Arc<http::tls::Tls>>,
     /// How often the TLS files are checked for changes.
     pub tls_check_interval: std::time::Duration,
+    /// How long browser sessions last.
+    pub sessions: access::SessionPolicy,
 }
 
 impl Default for ServeOptions {
@@ -64,6 +67,7 @@ impl Default for ServeOptions {
             timeouts: http::listen::Timeouts::default(),
             tls: None,
             tls_check_interval: http::tls::CHECK_INTERVAL,
+            sessions: access::SessionPolicy::default(),
         }
     }
 }
@@ -84,11 +88,14 @@ pub async fn serve_with(
         Some(_) => http::headers::Transport::Https,
         None => http::headers::Transport::Http,
     };
+    let access = Arc::new(access::Access::new(options.sessions));
+    let access_persister = tokio::spawn(access.clone().run_background(db.clone()));
     let state = state::AppState {
         db: db.clone(),
         agents: agents.clone(),
         reports,
         transport,
+        access: access.clone(),
     };
     let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
     let app = http::protect(
@@ -121,8 +128,16 @@ pub async fn serve_with(
     // awaited so that they have let go of their connections before the database closes.
     background.abort();
     report_writer.abort();
+    access_persister.abort();
     let _ = background.await;
     let _ = report_writer.await;
+    let _ = access_persister.await;
+    if let Err(error) = access.persist(&db).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "cannot persist when sessions and tokens were last used at shutdown"
+        );
+    }
     // What the last interval's requests said, so that a restart does not forget it.
     if let Err(error) = agents.persist_heartbeats(&db).await {
         tracing::warn!(
@@ -177,6 +192,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         allowed_hosts: config.allowed_hosts,
         tls,
+        sessions: access::SessionPolicy {
+            idle: config.session_idle_timeout,
+            lifetime: config.session_lifetime,
+        },
         ..ServeOptions::default()
     };
     serve_with(listener, db, options, shutdown).await?;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::access::Access;
 use crate::agents::reports::Reports;
 use crate::agents::Agents;
 use crate::db::Db;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub reports: Reports,
     /// HTTP or HTTPS: what cookies must say (`Secure` over HTTPS).
     pub transport: Transport,
+    /// Sessions, API tokens and sign-in throttling.
+    pub access: Arc<Access>,
 }
 
 /// How the server is reached.

@@ -152,6 +152,8 @@ pub struct Fleet {
     local_logs: Option<(tempfile::TempDir, PathBuf)>,
     /// With HTTPS: the server's certificate and the agents' CA file.
     tls: Option<FleetTls>,
+    /// An admin API token, for [`Fleet::call`].
+    api_token: String,
 }
 
 impl Fleet {
@@ -236,8 +238,10 @@ impl Fleet {
             server: None,
             server_starts: 0,
             tls,
+            api_token: String::new(),
         };
         fleet.start_server();
+        fleet.api_token = fleet.issue_api_token();
         fleet.call(
             "POST",
             "/api/v1/clusters",
@@ -395,12 +399,39 @@ impl Fleet {
         self.server.as_ref().map(Child::id)
     }
 
+    /// An admin API token from `lvs-server tokens add`, beside the running server.
+    fn issue_api_token(&self) -> String {
+        let output = Command::new(&self.binaries.server)
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args([
+                "tokens",
+                "add",
+                "fleet",
+                "--service-account",
+                "tests",
+                "--role",
+                "admin",
+            ])
+            .output()
+            .expect("run lvs-server tokens add");
+        assert!(
+            output.status.success(),
+            "lvs-server tokens add: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// An API call that must answer `status`; returns the JSON body (Null when empty).
     pub fn call(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
         let url = format!("{}://127.0.0.1:{SERVER_PORT}{path}", self.scheme());
         let (got, text) = self.rt.block_on(async {
-            let mut request = self.http.request(method.clone(), &url);
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.api_token);
             if let Some(body) = body {
                 let content_type = if method == reqwest::Method::PATCH {
                     "application/merge-patch+json"

@@ -70,17 +70,17 @@ pub fn check() -> Result<()> {
     );
 
     wait_until_ready(&mut server.0, &format!("{base}/healthz"))?;
-    let home = get(&format!("{base}/"))?;
+    let home = get(&format!("{base}/login"), None)?;
     ensure!(
         home.status == 200 && home.body.contains("LVS Fleet"),
-        "GET / answered {} without the product name",
+        "GET /login answered {} without the product name",
         home.status
     );
 
     let tour_dir = scratch.join("tour");
     fs::create_dir_all(&tour_dir)?;
-    run_tour(&tour, &base, &tour_dir)?;
-    check_tour_result(&base)?;
+    run_tour(&tour, &base, &tour_dir, &scratch.join("data"))?;
+    check_tour_result(&base, &viewer_token(&scratch.join("data"))?)?;
 
     let status = server.stop()?;
     ensure!(
@@ -157,7 +157,7 @@ fn sh_blocks(text: &str) -> Vec<String> {
 }
 
 /// The tour in bash with `-euo pipefail`, every curl failing on an HTTP error, against `base`.
-fn run_tour(tour: &str, base: &str, dir: &Path) -> Result<()> {
+fn run_tour(tour: &str, base: &str, dir: &Path, data_dir: &Path) -> Result<()> {
     ensure!(
         tour.contains(TOUR_ADDRESS),
         "README.md's API tour no longer speaks to {TOUR_ADDRESS}"
@@ -171,6 +171,10 @@ fn run_tour(tour: &str, base: &str, dir: &Path) -> Result<()> {
         .arg("-c")
         .arg(&script)
         .current_dir(dir)
+        // `lvs-server tokens add` as the README runs it: the release build the quick start
+        // made, on the server's data directory.
+        .env("PATH", path_with(&workspace_root().join("target/release")))
+        .env("LVS_DATA_DIR", data_dir)
         .stdin(Stdio::null())
         .output()
         .context("running the API tour")?;
@@ -184,10 +188,19 @@ fn run_tour(tour: &str, base: &str, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `$PATH` with `dir` first.
+fn path_with(dir: &Path) -> String {
+    match std::env::var("PATH") {
+        Ok(path) if !path.is_empty() => format!("{}:{path}", dir.display()),
+        _ => dir.display().to_string(),
+    }
+}
+
 /// What the tour built: one service with an HTTP health check whose second real server has
 /// weight 3, restored, in a cluster whose TCP timeout is 900 s.
-fn check_tour_result(base: &str) -> Result<()> {
-    let answer = get(&format!("{base}/api/v1/clusters/prod-web/desired-state"))?;
+fn check_tour_result(base: &str, token: &str) -> Result<()> {
+    let url = format!("{base}/api/v1/clusters/prod-web/desired-state");
+    let answer = get(&url, Some(token))?;
     ensure!(answer.status == 200, "the tour's cluster: {}", answer.body);
     let document: Value = serde_json::from_str(&answer.body)?;
     ensure!(
@@ -231,7 +244,7 @@ fn wait_until_ready(child: &mut Child, url: &str) -> Result<()> {
         if let Some(status) = child.try_wait()? {
             bail!("the README's server command exited with {status} before answering");
         }
-        if get(url).is_ok_and(|answer| answer.status == 200) {
+        if get(url, None).is_ok_and(|answer| answer.status == 200) {
             return Ok(());
         }
         ensure!(
@@ -247,8 +260,33 @@ struct Answer {
     body: String,
 }
 
-fn get(url: &str) -> Result<Answer> {
-    let output = Command::new("curl")
+/// A viewer API token for the check's own reads.
+fn viewer_token(data_dir: &Path) -> Result<String> {
+    let output = Command::new(workspace_root().join("target/release/lvs-server"))
+        .env("LVS_DATA_DIR", data_dir)
+        .args([
+            "tokens",
+            "add",
+            "readme-check",
+            "--service-account",
+            "readme-check",
+        ])
+        .output()
+        .context("running lvs-server tokens add")?;
+    ensure!(
+        output.status.success(),
+        "lvs-server tokens add: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn get(url: &str, token: Option<&str>) -> Result<Answer> {
+    let mut command = Command::new("curl");
+    if let Some(token) = token {
+        command.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
+    let output = command
         .args(["-s", "--max-time", "10", "-w", "\n%{http_code}", url])
         .stdin(Stdio::null())
         .output()

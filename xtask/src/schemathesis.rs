@@ -45,7 +45,11 @@ pub fn run() -> Result<()> {
         &data_dir,
         &work,
     )?;
-    let api = Api { port };
+    let binary = root.join("target/debug/lvs-server");
+    let api = Api {
+        port,
+        token: admin_token(&binary, &data_dir)?,
+    };
     api.wait_until_ready()?;
     let token = seed(&api)?;
 
@@ -67,8 +71,10 @@ pub fn run() -> Result<()> {
             ])
             .args(["--workers", "2", "--report", "junit", "--report-dir"])
             .arg(work.join("report"))
-            // The token is the seeded director's: only this run's throwaway server knows it.
+            // The tokens are this run's throwaway server's: the seeded director's agent token,
+            // and an admin API token.
             .env("LVS_AGENT_TOKEN", token)
+            .env("LVS_API_TOKEN", &api.token)
             .current_dir(&work),
     );
     eprintln!("schemathesis ran for {:.0?}", started.elapsed());
@@ -117,6 +123,32 @@ fn free_port() -> Result<u16> {
 }
 
 /// The server under test, stopped when dropped.
+/// An admin API token (id 1 on the fresh database), issued with `lvs-server tokens add` as
+/// a setup script would.
+fn admin_token(binary: &Path, data_dir: &Path) -> Result<String> {
+    let output = Command::new(binary)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "tokens",
+            "add",
+            "fuzzing",
+            "--service-account",
+            "schemathesis",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .context("running lvs-server tokens add")?;
+    if !output.status.success() {
+        bail!(
+            "lvs-server tokens add failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
 struct Server(Child);
 
 impl Server {
@@ -183,6 +215,9 @@ fn seed(api: &Api) -> Result<String> {
     for service in &services {
         api.post("/api/v1/clusters/prod/services", service)?;
     }
+    // Token 2, the one revoking may revoke (`xtask/schemathesis.toml`): not the run's own.
+    let revocable = json!({"name": "revocable", "role": "viewer", "service_account": "ci"});
+    api.post("/api/v1/api-tokens", &revocable)?;
     let token = api.post("/api/v1/clusters/prod/directors/lb1/token", &json!({}))?;
     token["token"]
         .as_str()
@@ -193,6 +228,8 @@ fn seed(api: &Api) -> Result<String> {
 /// A bare HTTP/1.1 client for the seed: a handful of requests need no client library.
 struct Api {
     port: u16,
+    /// Sent on every request.
+    token: String,
 }
 
 impl Api {
@@ -221,9 +258,11 @@ impl Api {
         write!(
             stream,
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: Bearer {token}\r\n\
              Content-Type: application/json\r\nContent-Length: {length}\r\n\
              Connection: close\r\n\r\n{body}",
             port = self.port,
+            token = self.token,
             length = body.len(),
         )?;
         let mut answer = String::new();

@@ -1,5 +1,6 @@
 //! `/api/v1/clusters`: the groups of directors that serve the same services.
 
+use super::extract::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::ClusterSpec;
@@ -11,8 +12,8 @@ use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::{page, Page, PageParams, Tagged};
 use crate::db::clusters;
+use crate::edit;
 use crate::edit::lookup;
-use crate::edit::{self, Source};
 use crate::resources::Cluster;
 use crate::state::AppState;
 
@@ -64,9 +65,10 @@ pub async fn list(
               (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Json(spec): Json<ClusterSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::clusters::create(&state, &spec).await?;
+    let row = edit::clusters::create(&state, &spec, &caller.author).await?;
     let location = format!("/api/v1/clusters/{}", row.name);
     Ok(Tagged::created(Cluster::from(&row), location))
 }
@@ -89,11 +91,12 @@ pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Api
               (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     if_match: IfMatch,
     Json(spec): Json<ClusterSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::clusters::replace(&state, &name, spec, &if_match, Source::Api).await?;
+    let row = edit::clusters::replace(&state, &name, spec, &if_match, &caller.author).await?;
     Ok(Tagged::ok(Cluster::from(&row)))
 }
 
@@ -105,11 +108,13 @@ pub async fn replace(
               (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn modify(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    let row = edit::clusters::merge_patch(&state, &name, &changes, &if_match, Source::Api).await?;
+    let row =
+        edit::clusters::merge_patch(&state, &name, &changes, &if_match, &caller.author).await?;
     Ok(Tagged::ok(Cluster::from(&row)))
 }
 
@@ -120,10 +125,11 @@ pub async fn modify(
               (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     if_match: IfMatch,
     Query(params): Query<DeleteParams>,
 ) -> ApiResult<StatusCode> {
-    edit::clusters::delete(&state, &name, params.force, &if_match).await?;
+    edit::clusters::delete(&state, &name, params.force, &if_match, &caller.author).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/clusters/{cluster}/desired-state`: a cluster's whole configuration as one
 //! document, read by agents and replaced declaratively by CI pipelines.
 
+use super::extract::Caller;
 use axum::extract::State;
 use lvs_model::spec::{DesiredStateSpec, DocumentView};
 use lvs_model::DiffSpec;
@@ -11,8 +12,8 @@ use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Json, Path, Query};
 use super::response::Tagged;
 use crate::db::desired_state;
+use crate::edit;
 use crate::edit::lookup;
-use crate::edit::{self, Source};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -53,6 +54,7 @@ pub async fn get(State(state): State<AppState>, Path(cluster): Path<String>) -> 
               (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     if_match: IfMatch,
     Query(params): Query<ApplyParams>,
@@ -64,7 +66,7 @@ pub async fn replace(
         document,
         params.dry_run,
         &if_match,
-        Source::Api,
+        &caller.author,
     )
     .await?;
     let etag = generation_etag(diff.to_generation);

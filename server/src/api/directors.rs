@@ -1,5 +1,6 @@
 //! `/api/v1/clusters/{cluster}/directors`: the hosts that program a cluster's services.
 
+use super::extract::Caller;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -84,10 +85,11 @@ pub async fn list(
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     Json(spec): Json<DirectorSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::directors::create(&state, &cluster, &spec).await?;
+    let row = edit::directors::create(&state, &cluster, &spec, &caller.author).await?;
     let location = format!("/api/v1/clusters/{cluster}/directors/{}", row.name);
     answer(&state, &cluster, &row, Some(location)).await
 }
@@ -115,11 +117,13 @@ pub async fn get(
               (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, name)): Path<(String, String)>,
     if_match: IfMatch,
     Json(spec): Json<DirectorSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::directors::replace(&state, &cluster, &name, spec, &if_match).await?;
+    let row =
+        edit::directors::replace(&state, &cluster, &name, spec, &if_match, &caller.author).await?;
     answer(&state, &cluster, &row, None).await
 }
 
@@ -132,11 +136,14 @@ pub async fn replace(
               (status = 412, body = Problem), (status = 422, body = Problem)))]
 pub async fn modify(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, name)): Path<(String, String)>,
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    let row = edit::directors::merge_patch(&state, &cluster, &name, &changes, &if_match).await?;
+    let row =
+        edit::directors::merge_patch(&state, &cluster, &name, &changes, &if_match, &caller.author)
+            .await?;
     answer(&state, &cluster, &row, None).await
 }
 
@@ -159,9 +166,10 @@ async fn answer(
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, name)): Path<(String, String)>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    edit::directors::delete(&state, &cluster, &name, &if_match).await?;
+    edit::directors::delete(&state, &cluster, &name, &if_match, &caller.author).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -158,6 +158,7 @@ impl From<EditError> for ApiError {
     fn from(error: EditError) -> Self {
         match error {
             EditError::NotFound(detail) => ApiError::NotFound(detail),
+            EditError::Forbidden(detail) => ApiError::Forbidden(detail),
             EditError::Conflict { code, detail } => ApiError::Conflict { code, detail },
             EditError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
             EditError::Malformed(detail) => ApiError::BadRequest {

@@ -208,3 +208,36 @@ pub fn ip_address_schema() -> utoipa::openapi::schema::Schema {
         .build();
     Schema::OneOf(one_of)
 }
+
+/// Who is calling, as `crate::http::access` authenticated it, and the author its changes
+/// are recorded as made by (through the API, from its address).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: std::sync::Arc<crate::db::credentials::Principal>,
+    pub author: crate::edit::Author,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let principal = parts
+            .extensions
+            .get::<std::sync::Arc<crate::db::credentials::Principal>>()
+            .cloned()
+            .ok_or_else(|| {
+                // Every route that takes a caller needs a role, so access found one.
+                ApiError::Internal(anyhow::anyhow!("no principal for {}", parts.uri.path()))
+            })?;
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let author = crate::edit::Author {
+            actor: principal.actor.clone(),
+            source: crate::edit::Source::Api,
+            client,
+        };
+        Ok(Caller { principal, author })
+    }
+}

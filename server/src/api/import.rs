@@ -1,6 +1,7 @@
 //! `POST /api/v1/clusters/{cluster}/import`: adopting a director's existing IPVS services
 //! as a cluster's first desired state.
 
+use super::extract::Caller;
 use axum::extract::State;
 use lvs_model::DiffSpec;
 use serde::{Deserialize, Serialize};
@@ -55,10 +56,12 @@ pub struct NotImported {
               (status = 422, body = Problem)))]
 pub async fn import(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     Query(params): Query<ImportParams>,
 ) -> ApiResult<Tagged> {
-    let imported = edit::import::import(&state, &cluster, &params.from_director).await?;
+    let imported =
+        edit::import::import(&state, &cluster, &params.from_director, &caller.author).await?;
     let etag = generation_etag(imported.diff.to_generation);
     let answer = ImportAnswer {
         diff: DiffSpec::from(&imported.diff),

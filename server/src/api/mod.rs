@@ -2,6 +2,8 @@
 //! which is generated from these same routes.
 
 pub mod agent;
+pub mod api_tokens;
+pub mod audit;
 pub(crate) mod auth;
 pub mod changes;
 pub mod clusters;
@@ -49,6 +51,7 @@ use error::ApiError;
         (name = "real servers", description = "Where a virtual service sends connections"),
         (name = "desired state", description = "A cluster's whole configuration as one document"),
         (name = "statistics", description = "Counters and rates the agents report"),
+        (name = "access", description = "API tokens, users and the audit log"),
         (name = "health checks", description = "Real servers' health as the directors \
             check it"),
         (name = "agent", description = "What lvs-agent calls, with its director's token \
@@ -77,6 +80,67 @@ impl utoipa::Modify for AgentTokenScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (`lvst_` and 64 hex digits), from \
+                         `POST /api/v1/api-tokens` or `lvs-server tokens add`. A signed-in \
+                         browser's session cookie also reads (GET) the API.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every operation but the probes' and the agents' needs an API token: it says so, with
+/// the 401 and 403 answers of `crate::http::access`, which stands before every route.
+struct SignedIn;
+
+impl utoipa::Modify for SignedIn {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    Content::new(Some(Ref::from_schema_name("Problem"))),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/healthz" || path == "/readyz" || path.starts_with("/api/v1/agent/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "api_token",
+                    Vec::<String>::new(),
+                )]);
+                let responses = &mut operation.responses.responses;
+                let missing = problem(
+                    "`unauthorized`: no API token, or one that is unknown, revoked or expired",
+                );
+                responses.insert("401".into(), missing.into());
+                if !responses.contains_key("403") {
+                    let below =
+                        problem("`forbidden`: the token's role (or cluster grants) does not reach");
+                    responses.insert("403".into(), below.into());
+                }
+            }
+        }
     }
 }
 
@@ -176,6 +240,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::health))
         .routes(routes!(health::service))
         .routes(routes!(health::events))
+        .routes(routes!(api_tokens::list, api_tokens::create))
+        .routes(routes!(api_tokens::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::users))
 }
 
 /// The API's routes and the finished OpenAPI document describing them: what applies to
@@ -183,6 +251,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 fn api_routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::Modify;
     let (routes, mut openapi) = api_routes().split_for_parts();
+    SignedIn.modify(&mut openapi);
     BrowserGuard.modify(&mut openapi);
     doc::finish(&mut openapi);
     (routes, openapi)

@@ -1,6 +1,7 @@
 //! `/api/v1/clusters/{cluster}/services/{service}/real-servers`: where a service sends
 //! connections.
 
+use super::extract::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::RealServerSpec;
@@ -12,8 +13,8 @@ use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
 use super::response::{page, Page, PageParams, Tagged};
 use crate::db::real_servers::{self};
+use crate::edit;
 use crate::edit::lookup;
-use crate::edit::{self, Source};
 use crate::resources::RealServer;
 use crate::state::AppState;
 
@@ -82,10 +83,11 @@ pub async fn list(
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service)): Path<ServicePath>,
     Json(spec): Json<RealServerSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::real_servers::create(&state, &cluster, service, &spec, Source::Api).await?;
+    let row = edit::real_servers::create(&state, &cluster, service, &spec, &caller.author).await?;
     let location = format!(
         "/api/v1/clusters/{cluster}/services/{service}/real-servers/{}",
         row.id
@@ -120,13 +122,21 @@ pub async fn get(
               (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
     Json(spec): Json<RealServerSpec>,
 ) -> ApiResult<Tagged> {
-    let row =
-        edit::real_servers::replace(&state, &cluster, service, id, spec, &if_match, Source::Api)
-            .await?;
+    let row = edit::real_servers::replace(
+        &state,
+        &cluster,
+        service,
+        id,
+        spec,
+        &if_match,
+        &caller.author,
+    )
+    .await?;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -141,6 +151,7 @@ pub async fn replace(
               (status = 422, body = Problem)))]
 pub async fn modify(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
     Json(changes): Json<Value>,
@@ -152,7 +163,7 @@ pub async fn modify(
         id,
         &changes,
         &if_match,
-        Source::Api,
+        &caller.author,
     )
     .await?;
     Ok(Tagged::ok(RealServer::from(&row)))
@@ -169,11 +180,12 @@ pub async fn modify(
               (status = 412, body = Problem)))]
 pub async fn drain(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
     let row =
-        edit::real_servers::drain(&state, &cluster, service, id, &if_match, Source::Api).await?;
+        edit::real_servers::drain(&state, &cluster, service, id, &if_match, &caller.author).await?;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -187,11 +199,12 @@ pub async fn drain(
               (status = 412, body = Problem)))]
 pub async fn restore(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
-    let row =
-        edit::real_servers::restore(&state, &cluster, service, id, &if_match, Source::Api).await?;
+    let row = edit::real_servers::restore(&state, &cluster, service, id, &if_match, &caller.author)
+        .await?;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -203,9 +216,10 @@ pub async fn restore(
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    edit::real_servers::delete(&state, &cluster, service, id, &if_match, Source::Api).await?;
+    edit::real_servers::delete(&state, &cluster, service, id, &if_match, &caller.author).await?;
     Ok(StatusCode::NO_CONTENT)
 }

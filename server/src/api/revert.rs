@@ -1,6 +1,7 @@
 //! `POST /api/v1/clusters/{cluster}/revert`: a cluster's desired state returned to that of
 //! an older generation, as a new generation.
 
+use super::extract::Caller;
 use axum::extract::State;
 use lvs_model::DiffSpec;
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{IfMatch, Path, Query};
 use super::response::Tagged;
 use crate::db::changes;
-use crate::edit::{self, lookup, Source};
+use crate::edit::{self, lookup};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -54,6 +55,7 @@ pub struct RevertAnswer {
               (status = 428, body = Problem)))]
 pub async fn revert(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     if_match: IfMatch,
     Query(params): Query<RevertParams>,
@@ -70,7 +72,7 @@ pub async fn revert(
         params.to,
         params.dry_run,
         &if_match,
-        Source::Api,
+        &caller.author,
     )
     .await?;
     let committed = !params.dry_run && !plan.is_empty();

@@ -1,5 +1,6 @@
 //! `/api/v1/clusters/{cluster}/services`: virtual services.
 
+use super::extract::Caller;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lvs_model::spec::ServiceSpec;
@@ -12,8 +13,8 @@ use super::error::{ApiResult, Problem};
 use super::extract::{canonical_address, query_value, IfMatch, Json, Path, Query};
 use super::response::{page, Page, PageParams, Tagged};
 use crate::db::services::{self};
+use crate::edit;
 use crate::edit::lookup;
-use crate::edit::{self, Source};
 use crate::resources::Service;
 use crate::state::AppState;
 
@@ -79,10 +80,11 @@ pub async fn list(
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::services::create(&state, &cluster, &spec, Source::Api).await?;
+    let row = edit::services::create(&state, &cluster, &spec, &caller.author).await?;
     let location = format!("/api/v1/clusters/{cluster}/services/{}", row.id);
     Ok(Tagged::created(Service::new(&row, &cluster), location))
 }
@@ -111,11 +113,13 @@ pub async fn get(
               (status = 422, body = Problem)))]
 pub async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, id)): Path<(String, i64)>,
     if_match: IfMatch,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::services::replace(&state, &cluster, id, spec, &if_match, Source::Api).await?;
+    let row =
+        edit::services::replace(&state, &cluster, id, spec, &if_match, &caller.author).await?;
     Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 
@@ -129,12 +133,14 @@ pub async fn replace(
               (status = 422, body = Problem)))]
 pub async fn modify(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, id)): Path<(String, i64)>,
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
     let row =
-        edit::services::merge_patch(&state, &cluster, id, &changes, &if_match, Source::Api).await?;
+        edit::services::merge_patch(&state, &cluster, id, &changes, &if_match, &caller.author)
+            .await?;
     Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 
@@ -145,9 +151,10 @@ pub async fn modify(
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, id)): Path<(String, i64)>,
     if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
-    edit::services::delete(&state, &cluster, id, &if_match, Source::Api).await?;
+    edit::services::delete(&state, &cluster, id, &if_match, &caller.author).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/clusters/{cluster}/directors/{director}/token`: the director's agent token.
 
+use super::extract::Caller;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
@@ -30,9 +31,10 @@ pub struct AgentToken {
     responses((status = 201, body = AgentToken), (status = 404, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, name)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let issued = edit::tokens::create(&state, &cluster, &name).await?;
+    let issued = edit::tokens::create(&state, &cluster, &name, &caller.author).await?;
     let location = format!("/api/v1/clusters/{cluster}/directors/{name}/token");
     let body = AgentToken {
         token: issued.token,
@@ -57,8 +59,9 @@ pub async fn create(
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    edit::tokens::revoke(&state, &cluster, &name).await?;
+    edit::tokens::revoke(&state, &cluster, &name, &caller.author).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
+use super::audit::{self, Author};
 use super::{corrupt, in_row, Generation};
 
 /// Entries (timeouts, services, real servers) of a diff stored in full. A bigger diff keeps
@@ -28,6 +29,8 @@ pub enum Source {
     Ui,
     /// `POST .../import`: a director's own services adopted as the desired state.
     Import,
+    /// `lvs-server` on the host; never the source of a desired state's change.
+    Cli,
 }
 
 impl Source {
@@ -36,6 +39,7 @@ impl Source {
             Source::Api => "api",
             Source::Ui => "ui",
             Source::Import => "import",
+            Source::Cli => "cli",
         }
     }
 }
@@ -48,6 +52,7 @@ impl FromStr for Source {
             "api" => Ok(Source::Api),
             "ui" => Ok(Source::Ui),
             "import" => Ok(Source::Import),
+            "cli" => Ok(Source::Cli),
             other => Err(format!("unknown source {other:?}")),
         }
     }
@@ -80,15 +85,16 @@ impl ChangeRow {
     }
 }
 
-/// Records `diff`, whose generations are set, as made by `source` at `now`. Returns the
+/// Records `diff`, whose generations are set, as made by `author` at `now`. Returns the
 /// stored JSON when it holds the whole diff.
 pub(super) async fn insert(
     conn: &mut SqliteConnection,
     cluster_id: i64,
     diff: &Diff,
-    source: Source,
+    author: &Author,
     now: i64,
 ) -> Result<Option<String>, sqlx::Error> {
+    let source = author.source;
     let (spec, truncated) = DiffSpec::bounded(diff, MAX_STORED_ENTRIES);
     let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
     let summary = serde_json::to_string(&spec.summary).map_err(encode)?;
@@ -105,8 +111,9 @@ pub(super) async fn insert(
         truncated,
         json
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    audit::insert_change_author(conn, cluster_id, generation, author).await?;
     Ok((!truncated).then_some(json))
 }
 

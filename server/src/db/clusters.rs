@@ -6,7 +6,8 @@ use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
 use lvs_model::{Diff, Timeouts};
 use sqlx::SqliteConnection;
 
-use super::changes::{self, Source};
+use super::audit::{self, Author};
+use super::changes;
 use super::revert_diffs;
 use super::{corrupt, in_row, Announced, Generation, Tx};
 
@@ -159,12 +160,12 @@ pub async fn bump_generation(
     tx: &mut Tx,
     id: i64,
     diff: &mut Diff,
-    source: Source,
+    author: &Author,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
     let bumped = sqlx::query!(
         r#"UPDATE clusters SET generation = generation + 1, updated_at = ?
-         WHERE id = ? RETURNING generation AS "generation: Generation", created_at"#,
+         WHERE id = ? RETURNING generation AS "generation: Generation", created_at, name"#,
         now,
         id
     )
@@ -174,8 +175,16 @@ pub async fn bump_generation(
     let generation = bumped.generation.get();
     diff.from_generation = generation.saturating_sub(1);
     diff.to_generation = generation;
-    let stored = changes::insert(tx, id, diff, source, now).await?;
+    let stored = changes::insert(tx, id, diff, author, now).await?;
     revert_diffs::insert(tx, id, diff, stored.as_deref()).await?;
+    let event = audit::Event {
+        author,
+        action: "change",
+        target: format!("cluster {}", bumped.name),
+        change: Some((&bumped.name, generation)),
+        detail: format!("generation {generation}"),
+    };
+    audit::record(tx, &event, now).await?;
     tx.record_bump(
         id,
         Announced {
@@ -221,6 +230,8 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
         .execute(&mut **tx)
         .await?;
     tx.record_owners_changed();
+    // Grants of the cluster go with it.
+    tx.record_credentials_changed();
     Ok(())
 }
 

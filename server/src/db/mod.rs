@@ -2,8 +2,10 @@
 //! `BEGIN IMMEDIATE` transaction) and a pool of readers, which WAL lets run alongside it.
 
 pub mod agent_tokens;
+pub mod audit;
 pub mod changes;
 pub mod clusters;
+pub mod credentials;
 pub mod desired_state;
 pub mod director_status;
 pub mod directors;
@@ -31,6 +33,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::watch;
 
 use agent_tokens::{OwnerCache, TokenOwner};
+use credentials::CredentialCache;
 
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -39,6 +42,7 @@ pub struct Db {
     write: SqlitePool,
     announcer: Arc<Announcer>,
     owners: Arc<OwnerCache>,
+    credentials: Arc<CredentialCache>,
     probe: Arc<health::WriteProbe>,
 }
 
@@ -55,6 +59,8 @@ pub struct Tx {
     bumped: Vec<(i64, Announced)>,
     owners: Arc<OwnerCache>,
     owners_changed: bool,
+    credentials: Arc<CredentialCache>,
+    credentials_changed: bool,
 }
 
 impl Tx {
@@ -66,6 +72,10 @@ impl Tx {
             // Even after a failed COMMIT: invalidating costs one read per agent, a stale
             // owner would let a revoked token in.
             self.owners.invalidate();
+        }
+        if self.credentials_changed {
+            // Likewise: a revoked token or ended session must not stay cached.
+            self.credentials.invalidate();
         }
         committed?;
         for (cluster_id, announced) in self.bumped {
@@ -81,6 +91,12 @@ impl Tx {
     /// A write in this transaction may change what [`agent_tokens::owner`] returns.
     pub(crate) fn record_owners_changed(&mut self) {
         self.owners_changed = true;
+    }
+
+    /// A write in this transaction may change what a session or an API token stands for
+    /// (see [`credentials::CredentialCache`]).
+    pub(crate) fn record_credentials_changed(&mut self) {
+        self.credentials_changed = true;
     }
 }
 
@@ -188,6 +204,7 @@ impl Db {
             write,
             announcer: Arc::default(),
             owners: Arc::default(),
+            credentials: Arc::default(),
             probe: Arc::default(),
         })
     }
@@ -212,6 +229,8 @@ impl Db {
             bumped: Vec::new(),
             owners: self.owners.clone(),
             owners_changed: false,
+            credentials: self.credentials.clone(),
+            credentials_changed: false,
         }
     }
 
@@ -229,6 +248,33 @@ impl Db {
             self.owners.insert(epoch, *hash, owner.clone());
         }
         Ok(owner)
+    }
+
+    /// What the session or API token with this hash stands for, from the cache
+    /// ([`CredentialCache`]) or else the database. `None` for an unknown one, never cached.
+    /// Expiry is the caller's to check.
+    pub async fn principal(
+        &self,
+        kind: credentials::Kind,
+        hash: &[u8; 32],
+    ) -> Result<Option<Arc<credentials::Principal>>, sqlx::Error> {
+        let now = now_millis();
+        let epoch = match self.credentials.get(kind, hash, now) {
+            Ok(principal) => return Ok(Some(principal)),
+            Err(epoch) => epoch,
+        };
+        let mut tx = self.read().await?;
+        let principal = match kind {
+            credentials::Kind::Session => credentials::session(&mut tx, hash).await?,
+            credentials::Kind::ApiToken => credentials::api_token(&mut tx, hash).await?,
+        };
+        drop(tx);
+        let principal = principal.map(Arc::new);
+        if let Some(principal) = &principal {
+            self.credentials
+                .insert(epoch, kind, *hash, principal.clone(), now);
+        }
+        Ok(principal)
     }
 
     /// Marked changed by every commit that may have revoked a token (see [`OwnerCache`]):

@@ -90,6 +90,7 @@ pub async fn grant(tx: &mut Tx, user_id: i64, cluster_id: i64) -> Result<(), sql
     )
     .execute(&mut **tx)
     .await?;
+    tx.record_credentials_changed();
     Ok(())
 }
 
@@ -108,6 +109,7 @@ pub async fn set_password(
     )
     .execute(&mut **tx)
     .await?;
+    tx.record_credentials_changed();
     Ok(result.rows_affected() > 0)
 }
 
@@ -116,6 +118,7 @@ pub async fn delete(tx: &mut Tx, name: &str) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!("DELETE FROM users WHERE name = ?", name)
         .execute(&mut **tx)
         .await?;
+    tx.record_credentials_changed();
     Ok(result.rows_affected() > 0)
 }
 

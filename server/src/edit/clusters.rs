@@ -4,8 +4,8 @@ use lvs_model::spec::ClusterSpec;
 use lvs_model::Diff;
 use serde_json::Value;
 
+use super::{audit, unique, Author, IfMatch};
 use super::{lookup, patch};
-use super::{unique, IfMatch, Source};
 use super::{EditError, EditResult};
 use crate::db::clusters::{self, ClusterRow};
 use crate::db::{directors, now_millis, services};
@@ -13,11 +13,17 @@ use crate::resources::cluster_etag;
 use crate::state::AppState;
 
 /// Creates a cluster (at generation 0: its desired state was never set).
-pub async fn create(state: &AppState, spec: &ClusterSpec) -> EditResult<ClusterRow> {
+pub async fn create(
+    state: &AppState,
+    spec: &ClusterSpec,
+    author: &Author,
+) -> EditResult<ClusterRow> {
     let settings = spec.parse()?;
     let mut tx = state.db.write().await?;
     let inserted = clusters::insert(&mut tx, &settings, now_millis()).await;
     let row = unique(inserted, || format!("cluster {}", settings.name))?;
+    let target = format!("cluster {}", row.name);
+    audit(&mut tx, author, "cluster_added", target, String::new()).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -28,9 +34,9 @@ pub async fn replace(
     name: &str,
     spec: ClusterSpec,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<ClusterRow> {
-    update(state, name, if_match, source, |_| Ok(spec)).await
+    update(state, name, if_match, author, |_| Ok(spec)).await
 }
 
 /// Applies a JSON merge patch to a cluster's fields.
@@ -39,9 +45,9 @@ pub async fn merge_patch(
     name: &str,
     changes: &Value,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<ClusterRow> {
-    update(state, name, if_match, source, |current| {
+    update(state, name, if_match, author, |current| {
         patch::merge(&current, changes)
     })
     .await
@@ -53,6 +59,7 @@ pub async fn delete(
     name: &str,
     force: bool,
     if_match: &IfMatch,
+    author: &Author,
 ) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, name).await?;
@@ -73,6 +80,15 @@ pub async fn delete(
         .map(|d| d.id)
         .collect();
     clusters::delete(&mut tx, row.id).await?;
+    let detail = format!("with {services} services");
+    audit(
+        &mut tx,
+        author,
+        "cluster_deleted",
+        format!("cluster {name}"),
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     // Its agents' long-polls end, and nothing of it stays in memory for a cluster that
     // might reuse its id.
@@ -85,7 +101,7 @@ async fn update(
     state: &AppState,
     name: &str,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
     edit: impl FnOnce(ClusterSpec) -> EditResult<ClusterSpec>,
 ) -> EditResult<ClusterRow> {
     let mut tx = state.db.write().await?;
@@ -104,7 +120,17 @@ async fn update(
     // Only the timeouts are part of the desired state.
     let mut diff = Diff::timeouts_changed(row.timeouts()?, settings.timeouts);
     if !diff.is_empty() {
-        clusters::bump_generation(&mut tx, row.id, &mut diff, source, now).await?;
+        clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?;
+    } else if settings.description.as_str() != row.description {
+        let target = format!("cluster {}", row.name);
+        audit(
+            &mut tx,
+            author,
+            "cluster_edited",
+            target,
+            "description".into(),
+        )
+        .await?;
     }
     let row = lookup::cluster(&mut tx, name).await?;
     tx.commit().await?;

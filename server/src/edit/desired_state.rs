@@ -4,8 +4,8 @@ use lvs_model::spec::DesiredStateSpec;
 use lvs_model::{DesiredState, Diff};
 
 use super::lookup;
+use super::{Author, IfMatch};
 use super::{EditError, EditResult};
-use super::{IfMatch, Source};
 use crate::db::clusters::{self, ClusterRow};
 use crate::db::desired_state::{self, Loaded};
 use crate::db::{now_millis, Tx};
@@ -23,7 +23,7 @@ pub async fn replace(
     document: DesiredStateSpec,
     dry_run: bool,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<Diff> {
     if document.cluster.as_ref().is_some_and(|c| c != cluster) {
         return Err(EditError::invalid(
@@ -52,7 +52,7 @@ pub async fn replace(
     }
     let loaded = desired_state::load(&mut tx, &row).await?;
     wanted.generation = current_generation;
-    commit_to(tx, &row, &loaded, &wanted, dry_run, source).await
+    commit_to(tx, &row, &loaded, &wanted, dry_run, author).await
 }
 
 /// Takes the cluster from its `loaded` state to `wanted` (whose generation is the current
@@ -65,7 +65,7 @@ pub(super) async fn commit_to(
     loaded: &Loaded,
     wanted: &DesiredState,
     dry_run: bool,
-    source: Source,
+    author: &Author,
 ) -> EditResult<Diff> {
     let mut diff = Diff::between(&loaded.state, wanted);
     if diff.is_empty() {
@@ -77,7 +77,7 @@ pub(super) async fn commit_to(
     }
     let now = now_millis();
     desired_state::apply(&mut tx, row, loaded, &diff, now).await?;
-    clusters::bump_generation(&mut tx, row.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?;
     tx.commit().await?;
     Ok(diff)
 }

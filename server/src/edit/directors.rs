@@ -5,8 +5,8 @@ use lvs_model::spec::DirectorSpec;
 use serde_json::Value;
 
 use super::EditResult;
+use super::{audit, unique, Author, IfMatch};
 use super::{lookup, patch};
-use super::{unique, IfMatch};
 use crate::db::directors::{self, DirectorRow};
 use crate::db::now_millis;
 use crate::resources::director_etag;
@@ -17,6 +17,7 @@ pub async fn create(
     state: &AppState,
     cluster: &str,
     spec: &DirectorSpec,
+    author: &Author,
 ) -> EditResult<DirectorRow> {
     let settings = spec.parse()?;
     let mut tx = state.db.write().await?;
@@ -25,6 +26,8 @@ pub async fn create(
     let row = unique(inserted, || {
         format!("director {} in cluster {}", settings.name, cluster.name)
     })?;
+    let target = format!("director {} of cluster {}", row.name, cluster.name);
+    audit(&mut tx, author, "director_added", target, String::new()).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -36,8 +39,9 @@ pub async fn replace(
     name: &str,
     spec: DirectorSpec,
     if_match: &IfMatch,
+    author: &Author,
 ) -> EditResult<DirectorRow> {
-    update(state, cluster, name, if_match, |_| Ok(spec)).await
+    update(state, cluster, name, if_match, author, |_| Ok(spec)).await
 }
 
 /// Applies a JSON merge patch to a director's fields.
@@ -47,8 +51,9 @@ pub async fn merge_patch(
     name: &str,
     changes: &Value,
     if_match: &IfMatch,
+    author: &Author,
 ) -> EditResult<DirectorRow> {
-    update(state, cluster, name, if_match, |current| {
+    update(state, cluster, name, if_match, author, |current| {
         patch::merge(&current, changes)
     })
     .await
@@ -60,12 +65,15 @@ pub async fn delete(
     cluster: &str,
     name: &str,
     if_match: &IfMatch,
+    author: &Author,
 ) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::director(&mut tx, &cluster, name).await?;
     if_match.check(&director_etag(&row, &cluster.name))?;
     directors::delete(&mut tx, row.id).await?;
+    let target = format!("director {} of cluster {}", row.name, cluster.name);
+    audit(&mut tx, author, "director_deleted", target, String::new()).await?;
     tx.commit().await?;
     state.agents.forget_director(row.id);
     Ok(())
@@ -76,6 +84,7 @@ async fn update(
     cluster: &str,
     name: &str,
     if_match: &IfMatch,
+    author: &Author,
     edit: impl FnOnce(DirectorSpec) -> EditResult<DirectorSpec>,
 ) -> EditResult<DirectorRow> {
     let mut tx = state.db.write().await?;
@@ -91,6 +100,15 @@ async fn update(
     let settings = spec.parse()?;
     let description = settings.description.as_str();
     directors::update_description(&mut tx, row.id, description, now_millis()).await?;
+    let target = format!("director {} of cluster {}", row.name, cluster.name);
+    audit(
+        &mut tx,
+        author,
+        "director_edited",
+        target,
+        "description".into(),
+    )
+    .await?;
     let row = lookup::director(&mut tx, &cluster, name).await?;
     tx.commit().await?;
     Ok(row)

@@ -16,6 +16,9 @@ pub enum EditError {
     /// as `already_exists` or `cluster_not_empty`.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The caller may not do this (its role or grants do not reach).
+    #[error("{0}")]
+    Forbidden(String),
     /// The caller's `If-Match` precondition does not hold: someone changed it first.
     #[error("{0}")]
     PreconditionFailed(String),

@@ -5,7 +5,7 @@ use lvs_model::spec::{DesiredStateSpec, ServiceSpec, TimeoutsSpec};
 use lvs_model::{Diff, Timeouts};
 
 use super::lookup;
-use super::Source;
+use super::{Author, Source};
 use super::{EditError, EditResult};
 use crate::db::{clusters, desired_state, director_status, now_millis};
 use crate::state::AppState;
@@ -39,8 +39,13 @@ pub struct NotImported {
 /// cluster's desired state was never set) as the cluster's desired state, with the
 /// connection timeouts it found there, and returns the diff (generation 0 to 1). Only
 /// while the cluster is at generation 0: 409 `already_managed` afterwards, `not_reported`
-/// before the agent's first report. Recorded as made by [`Source::Import`], whoever asked.
-pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> EditResult<Imported> {
+/// before the agent's first report. Recorded as made through [`Source::Import`] by whoever asked.
+pub async fn import(
+    state: &AppState,
+    cluster: &str,
+    from_director: &str,
+    author: &Author,
+) -> EditResult<Imported> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, cluster).await?;
     if row.generation() != 0 {
@@ -102,7 +107,7 @@ pub async fn import(state: &AppState, cluster: &str, from_director: &str) -> Edi
     let mut diff = Diff::between(&loaded.state, &wanted);
     let now = now_millis();
     desired_state::apply(&mut tx, &row, &loaded, &diff, now).await?;
-    clusters::bump_generation(&mut tx, row.id, &mut diff, Source::Import, now).await?;
+    clusters::bump_generation(&mut tx, row.id, &mut diff, &author.via(Source::Import), now).await?;
     tx.commit().await?;
     tracing::info!(cluster = %row.name, director = %director.name,
         services = wanted.services().len(),

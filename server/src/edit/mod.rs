@@ -2,11 +2,12 @@
 //!
 //! Each validates its input with the model, checks the caller's [`IfMatch`] precondition
 //! inside its transaction, writes, records what it changed in the desired state as made by
-//! its [`Source`], commits, and returns what was stored. The API's handlers and the UI's
+//! its [`Author`] (and in the audit log what changed elsewhere), commits, and returns what was stored. The API's handlers and the UI's
 //! form handlers only translate HTTP to these calls and their results back, so the two can
 //! never disagree on what an edit does. Nothing here knows HTTP: failures are
 //! [`EditError`]s, which each transport turns into its own answer.
 
+pub mod api_tokens;
 pub mod clusters;
 pub mod desired_state;
 pub mod directors;
@@ -20,9 +21,11 @@ mod precondition;
 pub mod real_servers;
 pub mod revert;
 pub mod services;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 
+pub use crate::db::audit::{Actor, ActorKind, Author};
 pub use crate::db::changes::Source;
 pub use error::{EditError, EditResult};
 pub use precondition::IfMatch;
@@ -35,4 +38,23 @@ fn unique<T>(result: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> E
         Err(e) if db::is_unique_violation(&e) => Err(EditError::already_exists(what())),
         result => Ok(result?),
     }
+}
+
+/// Records in the audit log an action that changes no desired state (those are recorded
+/// with their generation by `db::clusters::bump_generation`).
+async fn audit(
+    tx: &mut db::Tx,
+    author: &Author,
+    action: &'static str,
+    target: String,
+    detail: String,
+) -> Result<(), sqlx::Error> {
+    let event = db::audit::Event {
+        author,
+        action,
+        target,
+        change: None,
+        detail,
+    };
+    db::audit::record(tx, &event, db::now_millis()).await
 }

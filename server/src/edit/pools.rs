@@ -9,8 +9,8 @@ use lvs_model::{
 };
 
 use super::lookup;
+use super::{Author, IfMatch};
 use super::{EditError, EditResult};
-use super::{IfMatch, Source};
 use crate::db::{clusters, now_millis, real_servers};
 use crate::resources::etag;
 use crate::state::AppState;
@@ -35,7 +35,7 @@ pub async fn replace(
     servers: &[RealServerSpec],
     if_match: &IfMatch,
     dry_run: bool,
-    source: Source,
+    author: &Author,
 ) -> EditResult<PoolPlan> {
     let mut tx = if dry_run {
         state.db.read().await?
@@ -99,7 +99,7 @@ pub async fn replace(
     real_servers::update_many(&mut tx, &changed, now).await?;
     real_servers::delete_many(&mut tx, &removed).await?;
     real_servers::insert_many(&mut tx, &added, now).await?;
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     tx.commit().await?;
     Ok(PoolPlan {
         diff,

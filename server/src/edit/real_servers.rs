@@ -5,7 +5,7 @@ use lvs_model::{Diff, RealServer, RealServerState, VirtualService};
 use serde_json::Value;
 
 use super::{lookup, patch};
-use super::{unique, IfMatch, Source};
+use super::{unique, Author, IfMatch};
 use super::{EditError, EditResult};
 use crate::db::real_servers::{self, RealServerRow};
 use crate::db::services::ServiceRow;
@@ -19,7 +19,7 @@ pub async fn create(
     cluster: &str,
     service: i64,
     spec: &RealServerSpec,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -32,7 +32,7 @@ pub async fn create(
     let inserted = real_servers::insert(&mut tx, service.id, &server, now).await;
     let row = unique(inserted, || already_there(&server, &service))?;
     let mut diff = Diff::real_server_added(key, server);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -46,10 +46,10 @@ pub async fn replace(
     id: i64,
     spec: RealServerSpec,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
-    update(state, path, if_match, source, |_| Ok(spec)).await
+    update(state, path, if_match, author, |_| Ok(spec)).await
 }
 
 /// Applies a JSON merge patch to a real server, e.g. `{"weight": 5}`.
@@ -60,10 +60,10 @@ pub async fn merge_patch(
     id: i64,
     changes: &Value,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
-    update(state, path, if_match, source, |current| {
+    update(state, path, if_match, author, |current| {
         patch::merge(&current, changes)
     })
     .await
@@ -77,10 +77,10 @@ pub async fn set_weight(
     id: i64,
     weight: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
-    update(state, path, if_match, source, |current| {
+    update(state, path, if_match, author, |current| {
         Ok(RealServerSpec {
             weight: Some(weight),
             ..current
@@ -97,10 +97,10 @@ pub async fn drain(
     service: i64,
     id: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
-    set_state(state, path, if_match, source, RealServerState::Drained).await
+    set_state(state, path, if_match, author, RealServerState::Drained).await
 }
 
 /// Restores a drained real server to its configured weight.
@@ -110,10 +110,10 @@ pub async fn restore(
     service: i64,
     id: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<RealServerRow> {
     let path = (cluster, service, id);
-    set_state(state, path, if_match, source, RealServerState::Active).await
+    set_state(state, path, if_match, author, RealServerState::Active).await
 }
 
 /// Removes a real server from its service.
@@ -123,7 +123,7 @@ pub async fn delete(
     service: i64,
     id: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -134,7 +134,7 @@ pub async fn delete(
     let removed = row.real_server(&key)?;
     real_servers::delete(&mut tx, row.id).await?;
     let mut diff = Diff::real_server_removed(key, removed);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now_millis()).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -146,10 +146,10 @@ async fn set_state(
     state: &AppState,
     path: Path<'_>,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
     new: RealServerState,
 ) -> EditResult<RealServerRow> {
-    update(state, path, if_match, source, |current| {
+    update(state, path, if_match, author, |current| {
         Ok(RealServerSpec {
             state: Some(new.to_string()),
             ..current
@@ -162,7 +162,7 @@ async fn update(
     state: &AppState,
     (cluster, service, id): Path<'_>,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
     edit: impl FnOnce(RealServerSpec) -> EditResult<RealServerSpec>,
 ) -> EditResult<RealServerRow> {
     let mut tx = state.db.write().await?;
@@ -182,7 +182,7 @@ async fn update(
     let updated = real_servers::update(&mut tx, row.id, &server, now).await;
     unique(updated, || already_there(&server, &service))?;
     let mut diff = Diff::real_server_changed(key, old, server);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     let row = lookup::real_server(&mut tx, &service, id).await?;
     tx.commit().await?;
     Ok(row)

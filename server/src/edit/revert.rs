@@ -4,8 +4,8 @@
 use lvs_model::Diff;
 
 use super::lookup;
+use super::{Author, IfMatch};
 use super::{EditError, EditResult};
-use super::{IfMatch, Source};
 use crate::db::revert_diffs::{self, REACH};
 use crate::db::{clusters, corrupt, desired_state};
 use crate::resources::generation_etag;
@@ -24,7 +24,7 @@ pub async fn revert(
     to: u64,
     dry_run: bool,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<Diff> {
     let mut tx = if dry_run {
         state.db.read().await?
@@ -48,7 +48,7 @@ pub async fn revert(
     }
     drop(undone);
     target.generation = current;
-    super::desired_state::commit_to(tx, &row, &loaded, &target, dry_run, source).await
+    super::desired_state::commit_to(tx, &row, &loaded, &target, dry_run, author).await
 }
 
 /// Whether generation `to` of the cluster is one whose state can be rebuilt, or else why

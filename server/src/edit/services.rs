@@ -5,7 +5,7 @@ use lvs_model::{DesiredService, Diff, ValidationErrors, VirtualService};
 use serde_json::Value;
 
 use super::{lookup, patch};
-use super::{unique, IfMatch, Source};
+use super::{unique, Author, IfMatch};
 use super::{EditError, EditResult};
 use crate::db::services::{self, ServiceRow};
 use crate::db::{clusters, corrupt, desired_state, now_millis, real_servers, Tx};
@@ -17,7 +17,7 @@ pub async fn create(
     state: &AppState,
     cluster: &str,
     spec: &ServiceSpec,
-    source: Source,
+    author: &Author,
 ) -> EditResult<ServiceRow> {
     let service = DesiredService::parse(spec)?;
     let mut tx = state.db.write().await?;
@@ -28,7 +28,7 @@ pub async fn create(
         format!("service {} in cluster {}", service.key(), cluster.name)
     })?;
     let mut diff = Diff::service_added(service);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -41,9 +41,9 @@ pub async fn replace(
     id: i64,
     spec: ServiceSpec,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<ServiceRow> {
-    update(state, cluster, id, if_match, source, |_| Ok(spec)).await
+    update(state, cluster, id, if_match, author, |_| Ok(spec)).await
 }
 
 /// Applies a JSON merge patch to a service's settings.
@@ -53,9 +53,9 @@ pub async fn merge_patch(
     id: i64,
     changes: &Value,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<ServiceRow> {
-    update(state, cluster, id, if_match, source, |current| {
+    update(state, cluster, id, if_match, author, |current| {
         patch::merge(&current, changes)
     })
     .await
@@ -67,7 +67,7 @@ pub async fn delete(
     cluster: &str,
     id: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
 ) -> EditResult<()> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -76,7 +76,7 @@ pub async fn delete(
     let removed = desired_state::load_service(&mut tx, &row).await?;
     services::delete(&mut tx, row.id).await?;
     let mut diff = Diff::service_removed(removed);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now_millis()).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -88,7 +88,7 @@ pub async fn update(
     cluster: &str,
     id: i64,
     if_match: &IfMatch,
-    source: Source,
+    author: &Author,
     edit: impl FnOnce(ServiceSpec) -> EditResult<ServiceSpec>,
 ) -> EditResult<ServiceRow> {
     let mut tx = state.db.write().await?;
@@ -114,7 +114,7 @@ pub async fn update(
         format!("service {} in cluster {}", after.key(), cluster.name)
     })?;
     let mut diff = Diff::service_changed(before, after);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, source, now).await?;
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
     tx.commit().await?;
     Ok(row)

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::error::EditResult;
-use super::lookup;
+use super::{audit, lookup, Author};
 use crate::db::{agent_tokens, now_millis};
 use crate::state::AppState;
 
@@ -48,13 +48,27 @@ pub struct IssuedToken {
 }
 
 /// Issues the director's agent token, replacing (and so invalidating) the one it had.
-pub async fn create(state: &AppState, cluster: &str, director: &str) -> EditResult<IssuedToken> {
+pub async fn create(
+    state: &AppState,
+    cluster: &str,
+    director: &str,
+    author: &Author,
+) -> EditResult<IssuedToken> {
     let (token, hash) = new_token()?;
     let now = now_millis();
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let director = lookup::director(&mut tx, &cluster, director).await?;
     agent_tokens::replace(&mut tx, director.id, &hash, now).await?;
+    let target = format!("director {} of cluster {}", director.name, cluster.name);
+    audit(
+        &mut tx,
+        author,
+        "agent_token_created",
+        target,
+        String::new(),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(cluster = %cluster.name, director = %director.name, "agent token created");
     Ok(IssuedToken {
@@ -65,12 +79,26 @@ pub async fn create(state: &AppState, cluster: &str, director: &str) -> EditResu
 
 /// Revokes the director's agent token: its agent is refused from now on. Whether it had
 /// one.
-pub async fn revoke(state: &AppState, cluster: &str, director: &str) -> EditResult<bool> {
+pub async fn revoke(
+    state: &AppState,
+    cluster: &str,
+    director: &str,
+    author: &Author,
+) -> EditResult<bool> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let director = lookup::director(&mut tx, &cluster, director).await?;
     let revoked = agent_tokens::delete(&mut tx, director.id).await?;
     if revoked {
+        let target = format!("director {} of cluster {}", director.name, cluster.name);
+        audit(
+            &mut tx,
+            author,
+            "agent_token_revoked",
+            target,
+            String::new(),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(cluster = %cluster.name, director = %director.name, "agent token revoked");
     }

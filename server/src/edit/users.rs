@@ -10,8 +10,8 @@ use lvs_model::access::{check_password, Role};
 use lvs_model::Name;
 
 use super::error::{EditError, EditResult};
-use super::{lookup, passwords, unique};
-use crate::db::{now_millis, users, Db};
+use super::{audit, lookup, passwords, unique, Author};
+use crate::db::{credentials, now_millis, users, Db};
 
 /// The first admin's name.
 pub const INITIAL_ADMIN: &str = "admin";
@@ -25,6 +25,7 @@ pub async fn add(
     role: Role,
     clusters: &[String],
     password: &str,
+    author: &Author,
 ) -> EditResult<()> {
     let name = Name::parse(name).map_err(|why| EditError::invalid("name", why))?;
     check_password(password).map_err(|why| EditError::invalid("password", why))?;
@@ -42,26 +43,46 @@ pub async fn add(
         let cluster = lookup::cluster(&mut tx, cluster).await?;
         users::grant(&mut tx, id, cluster.id).await?;
     }
+    let detail = format!("role {role}");
+    audit(
+        &mut tx,
+        author,
+        "user_added",
+        format!("user {name}"),
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user = %name, %role, "user added");
     Ok(())
 }
 
-/// Sets the password of the user `name`.
-pub async fn set_password(db: &Db, name: &str, password: &str) -> EditResult<()> {
+/// Sets the password of the user `name`, which ends every session it has.
+pub async fn set_password(db: &Db, name: &str, password: &str, author: &Author) -> EditResult<()> {
     check_password(password).map_err(|why| EditError::invalid("password", why))?;
     let hash = passwords::hash(password.to_owned()).await?;
     let mut tx = db.write().await?;
-    if !users::set_password(&mut tx, name, &hash, now_millis()).await? {
-        return Err(EditError::not_found(format!("user {name}")));
-    }
+    let user = users::get(&mut tx, name)
+        .await?
+        .ok_or_else(|| EditError::not_found(format!("user {name}")))?;
+    users::set_password(&mut tx, name, &hash, now_millis()).await?;
+    let ended = credentials::delete_user_sessions(&mut tx, user.id).await?;
+    let detail = format!("{ended} sessions ended");
+    audit(
+        &mut tx,
+        author,
+        "password_changed",
+        format!("user {name}"),
+        detail,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user = %name, "password changed");
     Ok(())
 }
 
 /// Removes the user `name`, unless it is the last admin (no one could manage users then).
-pub async fn remove(db: &Db, name: &str) -> EditResult<()> {
+pub async fn remove(db: &Db, name: &str, author: &Author) -> EditResult<()> {
     let mut tx = db.write().await?;
     let user = users::get(&mut tx, name)
         .await?
@@ -73,6 +94,14 @@ pub async fn remove(db: &Db, name: &str) -> EditResult<()> {
         });
     }
     users::delete(&mut tx, name).await?;
+    audit(
+        &mut tx,
+        author,
+        "user_removed",
+        format!("user {name}"),
+        String::new(),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user = %name, "user removed");
     Ok(())
@@ -95,6 +124,9 @@ pub async fn ensure_initial_admin(db: &Db, data_dir: &Path) -> anyhow::Result<Op
         return Ok(None);
     }
     users::insert(&mut tx, INITIAL_ADMIN, Role::Admin, &hash, now_millis()).await?;
+    let target = format!("user {INITIAL_ADMIN}");
+    let detail = "the first admin, password in the data directory".to_owned();
+    audit(&mut tx, &Author::cli(), "user_added", target, detail).await?;
     let path = data_dir.join(INITIAL_PASSWORD_FILE);
     // Written before the commit: if it cannot be, there is no admin whose password no one
     // knows, and the next start tries again.

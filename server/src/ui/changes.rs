@@ -116,6 +116,7 @@ fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
         changes::Source::Api => "API",
         changes::Source::Ui => "web UI",
         changes::Source::Import => "import of a director's rules",
+        changes::Source::Cli => "lvs-server command",
     };
     Ok(ChangeLine {
         generation: row.generation(),

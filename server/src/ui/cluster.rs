@@ -1,6 +1,7 @@
 //! A cluster's page: its virtual services, searchable and paged, with live numbers; and
 //! the form that creates a cluster.
 
+use super::extract::Caller;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -346,6 +347,7 @@ pub async fn new_form(browser: Browser) -> UiResult<Html<String>> {
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     browser: Browser,
     Form(pairs): Form,
 ) -> UiResult<Response> {
@@ -366,7 +368,7 @@ pub async fn create(
             form.add_validation(&errors, CLUSTER_FIELDS);
         }
     } else {
-        match edit::clusters::create(&state, &spec).await {
+        match edit::clusters::create(&state, &spec, &caller.author).await {
             Ok(row) => {
                 let text = format!(
                     "Cluster {} created. Add its directors, then its services.",

@@ -2,6 +2,7 @@
 //! one (its agent token is shown once, with the command to run on the host), rotating a
 //! token, removing a director.
 
+use super::extract::Caller;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -159,6 +160,7 @@ fn card(director: &Director, line: DirectorLine) -> DirectorCard {
 /// Adds a director and shows its first agent token.
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     browser: Browser,
     headers: HeaderMap,
@@ -169,9 +171,9 @@ pub async fn create(
         name: form.text("name"),
         description: form.value("description").to_owned(),
     };
-    match edit::directors::create(&state, &cluster, &spec).await {
+    match edit::directors::create(&state, &cluster, &spec, &caller.author).await {
         Ok(row) => {
-            let token = edit::tokens::create(&state, &cluster, &row.name)
+            let token = edit::tokens::create(&state, &cluster, &row.name, &caller.author)
                 .await?
                 .token;
             token_page(&browser, &headers, &cluster, &row.name, token, false)
@@ -187,11 +189,12 @@ pub async fn create(
 /// A new token for a director; its agent's old token stops working at once.
 pub async fn rotate_token(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, director)): Path<(String, String)>,
     browser: Browser,
     headers: HeaderMap,
 ) -> UiResult<Response> {
-    let token = edit::tokens::create(&state, &cluster, &director)
+    let token = edit::tokens::create(&state, &cluster, &director, &caller.author)
         .await?
         .token;
     token_page(&browser, &headers, &cluster, &director, token, true)
@@ -250,13 +253,14 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, director)): Path<(String, String)>,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
     let if_match = IfMatch::from_etag(form.value("etag"));
     let back = format!("/clusters/{}/directors", path_segment(&cluster));
-    match edit::directors::delete(&state, &cluster, &director, &if_match).await {
+    match edit::directors::delete(&state, &cluster, &director, &if_match, &caller.author).await {
         Ok(()) => {
             let text = format!("Director {director} removed.");
             Ok(redirect_with(&back, FlashKind::Ok, &text))

@@ -37,6 +37,7 @@ impl From<EditError> for UiError {
             EditError::NotFound(detail) => UiError::NotFound(sentence(&detail)),
             EditError::Internal(e) => UiError::Internal(e),
             EditError::Conflict { .. } => status(StatusCode::CONFLICT, &error),
+            EditError::Forbidden(_) => status(StatusCode::FORBIDDEN, &error),
             EditError::PreconditionFailed(_) => status(StatusCode::PRECONDITION_FAILED, &error),
             EditError::Malformed(_) => status(StatusCode::BAD_REQUEST, &error),
             EditError::Invalid(_) => status(StatusCode::UNPROCESSABLE_ENTITY, &error),

@@ -49,3 +49,35 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             })
     }
 }
+
+/// Who is signed in, as `crate::http::access` found it, and the author its changes are
+/// recorded as made by (through the UI, from its address).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: std::sync::Arc<crate::db::credentials::Principal>,
+    pub author: crate::edit::Author,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, UiError> {
+        let principal = parts
+            .extensions
+            .get::<std::sync::Arc<crate::db::credentials::Principal>>()
+            .cloned()
+            .ok_or_else(|| {
+                UiError::Internal(anyhow::anyhow!("no principal for {}", parts.uri.path()))
+            })?;
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let author = crate::edit::Author {
+            actor: principal.actor.clone(),
+            source: crate::edit::Source::Ui,
+            client,
+        };
+        Ok(Caller { principal, author })
+    }
+}

@@ -1,6 +1,7 @@
 //! Saving the service page's health-check form: the check, `min_healthy` and the sorry
 //! server, through the same edit as the API, with the page's ETag as precondition.
 
+use super::extract::Caller;
 use axum::extract::State;
 use axum::response::Response;
 
@@ -16,6 +17,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path((cluster, id)): Path<(String, i64)>,
     browser: Browser,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let mut form = FormState::from_pairs(pairs);
@@ -36,5 +38,7 @@ pub async fn update(
         saved: "Health check of",
     };
     let apply = |stored| Ok(settings.apply(stored));
-    submitted.save(&state, &browser, &cluster, id, apply).await
+    submitted
+        .save(&state, &browser, &caller, &cluster, id, apply)
+        .await
 }

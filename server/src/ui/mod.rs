@@ -23,6 +23,7 @@ mod health_cells;
 mod health_check;
 mod health_events;
 mod health_form;
+mod login;
 mod page;
 mod paging;
 mod pool;
@@ -33,6 +34,8 @@ mod service;
 mod service_form;
 mod service_view;
 mod session;
+
+pub use session::encode_component;
 
 use std::sync::LazyLock;
 
@@ -57,6 +60,8 @@ pub fn router(state: AppState) -> Router {
     let transport = state.transport;
     Router::new()
         .route("/", get(fleet::page))
+        .route("/login", get(login::form).post(login::sign_in))
+        .route("/logout", post(login::sign_out))
         .route("/live", get(fleet::live))
         .route("/clusters", post(cluster::create))
         // Not under /clusters/, where it would hide a cluster named "new".

@@ -3,8 +3,13 @@
 
 use askama::Template;
 
+use std::sync::Arc;
+
+use lvs_model::access::Role;
+
 use super::session::{Browser, Flash};
 use super::ASSETS;
+use crate::db::credentials::Principal;
 
 /// The layout's context; each page template has it as `chrome`.
 #[derive(Debug)]
@@ -18,6 +23,9 @@ pub struct Chrome {
     pub crumbs: Vec<Crumb>,
     pub flash: Option<Flash>,
     pub tabs: Option<ClusterTabs>,
+    /// Who is signed in; the server decides what each may do, pages only leave out the
+    /// controls it may not use.
+    pub principal: Option<Arc<Principal>>,
 }
 
 /// One step of the breadcrumb trail; the last has no link.
@@ -57,11 +65,33 @@ impl ClusterTabs {
 }
 
 impl Chrome {
+    /// `alice (operator)`, for the top bar.
+    pub fn signed_in(&self) -> Option<String> {
+        self.principal
+            .as_ref()
+            .map(|p| format!("{} ({})", p.actor, p.role))
+    }
+
+    /// Whether the signed-in user may edit services and real servers of `cluster`.
+    pub fn may_operate(&self, cluster: &str) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.may_operate(cluster))
+    }
+
+    /// Whether the signed-in user is an admin (clusters, directors, tokens).
+    pub fn may_admin(&self) -> bool {
+        self.principal
+            .as_ref()
+            .is_some_and(|p| p.role == Role::Admin)
+    }
+
     /// A page's layout for this browser.
     pub fn new(browser: &Browser, title: impl Into<String>) -> Chrome {
         Chrome {
             csrf: browser.csrf.clone(),
             flash: browser.flash.clone(),
+            principal: browser.principal.clone(),
             ..Chrome::bare(title)
         }
     }
@@ -77,6 +107,7 @@ impl Chrome {
             crumbs: Vec::new(),
             flash: None,
             tabs: None,
+            principal: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the change will cause, then confirm. The confirmation applies exactly the planned pool,
 //! and only if nobody changed the pool in between; otherwise the plan is shown again.
 
+use super::extract::Caller;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ use super::pool_text;
 use super::service_view;
 use super::session::{redirect_with, Browser, FlashKind};
 use crate::edit::EditError;
-use crate::edit::{self, pools::PoolPlan, IfMatch, Source};
+use crate::edit::{self, pools::PoolPlan, IfMatch};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -59,10 +60,12 @@ pub async fn plan(
     State(state): State<AppState>,
     Path((cluster, id)): Path<(String, i64)>,
     browser: Browser,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
-    run(&state, &browser, &cluster, id, form.value("pool"), None).await
+    let text = form.value("pool");
+    run(&state, &browser, &caller, &cluster, id, text, None).await
 }
 
 /// Applies the confirmed plan.
@@ -70,6 +73,7 @@ pub async fn apply(
     State(state): State<AppState>,
     Path((cluster, id)): Path<(String, i64)>,
     browser: Browser,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
@@ -77,6 +81,7 @@ pub async fn apply(
     run(
         &state,
         &browser,
+        &caller,
         &cluster,
         id,
         form.value("pool"),
@@ -89,6 +94,7 @@ pub async fn apply(
 async fn run(
     state: &AppState,
     browser: &Browser,
+    caller: &Caller,
     cluster: &str,
     id: i64,
     text: &str,
@@ -110,8 +116,16 @@ async fn run(
     let specs: Vec<RealServerSpec> = lines.iter().map(|(_, spec)| spec.clone()).collect();
     let dry_run = planned.is_none();
     let if_match = IfMatch::new(planned);
-    let result =
-        edit::pools::replace(state, cluster, id, &specs, &if_match, dry_run, Source::Ui).await;
+    let result = edit::pools::replace(
+        state,
+        cluster,
+        id,
+        &specs,
+        &if_match,
+        dry_run,
+        &caller.author,
+    )
+    .await;
     match result {
         Ok(PoolPlan {
             applied: true,
@@ -152,7 +166,7 @@ async fn run(
                 &specs,
                 &IfMatch::new(None),
                 true,
-                Source::Ui,
+                &caller.author,
             )
             .await?;
             let plan = Some(Plan::of(&replan.diff, replan.pool_etag));

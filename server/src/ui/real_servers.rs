@@ -2,6 +2,7 @@
 //! Each answers with a redirect to the service page, or with the page again showing the
 //! refused form and why.
 
+use super::extract::Caller;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use super::real_server_form;
 use super::service::{self, Forms};
 use super::session::{redirect_with, refused, Browser, FlashKind};
 use crate::edit::lookup;
-use crate::edit::{self, IfMatch, Source};
+use crate::edit::{self, IfMatch};
 use crate::resources::etag;
 use crate::resources::RealServer;
 use crate::state::AppState;
@@ -28,6 +29,7 @@ fn service_href(cluster: &str, service: i64) -> String {
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service)): Path<(String, i64)>,
     browser: Browser,
     Form(pairs): Form,
@@ -35,7 +37,7 @@ pub async fn create(
     let mut form = FormState::from_pairs(pairs);
     let spec = real_server_form::spec(&mut form);
     if !form.has_errors() {
-        match edit::real_servers::create(&state, &cluster, service, &spec, Source::Ui).await {
+        match edit::real_servers::create(&state, &cluster, service, &spec, &caller.author).await {
             Ok(row) => {
                 let text = format!("Real server {} added.", row.key());
                 let location = service_href(&cluster, service);
@@ -55,6 +57,7 @@ pub async fn create(
 /// The inline weight edit.
 pub async fn weight(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     browser: Browser,
     Form(pairs): Form,
@@ -73,7 +76,7 @@ pub async fn weight(
             id,
             weight,
             &if_match,
-            Source::Ui,
+            &caller.author,
         )
         .await;
         match edited {
@@ -96,17 +99,19 @@ pub async fn weight(
 pub async fn drain(
     State(state): State<AppState>,
     Path((cluster, service, id)): Path<RealServerPath>,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
-    set_state(state, cluster, service, id, pairs, Drain::Drain).await
+    set_state(state, &caller, cluster, service, id, pairs, Drain::Drain).await
 }
 
 pub async fn restore(
     State(state): State<AppState>,
     Path((cluster, service, id)): Path<RealServerPath>,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
-    set_state(state, cluster, service, id, pairs, Drain::Restore).await
+    set_state(state, &caller, cluster, service, id, pairs, Drain::Restore).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +122,7 @@ enum Drain {
 
 async fn set_state(
     state: AppState,
+    caller: &Caller,
     cluster: String,
     service: i64,
     id: i64,
@@ -128,10 +134,12 @@ async fn set_state(
     let location = service_href(&cluster, service);
     let result = match action {
         Drain::Drain => {
-            edit::real_servers::drain(&state, &cluster, service, id, &if_match, Source::Ui).await
+            edit::real_servers::drain(&state, &cluster, service, id, &if_match, &caller.author)
+                .await
         }
         Drain::Restore => {
-            edit::real_servers::restore(&state, &cluster, service, id, &if_match, Source::Ui).await
+            edit::real_servers::restore(&state, &cluster, service, id, &if_match, &caller.author)
+                .await
         }
     };
     match result {
@@ -178,13 +186,15 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, service, id)): Path<RealServerPath>,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
     let if_match = IfMatch::from_etag(form.value("etag"));
     let location = service_href(&cluster, service);
-    match edit::real_servers::delete(&state, &cluster, service, id, &if_match, Source::Ui).await {
+    match edit::real_servers::delete(&state, &cluster, service, id, &if_match, &caller.author).await
+    {
         Ok(()) => Ok(redirect_with(
             &location,
             FlashKind::Ok,

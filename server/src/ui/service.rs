@@ -1,6 +1,7 @@
 //! A virtual service's page: its settings as a form, its pool of real servers with inline
 //! edits, and live traffic per real server and director; plus creating and deleting one.
 
+use super::extract::Caller;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use super::service_view::{self, ServiceView};
 use super::session::{redirect_with, refused, Browser, FlashKind};
 use super::{health_form, real_server_form, service_form};
 use crate::edit::lookup;
-use crate::edit::{self, EditResult, IfMatch, Source};
+use crate::edit::{self, EditResult, IfMatch};
 use crate::state::AppState;
 use lvs_model::spec::ServiceSpec;
 
@@ -185,6 +186,7 @@ pub async fn new_form(
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cluster): Path<String>,
     browser: Browser,
     Form(pairs): Form,
@@ -198,7 +200,7 @@ pub async fn create(
             form.add_validation(&errors, service_form::FIELDS);
         }
     } else {
-        match edit::services::create(&state, &cluster, &spec, Source::Ui).await {
+        match edit::services::create(&state, &cluster, &spec, &caller.author).await {
             Ok(row) => {
                 let location = format!("/clusters/{}/services/{}", path_segment(&cluster), row.id);
                 let text = format!(
@@ -240,6 +242,7 @@ async fn render_new(
 /// Saves the settings form.
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, id)): Path<(String, i64)>,
     browser: Browser,
     Form(pairs): Form,
@@ -273,7 +276,7 @@ pub async fn update(
         saved: "Service",
     };
     submitted
-        .save(&state, &browser, &cluster, id, keep_health)
+        .save(&state, &browser, &caller, &cluster, id, keep_health)
         .await
 }
 
@@ -296,13 +299,15 @@ impl Submitted {
         mut self,
         state: &AppState,
         browser: &Browser,
+        caller: &Caller,
         cluster: &str,
         id: i64,
         apply: impl FnOnce(ServiceSpec) -> EditResult<ServiceSpec>,
     ) -> UiResult<Response> {
         if !self.form.has_errors() {
             let if_match = IfMatch::from_etag(self.form.value("etag"));
-            match edit::services::update(state, cluster, id, &if_match, Source::Ui, apply).await {
+            match edit::services::update(state, cluster, id, &if_match, &caller.author, apply).await
+            {
                 Ok(row) => {
                     let location = format!("/clusters/{}/services/{id}", path_segment(cluster));
                     let text = format!("{} {} saved.", self.saved, row.service_key);
@@ -352,13 +357,14 @@ pub async fn confirm_delete(
 
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path((cluster, id)): Path<(String, i64)>,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
     let if_match = IfMatch::from_etag(form.value("etag"));
     let back = format!("/clusters/{}", path_segment(&cluster));
-    match edit::services::delete(&state, &cluster, id, &if_match, Source::Ui).await {
+    match edit::services::delete(&state, &cluster, id, &if_match, &caller.author).await {
         Ok(()) => Ok(redirect_with(&back, FlashKind::Ok, "Service deleted.")),
         Err(error) => refused(&format!("{back}/services/{id}"), error, "service"),
     }

@@ -34,6 +34,8 @@ pub struct Browser {
     pub csrf: String,
     /// The message left by the previous request, shown once.
     pub flash: Option<Flash>,
+    /// Who is signed in (`None` on public pages: sign-in, errors).
+    pub principal: Option<std::sync::Arc<crate::db::credentials::Principal>>,
 }
 
 /// A one-time message shown at the top of the next page.
@@ -120,9 +122,14 @@ pub async fn layer(State(transport): State<Transport>, request: Request, next: N
     }
     // A flash is shown by the next page, not consumed by its live fragments.
     let shows_flash = safe && !is_fragment(request.headers());
+    let principal = request
+        .extensions()
+        .get::<std::sync::Arc<crate::db::credentials::Principal>>()
+        .cloned();
     request.extensions_mut().insert(Browser {
         csrf: token.clone(),
         flash: flash.clone().filter(|_| shows_flash),
+        principal,
     });
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -252,7 +259,8 @@ fn form_urlencoded_pairs(bytes: &[u8]) -> impl Iterator<Item = (String, String)>
         .into_iter()
 }
 
-fn encode_component(text: &str) -> String {
+/// `text` percent-encoded, for a query string or a cookie.
+pub fn encode_component(text: &str) -> String {
     let encoded = serde_urlencoded::to_string([("f", text)]).unwrap_or_default();
     encoded.trim_start_matches("f=").to_owned()
 }

@@ -8,7 +8,7 @@ use lvs_model::Diff;
 use lvs_server::agents::reports::Reports;
 use lvs_server::agents::{AgentOptions, Agents};
 use lvs_server::db::{changes, clusters, desired_state, Db};
-use lvs_server::edit::{self, EditError, IfMatch, Source};
+use lvs_server::edit::{self, Actor, Author, EditError, IfMatch, Source};
 use lvs_server::state::AppState;
 use serde_json::json;
 
@@ -28,6 +28,16 @@ async fn state_beside(app: &TestApp) -> AppState {
         agents,
         reports,
         transport: lvs_server::http::headers::Transport::Http,
+        access: Arc::default(),
+    }
+}
+
+/// An edit made in the UI by user `alice`.
+fn in_ui() -> Author {
+    Author {
+        actor: Actor::user("alice"),
+        source: Source::Ui,
+        client: Some("192.0.2.1".into()),
     }
 }
 
@@ -42,7 +52,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let served = app.get(&path).await.etag();
 
     let stale = IfMatch::from_etag("\"0123456789abcdef\"");
-    let refused = edit::real_servers::drain(&state, "web", service, server, &stale, Source::Ui)
+    let refused = edit::real_servers::drain(&state, "web", service, server, &stale, &in_ui())
         .await
         .expect_err("a stale ETag is refused");
     assert!(
@@ -51,7 +61,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     );
 
     let current = IfMatch::from_etag(served.clone());
-    let drained = edit::real_servers::drain(&state, "web", service, server, &current, Source::Ui)
+    let drained = edit::real_servers::drain(&state, "web", service, server, &current, &in_ui())
         .await
         .expect("the served ETag matches");
     assert_eq!(drained.state, lvs_model::RealServerState::Drained);
@@ -62,7 +72,7 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
         "the UI computes the ETag the API serves"
     );
     // The same ETag again: the server changed since it was rendered.
-    let again = edit::real_servers::restore(&state, "web", service, server, &current, Source::Ui)
+    let again = edit::real_servers::restore(&state, "web", service, server, &current, &in_ui())
         .await
         .expect_err("the old ETag no longer matches");
     assert!(
@@ -78,15 +88,15 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
         }]),
         ..serde_json::from_value(tcp_service(443)).expect("a service spec")
     };
-    let created = edit::services::create(&state, "web", &spec, Source::Ui)
+    let created = edit::services::create(&state, "web", &spec, &in_ui())
         .await
         .expect("created");
     let no_precondition = IfMatch::new(None);
     let any = IfMatch::new(Some("*".into()));
-    edit::services::delete(&state, "web", created.id, &any, Source::Ui)
+    edit::services::delete(&state, "web", created.id, &any, &in_ui())
         .await
         .expect("* matches");
-    let gone = edit::services::delete(&state, "web", created.id, &no_precondition, Source::Ui)
+    let gone = edit::services::delete(&state, "web", created.id, &no_precondition, &in_ui())
         .await
         .expect_err("deleted already");
     assert!(matches!(gone, EditError::NotFound(_)), "{gone:?}");
@@ -151,7 +161,7 @@ async fn a_rolled_back_change_records_nothing() {
             .await
             .expect("insert");
         let mut diff = Diff::service_added(service.clone());
-        let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, Source::Ui, 1)
+        let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, &in_ui(), 1)
             .await
             .expect("bump");
         assert_eq!(
@@ -175,7 +185,7 @@ async fn a_rolled_back_change_records_nothing() {
         .await
         .expect("update");
     let mut diff = Diff::timeouts_changed(cluster.timeouts().expect("timeouts"), settings.timeouts);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, Source::Ui, 2)
+    clusters::bump_generation(&mut tx, cluster.id, &mut diff, &in_ui(), 2)
         .await
         .expect("bump");
     tx.commit().await.expect("commit");

@@ -124,12 +124,49 @@ impl TestApp {
 
     async fn start(dir: TempDir, options: ServeOptions) -> TestApp {
         let server = InProcessServer::start_in(dir, options.clone()).await;
+        // Signed in both ways: the token for the API, the session for the UI's pages.
+        let mut cookie = reqwest::header::HeaderMap::new();
+        let session = format!("lvs_session={}", server.admin_session);
+        cookie.insert(
+            reqwest::header::COOKIE,
+            session.parse().expect("a cookie header"),
+        );
+        let client = lvs_testkit::server::client_with_token(&server.admin_token)
+            .default_headers(cookie)
+            .build()
+            .expect("an HTTP client");
         TestApp {
             addr: server.addr,
-            client: reqwest::Client::new(),
+            client,
             options,
             server,
         }
+    }
+
+    /// The admin API token every request of [`TestApp::client`] carries.
+    pub fn admin_token(&self) -> &str {
+        &self.server.admin_token
+    }
+
+    /// The session cookie's value of user `admin`, signed in before the server started.
+    pub fn admin_session(&self) -> &str {
+        &self.server.admin_session
+    }
+
+    /// The session cookie's value of a new user `name` with `role`.
+    pub async fn session_of(&self, name: &str, role: &str) -> String {
+        let db = lvs_server::db::Db::open(&self.database_url())
+            .await
+            .expect("open the database");
+        let role = role.parse().expect("a role");
+        let session = lvs_testkit::server::session_of(&db, name, role).await;
+        db.close().await;
+        session
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::new()
     }
 
     pub fn database_url(&self) -> String {

@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("same_site", 0),
     ("db", 1),
     ("agents", 2),
+    ("access", 2),
     ("resources", 3),
     ("state", 3),
     ("edit", 4),
@@ -24,7 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// Modules that must not know HTTP: the write layer and what it stands on.
-const NO_HTTP: &[&str] = &["db", "json", "resources", "state", "edit"];
+const NO_HTTP: &[&str] = &["db", "json", "access", "resources", "state", "edit"];
 
 /// The crates that are HTTP.
 const HTTP_CRATES: &[&str] = &[

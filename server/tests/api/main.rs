@@ -2,6 +2,7 @@
 //!
 //! One test binary, so the server is compiled and linked once for all of them.
 
+mod access;
 mod agent_changes;
 mod agent_hot_path;
 mod agent_longpoll;

@@ -19,6 +19,8 @@ struct Process {
     addr: SocketAddr,
     logs: mpsc::Receiver<String>,
     seen: Vec<Value>,
+    /// An admin API token, issued by `lvs-server tokens add` while the server runs.
+    token: String,
 }
 
 impl Process {
@@ -52,6 +54,7 @@ impl Process {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             logs,
             seen: Vec::new(),
+            token: String::new(),
         };
         let line = process.wait_for_log("listening on ");
         let message = line["fields"]["message"].as_str().expect("a message");
@@ -61,6 +64,7 @@ impl Process {
             .expect("the listening line");
         process.addr = address.parse().expect("a socket address");
         assert_ne!(process.addr.port(), 0, "the bound port is logged");
+        process.token = issue_token(data_dir, extra);
         process
     }
 
@@ -114,8 +118,11 @@ impl Process {
     fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
         stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Bearer {}\r\n",
+            self.token
+        );
         if let Some(body) = body {
             request.push_str(&format!(
                 "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -127,6 +134,42 @@ impl Process {
         stream.write_all(request.as_bytes()).expect("send");
         response(&mut stream)
     }
+}
+
+/// An admin token from `lvs-server tokens add`, run beside the server on its database, as
+/// a setup script would.
+fn issue_token(data_dir: &Path, extra: &[(&str, &str)]) -> String {
+    // Unique per start: a restart on the same database issues another.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("tests-{}-{nanos}", std::process::id());
+    let mut command = Command::new(BIN);
+    command.env_clear().env("LVS_DATA_DIR", data_dir).args([
+        "tokens",
+        "add",
+        &name,
+        "--service-account",
+        "tests",
+        "--role",
+        "admin",
+    ]);
+    for (key, value) in extra.iter().filter(|(k, _)| *k == "LVS_DATABASE_URL") {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run lvs-server tokens add");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tokens add: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = stdout.trim().to_owned();
+    assert!(
+        token.starts_with("lvst_"),
+        "only the token on stdout: {stdout}"
+    );
+    token
 }
 
 impl Drop for Process {
@@ -238,7 +281,8 @@ fn sigterm_lets_the_request_in_flight_finish() {
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let headers = format!(
         "POST /api/v1/clusters HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n",
+         Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        server.token,
         body.len()
     );
     stream.write_all(headers.as_bytes()).expect("send headers");

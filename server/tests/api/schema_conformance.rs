@@ -146,6 +146,10 @@ const REVERT: &str = "/api/v1/clusters/{cluster}/revert";
 const SERVICE_HEALTH: &str = "/api/v1/clusters/{cluster}/services/{service}/health";
 const HEALTH_EVENTS: &str = "/api/v1/clusters/{cluster}/health-events";
 const AGENT_HEALTH: &str = "/api/v1/agent/health";
+const API_TOKENS: &str = "/api/v1/api-tokens";
+const API_TOKEN: &str = "/api/v1/api-tokens/{id}";
+const AUDIT: &str = "/api/v1/audit";
+const USERS: &str = "/api/v1/users";
 
 #[tokio::test]
 async fn every_operation_answers_as_the_document_says() {
@@ -541,6 +545,56 @@ async fn every_operation_answers_as_the_document_says() {
             .await,
     )
     .expect(404);
+
+    // Access: tokens issued, listed, used below their role, revoked; users; the audit log.
+    let issued = app
+        .post(
+            API_TOKENS,
+            &json!({"name": "ci", "role": "viewer", "service_account": "ci"}),
+        )
+        .await;
+    c.check(&post, API_TOKENS, &issued).expect(201);
+    let viewer = issued.body["token"].as_str().expect("a token").to_owned();
+    let resp = app
+        .post(
+            API_TOKENS,
+            &json!({"name": "ci", "role": "viewer", "service_account": "ci"}),
+        )
+        .await;
+    c.check(&post, API_TOKENS, &resp).expect(409);
+    let resp = app
+        .post(API_TOKENS, &json!({"name": "x", "role": "root"}))
+        .await;
+    c.check(&post, API_TOKENS, &resp).expect(422);
+    c.check(&get, API_TOKENS, &app.get(API_TOKENS).await)
+        .expect(200);
+    let as_viewer = app
+        .send(
+            app.request(Method::POST, "/api/v1/clusters")
+                .bearer_auth(&viewer)
+                .json(&json!({"name": "nope"})),
+        )
+        .await;
+    c.check(&post, "/api/v1/clusters", &as_viewer).expect(403);
+    let anonymous = read(
+        app.anonymous()
+            .get(app.url("/api/v1/clusters"))
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    c.check(&get, "/api/v1/clusters", &anonymous).expect(401);
+    c.check(&get, USERS, &app.get(USERS).await).expect(200);
+    c.check(&get, AUDIT, &app.get("/api/v1/audit?limit=5").await)
+        .expect(200);
+    c.check(&get, AUDIT, &app.get("/api/v1/audit?since=yesterday").await)
+        .expect(400);
+    let id = issued.body["id"].as_i64().expect("an id");
+    let resp = app.delete(&format!("{API_TOKENS}/{id}"), None).await;
+    c.check(&delete, API_TOKEN, &resp).expect(204);
+    let resp = app.delete(&format!("{API_TOKENS}/{id}"), None).await;
+    c.check(&delete, API_TOKEN, &resp).expect(404);
 
     // Revert: a plan, a revert and its undoing (so the state is as before), refusals.
     let generation = app.generation("web").await;

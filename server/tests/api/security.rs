@@ -267,7 +267,7 @@ async fn a_foreign_host_is_refused_but_probes_answer() {
     for host in [format!("evil.example:{port}"), "rebind.example".to_owned()] {
         let resp = raw_request(
             app.addr,
-            &format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            &format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n", app.admin_token()),
         )
         .await;
         assert!(resp.starts_with("HTTP/1.1 421"), "{resp}");
@@ -299,7 +299,7 @@ async fn a_foreign_host_is_refused_but_probes_answer() {
     ] {
         let resp = raw_request(
             app.addr,
-            &format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            &format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n", app.admin_token()),
         )
         .await;
         assert!(resp.starts_with("HTTP/1.1 200"), "{host}: {resp}");
@@ -314,7 +314,7 @@ async fn allowed_hosts_replace_the_defaults() {
     })
     .await;
     let ask = |host: &str| {
-        format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        format!("GET /api/v1/clusters HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n", app.admin_token())
     };
     let named = raw_request(app.addr, &ask("LVS.example.org:8080")).await;
     assert!(named.starts_with("HTTP/1.1 200"), "{named}");

@@ -18,9 +18,12 @@ fn pair(ca: &TestCa, dir: &Path) -> TlsFiles {
     TlsFiles { cert, key }
 }
 
-fn trusting(ca: &TestCa) -> reqwest::Client {
+/// A client trusting only `ca`, with the server's admin token and a cookie store.
+fn trusting(ca: &TestCa, server: &InProcessServer) -> reqwest::Client {
     let pem = ca_pem(ca);
-    reqwest::Client::builder()
+    lvs_testkit::server::client_with_token(&server.admin_token)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("the CA"))
         .build()
@@ -47,7 +50,7 @@ async fn https_answers_the_api_with_hsts_and_secure_cookies() {
     let ca = TestCa::new();
     let (server, _) = https_server(pair(&ca, dir.path()), ServeOptions::default()).await;
     assert!(server.base().starts_with("https://"), "{}", server.base());
-    let client = trusting(&ca);
+    let client = trusting(&ca, &server);
 
     let api = client
         .get(format!("{}/api/v1/clusters", server.base()))
@@ -61,23 +64,61 @@ async fn https_answers_the_api_with_hsts_and_secure_cookies() {
     );
 
     let page = client
-        .get(format!("{}/", server.base()))
+        .get(format!("{}/login", server.base()))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    let cookies: Vec<_> = page.headers().get_all("set-cookie").iter().collect();
+    let cookies: Vec<String> = set_cookies(&page);
     assert!(!cookies.is_empty(), "the UI sets its CSRF cookie");
-    for cookie in cookies {
-        let cookie = cookie.to_str().unwrap();
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_owned();
+    // Signing in over HTTPS: the session cookie is Secure too.
+    let signed_in = client
+        .post(format!("{}/login", server.base()))
+        .header("origin", server.base())
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", "admin"),
+            ("password", lvs_testkit::server::ADMIN_PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session: Vec<String> = set_cookies(&signed_in);
+    assert!(
+        session.iter().any(|c| c.starts_with("lvs_session=lvss_")
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Strict")),
+        "{session:?}"
+    );
+    for cookie in cookies.iter().chain(&session) {
         assert!(cookie.ends_with("; Secure"), "{cookie}");
     }
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn plain_http_has_no_hsts_and_no_secure_cookies() {
     let server = InProcessServer::start(ServeOptions::default()).await;
-    let page = reqwest::get(format!("{}/", server.base())).await.unwrap();
+    let page = reqwest::get(format!("{}/login", server.base()))
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert!(!page.headers().contains_key("strict-transport-security"));
     let cookie = page.headers()["set-cookie"].to_str().unwrap();
@@ -102,7 +143,7 @@ async fn plain_http_to_the_tls_port_is_closed_without_an_http_answer() {
     // A TLS alert at most, never an HTTP answer.
     assert!(read.is_err() || !answer.starts_with(b"HTTP/"), "{answer:?}");
     // The server still serves HTTPS.
-    let api = trusting(&ca)
+    let api = trusting(&ca, &server)
         .get(format!("{}/api/v1/clusters", server.base()))
         .send()
         .await
@@ -133,7 +174,7 @@ async fn a_client_that_sends_nothing_is_dropped_after_the_header_timeout() {
 
 /// Whether a client trusting only `ca` gets an answer, retried until `patience` ends.
 async fn trusted_within(server: &InProcessServer, ca: &TestCa, patience: Duration) -> bool {
-    let client = trusting(ca);
+    let client = trusting(ca, server);
     let deadline = Instant::now() + patience;
     loop {
         let answer = client

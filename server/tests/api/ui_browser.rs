@@ -18,9 +18,25 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser signed in as user `admin`.
     pub fn new(app: &TestApp) -> Browser {
+        Browser::with_session(app, Some(app.admin_session()))
+    }
+
+    /// A browser nobody signed in to.
+    pub fn anonymous(app: &TestApp) -> Browser {
+        Browser::with_session(app, None)
+    }
+
+    /// A browser holding the session cookie `session`, if any.
+    pub fn with_session(app: &TestApp, session: Option<&str>) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        if let Some(session) = session {
+            let url: reqwest::Url = app.url("/").parse().expect("the server's URL");
+            jar.add_cookie_str(&format!("lvs_session={session}; Path=/"), &url);
+        }
         let client = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar)
             .redirect(Policy::none())
             .build()
             .expect("a browser client");
@@ -63,7 +79,8 @@ impl Browser {
     /// The CSRF token of the session, fetching a page first when none was seen yet.
     pub async fn token(&mut self) -> String {
         if self.csrf.is_none() {
-            self.page("/").await;
+            // Public, so any browser, signed in or not, gets its token there.
+            self.page("/login").await;
         }
         self.csrf.clone().expect("a CSRF token")
     }

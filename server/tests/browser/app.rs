@@ -18,9 +18,12 @@ pub struct App {
 impl App {
     pub async fn start() -> App {
         let server = InProcessServer::start(lvs_server::ServeOptions::default()).await;
+        let client = lvs_testkit::server::client_with_token(&server.admin_token)
+            .build()
+            .expect("an HTTP client");
         App {
             base: server.base(),
-            client: reqwest::Client::new(),
+            client,
             _server: server,
         }
     }

@@ -476,6 +476,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("choose {value:?} for {label:?}: {e}"));
     }
 
+    /// Signs in on the sign-in page, as a person types it, and lands where it leads.
+    pub async fn sign_in(&self, user: &str, password: &str) {
+        if !self.path().await.starts_with("/login") {
+            self.goto("/login").await;
+        }
+        self.expect_page("Sign in", 200).await;
+        let form = self.find("main form").await;
+        self.fill(&form, "User name", user).await;
+        self.fill(&form, "Password", password).await;
+        self.press(&form, "Sign in").await;
+        let flash = self.flash().await;
+        assert!(
+            flash.starts_with(&format!("Signed in as {user}")),
+            "{flash}"
+        );
+    }
+
     /// Clicks the button in `scope` whose text (hidden words included) is `label`.
     pub async fn press(&self, scope: &Element, label: &str) {
         let xpath = format!(".//button[normalize-space()={}]", literal(label));

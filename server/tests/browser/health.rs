@@ -24,6 +24,8 @@ async fn run() {
     let app = App::start().await;
     let token = set_up(&app).await;
     let b = Browser::start(app.base.clone()).await;
+    b.sign_in("admin", lvs_testkit::server::ADMIN_PASSWORD)
+        .await;
     let shots = screenshot_dir();
 
     let since = now_ms() - 5_000;

@@ -16,6 +16,8 @@ async fn the_keyboard_reaches_the_skip_link_the_navigation_and_submits_forms() {
 async fn run() {
     let app = App::start().await;
     let b = Browser::start(app.base.clone()).await;
+    b.sign_in("admin", lvs_testkit::server::ADMIN_PASSWORD)
+        .await;
 
     b.goto("/").await;
     b.expect_page("Fleet", 200).await;

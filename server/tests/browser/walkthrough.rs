@@ -22,6 +22,14 @@ async fn run() {
     let b = Browser::start(app.base.clone()).await;
     let shots = screenshot_dir();
 
+    // Nobody is signed in: every page leads to the sign-in page, and back after it.
+    b.goto("/").await;
+    b.expect_page("Sign in", 200).await;
+    b.audit("login").await;
+    b.screenshots(&shots, "login").await;
+    b.sign_in("admin", lvs_testkit::server::ADMIN_PASSWORD)
+        .await;
+
     // The empty fleet.
     b.goto("/").await;
     b.expect_page("Fleet", 200).await;

@@ -1,0 +1,452 @@
+//! Access control that cannot be forgotten: every operation of the OpenAPI document and
+//! every page and form the UI links to is walked without credentials (401, or the sign-in
+//! page), and with roles below what it needs (403). A new endpoint that forgets to say
+//! who may use it is admin-only by default, and fails here if it is public by mistake.
+//! Also: tokens (scopes, expiry, revocation), sign-in (failures, throttling), sign-out,
+//! session expiry, and the author of every change.
+
+use std::collections::BTreeSet;
+
+use lvs_server::access::SessionPolicy;
+use lvs_server::ServeOptions;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::ui_browser::Browser;
+
+/// The operations anyone may call.
+const PUBLIC: &[&str] = &["/healthz", "/readyz"];
+/// What an operator may change (the rest of the changes are an admin's).
+fn operator_may(method: &Method, path: &str) -> bool {
+    *method != Method::GET && path.starts_with("/api/v1/clusters/{cluster}/services")
+}
+/// Reads only admins may make.
+const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/audit"];
+/// Changes anyone signed in may ask for (bounded to its own by the handler).
+const SELF_SERVICE: &[&str] = &["/api/v1/api-tokens", "/api/v1/api-tokens/{id}"];
+
+/// Every (method, path template) of the document.
+fn operations() -> Vec<(Method, String)> {
+    let document: Value =
+        serde_json::to_value(lvs_server::api::openapi()).expect("the document as JSON");
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in ["get", "put", "post", "patch", "delete"] {
+            if item.get(method).is_some() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                found.push((method, path.clone()));
+            }
+        }
+    }
+    assert!(found.len() > 40, "the document lists its operations");
+    found
+}
+
+/// `template` with its parameters filled in with objects that exist.
+fn concrete(template: &str, service: i64, server: i64) -> String {
+    template
+        .replace("{cluster}", "web")
+        .replace("{service}", &service.to_string())
+        .replace("{id}", &server.to_string())
+        .replace("{director}", "lb1")
+        .replace("{generation}", "1")
+}
+
+async fn issue(app: &TestApp, body: Value) -> String {
+    let issued = app.post("/api/v1/api-tokens", &body).await;
+    issued.expect(201)["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+async fn call(app: &TestApp, token: Option<&str>, method: &Method, path: &str) -> Resp {
+    let mut request = app.anonymous().request(method.clone(), app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if *method != Method::GET && *method != Method::DELETE {
+        request = request
+            .header("content-type", "application/json")
+            .body("{}");
+    }
+    read(request.send().await.expect("an answer")).await
+}
+
+#[tokio::test]
+async fn every_operation_needs_the_role_it_says() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    app.post("/api/v1/clusters/web/directors", &json!({"name": "lb1"}))
+        .await
+        .expect(201);
+    app.create_cluster("other").await;
+    let servers = app.get(&real_servers("web", service)).await;
+    let server = id(&servers.expect(200)["items"][0]);
+    let account = |role: &str, clusters: &[&str]| {
+        json!({"name": role, "role": role, "service_account": format!("walk-{role}{}", clusters.iter().map(|c| format!("-{c}")).collect::<String>()),
+               "clusters": clusters})
+    };
+    let viewer = issue(&app, account("viewer", &[])).await;
+    let elsewhere = issue(&app, account("operator", &["other"])).await;
+    let operator = issue(&app, account("operator", &["web"])).await;
+
+    for (method, template) in operations() {
+        let path = concrete(&template, service, server);
+        let what = format!("{method} {template}");
+        let public = PUBLIC.contains(&template.as_str());
+        let agent = template.starts_with("/api/v1/agent/");
+        let reads = method == Method::GET;
+
+        let anonymous = call(&app, None, &method, &path).await;
+        if public {
+            assert!(
+                anonymous.status < 400,
+                "{what} is public: {}",
+                anonymous.text
+            );
+            continue;
+        }
+        anonymous.problem(401, "unauthorized");
+        if agent {
+            // An API token is not an agent's.
+            call(&app, Some(&operator), &method, &path)
+                .await
+                .problem(401, "unauthorized");
+            continue;
+        }
+
+        let as_viewer = call(&app, Some(&viewer), &method, &path).await;
+        let viewer_may = (reads && !ADMIN_READS.contains(&template.as_str()))
+            || SELF_SERVICE.contains(&template.as_str());
+        if viewer_may {
+            assert!(
+                as_viewer.status != 401 && as_viewer.status != 403,
+                "a viewer may {what}: {} {}",
+                as_viewer.status,
+                as_viewer.text
+            );
+        } else {
+            as_viewer.problem(403, "forbidden");
+        }
+
+        if operator_may(&method, &template) {
+            call(&app, Some(&elsewhere), &method, &path)
+                .await
+                .problem(403, "forbidden");
+            let granted = call(&app, Some(&operator), &method, &path).await;
+            assert!(
+                granted.status != 401 && granted.status != 403,
+                "an operator of web may {what}: {} {}",
+                granted.status,
+                granted.text
+            );
+        } else if !viewer_may {
+            call(&app, Some(&operator), &method, &path)
+                .await
+                .problem(403, "forbidden");
+        }
+    }
+}
+
+/// The path an attribute's value (`piece` starts with it) names on this server's UI.
+fn local(piece: &str) -> Option<String> {
+    let target = piece.split('"').next().unwrap_or("");
+    let ui = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/static/")
+        && !target.starts_with("/api/");
+    ui.then(|| target.split('#').next().unwrap_or("").replace("&amp;", "&"))
+}
+
+/// Every link and form action of the pages an admin sees, as templates of what it reached.
+async fn ui_routes(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut browser = Browser::new(app);
+    let mut pages: BTreeSet<String> = BTreeSet::new();
+    let mut forms: BTreeSet<String> = BTreeSet::new();
+    let mut queue = vec!["/".to_owned()];
+    while let Some(page) = queue.pop() {
+        if !pages.insert(page.clone()) || pages.len() > 200 {
+            continue;
+        }
+        let resp = browser.get(&page).await;
+        if resp.status != 200 || !resp.content_type.starts_with("text/html") {
+            continue;
+        }
+        for piece in resp.text.split("href=\"").skip(1) {
+            let target = local(piece);
+            if let Some(target) = target.filter(|t| !pages.contains(t)) {
+                queue.push(target);
+            }
+        }
+        // Forms that change something: `<form method="post" ... action="...">`.
+        for tag in resp.text.split("<form").skip(1) {
+            let tag = tag.split('>').next().unwrap_or("");
+            if !tag.contains("method=\"post\"") {
+                continue;
+            }
+            if let Some(action) = tag.split("action=\"").nth(1).and_then(local) {
+                forms.insert(action);
+            }
+        }
+    }
+    (pages, forms)
+}
+
+#[tokio::test]
+async fn every_page_and_form_needs_a_session_and_its_role() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    app.post("/api/v1/clusters/web/directors", &json!({"name": "lb1"}))
+        .await
+        .expect(201);
+    let (pages, forms) = ui_routes(&app).await;
+    assert!(pages.len() > 8, "the walk reached the pages: {pages:?}");
+    assert!(forms.len() > 8, "and their forms: {forms:?}");
+    assert!(
+        forms
+            .iter()
+            .any(|f| f.contains(&format!("/services/{service}/"))),
+        "{forms:?}"
+    );
+
+    let mut anonymous = Browser::anonymous(&app);
+    for page in pages.iter().filter(|p| !p.starts_with("/login")) {
+        let resp = anonymous.get(page).await;
+        assert_eq!(resp.status, 303, "GET {page} without a session");
+        let location = resp.location.clone().unwrap_or_default();
+        assert!(
+            location.starts_with("/login?next="),
+            "GET {page}: {location}"
+        );
+    }
+    for form in forms.iter().filter(|f| !f.starts_with("/login")) {
+        let resp = anonymous.post_form(form, &[]).await;
+        assert_eq!(resp.status, 303, "POST {form} without a session");
+        assert!(resp
+            .location
+            .clone()
+            .unwrap_or_default()
+            .starts_with("/login"));
+    }
+
+    // A viewer reads every page and changes nothing but its own session.
+    let viewer = app.session_of("walk-viewer", "viewer").await;
+    let mut as_viewer = Browser::with_session(&app, Some(&viewer));
+    for page in &pages {
+        let resp = as_viewer.get(page).await;
+        assert!(
+            resp.status == 200 || resp.status == 303,
+            "a viewer reads {page}: {}",
+            resp.status
+        );
+    }
+    for form in forms
+        .iter()
+        .filter(|f| *f != "/logout" && !f.starts_with("/login"))
+    {
+        let resp = as_viewer.post_form(form, &[]).await;
+        assert_eq!(
+            resp.status, 403,
+            "a viewer may not POST {form}: {}",
+            resp.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_scoped_expire_and_are_refused_once_revoked() {
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    let issued = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "deploy", "role": "viewer", "service_account": "ci",
+                    "expires_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    let token = issued.expect(201)["token"].as_str().unwrap().to_owned();
+    let id = id(&issued.body);
+    assert_eq!(
+        call(&app, Some(&token), &Method::GET, "/api/v1/clusters")
+            .await
+            .status,
+        200
+    );
+    app.delete(&format!("/api/v1/api-tokens/{id}"), None)
+        .await
+        .expect(204);
+    let revoked = call(&app, Some(&token), &Method::GET, "/api/v1/clusters").await;
+    assert!(revoked.problem(401, "unauthorized")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unknown"));
+
+    // Past its expiry it is refused.
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let short = issue(
+        &app,
+        json!({"name": "short", "role": "viewer", "service_account": "ci", "expires_at": soon}),
+    )
+    .await;
+    assert_eq!(
+        call(&app, Some(&short), &Method::GET, "/api/v1/clusters")
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let expired = call(&app, Some(&short), &Method::GET, "/api/v1/clusters").await;
+    assert!(expired.problem(401, "unauthorized")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+
+    // Bad requests name their field; a token cannot do more than its user.
+    let fields = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "Bad Name", "role": "viewer", "service_account": "ci"}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["name"]);
+    let fields = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "x", "role": "admin", "service_account": "ci", "clusters": ["web"]}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["clusters"]);
+    let fields = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "x", "role": "viewer", "service_account": "ci", "expires_at": "soon"}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["expires_at"]);
+    let viewer = issue(
+        &app,
+        json!({"name": "v", "role": "viewer", "service_account": "ci"}),
+    )
+    .await;
+    let escalate = app
+        .send(
+            app.request(Method::POST, "/api/v1/api-tokens")
+                .bearer_auth(&viewer)
+                .json(&json!({"name": "up", "role": "admin", "service_account": "ci"})),
+        )
+        .await;
+    escalate.problem(403, "forbidden");
+
+    // An agent token is no key to the admin API.
+    app.post("/api/v1/clusters/web/directors", &json!({"name": "lb1"}))
+        .await
+        .expect(201);
+    let agent = app
+        .post_empty("/api/v1/clusters/web/directors/lb1/token", None)
+        .await
+        .expect(201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = call(&app, Some(&agent), &Method::GET, "/api/v1/clusters").await;
+    assert!(refused.problem(401, "unauthorized")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("agent token"));
+}
+
+#[tokio::test]
+async fn signing_in_is_throttled_and_audited_and_changes_name_their_author() {
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    let mut browser = Browser::anonymous(&app);
+    let sign_in = |password: &'static str| {
+        vec![
+            ("username", "admin"),
+            ("password", password),
+            ("next", "/clusters/web"),
+        ]
+    };
+    let wrong = browser
+        .post_form("/login", &sign_in("not the password"))
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text.contains("Wrong user name or password."));
+    let unknown = browser
+        .post_form(
+            "/login",
+            &[("username", "nobody"), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown.text.contains("Wrong user name or password."),
+        "one message for both"
+    );
+    // The third failure from this address starts the waits.
+    browser.post_form("/login", &sign_in("still not it")).await;
+    let throttled = browser
+        .post_form("/login", &sign_in(lvs_testkit::server::ADMIN_PASSWORD))
+        .await;
+    assert_eq!(throttled.status, 429, "{}", throttled.text);
+    assert!(throttled.headers.contains_key("retry-after"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let signed_in = browser
+        .post_form("/login", &sign_in(lvs_testkit::server::ADMIN_PASSWORD))
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    assert_eq!(signed_in.location.as_deref(), Some("/clusters/web"));
+
+    // A change made in the UI names the user and the address.
+    let page = browser.page("/clusters/web/services/new").await;
+    assert_eq!(page.status, 200);
+    let audit = app.get("/api/v1/audit?limit=50").await.expect(200).clone();
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"login"), "{actions:?}");
+    assert_eq!(
+        actions.iter().filter(|a| **a == "login_failed").count(),
+        3,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"change"), "{actions:?}");
+    let by_nobody = app
+        .get("/api/v1/audit?actor=nobody")
+        .await
+        .expect(200)
+        .clone();
+    assert_eq!(by_nobody["items"][0]["action"], "login_failed");
+
+    // Signing out ends the session for good.
+    browser.post_form("/logout", &[]).await;
+    assert_eq!(browser.get("/").await.status, 303);
+}
+
+#[tokio::test]
+async fn an_idle_session_ends() {
+    let app = TestApp::spawn_with_options(ServeOptions {
+        sessions: SessionPolicy {
+            idle: std::time::Duration::from_millis(800),
+            lifetime: std::time::Duration::from_secs(3600),
+        },
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.get("/").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let after = browser.get("/").await;
+    assert_eq!(after.status, 303, "an idle session has ended");
+}
