@@ -47,6 +47,8 @@ struct ChangePage {
     change: ChangeLine,
     lines: Vec<DiffLine>,
     truncated: bool,
+    /// The plan of reverting to this generation; none for the current one.
+    revert_href: Option<String>,
 }
 
 pub async fn page(
@@ -100,6 +102,8 @@ pub async fn detail(
     let diff: serde_json::Value = serde_json::from_str(&diff)
         .map_err(|e| UiError::Internal(anyhow::Error::new(e).context("stored diff")))?;
     let changes_href = format!("/clusters/{}/changes", path_segment(&cluster.name));
+    let revert_href = (row.generation() != cluster.generation.get())
+        .then(|| format!("{changes_href}/{generation}/revert"));
     let page = ChangePage {
         chrome: Chrome::new(&browser, format!("Generation {generation}"))
             .in_cluster(&cluster.name, Tab::Changes)
@@ -107,6 +111,7 @@ pub async fn detail(
         change: change_line(&row, crate::db::now_millis())?,
         lines: diff_view::lines(&diff),
         truncated: row.truncated,
+        revert_href,
     };
     Ok(Html(page.render()?))
 }

@@ -30,6 +30,7 @@ mod pool;
 mod pool_text;
 mod real_server_form;
 mod real_servers;
+mod revert;
 mod service;
 mod service_form;
 mod service_view;
@@ -113,6 +114,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{cluster}/changes/{{generation}}"),
             get(changes::detail),
+        )
+        .route(
+            &format!("{cluster}/changes/{{generation}}/revert"),
+            get(revert::plan).post(revert::apply),
         )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(

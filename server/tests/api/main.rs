@@ -38,4 +38,5 @@ mod ui_health;
 mod ui_health_form;
 mod ui_pages;
 mod ui_pool;
+mod ui_revert;
 mod ui_security;

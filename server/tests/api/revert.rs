@@ -14,7 +14,7 @@ fn dry_run_path(cluster: &str, to: u64) -> String {
 }
 
 /// `document` as served at another generation.
-fn at_generation(mut document: Value, generation: u64) -> Value {
+pub fn at_generation(mut document: Value, generation: u64) -> Value {
     document["generation"] = json!(generation);
     document
 }
@@ -33,7 +33,7 @@ async fn sql_count(app: &TestApp, query: &str) -> i64 {
 /// Cluster `web` at generation 3: a service with real servers 10.1.0.1 and 10.1.0.2 at
 /// generation 1, a third real server added at 2, the first one's weight set to 7 at 3.
 /// Returns the documents of generations 1 to 3.
-async fn web_at_generation_3(app: &TestApp) -> Vec<Value> {
+pub async fn web_at_generation_3(app: &TestApp) -> Vec<Value> {
     let service = cluster_with_service(app, "web").await;
     let mut documents = vec![app.desired_state("web").await.0];
     app.create_real_server("web", service, &masq_server(3, 80))

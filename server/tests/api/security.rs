@@ -205,6 +205,7 @@ async fn every_state_changing_route_refuses_a_cross_site_request() {
         "/clusters/web/directors",
         "/clusters/web/directors/lb1/token",
         "/clusters/web/directors/lb1/delete",
+        "/clusters/web/changes/1/revert",
         "/no/such/page",
         "/api/v1/no-such-resource",
     ];

@@ -35,7 +35,7 @@ fn entry(key: &str, weight: i64, state: &str) -> (String, i64, String) {
 }
 
 /// The plan's diff lines, as read.
-fn plan_lines(html: &str) -> Vec<String> {
+pub fn plan_lines(html: &str) -> Vec<String> {
     let Some(at) = html.find("<ul class=\"diff\">") else {
         return Vec::new();
     };

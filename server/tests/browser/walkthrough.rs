@@ -1,6 +1,6 @@
 //! One operator's session, page by page: a cluster, a service and its pool built and edited
-//! through the forms, a director added, the history read; every page photographed at
-//! 1280 and 390 px.
+//! through the forms, a director added, the history read and an older generation restored;
+//! every page photographed at 1280 and 390 px.
 
 use std::time::Instant;
 
@@ -343,6 +343,36 @@ async fn run() {
     );
     b.screenshots(&shots, "change").await;
 
+    // Back to generation 7 from its row of the changes: the plan, then the confirmation.
+    let tabs = b.find("nav[aria-label='Cluster prod-web']").await;
+    b.follow(&tabs, "Changes").await;
+    b.expect_page("Changes to prod-web", 200).await;
+    let row = b
+        .within(&b.find("main").await, ".//tr[th[normalize-space()='7']]")
+        .await;
+    b.follow(&row, "Revert to this (generation 7)").await;
+    b.expect_page("Revert to generation 7", 200).await;
+    let plan = b.find("section[aria-labelledby='plan-h']").await;
+    let mut lines = Vec::new();
+    for line in b.find_all("section[aria-labelledby='plan-h'] li").await {
+        lines.push(dom_text(&line).await);
+    }
+    assert!(
+        lines.len() == 1
+            && lines[0].starts_with(&format!("+ added: real server 10.1.0.3:80 of {SERVICE}")),
+        "{lines:?}"
+    );
+    assert!(text(&plan)
+        .await
+        .contains("Cluster prod-web goes from generation 8 to generation 9"));
+    b.screenshots(&shots, "revert-plan").await;
+    b.press(&plan, "Revert to generation 7").await;
+    b.expect_page("Generation 9", 200).await;
+    assert_eq!(
+        b.flash().await,
+        "Reverted to generation 7: now at generation 9."
+    );
+
     // The fleet with its cluster, and a page that does not exist.
     b.goto("/").await;
     b.expect_page("Fleet", 200).await;
@@ -353,7 +383,7 @@ async fn run() {
         )
         .await;
     let card_text = text(&card).await;
-    for expected in ["Production web", "Services 1", "Generation 8", "lb1"] {
+    for expected in ["Production web", "Services 1", "Generation 9", "lb1"] {
         assert!(
             card_text.contains(expected),
             "{expected:?} in {card_text:?}"
