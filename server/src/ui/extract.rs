@@ -54,7 +54,6 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 /// recorded as made by (through the UI, from its address).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub principal: std::sync::Arc<crate::db::credentials::Principal>,
     pub author: crate::edit::Author,
 }
 
@@ -78,6 +77,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             source: crate::edit::Source::Ui,
             client,
         };
-        Ok(Caller { principal, author })
+        Ok(Caller { author })
     }
 }

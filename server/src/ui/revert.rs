@@ -3,6 +3,8 @@
 //! applies the revert only if the cluster is still at the generation the plan was made
 //! against, otherwise the plan is made again and shown.
 
+use super::extract::Caller;
+use crate::edit::Author;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +18,7 @@ use super::extract::{Form, Path};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, Tab};
 use super::session::{redirect_with, Browser, FlashKind};
-use crate::edit::{self, EditError, IfMatch, Source};
+use crate::edit::{self, EditError, IfMatch};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -67,9 +69,11 @@ pub async fn plan(
     State(state): State<AppState>,
     Path((cluster, generation)): Path<(String, String)>,
     browser: Browser,
+    caller: Caller,
 ) -> UiResult<Response> {
     let to = target(&generation)?;
-    show(&state, &browser, &cluster, to, Notice::None, StatusCode::OK).await
+    let (author, ok) = (&caller.author, StatusCode::OK);
+    show(&state, &browser, author, &cluster, to, Notice::None, ok).await
 }
 
 /// Applies the confirmed plan, if the cluster is still at the plan's generation.
@@ -77,6 +81,7 @@ pub async fn apply(
     State(state): State<AppState>,
     Path((cluster, generation)): Path<(String, String)>,
     browser: Browser,
+    caller: Caller,
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let to = target(&generation)?;
@@ -86,11 +91,20 @@ pub async fn apply(
         Err(problem) => {
             let notice = Notice::Problem(problem);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return show(&state, &browser, &cluster, to, notice, status).await;
+            return show(
+                &state,
+                &browser,
+                &caller.author,
+                &cluster,
+                to,
+                notice,
+                status,
+            )
+            .await;
         }
     };
     let if_match = IfMatch::from_etag(generation_etag(planned));
-    match edit::revert::revert(&state, &cluster, to, false, &if_match, Source::Ui).await {
+    match edit::revert::revert(&state, &cluster, to, false, &if_match, &caller.author).await {
         Ok(diff) if diff.is_empty() => {
             // Only a hand-made POST gets here: the page offers no button for an empty plan.
             let text =
@@ -105,7 +119,16 @@ pub async fn apply(
         }
         Err(EditError::PreconditionFailed(_)) => {
             let status = StatusCode::CONFLICT;
-            show(&state, &browser, &cluster, to, Notice::Replanned, status).await
+            show(
+                &state,
+                &browser,
+                &caller.author,
+                &cluster,
+                to,
+                Notice::Replanned,
+                status,
+            )
+            .await
         }
         Err(error) => RevertPage::new(&browser, &cluster, to).refused(error, Notice::None),
     }
@@ -115,6 +138,7 @@ pub async fn apply(
 async fn show(
     state: &AppState,
     browser: &Browser,
+    author: &Author,
     cluster: &str,
     to: u64,
     notice: Notice,
@@ -122,7 +146,7 @@ async fn show(
 ) -> UiResult<Response> {
     let page = RevertPage::new(browser, cluster, to);
     let no_precondition = IfMatch::new(None);
-    match edit::revert::revert(state, cluster, to, true, &no_precondition, Source::Ui).await {
+    match edit::revert::revert(state, cluster, to, true, &no_precondition, author).await {
         Ok(diff) => RevertPage {
             plan: Some(Plan::of(&diff)),
             ..page.with(notice)

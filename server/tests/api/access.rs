@@ -34,7 +34,8 @@ fn operations() -> Vec<(Method, String)> {
     for (path, item) in document["paths"].as_object().expect("paths") {
         for method in ["get", "put", "post", "patch", "delete"] {
             if item.get(method).is_some() {
-                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let method =
+                    Method::from_bytes(method.to_uppercase().as_bytes()).expect("an HTTP method");
                 found.push((method, path.clone()));
             }
         }

@@ -109,7 +109,7 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
         .headers()
         .get_all("set-cookie")
         .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
+        .map(|c| c.to_str().expect("a cookie is text").to_owned())
         .collect()
 }
 
