@@ -6,6 +6,7 @@ pub mod agents;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod cookies;
 pub mod db;
 pub mod edit;
 pub mod http;

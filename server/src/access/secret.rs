@@ -1,4 +1,5 @@
-//! The random secrets that stand for someone: a session id in a cookie, an API token.
+//! The random secrets that stand for someone: a session id in a cookie, an API token, a
+//! director's agent token.
 //! Each is a prefix and 64 hex digits (32 random bytes); only its SHA-256 is stored.
 
 use sha2::{Digest, Sha256};
@@ -7,6 +8,8 @@ use sha2::{Digest, Sha256};
 pub const SESSION_PREFIX: &str = "lvss_";
 /// An API token.
 pub const API_TOKEN_PREFIX: &str = "lvst_";
+/// A director's agent token.
+pub const AGENT_TOKEN_PREFIX: &str = "lvsa_";
 const HEX_DIGITS: usize = 64;
 
 /// A new secret with `prefix`, and the hash to store.
@@ -33,6 +36,14 @@ pub fn well_formed(prefix: &str, text: &str) -> bool {
     text.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == HEX_DIGITS && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
+}
+
+/// The token of an `Authorization: Bearer <token>` header's value.
+pub fn bearer(header: &str) -> Option<&str> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 #[cfg(test)]

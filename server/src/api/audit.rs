@@ -18,8 +18,10 @@ pub struct AuditParams {
     /// Only this user's or service account's (a failed sign-in: the name tried).
     pub actor: Option<String>,
     /// Only at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Only before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Items per page, 1-1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]

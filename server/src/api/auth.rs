@@ -8,9 +8,10 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
+use crate::access::secret;
 use crate::db::agent_tokens::TokenOwner;
 use crate::db::{now_millis, Db};
-use crate::edit::tokens::{hash, well_formed};
+use crate::edit::tokens::TOKEN_PREFIX;
 use crate::state::AppState;
 
 /// The director (and so the cluster) whose agent sent the request. Extracting it answers
@@ -47,24 +48,17 @@ impl FromRequestParts<AppState> for Agent {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
             return Err(refuse("the request has no Authorization header"));
         };
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim);
+        let token = header.to_str().ok().and_then(secret::bearer);
         let Some(token) = token else {
             return Err(refuse("the Authorization header is not `Bearer <token>`"));
         };
-        if !well_formed(token) {
+        if !secret::well_formed(TOKEN_PREFIX, token) {
             return Err(refuse(
                 "the bearer token is malformed (expected lvsa_ and 64 hex digits)",
             ));
         }
         // Cached: revoking, replacing or deleting invalidates it before the call returns.
-        let owner = state.db.token_owner(&hash(token)).await?;
+        let owner = state.db.token_owner(&secret::hash(token)).await?;
         let Some(owner) = owner else {
             return Err(refuse(
                 "the agent token is unknown: it was revoked, replaced by a newer one, or \
@@ -72,7 +66,7 @@ impl FromRequestParts<AppState> for Agent {
             ));
         };
         state.agents.seen(owner.director_id, now_millis());
-        Ok(Agent(owner, TokenHash(hash(token))))
+        Ok(Agent(owner, TokenHash(secret::hash(token))))
     }
 }
 

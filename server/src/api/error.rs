@@ -218,7 +218,7 @@ impl IntoResponse for ApiError {
         if challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"lvs-agent\""),
+                header::HeaderValue::from_static("Bearer realm=\"lvs-fleet\""),
             );
         }
         response

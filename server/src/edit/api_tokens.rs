@@ -88,7 +88,16 @@ pub async fn create(
     }
     let mut cluster_ids = Vec::with_capacity(request.clusters.len());
     for cluster in &request.clusters {
-        cluster_ids.push(lookup::cluster(&mut tx, cluster).await?.id);
+        // A name in the body, not the path: a field that is wrong, not a resource missing.
+        let found = lookup::cluster(&mut tx, cluster)
+            .await
+            .map_err(|e| match e {
+                EditError::NotFound(_) => {
+                    EditError::invalid("clusters", format!("there is no cluster {cluster:?}"))
+                }
+                other => other,
+            })?;
+        cluster_ids.push(found.id);
     }
     let created_by = author.actor.to_string();
     let new = NewApiToken {

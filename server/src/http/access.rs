@@ -13,14 +13,15 @@
 use std::sync::Arc;
 
 use axum::extract::{MatchedPath, RawPathParams, Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lvs_model::access::Role;
 
-use crate::access::Refused;
+use crate::access::{secret, Refused};
 use crate::api::error::ApiError;
+use crate::cookies::{self, SESSION as SESSION_COOKIE};
 use crate::db::credentials::Principal;
 use crate::state::AppState;
 use crate::ui::error::UiError;
@@ -60,9 +61,6 @@ pub const OPERATOR_PREFIXES: &[&str] = &[
     "/api/v1/clusters/{cluster}/services",
     "/clusters/{cluster}/services",
 ];
-
-/// The name of the UI's session cookie.
-pub const SESSION_COOKIE: &str = "lvs_session";
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +188,7 @@ async fn authenticate(
                 })
                 .map(str::trim)
                 .ok_or_else(|| refused("the Authorization header is not `Bearer <token>`"))?;
-            if token.starts_with(crate::edit::tokens::TOKEN_PREFIX) {
+            if token.starts_with(secret::AGENT_TOKEN_PREFIX) {
                 return Err(refused(
                     "an agent token gives no access to the admin API; use an API token \
                      (POST /api/v1/api-tokens, or `lvs-server tokens add`)",
@@ -199,7 +197,7 @@ async fn authenticate(
             return access.api_token(&state.db, token).await;
         }
         let reads = matches!(*method, Method::GET | Method::HEAD);
-        if let Some(cookie) = cookie(headers, SESSION_COOKIE).filter(|_| reads) {
+        if let Some(cookie) = cookies::value(headers, SESSION_COOKIE).filter(|_| reads) {
             return access.session(&state.db, &cookie).await;
         }
         return Err(refused(
@@ -207,7 +205,7 @@ async fn authenticate(
              with an API token (POST /api/v1/api-tokens, or `lvs-server tokens add`)",
         ));
     }
-    match cookie(headers, SESSION_COOKIE) {
+    match cookies::value(headers, SESSION_COOKIE) {
         Some(cookie) => access.session(&state.db, &cookie).await,
         None => Err(refused("you are not signed in")),
     }
@@ -215,19 +213,6 @@ async fn authenticate(
 
 fn refused(why: &str) -> Refused {
     Refused::Unauthenticated(why.to_owned())
-}
-
-/// A cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// 401 for the API; for the UI, to the sign-in page and back here afterwards.
@@ -267,7 +252,7 @@ fn unauthenticated(api: bool, request: &Request, why: &str) -> Response {
         }
         response
     };
-    if cookie(request.headers(), SESSION_COOKIE).is_some() {
+    if cookies::value(request.headers(), SESSION_COOKIE).is_some() {
         let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
         if let Ok(value) = HeaderValue::from_str(&clear) {
             response.headers_mut().append(SET_COOKIE, value);

@@ -15,11 +15,9 @@ use super::extract::{Caller, Form};
 use super::form::FormState;
 use super::page::Chrome;
 use super::session::{redirect_with, Browser, FlashKind};
+use crate::cookies::{self, SESSION as SESSION_COOKIE};
 use crate::edit::sessions::{self, SignInError};
 use crate::state::AppState;
-
-/// The session cookie's name (the access layer reads it).
-const SESSION_COOKIE: &str = "lvs_session";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -104,15 +102,7 @@ pub async fn sign_out(
     caller: Caller,
     headers: axum::http::HeaderMap,
 ) -> UiResult<Response> {
-    let cookie = headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .unwrap_or_default();
+    let cookie = cookies::value(&headers, SESSION_COOKIE).unwrap_or_default();
     sessions::sign_out(&state, &cookie, &caller.author).await?;
     let mut response = redirect_with("/login", FlashKind::Ok, "Signed out.");
     let clear = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");

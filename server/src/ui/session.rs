@@ -9,13 +9,14 @@
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::UiError;
+use crate::cookies;
 use crate::edit::EditError;
 use crate::state::Transport;
 
@@ -106,8 +107,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Browser {
 /// The middleware: hands pages their [`Browser`], refuses cross-site changes, and marks
 /// cookies `Secure` over HTTPS.
 pub async fn layer(State(transport): State<Transport>, request: Request, next: Next) -> Response {
-    let cookie_token = cookie(request.headers(), CSRF_COOKIE).filter(|t| is_token(t));
-    let flash = cookie(request.headers(), FLASH_COOKIE).and_then(|v| parse_flash(&v));
+    let cookie_token = cookies::value(request.headers(), CSRF_COOKIE).filter(|t| is_token(t));
+    let flash = cookies::value(request.headers(), FLASH_COOKIE).and_then(|v| parse_flash(&v));
     let (token, new_token) = match cookie_token {
         Some(token) => (token, false),
         None => (new_token(), true),
@@ -224,17 +225,6 @@ async fn check_change(request: Request, token: &str, new_token: bool) -> Result<
             "The form's security token is missing or stale. Reload the page and try again.",
         )),
     }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }
 
 fn parse_flash(value: &str) -> Option<Flash> {

@@ -332,6 +332,14 @@ async fn tokens_are_scoped_expire_and_are_refused_once_revoked() {
         .await
         .invalid_fields();
     assert_eq!(fields, ["expires_at"]);
+    let fields = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "x", "role": "operator", "service_account": "ci", "clusters": ["nope"]}),
+        )
+        .await
+        .invalid_fields();
+    assert_eq!(fields, ["clusters"]);
     let viewer = issue(
         &app,
         json!({"name": "v", "role": "viewer", "service_account": "ci"}),
