@@ -11,6 +11,7 @@ pub mod director_status;
 pub mod directors;
 pub mod health;
 pub mod health_events;
+mod migrate;
 pub mod pools;
 pub mod real_servers;
 pub mod revert_diffs;
@@ -183,10 +184,7 @@ impl Db {
             .await
             .map_err(health::OpenError::classify)?;
         health::check_integrity(&write).await?;
-        sqlx::migrate!("../migrations")
-            .run(&write)
-            .await
-            .map_err(|error| health::OpenError::classify(error.into()))?;
+        migrate::run(&write, options.get_filename()).await?;
         health::write(&write, now_millis()).await.map_err(
             |error| match health::OpenError::classify(error) {
                 health::OpenError::Sqlx(error) => health::OpenError::ReadOnly(error),

@@ -424,6 +424,34 @@ fn a_damaged_database_is_refused_at_start() {
     assert!(errors.contains("damaged"), "{errors}");
 }
 
+/// Setup scripts start the server and run `users`/`tokens` commands at once: each process
+/// migrates the new database, and none may fail because another applied a migration first.
+#[test]
+fn processes_opening_a_new_database_at_once_migrate_it_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let children: Vec<Child> = (0..6)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["tokens", "list"])
+                .env_clear()
+                .env("LVS_DATA_DIR", dir.path())
+                .env("LVS_LOG_FORMAT", "json")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run lvs-server tokens list")
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().expect("lvs-server tokens list");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
 /// `lvs-server users ...` on `data_dir`'s database, `stdin` as its input: exit success,
 /// standard output, standard error.
 fn users(data_dir: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
