@@ -190,6 +190,12 @@ fn seed(api: &Api) -> Result<String> {
         &json!({"name": "prod", "timeouts": {"tcp": 900}}),
     )?;
     api.post("/api/v1/clusters", &json!({"name": "staging"}))?;
+    // The user the users' operations act on (the run's token is a service account's, which
+    // no change to a user reaches).
+    api.post(
+        "/api/v1/users",
+        &json!({"name": "fuzz", "role": "operator", "clusters": ["prod"]}),
+    )?;
     api.post("/api/v1/clusters/prod/directors", &json!({"name": "lb1"}))?;
     api.post(
         "/api/v1/clusters/staging/directors",

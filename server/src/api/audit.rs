@@ -1,14 +1,13 @@
-//! `/api/v1/audit` and `/api/v1/users`: who did what, and who may (admins only).
+//! `/api/v1/audit`: who did what (admins only).
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::Query;
 use super::response::{page, Page};
 use crate::db::audit::{self, Entry, Filter};
-use crate::db::users;
 use crate::state::AppState;
 
 /// Which entries: all by default, newest first.
@@ -71,34 +70,6 @@ pub async fn list(
     let mut tx = state.db.read().await?;
     let rows = audit::list(&mut tx, &filter, limit + 1).await?;
     page(rows, limit, |row| row.id.to_string(), Ok).map(axum::Json)
-}
-
-/// A user, as admins see them.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct User {
-    pub name: String,
-    #[schema(example = "operator")]
-    pub role: String,
-    /// The clusters an operator may edit.
-    pub clusters: Vec<String>,
-}
-
-/// List the users (`lvs-server users ...` manages them).
-#[utoipa::path(get, operation_id = "listUsers", path = "/api/v1/users", tag = "access",
-    responses((status = 200, body = Vec<User>)))]
-pub async fn users(State(state): State<AppState>) -> ApiResult<axum::Json<Vec<User>>> {
-    let mut tx = state.db.read().await?;
-    let users = users::list(&mut tx).await?;
-    Ok(axum::Json(
-        users
-            .into_iter()
-            .map(|u| User {
-                name: u.name,
-                role: u.role.to_string(),
-                clusters: u.grants,
-            })
-            .collect(),
-    ))
 }
 
 fn bad_query(detail: String) -> ApiError {

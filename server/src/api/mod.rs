@@ -1,6 +1,7 @@
 //! The REST API: one module per resource, each handler documented for the OpenAPI spec,
 //! which is generated from these same routes.
 
+pub mod account;
 pub mod agent;
 pub mod api_tokens;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod revert;
 pub mod services;
 pub mod stats;
 pub mod tokens;
+pub mod users;
 
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -243,7 +245,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_tokens::list, api_tokens::create))
         .routes(routes!(api_tokens::revoke))
         .routes(routes!(audit::list))
-        .routes(routes!(audit::users))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::modify, users::delete))
+        .routes(routes!(users::set_password))
+        .routes(routes!(account::change_password))
 }
 
 /// The API's routes and the finished OpenAPI document describing them: what applies to

@@ -419,6 +419,40 @@ pub async fn delete_token(tx: &mut Tx, id: i64) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() > 0)
 }
 
+/// Lowers the user's tokens above `role` to it (a token never does more than its user),
+/// and drops the grants of those that are no longer operator tokens; how many were lowered.
+pub async fn cap_user_tokens(tx: &mut Tx, user_id: i64, role: Role) -> Result<u64, sqlx::Error> {
+    let rank = role_rank(role);
+    let name = role.as_str();
+    let done = sqlx::query!(
+        "UPDATE api_tokens SET role = ?1 WHERE user_id = ?2
+         AND (CASE role WHEN 'admin' THEN 2 WHEN 'operator' THEN 1 ELSE 0 END) > ?3",
+        name,
+        user_id,
+        rank
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM api_token_grants WHERE token_id IN
+         (SELECT id FROM api_tokens WHERE user_id = ? AND role != 'operator')",
+        user_id
+    )
+    .execute(&mut **tx)
+    .await?;
+    tx.record_credentials_changed();
+    Ok(done.rows_affected())
+}
+
+/// A role's place in the order viewer < operator < admin, as SQL compares it.
+fn role_rank(role: Role) -> i64 {
+    match role {
+        Role::Viewer => 0,
+        Role::Operator => 1,
+        Role::Admin => 2,
+    }
+}
+
 /// The tokens of `user_id`, or every token with `None`; by id.
 pub async fn list_tokens(
     conn: &mut SqliteConnection,

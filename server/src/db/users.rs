@@ -94,6 +94,25 @@ pub async fn grant(tx: &mut Tx, user_id: i64, cluster_id: i64) -> Result<(), sql
     Ok(())
 }
 
+/// Sets the user's role.
+pub async fn set_role(tx: &mut Tx, user_id: i64, role: Role) -> Result<(), sqlx::Error> {
+    let role = role.as_str();
+    sqlx::query!("UPDATE users SET role = ? WHERE id = ?", role, user_id)
+        .execute(&mut **tx)
+        .await?;
+    tx.record_credentials_changed();
+    Ok(())
+}
+
+/// Takes every cluster grant from the user.
+pub async fn revoke_grants(tx: &mut Tx, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM user_grants WHERE user_id = ?", user_id)
+        .execute(&mut **tx)
+        .await?;
+    tx.record_credentials_changed();
+    Ok(())
+}
+
 /// Replaces the user's password hash; whether the user exists.
 pub async fn set_password(
     tx: &mut Tx,

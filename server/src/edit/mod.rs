@@ -7,6 +7,7 @@
 //! never disagree on what an edit does. Nothing here knows HTTP: failures are
 //! [`EditError`]s, which each transport turns into its own answer.
 
+pub mod account;
 pub mod api_tokens;
 pub mod clusters;
 pub mod desired_state;

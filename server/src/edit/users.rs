@@ -11,7 +11,7 @@ use lvs_model::Name;
 
 use super::error::{EditError, EditResult};
 use super::{audit, lookup, passwords, unique, Author};
-use crate::db::{credentials, now_millis, users, Db};
+use crate::db::{credentials, now_millis, users, Db, Tx};
 
 /// The first admin's name.
 pub const INITIAL_ADMIN: &str = "admin";
@@ -39,10 +39,7 @@ pub async fn add(
     let mut tx = db.write().await?;
     let inserted = users::insert(&mut tx, name.as_str(), role, &hash, now_millis()).await;
     let id = unique(inserted, || format!("user {name}"))?;
-    for cluster in clusters {
-        let cluster = lookup::cluster(&mut tx, cluster).await?;
-        users::grant(&mut tx, id, cluster.id).await?;
-    }
+    grant(&mut tx, id, clusters).await?;
     let detail = format!("role {role}");
     audit(
         &mut tx,
@@ -54,6 +51,87 @@ pub async fn add(
     .await?;
     tx.commit().await?;
     tracing::info!(user = %name, %role, "user added");
+    Ok(())
+}
+
+/// Grants the user `clusters`, named in the request's `clusters` field.
+async fn grant(tx: &mut Tx, user_id: i64, clusters: &[String]) -> EditResult<()> {
+    for cluster in clusters {
+        // A name in the body, not the path: a field that is wrong, not a resource missing.
+        let found = lookup::cluster(tx, cluster).await.map_err(|e| match e {
+            EditError::NotFound(_) => {
+                EditError::invalid("clusters", format!("cluster {cluster} does not exist"))
+            }
+            other => other,
+        })?;
+        users::grant(tx, user_id, found.id).await?;
+    }
+    Ok(())
+}
+
+/// What to change of a user: `None` leaves it as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// The clusters an operator is granted, replacing those it had.
+    pub clusters: Option<Vec<String>>,
+}
+
+/// Changes the role or the grants of the user `name`. The last admin stays one; the user's
+/// API tokens are lowered to its new role, and its sessions and tokens act with the new
+/// role from the next request on (the commit invalidates the cached credentials).
+pub async fn change(db: &Db, name: &str, change: &UserChange, author: &Author) -> EditResult<()> {
+    let mut tx = db.write().await?;
+    let user = users::get(&mut tx, name)
+        .await?
+        .ok_or_else(|| EditError::not_found(format!("user {name}")))?;
+    let role = change.role.unwrap_or(user.role);
+    if user.role == Role::Admin && role != Role::Admin && users::admins(&mut tx).await? == 1 {
+        return Err(EditError::invalid(
+            "role",
+            format!(
+                "user {name} is the last admin and stays one; make another user an admin first"
+            ),
+        ));
+    }
+    let clusters = match (&change.clusters, role) {
+        (Some(clusters), Role::Operator) => Some(clusters.clone()),
+        (Some(clusters), _) if !clusters.is_empty() => {
+            return Err(EditError::invalid(
+                "clusters",
+                format!("only operators are granted clusters; a {role} may act on all of them"),
+            ))
+        }
+        // Grants mean nothing to other roles: an operator no longer keeps them.
+        (_, Role::Viewer | Role::Admin) => Some(Vec::new()),
+        (None, Role::Operator) => None,
+    };
+    if role != user.role {
+        users::set_role(&mut tx, user.id, role).await?;
+    }
+    if let Some(clusters) = &clusters {
+        users::revoke_grants(&mut tx, user.id).await?;
+        grant(&mut tx, user.id, clusters).await?;
+    }
+    let lowered = credentials::cap_user_tokens(&mut tx, user.id, role).await?;
+    let granted = clusters.unwrap_or(user.grants);
+    let mut detail = format!("role {role}");
+    if role == Role::Operator {
+        detail.push_str(&format!(", clusters [{}]", granted.join(", ")));
+    }
+    if lowered > 0 {
+        detail.push_str(&format!(", {lowered} API tokens lowered to {role}"));
+    }
+    audit(
+        &mut tx,
+        author,
+        "user_changed",
+        format!("user {name}"),
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user = %name, %role, "user changed");
     Ok(())
 }
 

@@ -43,7 +43,15 @@ pub const PUBLIC: &[&str] = &[
 pub const AGENT_PREFIX: &str = "/api/v1/agent/";
 
 /// Reads that reveal who uses the server: admins only.
-pub const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/audit", "/audit"];
+pub const ADMIN_READS: &[&str] = &[
+    "/api/v1/users",
+    "/api/v1/users/{user}",
+    "/api/v1/audit",
+    "/audit",
+    "/users",
+    "/users/{user}",
+    "/users/{user}/delete",
+];
 
 /// Changes anyone signed in may ask for; their handlers bound them to the caller's own
 /// (its tokens, its session).
@@ -51,6 +59,8 @@ pub const SELF_SERVICE: &[&str] = &[
     "/logout",
     "/api/v1/api-tokens",
     "/api/v1/api-tokens/{id}",
+    "/api/v1/account/password",
+    "/account/password",
     "/account/tokens",
     "/account/tokens/{id}/revoke",
 ];
@@ -312,5 +322,15 @@ mod tests {
             Need::Role(Role::Admin)
         );
         assert_eq!(need(&post, "/logout"), Need::Role(Role::Viewer));
+        assert_eq!(need(&get, "/users/{user}"), Need::Role(Role::Admin));
+        assert_eq!(
+            need(&post, "/users/{user}/password"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(
+            need(&Method::PUT, "/api/v1/account/password"),
+            Need::Role(Role::Viewer)
+        );
+        assert_eq!(need(&post, "/account/tokens"), Need::Role(Role::Viewer));
     }
 }

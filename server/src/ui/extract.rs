@@ -54,6 +54,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 /// recorded as made by (through the UI, from its address).
 #[derive(Debug, Clone)]
 pub struct Caller {
+    pub principal: std::sync::Arc<crate::db::credentials::Principal>,
     pub author: crate::edit::Author,
 }
 
@@ -77,6 +78,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             source: crate::edit::Source::Ui,
             client,
         };
-        Ok(Caller { author })
+        Ok(Caller { principal, author })
     }
 }

@@ -7,6 +7,7 @@
 //! redirect (and a flash message) or with the form again, the user's input kept and each
 //! invalid field marked with the model's reason.
 
+mod account;
 pub mod assets;
 mod changes;
 pub mod chart;
@@ -31,10 +32,13 @@ mod pool_text;
 mod real_server_form;
 mod real_servers;
 mod revert;
+mod secret;
 mod service;
 mod service_form;
 mod service_view;
 mod session;
+mod user;
+mod users;
 
 pub use session::encode_component;
 
@@ -64,6 +68,17 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(login::form).post(login::sign_in))
         .route("/logout", post(login::sign_out))
         .route("/live", get(fleet::live))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/users", get(users::page).post(users::create))
+        .route("/users/{user}", get(user::page).post(user::change))
+        .route("/users/{user}/password", post(user::reset_password))
+        .route(
+            "/users/{user}/delete",
+            get(user::confirm_delete).post(user::delete),
+        )
         .route("/clusters", post(cluster::create))
         // Not under /clusters/, where it would hide a cluster named "new".
         .route("/new-cluster", get(cluster::new_form))

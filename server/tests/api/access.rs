@@ -22,9 +22,17 @@ fn operator_may(method: &Method, path: &str) -> bool {
     *method != Method::GET && path.starts_with("/api/v1/clusters/{cluster}/services")
 }
 /// Reads only admins may make.
-const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/audit"];
+const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/users/{user}", "/api/v1/audit"];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
-const SELF_SERVICE: &[&str] = &["/api/v1/api-tokens", "/api/v1/api-tokens/{id}"];
+const SELF_SERVICE: &[&str] = &[
+    "/api/v1/api-tokens",
+    "/api/v1/api-tokens/{id}",
+    "/api/v1/account/password",
+];
+/// The UI's pages only admins read (they reveal the users), under this path.
+const UI_ADMIN_READS: &str = "/users";
+/// The UI's forms anyone signed in may post: its own account's.
+const UI_SELF_SERVICE: &str = "/account/";
 
 /// Every (method, path template) of the document.
 fn operations() -> Vec<(Method, String)> {
@@ -52,6 +60,7 @@ fn concrete(template: &str, service: i64, server: i64) -> String {
         .replace("{id}", &server.to_string())
         .replace("{director}", "lb1")
         .replace("{generation}", "1")
+        .replace("{user}", "admin")
 }
 
 async fn issue(app: &TestApp, body: Value) -> String {
@@ -237,17 +246,34 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     let mut as_viewer = Browser::with_session(&app, Some(&viewer));
     for page in &pages {
         let resp = as_viewer.get(page).await;
+        if page.starts_with(UI_ADMIN_READS) {
+            assert_eq!(resp.status, 403, "a viewer may not read {page}");
+            continue;
+        }
         assert!(
             resp.status == 200 || resp.status == 303,
             "a viewer reads {page}: {}",
             resp.status
         );
     }
+    assert!(
+        pages.contains("/account") && pages.contains("/users"),
+        "{pages:?}"
+    );
     for form in forms
         .iter()
         .filter(|f| *f != "/logout" && !f.starts_with("/login"))
     {
         let resp = as_viewer.post_form(form, &[]).await;
+        if form.starts_with(UI_SELF_SERVICE) {
+            assert!(
+                resp.status != 401 && resp.status != 403,
+                "a viewer may POST {form}: {} {}",
+                resp.status,
+                resp.text
+            );
+            continue;
+        }
         assert_eq!(
             resp.status, 403,
             "a viewer may not POST {form}: {}",

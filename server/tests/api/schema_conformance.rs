@@ -150,6 +150,9 @@ const API_TOKENS: &str = "/api/v1/api-tokens";
 const API_TOKEN: &str = "/api/v1/api-tokens/{id}";
 const AUDIT: &str = "/api/v1/audit";
 const USERS: &str = "/api/v1/users";
+const USER: &str = "/api/v1/users/{user}";
+const USER_PASSWORD: &str = "/api/v1/users/{user}/password";
+const OWN_PASSWORD: &str = "/api/v1/account/password";
 
 #[tokio::test]
 async fn every_operation_answers_as_the_document_says() {
@@ -586,6 +589,79 @@ async fn every_operation_answers_as_the_document_says() {
     .await;
     c.check(&get, "/api/v1/clusters", &anonymous).expect(401);
     c.check(&get, USERS, &app.get(USERS).await).expect(200);
+    let added = app
+        .post(USERS, &json!({"name": "ada", "role": "operator"}))
+        .await;
+    c.check(&post, USERS, &added).expect(201);
+    let password = added.body["password"].as_str().expect("a password");
+    let resp = app
+        .post(USERS, &json!({"name": "ada", "role": "viewer"}))
+        .await;
+    c.check(&post, USERS, &resp).expect(409);
+    let resp = app.post(USERS, &json!({"name": "x", "role": "root"})).await;
+    c.check(&post, USERS, &resp).expect(422);
+    c.check(&get, USER, &app.get("/api/v1/users/ada").await)
+        .expect(200);
+    c.check(&get, USER, &app.get("/api/v1/users/nobody").await)
+        .expect(404);
+    let resp = app
+        .patch("/api/v1/users/ada", &json!({"role": "viewer"}), None)
+        .await;
+    c.check(&patch, USER, &resp).expect(200);
+    let resp = app
+        .patch("/api/v1/users/admin", &json!({"role": "viewer"}), None)
+        .await;
+    c.check(&patch, USER, &resp).expect(422);
+    let resp = app.patch("/api/v1/users/nobody", &json!({}), None).await;
+    c.check(&patch, USER, &resp).expect(404);
+    let new_password = json!({"password": "another long password"});
+    let resp = app
+        .put("/api/v1/users/ada/password", &new_password, None)
+        .await;
+    c.check(&put, USER_PASSWORD, &resp).expect(204);
+    let resp = app
+        .put(
+            "/api/v1/users/ada/password",
+            &json!({"password": "x"}),
+            None,
+        )
+        .await;
+    c.check(&put, USER_PASSWORD, &resp).expect(422);
+    let resp = app
+        .put("/api/v1/users/nobody/password", &new_password, None)
+        .await;
+    c.check(&put, USER_PASSWORD, &resp).expect(404);
+    let change = json!({"current_password": password, "password": "another long password"});
+    let resp = app.put(OWN_PASSWORD, &change, None).await;
+    c.check(&put, OWN_PASSWORD, &resp).expect(409);
+    let ada = app
+        .post(
+            API_TOKENS,
+            &json!({"name": "cli", "role": "viewer", "user": "ada"}),
+        )
+        .await;
+    let ada = ada.body["token"].as_str().expect("a token").to_owned();
+    let as_ada = |body: &Value| {
+        app.request(Method::PUT, OWN_PASSWORD)
+            .bearer_auth(&ada)
+            .json(body)
+    };
+    let resp = app.send(as_ada(&change)).await;
+    c.check(&put, OWN_PASSWORD, &resp).expect(422);
+    let right =
+        json!({"current_password": "another long password", "password": "a third long password"});
+    let resp = app.send(as_ada(&right)).await;
+    c.check(&put, OWN_PASSWORD, &resp).expect(204);
+    c.check(&delete, USER, &app.delete("/api/v1/users/ada", None).await)
+        .expect(204);
+    c.check(&delete, USER, &app.delete("/api/v1/users/ada", None).await)
+        .expect(404);
+    c.check(
+        &delete,
+        USER,
+        &app.delete("/api/v1/users/admin", None).await,
+    )
+    .expect(409);
     c.check(&get, AUDIT, &app.get("/api/v1/audit?limit=5").await)
         .expect(200);
     c.check(&get, AUDIT, &app.get("/api/v1/audit?since=yesterday").await)
