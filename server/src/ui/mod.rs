@@ -8,6 +8,7 @@
 //! invalid field marked with the model's reason.
 
 pub mod assets;
+mod audit;
 mod changes;
 pub mod chart;
 mod cluster;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(fleet::page))
         .route("/login", get(login::form).post(login::sign_in))
         .route("/logout", post(login::sign_out))
+        .route("/audit", get(audit::page))
         .route("/live", get(fleet::live))
         .route("/clusters", post(cluster::create))
         // Not under /clusters/, where it would hide a cluster named "new".

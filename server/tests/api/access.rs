@@ -23,6 +23,8 @@ fn operator_may(method: &Method, path: &str) -> bool {
 }
 /// Reads only admins may make.
 const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/audit"];
+/// Pages only admins may read.
+const UI_ADMIN_READS: &[&str] = &["/audit"];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
 const SELF_SERVICE: &[&str] = &["/api/v1/api-tokens", "/api/v1/api-tokens/{id}"];
 
@@ -232,11 +234,17 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
             .starts_with("/login"));
     }
 
-    // A viewer reads every page and changes nothing but its own session.
+    // A viewer reads every page but the admins' and changes nothing but its own session.
+    assert!(pages.contains("/audit"), "admins are shown the audit log");
     let viewer = app.session_of("walk-viewer", "viewer").await;
     let mut as_viewer = Browser::with_session(&app, Some(&viewer));
     for page in &pages {
         let resp = as_viewer.get(page).await;
+        let path = page.split('?').next().unwrap_or_default();
+        if UI_ADMIN_READS.contains(&path) {
+            assert_eq!(resp.status, 403, "only admins read {page}");
+            continue;
+        }
         assert!(
             resp.status == 200 || resp.status == 303,
             "a viewer reads {page}: {}",
@@ -458,4 +466,53 @@ async fn an_idle_session_ends() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     let after = browser.get("/").await;
     assert_eq!(after.status, 303, "an idle session has ended");
+}
+
+/// The audit log page: newest first, filtered by actor and by day, for admins only.
+#[tokio::test]
+async fn the_audit_page_lists_and_filters_entries() {
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    let mut anonymous = Browser::anonymous(&app);
+    let failed = anonymous
+        .post_form("/login", &[("username", "mallory"), ("password", "guess")])
+        .await;
+    assert_eq!(failed.status, 401);
+
+    let mut browser = Browser::new(&app);
+    let all = crate::ui_browser::text(&browser.page("/audit").await.text);
+    assert!(all.contains("mallory login failed"), "{all}");
+    assert!(
+        all.contains("web generation 1"),
+        "changes link to their page: {all}"
+    );
+
+    let mallory = browser.page("/audit?actor=mallory").await;
+    let rows = mallory.text.matches("<th scope=\"row\">").count();
+    assert_eq!(rows, 1, "only mallory's entry: {}", mallory.text);
+
+    // A day in the future has nothing yet; today has everything; a wrong date is named.
+    let today = time::OffsetDateTime::now_utc().date();
+    let tomorrow = today.next_day().expect("a tomorrow");
+    let later = browser.page(&format!("/audit?since={tomorrow}")).await;
+    assert!(crate::ui_browser::text(&later.text).contains("No entries match."));
+    let up_to_today = browser
+        .page(&format!("/audit?until={today}&actor=mallory"))
+        .await;
+    assert_eq!(up_to_today.text.matches("<th scope=\"row\">").count(), 1);
+    let wrong = browser.page("/audit?since=yesterday").await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        crate::ui_browser::text(&wrong.text)
+            .contains("\"yesterday\" is not a date such as 2026-12-31"),
+        "{}",
+        wrong.text
+    );
+    assert!(wrong.text.contains("aria-invalid=\"true\""));
+
+    let viewer = app.session_of("audit-viewer", "viewer").await;
+    let refused = Browser::with_session(&app, Some(&viewer))
+        .get("/audit")
+        .await;
+    assert_eq!(refused.status, 403);
 }
