@@ -25,6 +25,9 @@ fn operator_may(method: &Method, path: &str) -> bool {
 const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/audit"];
 /// Pages only admins may read.
 const UI_ADMIN_READS: &[&str] = &["/audit"];
+/// Pages that only lead to a change (its form, plan or confirmation), by their ends: reading
+/// them needs the change's role.
+const UI_CHANGE_PAGES: &[&str] = &["/delete", "/revert", "/pool", "/new", "/new-cluster"];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
 const SELF_SERVICE: &[&str] = &["/api/v1/api-tokens", "/api/v1/api-tokens/{id}"];
 
@@ -245,10 +248,26 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
             assert_eq!(resp.status, 403, "only admins read {page}");
             continue;
         }
+        if UI_CHANGE_PAGES.iter().any(|end| path.ends_with(end)) {
+            assert_eq!(resp.status, 403, "a viewer is not shown {page}");
+            continue;
+        }
         assert!(
             resp.status == 200 || resp.status == 303,
             "a viewer reads {page}: {}",
             resp.status
+        );
+        // The UI shows a viewer no form it would be refused: only signing out.
+        let offered: Vec<&str> = resp
+            .text
+            .split("<form")
+            .skip(1)
+            .map(|tag| tag.split('>').next().unwrap_or_default())
+            .filter(|tag| tag.contains("method=\"post\"") && !tag.contains("action=\"/logout\""))
+            .collect();
+        assert!(
+            offered.is_empty(),
+            "a viewer is offered {offered:?} on {page}"
         );
     }
     for form in forms
@@ -515,4 +534,50 @@ async fn the_audit_page_lists_and_filters_entries() {
         .get("/audit")
         .await;
     assert_eq!(refused.status, 403);
+}
+
+/// The UI offers each role the forms it may use: an operator of the cluster edits its
+/// services, an operator of another cluster and a viewer read them.
+#[tokio::test]
+async fn the_service_page_offers_edits_to_its_operators_only() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    app.create_cluster("other").await;
+    let operator = app.session_of("web-operator", "operator").await;
+    let elsewhere = app.session_of("other-operator", "operator").await;
+    for (user, cluster) in [("web-operator", "web"), ("other-operator", "other")] {
+        sql_execute(
+            &app,
+            &format!(
+                "INSERT INTO user_grants (user_id, cluster_id)
+                 SELECT u.id, c.id FROM users u, clusters c
+                 WHERE u.name = '{user}' AND c.name = '{cluster}'"
+            ),
+        )
+        .await;
+    }
+    let page = format!("/clusters/web/services/{service}");
+    let forms = |html: &str| crate::ui_browser::tags(html, "form").count();
+
+    let granted = Browser::with_session(&app, Some(&operator))
+        .page(&page)
+        .await;
+    assert!(granted.text.contains("Save settings"), "the operator edits");
+    assert!(granted.text.contains("/weight\""));
+    assert!(granted.text.contains("Bulk edit with plan"));
+    let as_operator = forms(&granted.text);
+
+    for session in [&elsewhere, &app.session_of("reader", "viewer").await] {
+        let read = Browser::with_session(&app, Some(session)).page(&page).await;
+        assert_eq!(read.status, 200);
+        assert!(!read.text.contains("Save settings"));
+        assert!(!read.text.contains("/weight\""));
+        assert!(!read.text.contains("Delete service"));
+        assert_eq!(forms(&read.text), 1, "only Sign out: {}", read.text);
+        assert!(as_operator > 5);
+        // The settings are still shown, read only.
+        assert!(read
+            .text
+            .contains("<fieldset class=\"stacked read-only\" disabled>"));
+    }
 }
