@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query};
 use super::response::{page, Page, PageParams, Tagged};
+use crate::db::audit::{ActorKind, Author};
 use crate::db::changes::{self, ChangeRow, Source};
 use crate::db::corrupt;
 use crate::edit::lookup;
@@ -28,6 +29,33 @@ pub struct Change {
     /// Its stored diff lists only the first 1,000 entries (the timeouts, each service and
     /// each real server count one).
     pub truncated: bool,
+    /// Who made it; absent for changes made before authors were recorded.
+    pub author: Option<ChangeAuthor>,
+}
+
+/// Who made a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeAuthor {
+    /// `user` (signed in, or with one of its API tokens), `token` (a service account's API
+    /// token) or `cli` (`lvs-server` on the host).
+    pub kind: ActorKind,
+    /// The user's or service account's name; for `cli`, the host's user.
+    pub name: String,
+    /// The name of the API token used, if one was.
+    pub token: Option<String>,
+    /// The client's address, as the server saw it.
+    pub client: Option<String>,
+}
+
+impl From<&Author> for ChangeAuthor {
+    fn from(author: &Author) -> Self {
+        ChangeAuthor {
+            kind: author.actor.kind,
+            name: author.actor.name.clone(),
+            token: author.actor.token.clone(),
+            client: author.client.clone(),
+        }
+    }
 }
 
 impl Change {
@@ -39,6 +67,7 @@ impl Change {
             source: row.source,
             summary: row.summary()?,
             truncated: row.truncated,
+            author: row.author.as_ref().map(ChangeAuthor::from),
         })
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
-use super::audit::{self, Author};
+use super::audit::{self, Actor, Author};
 use super::{corrupt, in_row, Generation};
 
 /// Entries (timeouts, services, real servers) of a diff stored in full. A bigger diff keeps
@@ -68,6 +68,48 @@ pub struct ChangeRow {
     pub summary: String,
     /// Whether the stored diff lists only its first [`MAX_STORED_ENTRIES`] entries.
     pub truncated: bool,
+    /// Who made it; `None` for changes made before authors were recorded.
+    pub author: Option<Author>,
+}
+
+/// A row of `changes` joined with its `change_authors` row, as SQLite returns it.
+struct Joined {
+    generation: Generation,
+    committed_at: i64,
+    source: Source,
+    summary: String,
+    truncated: bool,
+    actor_kind: Option<String>,
+    actor: Option<String>,
+    token: Option<String>,
+    client: Option<String>,
+}
+
+impl Joined {
+    fn into_row(self) -> Result<ChangeRow, sqlx::Error> {
+        let author = match (self.actor_kind, self.actor) {
+            (Some(kind), Some(name)) => Some(Author {
+                actor: Actor {
+                    kind: kind
+                        .parse()
+                        .map_err(|why: String| corrupt("change author", &why))?,
+                    name,
+                    token: self.token,
+                },
+                source: self.source,
+                client: self.client,
+            }),
+            _ => None,
+        };
+        Ok(ChangeRow {
+            generation: self.generation,
+            committed_at: self.committed_at,
+            source: self.source,
+            summary: self.summary,
+            truncated: self.truncated,
+            author,
+        })
+    }
 }
 
 impl ChangeRow {
@@ -124,20 +166,24 @@ pub async fn list(
     before: i64,
     limit: i64,
 ) -> Result<Vec<ChangeRow>, sqlx::Error> {
-    sqlx::query_as!(
-        ChangeRow,
-        r#"SELECT generation AS "generation: Generation", committed_at,
-                  source AS "source: Source", summary, truncated AS "truncated: bool"
-           FROM changes
-           WHERE cluster_id = ? AND generation < ?
-           ORDER BY generation DESC LIMIT ?"#,
+    let rows = sqlx::query_as!(
+        Joined,
+        r#"SELECT c.generation AS "generation: Generation", c.committed_at,
+                  c.source AS "source: Source", c.summary, c.truncated AS "truncated: bool",
+                  a.actor_kind AS "actor_kind?", a.actor AS "actor?", a.token, a.client
+           FROM changes c
+           LEFT JOIN change_authors a
+             ON a.cluster_id = c.cluster_id AND a.generation = c.generation
+           WHERE c.cluster_id = ? AND c.generation < ?
+           ORDER BY c.generation DESC LIMIT ?"#,
         cluster_id,
         before,
         limit
     )
     .fetch_all(conn)
     .await
-    .map_err(|e| in_row("changes", &format!("of cluster {cluster_id}"), e))
+    .map_err(|e| in_row("changes", &format!("of cluster {cluster_id}"), e))?;
+    rows.into_iter().map(Joined::into_row).collect()
 }
 
 /// The change that produced `generation`, with its diff as stored JSON.
@@ -147,25 +193,32 @@ pub async fn get(
     generation: i64,
 ) -> Result<Option<(ChangeRow, String)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT generation AS "generation: Generation", committed_at,
-                  source AS "source: Source", summary, truncated AS "truncated: bool", diff
-           FROM changes WHERE cluster_id = ? AND generation = ?"#,
+        r#"SELECT c.generation AS "generation: Generation", c.committed_at,
+                  c.source AS "source: Source", c.summary, c.truncated AS "truncated: bool",
+                  c.diff, a.actor_kind AS "actor_kind?", a.actor AS "actor?", a.token, a.client
+           FROM changes c
+           LEFT JOIN change_authors a
+             ON a.cluster_id = c.cluster_id AND a.generation = c.generation
+           WHERE c.cluster_id = ? AND c.generation = ?"#,
         cluster_id,
         generation
     )
     .fetch_optional(conn)
     .await
     .map_err(|e| in_row("changes", &format!("of generation {generation}"), e))?;
-    Ok(row.map(|r| {
-        let change = ChangeRow {
-            generation: r.generation,
-            committed_at: r.committed_at,
-            source: r.source,
-            summary: r.summary,
-            truncated: r.truncated,
-        };
-        (change, r.diff)
-    }))
+    let Some(r) = row else { return Ok(None) };
+    let joined = Joined {
+        generation: r.generation,
+        committed_at: r.committed_at,
+        source: r.source,
+        summary: r.summary,
+        truncated: r.truncated,
+        actor_kind: r.actor_kind,
+        actor: r.actor,
+        token: r.token,
+        client: r.client,
+    };
+    Ok(Some((joined.into_row()?, r.diff)))
 }
 
 /// A stored diff as served to agents.

@@ -65,6 +65,19 @@ pub const SELF_SERVICE: &[&str] = &[
     "/account/tokens/{id}/revoke",
 ];
 
+/// The UI's pages that exist only to make a change (a form to fill in, a plan or a
+/// confirmation to accept): reading them needs what the change needs, so nobody is shown a
+/// form the server would refuse.
+pub const CHANGE_PAGES: &[&str] = &[
+    "/new-cluster",
+    "/clusters/{cluster}/services/new",
+    "/clusters/{cluster}/services/{service}/delete",
+    "/clusters/{cluster}/services/{service}/pool",
+    "/clusters/{cluster}/services/{service}/real-servers/{id}/delete",
+    "/clusters/{cluster}/directors/{director}/delete",
+    "/clusters/{cluster}/changes/{generation}/revert",
+];
+
 /// The changes an operator may make, to the clusters it is granted: services and what is
 /// in them (real servers, weights, drain, health checks, pools).
 pub const OPERATOR_PREFIXES: &[&str] = &[
@@ -86,7 +99,7 @@ pub enum Need {
 
 /// What `method` on the route `path` (its pattern, as `MatchedPath` gives it) needs.
 pub fn need(method: &Method, path: &str) -> Need {
-    let reads = matches!(*method, Method::GET | Method::HEAD);
+    let reads = matches!(*method, Method::GET | Method::HEAD) && !CHANGE_PAGES.contains(&path);
     if PUBLIC.contains(&path) {
         Need::Public
     } else if path.starts_with(AGENT_PREFIX) {
@@ -308,6 +321,16 @@ mod tests {
         assert_eq!(
             need(&post, "/clusters/{cluster}/services/{service}/pool/apply"),
             Need::Operate
+        );
+        // A page that is only a change's form or confirmation needs the change's role.
+        assert_eq!(
+            need(&get, "/clusters/{cluster}/services/{service}/delete"),
+            Need::Operate
+        );
+        assert_eq!(need(&get, "/new-cluster"), Need::Role(Role::Admin));
+        assert_eq!(
+            need(&get, "/clusters/{cluster}/changes/{generation}/revert"),
+            Need::Role(Role::Admin)
         );
         assert_eq!(
             need(&Method::PUT, "/api/v1/clusters/{cluster}/desired-state"),

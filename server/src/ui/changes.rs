@@ -37,6 +37,10 @@ pub struct ChangeLine {
     pub when: String,
     pub ago: String,
     pub source: String,
+    /// Who made it (`alice`, `ci (token deploy)`); "unrecorded" for older changes.
+    pub by: String,
+    /// The client's address, when known.
+    pub client: Option<String>,
     pub summary: String,
 }
 
@@ -128,6 +132,11 @@ fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
         when: format::utc(row.committed_at),
         ago: format::ago(row.committed_at, now),
         source: source.to_owned(),
+        by: row
+            .author
+            .as_ref()
+            .map_or_else(|| "unrecorded".to_owned(), |a| a.actor.to_string()),
+        client: row.author.as_ref().and_then(|a| a.client.clone()),
         summary: summary_text(&row.summary()?),
     })
 }

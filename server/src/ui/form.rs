@@ -104,6 +104,11 @@ impl FormState {
         self.errors.get(name).map(String::as_str)
     }
 
+    /// Marks field `name` as wrong, saying why.
+    pub fn invalid(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.insert(name.to_owned(), message.into());
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty() || self.problem.is_some()
     }

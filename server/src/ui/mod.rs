@@ -9,6 +9,7 @@
 
 mod account;
 pub mod assets;
+mod audit;
 mod changes;
 pub mod chart;
 mod cluster;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(fleet::page))
         .route("/login", get(login::form).post(login::sign_in))
         .route("/logout", post(login::sign_out))
+        .route("/audit", get(audit::page))
         .route("/live", get(fleet::live))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))

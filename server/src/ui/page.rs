@@ -79,6 +79,14 @@ impl Chrome {
             .is_some_and(|p| p.may_operate(cluster))
     }
 
+    /// Whether the signed-in user may edit services and real servers of the cluster whose
+    /// page this is.
+    pub fn may_operate_here(&self) -> bool {
+        self.tabs
+            .as_ref()
+            .is_some_and(|tabs| self.may_operate(&tabs.cluster))
+    }
+
     /// Whether the signed-in user is an admin (clusters, directors, tokens).
     pub fn may_admin(&self) -> bool {
         self.principal

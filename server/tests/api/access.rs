@@ -23,14 +23,17 @@ fn operator_may(method: &Method, path: &str) -> bool {
 }
 /// Reads only admins may make.
 const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/users/{user}", "/api/v1/audit"];
+/// Pages only admins may read (they reveal who uses the server), with the pages under them.
+const UI_ADMIN_READS: &[&str] = &["/audit", "/users"];
+/// Pages that only lead to a change (its form, plan or confirmation), by their ends: reading
+/// them needs the change's role.
+const UI_CHANGE_PAGES: &[&str] = &["/delete", "/revert", "/pool", "/new", "/new-cluster"];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
 const SELF_SERVICE: &[&str] = &[
     "/api/v1/api-tokens",
     "/api/v1/api-tokens/{id}",
     "/api/v1/account/password",
 ];
-/// The UI's pages only admins read (they reveal the users), under this path.
-const UI_ADMIN_READS: &str = "/users";
 /// The UI's forms anyone signed in may post: its own account's.
 const UI_SELF_SERVICE: &str = "/account/";
 
@@ -241,19 +244,45 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
             .starts_with("/login"));
     }
 
-    // A viewer reads every page and changes nothing but its own session.
+    // A viewer reads every page but the admins' and changes nothing but its own session.
+    assert!(pages.contains("/audit"), "admins are shown the audit log");
     let viewer = app.session_of("walk-viewer", "viewer").await;
     let mut as_viewer = Browser::with_session(&app, Some(&viewer));
     for page in &pages {
         let resp = as_viewer.get(page).await;
-        if page.starts_with(UI_ADMIN_READS) {
-            assert_eq!(resp.status, 403, "a viewer may not read {page}");
+        let path = page.split('?').next().unwrap_or_default();
+        let admins_only = UI_ADMIN_READS
+            .iter()
+            .any(|read| path == *read || path.starts_with(&format!("{read}/")));
+        if admins_only {
+            assert_eq!(resp.status, 403, "only admins read {page}");
+            continue;
+        }
+        if UI_CHANGE_PAGES.iter().any(|end| path.ends_with(end)) {
+            assert_eq!(resp.status, 403, "a viewer is not shown {page}");
             continue;
         }
         assert!(
             resp.status == 200 || resp.status == 303,
             "a viewer reads {page}: {}",
             resp.status
+        );
+        // The UI shows a viewer no form it would be refused: only signing out and its own
+        // account's.
+        let offered: Vec<&str> = resp
+            .text
+            .split("<form")
+            .skip(1)
+            .map(|tag| tag.split('>').next().unwrap_or_default())
+            .filter(|tag| {
+                tag.contains("method=\"post\"")
+                    && !tag.contains("action=\"/logout\"")
+                    && !tag.contains(&format!("action=\"{UI_SELF_SERVICE}"))
+            })
+            .collect();
+        assert!(
+            offered.is_empty(),
+            "a viewer is offered {offered:?} on {page}"
         );
     }
     assert!(
@@ -484,4 +513,99 @@ async fn an_idle_session_ends() {
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     let after = browser.get("/").await;
     assert_eq!(after.status, 303, "an idle session has ended");
+}
+
+/// The audit log page: newest first, filtered by actor and by day, for admins only.
+#[tokio::test]
+async fn the_audit_page_lists_and_filters_entries() {
+    let app = TestApp::spawn().await;
+    cluster_with_service(&app, "web").await;
+    let mut anonymous = Browser::anonymous(&app);
+    let failed = anonymous
+        .post_form("/login", &[("username", "mallory"), ("password", "guess")])
+        .await;
+    assert_eq!(failed.status, 401);
+
+    let mut browser = Browser::new(&app);
+    let all = crate::ui_browser::text(&browser.page("/audit").await.text);
+    assert!(all.contains("mallory login failed"), "{all}");
+    assert!(
+        all.contains("web generation 1"),
+        "changes link to their page: {all}"
+    );
+
+    let mallory = browser.page("/audit?actor=mallory").await;
+    let rows = mallory.text.matches("<th scope=\"row\">").count();
+    assert_eq!(rows, 1, "only mallory's entry: {}", mallory.text);
+
+    // A day in the future has nothing yet; today has everything; a wrong date is named.
+    let today = time::OffsetDateTime::now_utc().date();
+    let tomorrow = today.next_day().expect("a tomorrow");
+    let later = browser.page(&format!("/audit?since={tomorrow}")).await;
+    assert!(crate::ui_browser::text(&later.text).contains("No entries match."));
+    let up_to_today = browser
+        .page(&format!("/audit?until={today}&actor=mallory"))
+        .await;
+    assert_eq!(up_to_today.text.matches("<th scope=\"row\">").count(), 1);
+    let wrong = browser.page("/audit?since=yesterday").await;
+    assert_eq!(wrong.status, 200);
+    assert!(
+        crate::ui_browser::text(&wrong.text)
+            .contains("\"yesterday\" is not a date such as 2026-12-31"),
+        "{}",
+        wrong.text
+    );
+    assert!(wrong.text.contains("aria-invalid=\"true\""));
+
+    let viewer = app.session_of("audit-viewer", "viewer").await;
+    let refused = Browser::with_session(&app, Some(&viewer))
+        .get("/audit")
+        .await;
+    assert_eq!(refused.status, 403);
+}
+
+/// The UI offers each role the forms it may use: an operator of the cluster edits its
+/// services, an operator of another cluster and a viewer read them.
+#[tokio::test]
+async fn the_service_page_offers_edits_to_its_operators_only() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    app.create_cluster("other").await;
+    let operator = app.session_of("web-operator", "operator").await;
+    let elsewhere = app.session_of("other-operator", "operator").await;
+    for (user, cluster) in [("web-operator", "web"), ("other-operator", "other")] {
+        sql_execute(
+            &app,
+            &format!(
+                "INSERT INTO user_grants (user_id, cluster_id)
+                 SELECT u.id, c.id FROM users u, clusters c
+                 WHERE u.name = '{user}' AND c.name = '{cluster}'"
+            ),
+        )
+        .await;
+    }
+    let page = format!("/clusters/web/services/{service}");
+    let forms = |html: &str| crate::ui_browser::tags(html, "form").count();
+
+    let granted = Browser::with_session(&app, Some(&operator))
+        .page(&page)
+        .await;
+    assert!(granted.text.contains("Save settings"), "the operator edits");
+    assert!(granted.text.contains("/weight\""));
+    assert!(granted.text.contains("Bulk edit with plan"));
+    let as_operator = forms(&granted.text);
+
+    for session in [&elsewhere, &app.session_of("reader", "viewer").await] {
+        let read = Browser::with_session(&app, Some(session)).page(&page).await;
+        assert_eq!(read.status, 200);
+        assert!(!read.text.contains("Save settings"));
+        assert!(!read.text.contains("/weight\""));
+        assert!(!read.text.contains("Delete service"));
+        assert_eq!(forms(&read.text), 1, "only Sign out: {}", read.text);
+        assert!(as_operator > 5);
+        // The settings are still shown, read only.
+        assert!(read
+            .text
+            .contains("<fieldset class=\"stacked read-only\" disabled>"));
+    }
 }

@@ -456,3 +456,94 @@ async fn big_diffs_keep_their_summary_and_first_thousand_entries() {
     assert_eq!(partial.len(), 9);
     assert!(size < applied.to_string().len() / 3, "{size} bytes stored");
 }
+
+/// The change history names who made each change, how and from where: a service account's
+/// token, a user's own token, a user signed in to the UI.
+#[tokio::test]
+async fn every_change_names_its_author() {
+    let app = TestApp::spawn().await;
+    let service = cluster_with_service(&app, "web").await;
+    let author_of = |generation: u64| {
+        let app = &app;
+        async move {
+            let change = app.get(&change_path("web", generation)).await;
+            let listed = all_changes(app, "web", 1000).await;
+            let entry = listed
+                .iter()
+                .find(|c| c["generation"] == generation)
+                .expect("listed")
+                .clone();
+            let author = change.expect(200)["author"].clone();
+            assert_eq!(entry["author"], author, "the list says the same");
+            (entry["source"].clone(), author)
+        }
+    };
+
+    // The tests' admin token belongs to the service account `tests`.
+    let generation = app.generation("web").await;
+    let (source, author) = author_of(generation).await;
+    assert_eq!(source, "api");
+    assert_eq!(author["kind"], "token");
+    assert_eq!(author["name"], "tests");
+    assert!(author["token"].as_str().unwrap().starts_with("tests-"));
+    assert_eq!(author["client"], "127.0.0.1");
+
+    // A token of user admin's own: the user, and which of its tokens.
+    let issued = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "deploy", "role": "operator", "user": "admin"}),
+        )
+        .await;
+    let token = issued.expect(201)["token"].as_str().unwrap().to_owned();
+    let servers = app.get(&real_servers("web", service)).await;
+    let server = id(&servers.expect(200)["items"][0]);
+    let patched = app
+        .send(
+            app.anonymous()
+                .patch(app.url(&real_server_path("web", service, server)))
+                .bearer_auth(&token)
+                .json(&json!({"weight": 3})),
+        )
+        .await;
+    patched.expect(200);
+    let (_, author) = author_of(generation + 1).await;
+    assert_eq!(
+        author,
+        json!({"kind": "user", "name": "admin", "token": "deploy", "client": "127.0.0.1"})
+    );
+
+    // Signed in to the UI: the user, without a token; the Changes page says so too.
+    let mut browser = crate::ui_browser::Browser::new(&app);
+    let base = format!("/clusters/web/services/{service}");
+    let page = browser.page(&base).await;
+    let action = format!("{base}/real-servers/{server}/weight");
+    browser
+        .submit(&page.text, &action, &[("weight", "4")])
+        .await;
+    let (source, author) = author_of(generation + 2).await;
+    assert_eq!(source, "ui");
+    assert_eq!(
+        author,
+        json!({"kind": "user", "name": "admin", "token": null, "client": "127.0.0.1"})
+    );
+    let history = crate::ui_browser::text(&browser.page("/clusters/web/changes").await.text);
+    assert!(
+        history.contains("admin from 127.0.0.1 web UI"),
+        "the Changes page names the user: {history}"
+    );
+    assert!(
+        history.contains("admin (token deploy) from 127.0.0.1 API"),
+        "{history}"
+    );
+    let detail = crate::ui_browser::text(
+        &browser
+            .page(&format!("/clusters/web/changes/{}", generation + 2))
+            .await
+            .text,
+    );
+    assert!(
+        detail.contains("by admin from 127.0.0.1 through the web UI"),
+        "{detail}"
+    );
+}
