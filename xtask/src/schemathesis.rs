@@ -190,11 +190,15 @@ fn seed(api: &Api) -> Result<String> {
         &json!({"name": "prod", "timeouts": {"tcp": 900}}),
     )?;
     api.post("/api/v1/clusters", &json!({"name": "staging"}))?;
-    // The user the users' operations act on (the run's token is a service account's, which
-    // no change to a user reaches).
+    // The users the users' operations act on (the run's token is a service account's, which
+    // no change to a user reaches): `fuzz` stays, `fuzz-removed` is the one to delete.
     api.post(
         "/api/v1/users",
         &json!({"name": "fuzz", "role": "operator", "clusters": ["prod"]}),
+    )?;
+    api.post(
+        "/api/v1/users",
+        &json!({"name": "fuzz-removed", "role": "viewer"}),
     )?;
     api.post("/api/v1/clusters/prod/directors", &json!({"name": "lb1"}))?;
     api.post(
