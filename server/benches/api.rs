@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod common;
+#[path = "api/sign_in.rs"]
+mod sign_in;
 use common::{
-    desired_state, director_tokens, document, expect, sample, seed, stats_report, Lcg, Report,
-    Result, REAL_SERVERS, SERVICES,
+    desired_state, director_tokens, document, expect, percentile_ms, sample, seed, stats_report,
+    Lcg, Report, Result, REAL_SERVERS, SERVICES,
 };
 
 /// Directors reporting statistics in the ingestion phase, each for the whole table.
@@ -91,6 +93,34 @@ async fn main() -> Result<()> {
     })
     .await?;
     report.latency("create one real server", &create, 10.0);
+
+    // The UI's session cookie is looked up as API tokens are: cached, dropped on sign-out.
+    let base = format!("http://{}", server.address);
+    let password = std::fs::read_to_string(data.path().join("initial-admin-password"))?;
+    let session = sign_in::session(&base, "admin", password.trim()).await?;
+    let by_session = sample(|| {
+        let url = service_url(rng.below(SERVICES as u64) + 1);
+        reqwest::Client::new()
+            .get(url)
+            .header("cookie", format!("lvs_session={session}"))
+            .send()
+    })
+    .await?;
+    report.latency("get one service, signed in (session)", &by_session, 10.0);
+
+    let burst = sign_in::burst(&client, &base, &api).await?;
+    let calm = percentile_ms(&get, 0.99);
+    let attacked = percentile_ms(&burst.reads, 0.99);
+    report.check(
+        &format!("get one service, {} wrong passwords", sign_in::ATTEMPTS),
+        &format!(
+            "p99 {attacked:.2} ms (calm {calm:.2}), {} reads in {:.2} s",
+            burst.reads.len(),
+            burst.took.as_secs_f64()
+        ),
+        attacked - calm <= 10.0,
+        "p99 +10 ms at most",
+    );
 
     let throughput = mixed_reads(&client, &api, Duration::from_secs(10)).await?;
     println!(
@@ -329,6 +359,16 @@ fn api_token(data: &std::path::Path) -> Result<String> {
 struct Server {
     child: Child,
     address: String,
+}
+
+/// A benchmark that fails half-way leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Server {

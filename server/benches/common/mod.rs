@@ -63,6 +63,15 @@ pub async fn expect(response: reqwest::Response, status: u16) -> Result<Value> {
     Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
+/// The `q` quantile of `times` (0 to 1), in milliseconds.
+pub fn percentile_ms(times: &[Duration], q: f64) -> f64 {
+    let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms.get(((ms.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
 /// Collects results against their goals; fails the run if any goal is missed.
 #[derive(Default)]
 pub struct Report {
@@ -71,10 +80,7 @@ pub struct Report {
 
 impl Report {
     pub fn latency(&mut self, what: &str, times: &[Duration], goal_p99_ms: f64) {
-        let mut ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
-        let (p50, p99) = (at(0.50), at(0.99));
+        let (p50, p99) = (percentile_ms(times, 0.50), percentile_ms(times, 0.99));
         self.check(
             what,
             &format!("p50 {p50:6.2} ms  p99 {p99:6.2} ms"),

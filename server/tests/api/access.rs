@@ -609,3 +609,83 @@ async fn the_service_page_offers_edits_to_its_operators_only() {
             .contains("<fieldset class=\"stacked read-only\" disabled>"));
     }
 }
+
+/// Every kind of change leaves an audit entry naming its actor, the token it used, the way
+/// in and the client's address.
+#[tokio::test]
+async fn every_kind_of_change_is_audited_with_its_actor() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    app.patch_ok(&cluster_path("web"), &json!({"description": "shop"}))
+        .await;
+    app.create_director("web", "lb1").await;
+    app.patch_ok(
+        &director_path("web", "lb1"),
+        &json!({"description": "rack 1"}),
+    )
+    .await;
+    app.create_token("web", "lb1").await;
+    app.delete(&token_path("web", "lb1"), None)
+        .await
+        .expect(204);
+    app.create_service("web", &tcp_service(80)).await;
+    let issued = app
+        .post(
+            "/api/v1/api-tokens",
+            &json!({"name": "ci", "role": "viewer", "service_account": "ci"}),
+        )
+        .await;
+    let token = id(issued.expect(201));
+    app.delete(&format!("/api/v1/api-tokens/{token}"), None)
+        .await
+        .expect(204);
+    app.delete(&director_path("web", "lb1"), None)
+        .await
+        .expect(204);
+    app.delete(&format!("{}?force=true", cluster_path("web")), None)
+        .await
+        .expect(204);
+
+    let audit = app.get("/api/v1/audit?limit=100").await.expect(200).clone();
+    let mut entries = audit["items"].as_array().expect("items").clone();
+    // The oldest: the tests' own token, issued as `lvs-server tokens add` does.
+    let setup = entries.pop().expect("the setup's entry");
+    assert_eq!(
+        (&setup["action"], &setup["actor_kind"], &setup["source"]),
+        (&json!("api_token_created"), &json!("cli"), &json!("cli"))
+    );
+    let mut actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().expect("an action"))
+        .collect();
+    actions.reverse();
+    assert_eq!(
+        actions,
+        [
+            "cluster_added",
+            "cluster_edited",
+            "director_added",
+            "director_edited",
+            "agent_token_created",
+            "agent_token_revoked",
+            "change",
+            "api_token_created",
+            "api_token_revoked",
+            "director_deleted",
+            "cluster_deleted",
+        ]
+    );
+    for entry in &entries {
+        assert_eq!(entry["actor_kind"], "token", "{entry}");
+        assert_eq!(entry["actor"], "tests", "{entry}");
+        assert!(
+            entry["token"].as_str().unwrap().starts_with("tests-"),
+            "{entry}"
+        );
+        assert_eq!(entry["source"], "api", "{entry}");
+        assert_eq!(entry["client"], "127.0.0.1", "{entry}");
+    }
+    let change = &entries[entries.len() - 7];
+    assert_eq!(change["cluster"], "web");
+    assert_eq!(change["generation"], 1);
+}
