@@ -13,6 +13,7 @@ mod app;
 mod driver;
 mod health;
 mod keyboard;
+mod roles;
 mod walkthrough;
 
 use std::future::Future;
