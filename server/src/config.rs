@@ -54,6 +54,12 @@ pub struct Config {
     #[arg(long, env = "LVS_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 
+    /// Reverse proxies (comma-separated addresses or networks, `10.0.0.0/8`) whose
+    /// X-Forwarded-For names the client: the address sign-in throttling counts and changes
+    /// record. Default: none, the TCP peer is the client.
+    #[arg(long, env = "LVS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
     /// A browser session unused this long ends (`90m`, `1h`).
     #[arg(long, env = "LVS_SESSION_IDLE_TIMEOUT", default_value = "1h", value_parser = lvs_model::duration::parse)]
     pub session_idle_timeout: std::time::Duration,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod agents;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod cookies;
 pub mod db;
@@ -57,6 +58,8 @@ pub struct ServeOptions {
     pub tls_check_interval: std::time::Duration,
     /// How long browser sessions last.
     pub sessions: access::SessionPolicy,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for ServeOptions {
@@ -69,6 +72,7 @@ impl Default for ServeOptions {
             tls: None,
             tls_check_interval: http::tls::CHECK_INTERVAL,
             sessions: access::SessionPolicy::default(),
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
@@ -104,6 +108,7 @@ pub async fn serve_with(
         hosts,
         options.timeouts,
         transport,
+        options.trusted_proxies.clone(),
     );
     let reloads = options
         .tls
@@ -154,6 +159,8 @@ pub async fn serve_with(
 /// Opens the database, binds and serves until SIGINT or SIGTERM (reloading the TLS files on
 /// SIGHUP).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let trusted_proxies = client::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|why| anyhow::anyhow!("--trusted-proxies: {why}"))?;
     // A certificate that cannot be used is said before anything else is done.
     let tls = config
         .tls_files()?
@@ -197,6 +204,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             idle: config.session_idle_timeout,
             lifetime: config.session_lifetime,
         },
+        trusted_proxies,
         ..ServeOptions::default()
     };
     serve_with(listener, db, options, shutdown).await?;

@@ -1,9 +1,7 @@
 //! The extractor that authenticates an agent's request with its director's agent token
 //! (see [`crate::edit::tokens`] for their form).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -36,7 +34,7 @@ impl FromRequestParts<AppState> for Agent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let remote = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
+            .get::<crate::client::ClientAddr>()
             .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
         let refuse = |reason: &str| {
             tracing::warn!(%remote, path = parts.uri.path(), reason, "agent authentication failed");

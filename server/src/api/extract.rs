@@ -231,8 +231,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             })?;
         let client = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .get::<crate::client::ClientAddr>()
+            .map(|c| c.0.to_string());
         let author = crate::edit::Author {
             actor: principal.actor.clone(),
             source: crate::edit::Source::Api,

@@ -41,13 +41,20 @@ pub fn protect(
     hosts: guard::AllowedHosts,
     timeouts: listen::Timeouts,
     transport: headers::Transport,
+    proxies: crate::client::TrustedProxies,
 ) -> Router {
+    let proxies = std::sync::Arc::new(proxies);
     app.layer(RequestBodyTimeoutLayer::new(timeouts.body))
         .layer(axum::middleware::from_fn_with_state(hosts, guard::layer))
         .layer(axum::middleware::from_fn_with_state(
             transport,
             headers::layer,
         ))
+        // Outermost: every layer and handler within sees the client's address.
+        .layer(axum::middleware::map_request(move |request| {
+            let proxies = proxies.clone();
+            async move { proxies.tag(request) }
+        }))
 }
 
 /// Under `/api`, a JSON problem; elsewhere, the UI's HTML page.

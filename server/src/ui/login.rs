@@ -2,10 +2,8 @@
 //! `Secure` over HTTPS, added by the session layer to every cookie); its value is known
 //! only to the browser, the server keeps its hash.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -15,6 +13,7 @@ use super::extract::{Caller, Form};
 use super::form::FormState;
 use super::page::Chrome;
 use super::session::{redirect_with, Browser, FlashKind};
+use crate::client::ClientAddr;
 use crate::cookies::{self, SESSION as SESSION_COOKIE};
 use crate::edit::sessions::{self, SignInError};
 use crate::state::AppState;
@@ -45,7 +44,7 @@ pub async fn form(browser: Browser, RawQuery(query): RawQuery) -> UiResult<Html<
 
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     browser: Browser,
     Form(pairs): Form,
 ) -> UiResult<Response> {
@@ -62,7 +61,7 @@ pub async fn sign_in(
         Ok((status, Html(page.render()?)).into_response())
     };
     let password = form.value("password");
-    match sessions::sign_in(&state, &username, password, client.ip()).await {
+    match sessions::sign_in(&state, &username, password, client).await {
         Ok(signed_in) => {
             let mut response = redirect_with(
                 if next.is_empty() { "/" } else { &next },

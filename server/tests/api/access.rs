@@ -689,3 +689,74 @@ async fn every_kind_of_change_is_audited_with_its_actor() {
     assert_eq!(change["cluster"], "web");
     assert_eq!(change["generation"], 1);
 }
+
+/// Behind a trusted proxy the client is the one it forwards for: changes record it, and the
+/// sign-in throttle counts it; anyone else's X-Forwarded-For is ignored.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_client() {
+    let options = ServeOptions {
+        trusted_proxies: lvs_server::client::TrustedProxies::parse(&["127.0.0.1"]).unwrap(),
+        ..ServeOptions::default()
+    };
+    let app = TestApp::spawn_with_options(options).await;
+    let created = app
+        .send(
+            app.request(Method::POST, "/api/v1/clusters")
+                .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+                .json(&json!({"name": "web"})),
+        )
+        .await;
+    created.expect(201);
+    let audit = app.get("/api/v1/audit?limit=1").await.expect(200).clone();
+    assert_eq!(audit["items"][0]["client"], "203.0.113.9");
+
+    // Three failures from one forwarded client, each for another name, start the waits of
+    // that address; another client is free.
+    let mut browser = Browser::anonymous(&app);
+    for user in ["ann", "bob", "cy"] {
+        assert_eq!(
+            wrong_password_from(&mut browser, "203.0.113.9", user).await,
+            401
+        );
+    }
+    assert_eq!(
+        wrong_password_from(&mut browser, "203.0.113.9", "dee").await,
+        429
+    );
+    assert_eq!(
+        wrong_password_from(&mut browser, "192.0.2.44", "eve").await,
+        401,
+        "another client"
+    );
+}
+
+/// A wrong password for `user`, forwarded for `client`: the answer's status.
+async fn wrong_password_from(browser: &mut Browser, client: &str, user: &str) -> u16 {
+    let token = browser.token().await;
+    let form = [
+        ("_csrf", token.as_str()),
+        ("username", user),
+        ("password", "wrong"),
+    ];
+    let request = browser
+        .request(Method::POST, "/login")
+        .header("x-forwarded-for", client)
+        .header("origin", browser.origin().to_owned())
+        .form(&form);
+    browser.send(request).await.status
+}
+
+/// Without `--trusted-proxies`, X-Forwarded-For is the client's own claim and ignored.
+#[tokio::test]
+async fn an_untrusted_forwarded_for_is_ignored() {
+    let app = TestApp::spawn().await;
+    app.send(
+        app.request(Method::POST, "/api/v1/clusters")
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"name": "web"})),
+    )
+    .await
+    .expect(201);
+    let audit = app.get("/api/v1/audit?limit=1").await.expect(200).clone();
+    assert_eq!(audit["items"][0]["client"], "127.0.0.1");
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// rank. `api` and `ui` share a rank and may not use each other.
 const LAYERS: &[(&str, u8)] = &[
     ("config", 0),
+    ("client", 0),
     ("cookies", 0),
     ("low_priority", 0),
     ("json", 0),
