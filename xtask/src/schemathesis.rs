@@ -39,17 +39,14 @@ pub fn run() -> Result<()> {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("cannot remove {}", data_dir.display()))?;
     }
-    let _server = Server::start(
-        &root.join("target/debug/lvs-server"),
-        port,
-        &data_dir,
-        &work,
-    )?;
     let binary = root.join("target/debug/lvs-server");
-    let api = Api {
-        port,
-        token: admin_token(&binary, &data_dir)?,
-    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    // Issued first, as a setup script would before starting the server (the server opening
+    // the same new database at once is tested in `process.rs`).
+    let token = admin_token(&binary, &data_dir)?;
+    let _server = Server::start(&binary, port, &data_dir, &work)?;
+    let api = Api { port, token };
     api.wait_until_ready()?;
     let token = seed(&api)?;
 

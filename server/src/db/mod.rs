@@ -178,19 +178,21 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let opening = migrate::lock(options.get_filename()).await?;
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await
             .map_err(health::OpenError::classify)?;
         health::check_integrity(&write).await?;
-        migrate::run(&write, options.get_filename()).await?;
+        migrate::run(&write).await?;
         health::write(&write, now_millis()).await.map_err(
             |error| match health::OpenError::classify(error) {
                 health::OpenError::Sqlx(error) => health::OpenError::ReadOnly(error),
                 other => other,
             },
         )?;
+        drop(opening);
         // Readers only wait on the disk and the CPU: a few per core keep both busy, and each
         // connection has its own page cache.
         let read = SqlitePoolOptions::new()

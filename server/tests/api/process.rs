@@ -425,30 +425,60 @@ fn a_damaged_database_is_refused_at_start() {
 }
 
 /// Setup scripts start the server and run `users`/`tokens` commands at once: each process
-/// migrates the new database, and none may fail because another applied a migration first.
+/// opens (and migrates) the new database, and none may fail because another was opening it.
 #[test]
-fn processes_opening_a_new_database_at_once_migrate_it_once() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let children: Vec<Child> = (0..6)
-        .map(|_| {
-            Command::new(BIN)
-                .args(["tokens", "list"])
-                .env_clear()
-                .env("LVS_DATA_DIR", dir.path())
-                .env("LVS_LOG_FORMAT", "json")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run lvs-server tokens list")
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().expect("lvs-server tokens list");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+fn processes_opening_a_new_database_at_once_all_start() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = Command::new(BIN)
+            .env_clear()
+            .env("LVS_DATA_DIR", dir.path())
+            .env("LVS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LVS_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lvs-server");
+        let commands: Vec<Child> = (0..4)
+            .map(|_| {
+                Command::new(BIN)
+                    .args(["tokens", "list"])
+                    .env_clear()
+                    .env("LVS_DATA_DIR", dir.path())
+                    .env("LVS_LOG_FORMAT", "json")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run lvs-server tokens list")
+            })
+            .collect();
+        for command in commands {
+            let output = command.wait_with_output().expect("lvs-server tokens list");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.try_wait() {
+                let mut errors = String::new();
+                server
+                    .stderr
+                    .take()
+                    .map(|mut e| e.read_to_string(&mut errors));
+                panic!("the server exited ({status}): {errors}");
+            }
+            assert!(Instant::now() < deadline, "the server listens");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = server.kill();
+        let _ = server.wait();
     }
 }
 
