@@ -17,7 +17,7 @@ mod common;
 mod sign_in;
 use common::{
     desired_state, director_tokens, document, expect, percentile_ms, sample, seed, stats_report,
-    Lcg, Report, Result, REAL_SERVERS, SERVICES,
+    timed_read, Lcg, Report, Result, REAL_SERVERS, SERVICES,
 };
 
 /// Directors reporting statistics in the ingestion phase, each for the whole table.
@@ -230,14 +230,7 @@ async fn ingestion(client: &reqwest::Client, api: &str) -> Result<Ingestion> {
     let mut rng = Lcg(11);
     let mut reads = Vec::new();
     while started.elapsed() < STATS_EVERY * ROUNDS {
-        let service = rng.below(SERVICES as u64) + 1;
-        let read = Instant::now();
-        let response = client
-            .get(format!("{api}/clusters/bench/services/{service}"))
-            .send()
-            .await?;
-        expect(response, 200).await?;
-        reads.push(read.elapsed());
+        reads.push(timed_read(client, api, &mut rng).await?);
     }
     let mut answers = Vec::new();
     for sender in senders {

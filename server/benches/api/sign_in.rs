@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use crate::common::{expect, Lcg, Result, SERVICES};
+use crate::common::{timed_read, Lcg, Result};
 
 /// Sign-in attempts in the burst, each from its own address.
 pub const ATTEMPTS: u8 = 100;
@@ -109,14 +109,7 @@ pub async fn burst(client: &reqwest::Client, base: &str, api: &str) -> Result<Bu
     let mut rng = Lcg(13);
     let mut reads = Vec::new();
     while attempts.iter().any(|a| !a.is_finished()) {
-        let service = rng.below(SERVICES as u64) + 1;
-        let read = Instant::now();
-        let response = client
-            .get(format!("{api}/clusters/bench/services/{service}"))
-            .send()
-            .await?;
-        expect(response, 200).await?;
-        reads.push(read.elapsed());
+        reads.push(timed_read(client, api, &mut rng).await?);
     }
     let took = started.elapsed();
     for attempt in attempts {

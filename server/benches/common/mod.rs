@@ -107,6 +107,18 @@ impl Report {
     }
 }
 
+/// Reads one of the seeded services, chosen by `rng`, which must answer 200: how long it took.
+pub async fn timed_read(client: &reqwest::Client, api: &str, rng: &mut Lcg) -> Result<Duration> {
+    let service = rng.below(SERVICES as u64) + 1;
+    let read = Instant::now();
+    let response = client
+        .get(format!("{api}/clusters/bench/services/{service}"))
+        .send()
+        .await?;
+    expect(response, 200).await?;
+    Ok(read.elapsed())
+}
+
 /// A tiny deterministic generator, so every run asks for the same objects.
 pub struct Lcg(pub u64);
 

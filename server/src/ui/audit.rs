@@ -10,7 +10,7 @@ use super::form::FormState;
 use super::format;
 use super::page::{path_segment, Chrome};
 use super::session::Browser;
-use crate::db::audit::{self, Entry, Filter};
+use crate::db::audit::{self, Actor, Entry, Filter};
 use crate::state::AppState;
 
 const PAGE_SIZE: i64 = 100;
@@ -33,7 +33,7 @@ struct Line {
     when: String,
     ago: String,
     actor: String,
-    source: &'static str,
+    source: String,
     client: String,
     action: String,
     target: String,
@@ -128,10 +128,6 @@ fn query(form: &FormState, before: Option<i64>) -> String {
 }
 
 fn line(entry: Entry, now: i64) -> Line {
-    let actor = match &entry.token {
-        Some(token) => format!("{} (token {token})", entry.actor),
-        None => entry.actor,
-    };
     let change = match (&entry.cluster, entry.generation) {
         (Some(cluster), Some(generation)) if entry.action == "change" => Some((
             format!("/clusters/{}/changes/{generation}", path_segment(cluster)),
@@ -139,25 +135,29 @@ fn line(entry: Entry, now: i64) -> Line {
         )),
         _ => None,
     };
+    // Stored words another version may not know are shown as they are.
+    let actor = match entry.actor_kind.parse() {
+        Ok(kind) => Actor {
+            kind,
+            name: entry.actor.clone(),
+            token: entry.token.clone(),
+        }
+        .to_string(),
+        Err(_) => entry.actor.clone(),
+    };
+    let source = match entry.source.parse() {
+        Ok(source) => format::source(source).to_owned(),
+        Err(_) => entry.source.clone(),
+    };
     Line {
         when: format::utc(entry.at),
         ago: format::ago(entry.at, now),
         actor,
-        source: source_words(&entry.source),
+        source,
         client: entry.client.unwrap_or_default(),
         action: entry.action.replace('_', " "),
         target: entry.target,
         change,
         detail: entry.detail,
-    }
-}
-
-fn source_words(source: &str) -> &'static str {
-    match source {
-        "api" => "API",
-        "ui" => "web UI",
-        "import" => "import",
-        "cli" => "lvs-server command",
-        _ => "other",
     }
 }

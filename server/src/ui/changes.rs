@@ -121,17 +121,11 @@ pub async fn detail(
 }
 
 fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
-    let source = match row.source {
-        changes::Source::Api => "API",
-        changes::Source::Ui => "web UI",
-        changes::Source::Import => "import of a director's rules",
-        changes::Source::Cli => "lvs-server command",
-    };
     Ok(ChangeLine {
         generation: row.generation(),
         when: format::utc(row.committed_at),
         ago: format::ago(row.committed_at, now),
-        source: source.to_owned(),
+        source: format::source(row.source).to_owned(),
         by: row
             .author
             .as_ref()

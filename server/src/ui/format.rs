@@ -1,6 +1,17 @@
 //! Numbers and times as people read them, in tables and graphs alike: one formatter, so
 //! a value reads the same wherever it is shown.
 
+/// The way a change came in, in words: `"web UI"`, `"API"`.
+pub fn source(source: crate::db::changes::Source) -> &'static str {
+    use crate::db::changes::Source;
+    match source {
+        Source::Api => "API",
+        Source::Ui => "web UI",
+        Source::Import => "import of a director's rules",
+        Source::Cli => "lvs-server command",
+    }
+}
+
 /// A count: `1234567` -> `"1.2M"`.
 pub fn count(value: f64) -> String {
     number(value, "")
