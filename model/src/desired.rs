@@ -4,6 +4,7 @@ use std::collections::btree_map::{BTreeMap, Entry};
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::HostSettings;
 use crate::real_server::{RealServer, RealServerKey};
 use crate::service::{ServiceKey, VirtualService};
 use crate::spec::{DesiredStateSpec, DocumentView, RealServerSpec, ServiceSpec, Timeouts};
@@ -17,6 +18,8 @@ pub struct DesiredState {
     /// Bumped by every committed change to the cluster's desired state; 0 = never set.
     pub generation: u64,
     pub timeouts: Timeouts,
+    /// How the agents prepare each director host (VIPs, sysctls).
+    pub host: HostSettings,
     services: BTreeMap<ServiceKey, DesiredService>,
 }
 
@@ -148,6 +151,7 @@ impl DesiredState {
         errors.into_result().map(|()| DesiredState {
             generation,
             timeouts,
+            host: HostSettings::default(),
             services: map,
         })
     }

@@ -12,6 +12,7 @@ mod desired;
 mod diff;
 pub mod duration;
 mod health;
+pub mod host;
 mod keyword;
 mod real_server;
 mod service;
@@ -29,6 +30,7 @@ pub use health::{
     BodyMatch, CheckKind, DnsProbe, DnsRcode, DnsType, ExecProbe, Health, HealthCheck, HttpMethod,
     HttpProbe, OnFailure, Probe, Tls, TlsVerify,
 };
+pub use host::HostSettings;
 pub use real_server::{
     Forwarding, ForwardingMethod, RealServer, RealServerKey, RealServerState, Thresholds, Tunnel,
     TunnelChecksum, TunnelType, Weight,

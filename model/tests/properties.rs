@@ -8,7 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use lvs_model::spec::{DesiredStateSpec, Netmask, RealServerSpec, ServiceSpec, TimeoutsSpec};
+use lvs_model::spec::{
+    DesiredStateSpec, HostSpec, IpvsSysctlsSpec, Netmask, RealServerSpec, ServiceSpec,
+    TimeoutsSpec, VipsSpec,
+};
 use lvs_model::{
     ApplyError, DesiredService, DesiredState, Diff, DiffSpec, DiffSummary, Family,
     ForwardingMethod, Fwmark, Persistence, Port, Protocol, RealServer, RealServerChange,
@@ -97,6 +100,41 @@ fn text_description() -> impl Strategy<Value = String> {
         2 => r"[\PC\n\t]{1,30}",
         1 => "[a-zäöü漢字🦀 \n\t]{1,30}",
     ]
+}
+
+/// Host settings in their canonical form (every default written out), as the server
+/// stores them and the document shows them.
+fn host_spec() -> BoxedStrategy<HostSpec> {
+    let flag = || prop_oneof![2 => Just(None), 1 => any::<bool>().prop_map(Some)];
+    let vips = prop_oneof![
+        2 => Just(None),
+        1 => ("[a-z][a-z0-9.-]{0,14}", any::<bool>()).prop_map(|(name, create)| Some(VipsSpec {
+            interface: Some(name),
+            create: Some(create),
+        })),
+    ];
+    let sysctls = (
+        prop_oneof![2 => Just(None), 1 => (0..=3i64).prop_map(Some)],
+        flag(),
+        flag(),
+        flag(),
+        flag(),
+    )
+        .prop_map(
+            |(conn_reuse_mode, expire_nodest_conn, sloppy_tcp, conntrack, snat_reroute)| {
+                IpvsSysctlsSpec {
+                    conn_reuse_mode,
+                    expire_nodest_conn,
+                    sloppy_tcp,
+                    conntrack,
+                    snat_reroute,
+                    ..IpvsSysctlsSpec::default()
+                }
+            },
+        );
+    (vips, sysctls)
+        .prop_map(|(vips, sysctls)| HostSpec { vips, sysctls })
+        .boxed()
 }
 
 fn timeouts_spec() -> impl Strategy<Value = TimeoutsSpec> {
@@ -547,6 +585,7 @@ impl InputService {
 struct Input {
     generation: Option<u64>,
     timeouts: TimeoutsSpec,
+    host: HostSpec,
     services: Vec<InputService>,
 }
 
@@ -563,6 +602,7 @@ impl Input {
             cluster: None,
             generation: self.generation,
             timeouts: Some(self.timeouts),
+            host: Some(self.host.clone()),
             services: Some(self.services.iter().map(InputService::to_spec).collect()),
         }
     }
@@ -610,12 +650,14 @@ fn input() -> impl Strategy<Value = Input> {
     (
         generation(),
         timeouts_spec(),
+        host_spec(),
         prop::collection::vec(service_recipe(), 0..6),
     )
-        .prop_map(|(generation, timeouts, recipes)| {
+        .prop_map(|(generation, timeouts, host, recipes)| {
             let mut input = Input {
                 generation,
                 timeouts,
+                host,
                 services: Vec::new(),
             };
             for recipe in &recipes {
@@ -641,6 +683,7 @@ enum Mutation {
     ChangeServer(Index, Index, RealServerRecipe),
     DrainOrRestore(Index, Index),
     Timeouts(TimeoutsSpec),
+    Host(HostSpec),
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -655,6 +698,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(i, j, r)| Mutation::ChangeServer(i, j, r)),
         2 => (any::<Index>(), any::<Index>()).prop_map(|(i, j)| Mutation::DrainOrRestore(i, j)),
         1 => timeouts_spec().prop_map(Mutation::Timeouts),
+        1 => host_spec().prop_map(Mutation::Host),
     ]
 }
 
@@ -727,6 +771,7 @@ impl Input {
                 }
             }
             Mutation::Timeouts(timeouts) => self.timeouts = *timeouts,
+            Mutation::Host(host) => self.host = host.clone(),
         }
     }
 }
@@ -790,6 +835,7 @@ fn expected_summary(a: &DesiredState, b: &DesiredState) -> DiffSummary {
     let (old, new) = (service_map(a), service_map(b));
     let mut summary = DiffSummary {
         timeouts_changed: a.timeouts != b.timeouts,
+        host_changed: a.host != b.host,
         ..DiffSummary::default()
     };
     for (key, service) in &old {
@@ -823,6 +869,7 @@ fn expected_summary(a: &DesiredState, b: &DesiredState) -> DiffSummary {
 fn counted_summary(diff: &Diff) -> DiffSummary {
     let mut summary = DiffSummary {
         timeouts_changed: diff.timeouts.is_some(),
+        host_changed: diff.host.is_some(),
         ..DiffSummary::default()
     };
     for change in &diff.services {
@@ -1245,10 +1292,12 @@ fn listed_servers(service: &serde_json::Value) -> &[serde_json::Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-/// Entries in a diff's JSON: the timeouts, each service and each real server.
+/// Entries in a diff's JSON: the timeouts, the host settings, each service and each real
+/// server.
 fn entries(diff: &serde_json::Value) -> usize {
     let services = diff["services"].as_array().expect("services");
     usize::from(diff.get("timeouts").is_some())
+        + usize::from(diff.get("host").is_some())
         + services
             .iter()
             .map(|s| 1 + listed_servers(s).len())
@@ -1262,8 +1311,9 @@ fn is_prefix(part: &serde_json::Value, whole: &serde_json::Value) -> bool {
         kept.as_array().expect("services"),
         all.as_array().expect("services"),
     );
-    let timeouts_ok =
-        part.get("timeouts").is_none() || part.get("timeouts") == whole.get("timeouts");
+    let timeouts_ok = (part.get("timeouts").is_none()
+        || part.get("timeouts") == whole.get("timeouts"))
+        && (part.get("host").is_none() || part.get("host") == whole.get("host"));
     let Some((last, earlier)) = kept.split_last() else {
         return timeouts_ok;
     };
@@ -1307,9 +1357,18 @@ fn generators_cover_the_domain() {
     let mut runner = TestRunner::deterministic();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let pairs = input_pair();
-    for _ in 0..600 {
+    for _ in 0..1500 {
         let (a, b) = pairs.new_tree(&mut runner).expect("a value").current();
         let (a, b) = (a.parse(), b.parse());
+        if a.host != b.host {
+            seen.insert("host changed".into());
+        }
+        if a.host.vips.is_some() {
+            seen.insert("host vips".into());
+        }
+        if a.host.sysctls.entries().iter().any(|(_, v)| v.is_some()) {
+            seen.insert("host sysctls".into());
+        }
         for service in a.services() {
             let key = service.key();
             let s = service.service();
@@ -1459,6 +1518,9 @@ fn generators_cover_the_domain() {
         "servers removed",
         "servers changed",
         "timeouts changed",
+        "host changed",
+        "host vips",
+        "host sysctls",
         "only servers changed",
     ] {
         expected.push(text.into());

@@ -1866,3 +1866,91 @@ fn desired_state_changes_chain_their_diffs() {
         "must be 5, where the last diff ends",
     );
 }
+
+#[test]
+fn host_settings_rules() {
+    use lvs_model::host::{HostSettings, VipInterface};
+    use lvs_model::spec::HostSpec;
+
+    let rows: [(Value, &str, String); 7] = [
+        (
+            json!({"vips": {"interface": ""}}),
+            "host.vips.interface",
+            "must not be empty".into(),
+        ),
+        (
+            json!({"vips": {"interface": "a-very-long-name"}}),
+            "host.vips.interface",
+            "must be at most 15 bytes (the kernel's IFNAMSIZ), not 16".into(),
+        ),
+        (
+            json!({"vips": {"interface": "eth0:1"}}),
+            "host.vips.interface",
+            "must not contain ':' (no '/', ':', whitespace or control characters)".into(),
+        ),
+        (
+            json!({"vips": {"interface": "lvs 0"}}),
+            "host.vips.interface",
+            "must not contain ' ' (no '/', ':', whitespace or control characters)".into(),
+        ),
+        (
+            json!({"vips": {"interface": ".."}}),
+            "host.vips.interface",
+            "\"..\" is not a valid interface name".into(),
+        ),
+        (
+            json!({"sysctls": {"conn_reuse_mode": 4}}),
+            "host.sysctls.conn_reuse_mode",
+            "must be between 0 and 3, not 4".into(),
+        ),
+        (
+            json!({"sysctls": {"conn_reuse_mode": -1}}),
+            "host.sysctls.conn_reuse_mode",
+            "must be between 0 and 3, not -1".into(),
+        ),
+    ];
+    for (host, field, message) in rows {
+        let state = document(&json!({ "host": host }));
+        assert_single(
+            &host.to_string(),
+            &rejected("host", state.parse()),
+            field,
+            &message,
+        );
+        let cluster: ClusterSpec = from_json(&json!({"name": "prod", "host": host}));
+        assert_single(
+            &host.to_string(),
+            &rejected("cluster host", cluster.parse()),
+            field,
+            &message,
+        );
+    }
+    let unknown: Result<HostSpec, _> =
+        serde_json::from_value(json!({"sysctls": {"conn_reuse": 1}}));
+    assert!(unknown.is_err(), "unknown sysctls are refused, not ignored");
+
+    // Managing VIPs without naming the interface means the dummy `lvs0`.
+    let host: HostSpec = from_json(&json!({"vips": {}, "sysctls": {"conntrack": true}}));
+    let settings = host.parse().expect("valid");
+    assert_eq!(settings.vips, Some(VipInterface::default_dummy()));
+    assert_eq!(settings.sysctls.conntrack, Some(true));
+    // Written back in full, and read back the same.
+    let canonical = serde_json::to_value(HostSpec::from(&settings)).expect("serialises");
+    assert_eq!(
+        canonical["vips"],
+        json!({"interface": "lvs0", "create": true})
+    );
+    assert_eq!(
+        from_json::<HostSpec>(&canonical).parse().expect("valid"),
+        settings
+    );
+
+    // A document without `host` has none of its own; one with `{}` manages nothing.
+    assert_eq!(
+        document(&json!({})).parse().expect("valid").host,
+        HostSettings::default()
+    );
+    let existing: HostSpec = from_json(&json!({"vips": {"interface": "eth1", "create": false}}));
+    let vips = existing.parse().expect("valid").vips.expect("managed");
+    assert_eq!((vips.name.as_str(), vips.create), ("eth1", false));
+}

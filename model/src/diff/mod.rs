@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{display_key, DesiredService, DesiredState};
+use crate::host::HostSettings;
 use crate::real_server::{RealServer, RealServerKey};
 use crate::service::{ServiceKey, VirtualService};
 use crate::spec::Timeouts;
@@ -24,6 +25,7 @@ pub struct Diff {
     pub from_generation: u64,
     pub to_generation: u64,
     pub timeouts: Option<Change<Timeouts>>,
+    pub host: Option<Change<HostSettings>>,
     pub services: Vec<ServiceChange>,
 }
 
@@ -70,6 +72,9 @@ pub struct DiffSummary {
     pub real_servers_removed: usize,
     pub real_servers_changed: usize,
     pub timeouts_changed: bool,
+    /// Whether the host settings (VIPs, sysctls) changed.
+    #[serde(default)]
+    pub host_changed: bool,
 }
 
 /// Applying a diff to a state it was not computed from.
@@ -83,6 +88,8 @@ pub enum ApplyError {
     RealServer { service: ServiceKey, server: String },
     #[error("the timeouts differ from what the diff expects")]
     Timeouts,
+    #[error("the host settings differ from what the diff expects")]
+    Host,
 }
 
 impl Diff {
@@ -91,6 +98,10 @@ impl Diff {
         let timeouts = (old.timeouts != new.timeouts).then_some(Change {
             old: old.timeouts,
             new: new.timeouts,
+        });
+        let host = (old.host != new.host).then(|| Change {
+            old: old.host.clone(),
+            new: new.host.clone(),
         });
         let services = merge(old.service_map(), new.service_map())
             .filter_map(|(_, pair)| match pair {
@@ -104,6 +115,7 @@ impl Diff {
             from_generation: old.generation,
             to_generation: new.generation,
             timeouts,
+            host,
             services,
         }
     }
@@ -116,18 +128,20 @@ impl Diff {
             from_generation: self.to_generation,
             to_generation: self.from_generation,
             timeouts: self.timeouts.as_ref().map(Change::reversed),
+            host: self.host.as_ref().map(Change::reversed),
             services: self.services.iter().map(ServiceChange::reversed).collect(),
         }
     }
 
     /// No service, real server or timeout changes (the generations may still differ).
     pub fn is_empty(&self) -> bool {
-        self.timeouts.is_none() && self.services.is_empty()
+        self.timeouts.is_none() && self.host.is_none() && self.services.is_empty()
     }
 
     pub fn summary(&self) -> DiffSummary {
         let mut summary = DiffSummary {
             timeouts_changed: self.timeouts.is_some(),
+            host_changed: self.host.is_some(),
             ..DiffSummary::default()
         };
         for change in &self.services {
@@ -171,6 +185,9 @@ impl Diff {
         if let Some(change) = &self.timeouts {
             state.timeouts = change.new;
         }
+        if let Some(change) = &self.host {
+            state.host = change.new.clone();
+        }
         let services = state.service_map_mut();
         for change in &self.services {
             match change {
@@ -206,6 +223,9 @@ impl Diff {
             .is_some_and(|c| state.timeouts != c.old)
         {
             return Err(ApplyError::Timeouts);
+        }
+        if self.host.as_ref().is_some_and(|c| state.host != c.old) {
+            return Err(ApplyError::Host);
         }
         let mut seen = HashSet::with_capacity(self.services.len());
         for change in &self.services {
@@ -285,6 +305,14 @@ impl Diff {
     pub fn timeouts_changed(old: Timeouts, new: Timeouts) -> Diff {
         Diff {
             timeouts: (old != new).then_some(Change { old, new }),
+            ..Diff::default()
+        }
+    }
+
+    /// The cluster's host settings changed.
+    pub fn host_changed(old: HostSettings, new: HostSettings) -> Diff {
+        Diff {
+            host: (old != new).then_some(Change { old, new }),
             ..Diff::default()
         }
     }

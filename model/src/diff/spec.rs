@@ -8,7 +8,7 @@ use super::{Change, Diff, DiffSummary, RealServerChange, ServiceChange, ServiceU
 use crate::desired::{display_key, DesiredService};
 use crate::real_server::RealServer;
 use crate::service::{ServiceKey, VirtualService};
-use crate::spec::{RealServerSpec, ServiceSpec, TimeoutsSpec};
+use crate::spec::{HostSpec, RealServerSpec, ServiceSpec, TimeoutsSpec};
 use crate::validation::ValidationErrors;
 
 /// The JSON form of a diff.
@@ -22,6 +22,9 @@ pub struct DiffSpec {
     /// Present when the timeouts change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<ChangeSpec<TimeoutsSpec>>,
+    /// Present when the host settings change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<ChangeSpec<HostSpec>>,
     pub services: Vec<ServiceChangeSpec>,
 }
 
@@ -80,7 +83,8 @@ pub struct RealServerChangeSpec {
 }
 
 impl DiffSpec {
-    /// The JSON form of at most `max_entries` of the diff's entries (the timeouts, each
+    /// The JSON form of at most `max_entries` of the diff's entries (the timeouts, the
+    /// host settings, each
     /// service and each real server, in order, count one each), with the whole diff's
     /// summary; and whether some were left out. A service whose real servers do not all fit
     /// is kept with those that do.
@@ -92,6 +96,17 @@ impl DiffSpec {
                 Some(ChangeSpec {
                     old: c.old.into(),
                     new: c.new.into(),
+                })
+            } else {
+                truncated = true;
+                None
+            }
+        });
+        let host = diff.host.as_ref().and_then(|c| {
+            if take_one(&mut left) {
+                Some(ChangeSpec {
+                    old: HostSpec::from(&c.old),
+                    new: HostSpec::from(&c.new),
                 })
             } else {
                 truncated = true;
@@ -113,6 +128,7 @@ impl DiffSpec {
             to_generation: diff.to_generation,
             summary: diff.summary(),
             timeouts,
+            host,
             services,
         };
         (spec, truncated)
@@ -241,6 +257,14 @@ impl DiffSpec {
                 new: new?,
             })
         });
+        let host = self.host.as_ref().and_then(|change| {
+            let old = errors.check_nested("host.old", change.old.parse());
+            let new = errors.check_nested("host.new", change.new.parse());
+            Some(Change {
+                old: old?,
+                new: new?,
+            })
+        });
         let mut services: Vec<ServiceChange> = Vec::with_capacity(self.services.len());
         for (i, spec) in self.services.iter().enumerate() {
             let field = format!("services[{i}]");
@@ -265,6 +289,7 @@ impl DiffSpec {
             from_generation: self.from_generation,
             to_generation: self.to_generation,
             timeouts,
+            host,
             services,
         };
         if diff.summary() != self.summary {

@@ -4,6 +4,8 @@ use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
 
+use super::HostSpec;
+use crate::host::HostSettings;
 use crate::text::{Name, Text};
 use crate::validation::ValidationErrors;
 
@@ -105,6 +107,10 @@ pub struct ClusterSpec {
     pub description: String,
     #[serde(default)]
     pub timeouts: TimeoutsSpec,
+    /// How the agents prepare each director host. Absent: a new cluster manages no VIPs
+    /// and sets no sysctl; a replaced one keeps its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostSpec>,
 }
 
 /// Validated cluster settings.
@@ -113,6 +119,8 @@ pub struct ClusterSettings {
     pub name: Name,
     pub description: Text,
     pub timeouts: Timeouts,
+    /// `None` when the spec left it out.
+    pub host: Option<HostSettings>,
 }
 
 impl ClusterSpec {
@@ -121,11 +129,16 @@ impl ClusterSpec {
         let name = parse_name(&mut errors, self.name.as_deref());
         let description = errors.check("description", Text::description(&self.description));
         let timeouts = errors.check_nested("timeouts", self.timeouts.parse());
-        match (name, description, timeouts) {
-            (Some(name), Some(description), Some(timeouts)) => Ok(ClusterSettings {
+        let host = match &self.host {
+            None => Some(None),
+            Some(host) => errors.check_nested("host", host.parse()).map(Some),
+        };
+        match (name, description, timeouts, host) {
+            (Some(name), Some(description), Some(timeouts), Some(host)) => Ok(ClusterSettings {
                 name,
                 description,
                 timeouts,
+                host,
             }),
             _ => Err(errors),
         }

@@ -3,7 +3,7 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::{ServiceSpec, TimeoutsSpec};
+use super::{HostSpec, ServiceSpec, TimeoutsSpec};
 use crate::desired::{DesiredService, DesiredState};
 use crate::validation::ValidationErrors;
 
@@ -26,6 +26,10 @@ pub struct DesiredStateSpec {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = TimeoutsSpec))]
     pub timeouts: Option<TimeoutsSpec>,
+    /// How the agents prepare each director host. Absent on input: a `PUT` keeps the
+    /// cluster's (and a document parsed on its own has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostSpec>,
     /// Every virtual service with its `real_servers` (each required here). Required: a
     /// document replaces every service, and `[]` deletes them all.
     #[serde(default)]
@@ -47,6 +51,10 @@ impl DesiredStateSpec {
     /// Validates the whole document, reporting every bad field with its path.
     pub fn parse(&self) -> Result<DesiredState, ValidationErrors> {
         let mut errors = ValidationErrors::default();
+        let host = match &self.host {
+            None => Some(Default::default()),
+            Some(host) => errors.check_nested("host", host.parse()),
+        };
         let timeouts = match &self.timeouts {
             None => errors.check("timeouts", Err(TIMEOUTS_REQUIRED.into())),
             Some(timeouts) => errors.check_nested("timeouts", timeouts.parse()),
@@ -66,9 +74,11 @@ impl DesiredStateSpec {
             }
         }
         let generation = self.generation.unwrap_or(0);
-        match timeouts {
-            Some(timeouts) if errors.is_empty() => {
-                DesiredState::new(generation, timeouts, services)
+        match (timeouts, host) {
+            (Some(timeouts), Some(host)) if errors.is_empty() => {
+                let mut state = DesiredState::new(generation, timeouts, services)?;
+                state.host = host;
+                Ok(state)
             }
             _ => Err(errors),
         }
@@ -81,6 +91,7 @@ impl From<&DesiredState> for DesiredStateSpec {
             cluster: None,
             generation: Some(state.generation),
             timeouts: Some(state.timeouts.into()),
+            host: Some(HostSpec::from(&state.host)),
             services: Some(state.services().map(DesiredService::to_spec).collect()),
         }
     }
@@ -104,13 +115,14 @@ impl Serialize for DocumentView<'_> {
             }
         }
         // Field order and skipping as in the derived `DesiredStateSpec`.
-        let mut document = serializer.serialize_struct("DesiredStateSpec", 4)?;
+        let mut document = serializer.serialize_struct("DesiredStateSpec", 5)?;
         match self.cluster {
             Some(cluster) => document.serialize_field("cluster", cluster)?,
             None => document.skip_field("cluster")?,
         }
         document.serialize_field("generation", &self.state.generation)?;
         document.serialize_field("timeouts", &TimeoutsSpec::from(self.state.timeouts))?;
+        document.serialize_field("host", &HostSpec::from(&self.state.host))?;
         document.serialize_field("services", &Services(self.state))?;
         document.end()
     }

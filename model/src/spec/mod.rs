@@ -7,6 +7,7 @@
 mod cluster;
 mod desired;
 mod health;
+mod host;
 mod real_server;
 mod service;
 
@@ -15,5 +16,6 @@ pub use cluster::{
 };
 pub use desired::{DesiredStateSpec, DocumentView};
 pub use health::{HealthCheckSpec, StatusSpec};
+pub use host::{HostSpec, IpvsSysctlsSpec, VipsSpec};
 pub use real_server::RealServerSpec;
 pub use service::{Netmask, ServiceSpec};

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use lvs_model::spec::{ClusterSettings, TimeoutsSpec};
-use lvs_model::{Diff, Timeouts};
+use lvs_model::spec::{ClusterSettings, HostSpec, TimeoutsSpec};
+use lvs_model::{Diff, HostSettings, Timeouts};
 use sqlx::SqliteConnection;
 
 use super::audit::{self, Author};
@@ -19,6 +19,8 @@ pub struct ClusterRow {
     pub timeout_tcp: Option<i64>,
     pub timeout_tcpfin: Option<i64>,
     pub timeout_udp: Option<i64>,
+    /// The host settings' canonical JSON (`HostSpec`).
+    pub host: String,
     pub generation: Generation,
     pub created_at: i64,
     pub updated_at: i64,
@@ -40,6 +42,17 @@ impl ClusterRow {
             .map_err(|e| corrupt(&self.name, &e.to_string()))
     }
 
+    pub fn host_spec(&self) -> Result<HostSpec, sqlx::Error> {
+        serde_json::from_str(&self.host).map_err(|e| corrupt(&self.name, &format!("host: {e}")))
+    }
+
+    /// The stored host settings; they were validated on the way in.
+    pub fn host(&self) -> Result<HostSettings, sqlx::Error> {
+        self.host_spec()?
+            .parse()
+            .map_err(|e| corrupt(&self.name, &format!("host: {e}")))
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.get()
     }
@@ -59,18 +72,21 @@ pub async fn insert(
     let (name, description) = (settings.name.as_str(), settings.description.as_str());
     let t = settings.timeouts;
     let (tcp, tcpfin, udp) = (seconds(t.tcp), seconds(t.tcpfin), seconds(t.udp));
+    let host = host_json(&settings.host.clone().unwrap_or_default());
     let row = sqlx::query_as!(
         ClusterRow,
         r#"INSERT INTO clusters
-            (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+            (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host, created_at,
+             updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
                    generation AS "generation: Generation", created_at, updated_at"#,
         name,
         description,
         tcp,
         tcpfin,
         udp,
+        host,
         now,
         now,
     )
@@ -86,7 +102,7 @@ pub async fn get(
 ) -> Result<Option<ClusterRow>, sqlx::Error> {
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE name = ?"#,
         name
@@ -107,7 +123,7 @@ pub async fn list(
     let after = after.unwrap_or("");
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters
          WHERE name > ?1 AND (?2 IS NULL OR instr(name, ?2) > 0)
@@ -121,7 +137,8 @@ pub async fn list(
     .map_err(|e| in_row("clusters", &"listed", e))
 }
 
-/// Replaces description and timeouts. Never the name: cached token owners carry it, so a
+/// Replaces description, timeouts and host settings (kept when `settings` has none). Never
+/// the name: cached token owners carry it, so a
 /// write that renamed would have to take the [`Tx`] and mark it as [`delete`] does.
 pub async fn update(
     conn: &mut SqliteConnection,
@@ -132,14 +149,16 @@ pub async fn update(
     let description = settings.description.as_str();
     let t = settings.timeouts;
     let (tcp, tcpfin, udp) = (seconds(t.tcp), seconds(t.tcpfin), seconds(t.udp));
+    let host = settings.host.as_ref().map(host_json);
     sqlx::query!(
         "UPDATE clusters SET description = ?, timeout_tcp = ?, timeout_tcpfin = ?,
-                timeout_udp = ?, updated_at = ?
+                timeout_udp = ?, host = coalesce(?, host), updated_at = ?
          WHERE id = ?",
         description,
         tcp,
         tcpfin,
         udp,
+        host,
         now,
         id
     )
@@ -202,7 +221,7 @@ pub async fn get_by_id(
 ) -> Result<Option<ClusterRow>, sqlx::Error> {
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE id = ?"#,
         id
@@ -258,4 +277,27 @@ pub async fn update_timeouts(
     .execute(conn)
     .await
     .map(drop)
+}
+
+pub async fn update_host(
+    conn: &mut SqliteConnection,
+    id: i64,
+    host: &HostSettings,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let host = host_json(host);
+    sqlx::query!(
+        "UPDATE clusters SET host = ?, updated_at = ? WHERE id = ?",
+        host,
+        now,
+        id
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The stored form of host settings: their canonical spec.
+fn host_json(host: &HostSettings) -> String {
+    serde_json::to_string(&HostSpec::from(host)).expect("a spec always serialises")
 }

@@ -54,8 +54,9 @@ pub async fn load(
                 .map_err(|e| corrupt(&format!("service {key}"), &e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let state = DesiredState::new(cluster.generation(), cluster.timeouts()?, desired)
+    let mut state = DesiredState::new(cluster.generation(), cluster.timeouts()?, desired)
         .map_err(|e| corrupt(&format!("cluster {}", cluster.name), &e.to_string()))?;
+    state.host = cluster.host()?;
     Ok(Loaded {
         state,
         service_ids,
@@ -77,6 +78,9 @@ pub async fn apply(
 ) -> Result<(), sqlx::Error> {
     if let Some(change) = &diff.timeouts {
         clusters::update_timeouts(conn, cluster.id, &change.new, now).await?;
+    }
+    if let Some(change) = &diff.host {
+        clusters::update_host(conn, cluster.id, &change.new, now).await?;
     }
     // Each with its row id, or for real servers added, their service's row id.
     let mut changed_services = Vec::new();

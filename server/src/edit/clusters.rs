@@ -1,4 +1,4 @@
-//! Clusters: create, edit (description and timeouts), delete.
+//! Clusters: create, edit (description, timeouts and host settings), delete.
 
 use lvs_model::spec::ClusterSpec;
 use lvs_model::Diff;
@@ -28,7 +28,8 @@ pub async fn create(
     Ok(row)
 }
 
-/// Replaces a cluster's description and timeouts; its name cannot change.
+/// Replaces a cluster's description, timeouts and host settings (kept when the spec has
+/// none); its name cannot change.
 pub async fn replace(
     state: &AppState,
     name: &str,
@@ -111,14 +112,18 @@ async fn update(
         name: Some(row.name.clone()),
         description: row.description.clone(),
         timeouts: row.timeouts_spec(),
+        host: Some(row.host_spec()?),
     };
     let mut spec = edit(current)?;
     spec.name = Some(patch::same_name(spec.name, &row.name)?);
     let settings = spec.parse()?;
     let now = now_millis();
     clusters::update(&mut tx, row.id, &settings, now).await?;
-    // Only the timeouts are part of the desired state.
+    // Timeouts and host settings are part of the desired state, the description not.
     let mut diff = Diff::timeouts_changed(row.timeouts()?, settings.timeouts);
+    if let Some(host) = &settings.host {
+        diff.host = Diff::host_changed(row.host()?, host.clone()).host;
+    }
     if !diff.is_empty() {
         clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?;
     } else if settings.description.as_str() != row.description {

@@ -12,7 +12,8 @@ use crate::db::{now_millis, Tx};
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
-/// Replaces a cluster's services and timeouts with `document` in one transaction, writing
+/// Replaces a cluster's services, timeouts and (when it has them) host settings with
+/// `document` in one transaction, writing
 /// only the rows that differ, and returns the diff (from the cluster's generation to the
 /// next, or empty at the current one when nothing differs). With `dry_run`, only the diff:
 /// nothing is written. The precondition is on the desired state's ETag (its generation),
@@ -35,6 +36,7 @@ pub async fn replace(
     // state is kept, as a big document is large.
     let mut wanted = document.parse()?;
     let base_generation = document.generation;
+    let keeps_host = document.host.is_none();
     drop(document);
     let mut tx = if dry_run {
         state.db.read().await?
@@ -52,6 +54,10 @@ pub async fn replace(
     }
     let loaded = desired_state::load(&mut tx, &row).await?;
     wanted.generation = current_generation;
+    if keeps_host {
+        // An absent field never means "reset": the document leaves them as they are.
+        wanted.host = loaded.state.host.clone();
+    }
     commit_to(tx, &row, &loaded, &wanted, dry_run, author).await
 }
 

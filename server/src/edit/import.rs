@@ -100,10 +100,13 @@ pub async fn import(
         cluster: None,
         generation: None,
         timeouts: Some(timeouts),
+        host: None,
         services: Some(services),
     };
     let mut wanted = document.parse()?;
     wanted.generation = 0;
+    // An import brings services and timeouts; the host settings stay the cluster's.
+    wanted.host = loaded.state.host.clone();
     let mut diff = Diff::between(&loaded.state, &wanted);
     let now = now_millis();
     desired_state::apply(&mut tx, &row, &loaded, &diff, now).await?;

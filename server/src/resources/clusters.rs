@@ -1,6 +1,6 @@
 //! A cluster as the API and the UI show it.
 
-use lvs_model::spec::TimeoutsSpec;
+use lvs_model::spec::{HostSpec, TimeoutsSpec};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -14,6 +14,8 @@ pub struct Cluster {
     pub description: String,
     /// Connection timeouts every director applies; unset ones are left as they are.
     pub timeouts: TimeoutsSpec,
+    /// How the agents prepare each director host: VIPs and IPVS sysctls.
+    pub host: HostSpec,
     /// Generation of the desired state, bumped by every change to it; 0 = never set.
     pub generation: u64,
     pub created_at: String,
@@ -31,6 +33,8 @@ impl From<&ClusterRow> for Cluster {
             name: row.name.clone(),
             description: row.description.clone(),
             timeouts: row.timeouts_spec(),
+            // Stored by the server itself from a validated spec.
+            host: row.host_spec().unwrap_or_default(),
             generation: row.generation(),
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),

@@ -360,6 +360,7 @@ pub async fn create(
             tcpfin: form.number("timeouts.tcpfin"),
             udp: form.number("timeouts.udp"),
         },
+        host: None,
     };
     // A number that is not one stops the edit; the model still names every other
     // problem, so all are fixed at once.

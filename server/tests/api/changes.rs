@@ -93,7 +93,7 @@ async fn every_service_and_real_server_edit_records_one_change() {
         created["summary"],
         json!({"services_added": 1, "services_removed": 0, "services_changed": 0,
                "real_servers_added": 2, "real_servers_removed": 0, "real_servers_changed": 0,
-               "timeouts_changed": false})
+               "timeouts_changed": false, "host_changed": false})
     );
 
     let web = service_path("web", service);

@@ -49,7 +49,13 @@ async fn a_new_cluster_has_an_empty_desired_state_at_generation_0() {
     assert_eq!(
         resp.expect(200),
         &json!({"cluster": "web", "generation": 0,
-                "timeouts": {"tcp": null, "tcpfin": null, "udp": null}, "services": []})
+                "timeouts": {"tcp": null, "tcpfin": null, "udp": null},
+                "host": {"vips": null, "sysctls": {
+                    "conn_reuse_mode": null, "expire_nodest_conn": null,
+                    "expire_quiescent_template": null, "sloppy_tcp": null, "sloppy_sctp": null,
+                    "conntrack": null, "schedule_icmp": null, "ignore_tunneled": null,
+                    "snat_reroute": null}},
+                "services": []})
     );
     app.get(&desired_state("nope"))
         .await
@@ -79,7 +85,7 @@ async fn put_replaces_everything_and_answers_with_the_diff() {
         diff["summary"],
         json!({"services_added": 3, "services_removed": 1, "services_changed": 0,
                "real_servers_added": 3, "real_servers_removed": 0,
-               "real_servers_changed": 0, "timeouts_changed": true})
+               "real_servers_changed": 0, "timeouts_changed": true, "host_changed": false})
     );
     assert_eq!(
         diff["timeouts"],
@@ -172,7 +178,7 @@ async fn a_changed_weight_is_a_real_server_change_and_dry_run_changes_nothing() 
         diff["summary"],
         json!({"services_added": 0, "services_removed": 0, "services_changed": 1,
                "real_servers_added": 0, "real_servers_removed": 0,
-               "real_servers_changed": 1, "timeouts_changed": false})
+               "real_servers_changed": 1, "timeouts_changed": false, "host_changed": false})
     );
     let services = diff["services"].as_array().expect("services");
     assert_eq!(services.len(), 2);

@@ -608,6 +608,6 @@ async fn mistyped_values_are_described_in_the_api_words() {
         .await;
     assert_eq!(
         resp.problem(422, "validation_failed")["errors"][0]["message"],
-        r#"unknown field "colour": expected one of name, description, timeouts"#
+        r#"unknown field "colour": expected one of name, description, timeouts, host"#
     );
 }

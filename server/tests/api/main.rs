@@ -18,6 +18,7 @@ mod errors;
 mod health_checks;
 mod health_event_paging;
 mod helpers;
+mod host_settings;
 mod import;
 mod layers;
 mod openapi;

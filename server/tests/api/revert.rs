@@ -79,7 +79,7 @@ async fn a_dry_run_shows_the_plan_and_writes_nothing() {
         body["summary"],
         json!({"services_added": 0, "services_removed": 0, "services_changed": 0,
                "real_servers_added": 0, "real_servers_removed": 1, "real_servers_changed": 1,
-               "timeouts_changed": false})
+               "timeouts_changed": false, "host_changed": false})
     );
     let servers = &body["services"][0]["real_servers"];
     assert_eq!(servers[0]["change"], "changed");

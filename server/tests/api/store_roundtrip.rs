@@ -404,6 +404,7 @@ fn desired_state_spec() -> impl Strategy<Value = DesiredStateSpec> {
                 cluster: named.then(|| "rt".to_owned()),
                 generation: None,
                 timeouts: Some(TimeoutsSpec { tcp, tcpfin, udp }),
+                host: None,
                 services: Some(services),
             }
         })

@@ -1,0 +1,165 @@
+//! A cluster's host settings as JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::{HostSettings, InterfaceName, IpvsSysctls, VipInterface, DEFAULT_INTERFACE};
+use crate::validation::ValidationErrors;
+
+/// How the agents prepare each director host beyond its IPVS table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostSpec {
+    /// Where the agents add each service's VIP (as /32 or /128); absent or null: they do
+    /// not manage VIPs (keepalived's VRRP, a routing daemon or a person holds them).
+    #[serde(default)]
+    pub vips: Option<VipsSpec>,
+    /// IPVS sysctls (`net.ipv4.vs.*`); each absent or null one is left as the host has it.
+    #[serde(default)]
+    pub sysctls: IpvsSysctlsSpec,
+}
+
+/// The interface that holds the VIPs on every director of the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VipsSpec {
+    /// The interface's name: 1 to 15 bytes, without '/', ':' or whitespace; default `lvs0`.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "lvs0",
+            min_length = 1,
+            max_length = 15,
+            pattern = r"^[^/:\s]+$"
+        )
+    )]
+    pub interface: Option<String>,
+    /// true (the default): the agent creates it as a dummy interface and deletes it when
+    /// no VIP needs it. false: an existing interface, which the agent only adds addresses to.
+    #[serde(default)]
+    pub create: Option<bool>,
+}
+
+/// IPVS sysctls; absent or null = leave the host's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IpvsSysctlsSpec {
+    /// 0 to 3: bit 0 reschedules a new connection that reuses a port of an old one, bit 1
+    /// only when that is safe (the kernel's default is 1).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 3))]
+    pub conn_reuse_mode: Option<i64>,
+    /// Expire a connection at once when its real server is deleted or quiesced.
+    #[serde(default)]
+    pub expire_nodest_conn: Option<bool>,
+    /// Expire persistence templates of a real server whose weight is 0.
+    #[serde(default)]
+    pub expire_quiescent_template: Option<bool>,
+    /// Let a TCP connection be created from any packet, not only a SYN (after a failover
+    /// without connection synchronisation).
+    #[serde(default)]
+    pub sloppy_tcp: Option<bool>,
+    /// Let an SCTP association be created from any chunk, not only an INIT.
+    #[serde(default)]
+    pub sloppy_sctp: Option<bool>,
+    /// Keep netfilter connection tracking for IPVS connections (needed by stateful
+    /// firewall rules and SNAT on the director).
+    #[serde(default)]
+    pub conntrack: Option<bool>,
+    /// Schedule ICMP packets that would start a connection.
+    #[serde(default)]
+    pub schedule_icmp: Option<bool>,
+    /// Ignore packets that arrived tunnelled (for a director that is also a tunnel endpoint).
+    #[serde(default)]
+    pub ignore_tunneled: Option<bool>,
+    /// Reroute NAT replies after SNAT by their new source (the kernel's default is on).
+    #[serde(default)]
+    pub snat_reroute: Option<bool>,
+}
+
+impl HostSpec {
+    pub fn parse(&self) -> Result<HostSettings, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let vips = match &self.vips {
+            None => Some(None),
+            Some(vips) => errors.check_nested("vips", vips.parse()).map(Some),
+        };
+        let sysctls = errors.check_nested("sysctls", self.sysctls.parse());
+        match (vips, sysctls) {
+            (Some(vips), Some(sysctls)) if errors.is_empty() => Ok(HostSettings { vips, sysctls }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl VipsSpec {
+    pub fn parse(&self) -> Result<VipInterface, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.check(
+            "interface",
+            InterfaceName::parse(self.interface.as_deref().unwrap_or(DEFAULT_INTERFACE)),
+        );
+        errors.into_result().map(|()| VipInterface {
+            name: name.expect("checked"),
+            create: self.create.unwrap_or(true),
+        })
+    }
+}
+
+impl IpvsSysctlsSpec {
+    pub fn parse(&self) -> Result<IpvsSysctls, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let max = IpvsSysctls::MAX_CONN_REUSE_MODE;
+        let conn_reuse_mode = self.conn_reuse_mode.and_then(|raw| {
+            errors.check(
+                "conn_reuse_mode",
+                u8::try_from(raw)
+                    .ok()
+                    .filter(|mode| *mode <= max)
+                    .ok_or_else(|| format!("must be between 0 and {max}, not {raw}")),
+            )
+        });
+        errors.into_result().map(|()| IpvsSysctls {
+            conn_reuse_mode,
+            expire_nodest_conn: self.expire_nodest_conn,
+            expire_quiescent_template: self.expire_quiescent_template,
+            sloppy_tcp: self.sloppy_tcp,
+            sloppy_sctp: self.sloppy_sctp,
+            conntrack: self.conntrack,
+            schedule_icmp: self.schedule_icmp,
+            ignore_tunneled: self.ignore_tunneled,
+            snat_reroute: self.snat_reroute,
+        })
+    }
+}
+
+impl From<&HostSettings> for HostSpec {
+    fn from(host: &HostSettings) -> Self {
+        HostSpec {
+            vips: host.vips.as_ref().map(|vips| VipsSpec {
+                interface: Some(vips.name.as_str().to_owned()),
+                create: Some(vips.create),
+            }),
+            sysctls: host.sysctls.into(),
+        }
+    }
+}
+
+impl From<IpvsSysctls> for IpvsSysctlsSpec {
+    fn from(s: IpvsSysctls) -> Self {
+        IpvsSysctlsSpec {
+            conn_reuse_mode: s.conn_reuse_mode.map(i64::from),
+            expire_nodest_conn: s.expire_nodest_conn,
+            expire_quiescent_template: s.expire_quiescent_template,
+            sloppy_tcp: s.sloppy_tcp,
+            sloppy_sctp: s.sloppy_sctp,
+            conntrack: s.conntrack,
+            schedule_icmp: s.schedule_icmp,
+            ignore_tunneled: s.ignore_tunneled,
+            snat_reroute: s.snat_reroute,
+        }
+    }
+}

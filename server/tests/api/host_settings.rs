@@ -1,0 +1,174 @@
+//! A cluster's host settings (VIPs, IPVS sysctls): stored with the cluster, part of its
+//! desired state, versioned and sent to its agents like any other change.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn host_lvs0() -> Value {
+    json!({
+        "vips": {"interface": "lvs0", "create": true},
+        "sysctls": {"conn_reuse_mode": 0, "expire_nodest_conn": true, "conntrack": true}
+    })
+}
+
+/// The canonical form: every sysctl written out.
+fn canonical(host: &Value) -> Value {
+    let mut sysctls = json!({
+        "conn_reuse_mode": null, "expire_nodest_conn": null,
+        "expire_quiescent_template": null, "sloppy_tcp": null, "sloppy_sctp": null,
+        "conntrack": null, "schedule_icmp": null, "ignore_tunneled": null,
+        "snat_reroute": null
+    });
+    for (name, value) in host["sysctls"].as_object().into_iter().flatten() {
+        sysctls[name] = value.clone();
+    }
+    json!({"vips": host.get("vips").cloned().unwrap_or(Value::Null), "sysctls": sysctls})
+}
+
+#[tokio::test]
+async fn host_settings_are_a_versioned_part_of_the_desired_state() {
+    let app = TestApp::spawn().await;
+
+    // A cluster created without them manages no VIPs and sets no sysctl.
+    let plain = app.create_cluster("plain").await;
+    assert_eq!(plain["host"], canonical(&json!({})));
+
+    let created = app
+        .post(
+            "/api/v1/clusters",
+            &json!({"name": "web", "host": host_lvs0()}),
+        )
+        .await;
+    assert_eq!(created.expect(201)["host"], canonical(&host_lvs0()));
+    assert_eq!(
+        app.generation("web").await,
+        0,
+        "creating sets no desired state"
+    );
+
+    let token = app.create_agent("web", "lb1").await;
+    let document = app.agent_get(AGENT_DESIRED_STATE, &token).await;
+    assert_eq!(document.expect(200)["host"], canonical(&host_lvs0()));
+
+    // A PATCH of one sysctl is a change of the desired state: a new generation whose diff
+    // holds the settings before and after.
+    let patched = app
+        .patch_ok(
+            &cluster_path("web"),
+            &json!({"host": {"sysctls": {"sloppy_tcp": true}}}),
+        )
+        .await;
+    assert_eq!(patched["host"]["sysctls"]["sloppy_tcp"], true);
+    assert_eq!(
+        patched["host"]["sysctls"]["conntrack"], true,
+        "merged, not replaced"
+    );
+    assert_eq!(patched["host"]["vips"]["interface"], "lvs0");
+    assert_eq!(patched["generation"], 1);
+    let change = app.get("/api/v1/clusters/web/changes/1").await;
+    let diff = &change.expect(200)["diff"];
+    assert_eq!(diff["summary"]["host_changed"], true);
+    assert_eq!(diff["host"]["old"]["sysctls"]["sloppy_tcp"], Value::Null);
+    assert_eq!(diff["host"]["new"]["sysctls"]["sloppy_tcp"], true);
+
+    // A PUT without `host` keeps them; the description alone changes no generation.
+    let got = app.get(&cluster_path("web")).await;
+    let put = app
+        .put(
+            &cluster_path("web"),
+            &json!({"description": "front"}),
+            Some(&got.etag()),
+        )
+        .await;
+    assert_eq!(put.expect(200)["host"], patched["host"]);
+    assert_eq!(app.generation("web").await, 1);
+
+    // A desired-state document without `host` keeps them too; with one, replaces them.
+    let (document, etag) = app.desired_state("web").await;
+    assert_eq!(document["host"], patched["host"]);
+    let mut without = document.clone();
+    without.as_object_mut().expect("object").remove("host");
+    without
+        .as_object_mut()
+        .expect("object")
+        .remove("generation");
+    without["services"] = json!([{"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+                                  "real_servers": []}]);
+    let put = app
+        .put("/api/v1/clusters/web/desired-state", &without, Some(&etag))
+        .await;
+    assert_eq!(put.expect(200)["summary"]["host_changed"], false);
+    let (document, etag) = app.desired_state("web").await;
+    assert_eq!(document["host"], patched["host"]);
+
+    let mut off = without.clone();
+    off["host"] = json!({});
+    let put = app
+        .put("/api/v1/clusters/web/desired-state", &off, Some(&etag))
+        .await;
+    assert_eq!(put.expect(200)["summary"]["host_changed"], true);
+    let (document, _) = app.desired_state("web").await;
+    assert_eq!(document["host"], canonical(&json!({})));
+
+    // Reverting to generation 1 brings them back.
+    let (_, etag) = app.desired_state("web").await;
+    let reverted = app
+        .send(
+            app.request(reqwest::Method::POST, "/api/v1/clusters/web/revert?to=1")
+                .header("if-match", etag),
+        )
+        .await;
+    reverted.expect(200);
+    let (document, _) = app.desired_state("web").await;
+    assert_eq!(document["host"], patched["host"]);
+
+    // The changes reach the agent as diffs, which it can apply.
+    let diffs = app
+        .agent_get(
+            &format!("{AGENT_DESIRED_STATE}?after=1&changes=true&timeout=0"),
+            &token,
+        )
+        .await;
+    let body: Value = serde_json::from_str(&diffs.text).expect("changes");
+    let hosts: Vec<bool> = body["diffs"]
+        .as_array()
+        .expect("diffs")
+        .iter()
+        .map(|d| d["summary"]["host_changed"] == true)
+        .collect();
+    assert_eq!(hosts, [false, true, true], "{body:#}");
+    let changes: lvs_model::agent::DesiredStateChanges =
+        serde_json::from_value(body).expect("changes");
+    changes.parse().expect("valid diffs");
+}
+
+#[tokio::test]
+async fn bad_host_settings_are_named_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .post(
+            "/api/v1/clusters",
+            &json!({"name": "web", "host": {"vips": {"interface": "eth0:1"},
+                                             "sysctls": {"conn_reuse_mode": 7}}}),
+        )
+        .await;
+    created.problem(422, "validation_failed");
+    assert_eq!(
+        created.invalid_fields(),
+        ["host.vips.interface", "host.sysctls.conn_reuse_mode"]
+    );
+
+    app.create_cluster("web").await;
+    let unknown = app
+        .patch(
+            &cluster_path("web"),
+            &json!({"host": {"sysctls": {"rp_filter": 0}}}),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{:?}", unknown.body);
+    let got = app.get(&cluster_path("web")).await;
+    assert_eq!(got.expect(200)["host"], canonical(&json!({})));
+    assert_eq!(app.generation("web").await, 0);
+}
