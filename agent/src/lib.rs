@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 pub mod drain;
 pub mod health;
+pub mod host;
 pub mod kernel;
 pub mod kernel_map;
 pub mod observed;

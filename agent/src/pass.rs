@@ -19,6 +19,8 @@ use lvs_model::DesiredState;
 
 use crate::drain::{DrainKey, Drains};
 use crate::health::Book;
+use crate::host::prep::HostOutcome;
+use crate::host::{HostIndex, HostPrep, Wanted};
 use crate::kernel;
 use crate::kernel_map;
 use crate::observed::Observed;
@@ -40,6 +42,18 @@ pub struct Reconciler {
     kernel_version: String,
     /// Real servers' health: passes apply the effective state it makes of the desired one.
     health: Book,
+    /// Host preparation (VIPs, forwarding, sysctls), when the agent manages the host.
+    host: Option<HostState>,
+}
+
+/// Host preparation and what it last brought about.
+#[derive(Debug)]
+struct HostState {
+    prep: HostPrep,
+    /// What the desired state held wants; `None` until a full pass builds it.
+    index: Option<HostIndex>,
+    /// What the last reconcile of the host brought about completely.
+    done: Option<Wanted>,
 }
 
 /// What an update may start from.
@@ -83,7 +97,23 @@ impl Reconciler {
             drain_timeout,
             kernel_version: kernel::kernel_version(),
             health: Book::default(),
+            host: None,
         }
+    }
+
+    /// Also prepares the host (VIPs, forwarding, sysctls) as each desired state asks.
+    pub fn with_host(mut self, prep: HostPrep) -> Self {
+        self.host = Some(HostState {
+            prep,
+            index: None,
+            done: None,
+        });
+        self
+    }
+
+    /// What the agent added to the host, when it manages the host.
+    pub fn host_owned(&self) -> Option<&crate::host::owned::Owned> {
+        self.host.as_ref().map(|h| h.prep.owned())
     }
 
     pub fn applied_generation(&self) -> Option<u64> {
@@ -120,7 +150,8 @@ impl Reconciler {
             self.remove_unhealthy_at_once(service.key());
         }
         let plan = planner::plan(&observed, &effective, &self.context(now), &mut self.drains);
-        self.finish(desired, plan, table.len(), false)
+        let host = self.prepare_host(desired, None);
+        self.finish(desired, plan, host, table.len(), false)
     }
 
     /// Brings the kernel to `desired`, which differs by `changes` from the state it
@@ -193,7 +224,31 @@ impl Reconciler {
         let plan = planner::plan_part(&observed, &part, &context, &mut self.drains, |key| {
             keys.contains(key)
         });
-        self.finish(desired, plan, table.len(), true)
+        let host = self.prepare_host(desired, Some(changes));
+        self.finish(desired, plan, host, table.len(), true)
+    }
+
+    /// Brings the host to what `desired` wants: in a full pass (`changes` `None`) always,
+    /// which repairs drift; in an update only when what it wants changed, found at the cost
+    /// of the services `changes` names.
+    fn prepare_host(&mut self, desired: &DesiredState, changes: Option<&Touched>) -> HostOutcome {
+        let Some(host) = &mut self.host else {
+            return HostOutcome::default();
+        };
+        let wanted = match (&mut host.index, changes) {
+            (Some(index), Some(changes)) => {
+                index.update(desired, &changes.services);
+                let wanted = index.wanted();
+                if host.done.as_ref() == Some(&wanted) {
+                    return HostOutcome::default();
+                }
+                wanted
+            }
+            (index, _) => index.insert(HostIndex::of(desired)).wanted(),
+        };
+        let outcome = host.prep.reconcile(&wanted);
+        host.done = outcome.succeeded().then_some(wanted);
+        outcome
     }
 
     /// Real servers that health removes (`on_failure: remove`) go without draining: their
@@ -226,15 +281,19 @@ impl Reconciler {
         &mut self,
         desired: &DesiredState,
         plan: Plan,
+        host: HostOutcome,
         services_read: usize,
         incremental: bool,
     ) -> Result<PassResult, lvs_ipvs::Error> {
-        let outcomes = kernel::apply(&mut self.ipvs, &plan)?;
-        log_outcomes(&outcomes, &plan);
+        let mut outcomes = kernel::apply(&mut self.ipvs, &plan)?;
+        outcomes.extend(host.outcomes);
+        let mut drift = plan.drift;
+        drift.extend(host.drift);
+        log_outcomes(&outcomes, &drift);
         let report = ApplyReport {
             applied_generation: desired.generation,
             outcomes,
-            drift_repaired: plan.drift,
+            drift_repaired: drift,
             unmanaged_services: plan.unmanaged,
             unmanaged_timeouts: plan.unmanaged_timeouts,
             agent_version: AGENT_VERSION.to_owned(),
@@ -258,7 +317,7 @@ impl Reconciler {
     }
 }
 
-fn log_outcomes(outcomes: &[ObjectOutcome], plan: &Plan) {
+fn log_outcomes(outcomes: &[ObjectOutcome], drift: &[lvs_model::agent::DriftRepair]) {
     for outcome in outcomes {
         match &outcome.error {
             None => {
@@ -269,7 +328,7 @@ fn log_outcomes(outcomes: &[ObjectOutcome], plan: &Plan) {
             ),
         }
     }
-    for drift in &plan.drift {
+    for drift in drift {
         tracing::warn!(object = %drift.object, found = %drift.found, "drift repaired");
     }
 }

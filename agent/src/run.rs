@@ -13,6 +13,7 @@ use crate::applied::Announce;
 use crate::client::{Ask, Client, Poll};
 use crate::config::Config;
 use crate::health::{Engine, Transition};
+use crate::host::HostPrep;
 use crate::pass::Reconciler;
 use crate::state_cache::StateCache;
 use crate::worker::{HealthInbox, Intervals};
@@ -36,7 +37,8 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     });
     let ipvs = Ipvs::connect().context("cannot open the kernel's IPVS interface")?;
     let applied = cached.as_ref().and_then(|c| c.applied_generation);
-    let reconciler = Reconciler::new(ipvs, config.drain_timeout, applied);
+    let reconciler = Reconciler::new(ipvs, config.drain_timeout, applied)
+        .with_host(HostPrep::new(&config.state_dir));
     tracing::info!(
         server = %config.server,
         cached_generation = cached.as_ref().map(|c| c.desired.generation),

@@ -1,5 +1,5 @@
 //! [`Touched`]: what a new desired state touched since the one the kernel was last brought
-//! to, the services to look at and whether the timeouts changed. An update pass that knows
+//! to, the services to look at and whether the timeouts or host settings changed. An update pass that knows
 //! this reads and writes only those services, so an edit costs the same at any table size.
 //!
 //! It comes from the diffs the server sends (the cost of the change), or, when the server
@@ -20,6 +20,8 @@ pub struct Touched {
     /// an update takes their settings as set, as it does unchanged timeouts.
     pub members_only: BTreeSet<ServiceKey>,
     pub timeouts: bool,
+    /// Whether the host settings (VIP interface, sysctls) changed.
+    pub host: bool,
     /// Whether health flips touched some of `services`: their differences from the kernel
     /// are the checks' doing, not drift.
     pub health: bool,
@@ -51,6 +53,7 @@ impl Touched {
             self.note(change.key(), members_only);
         }
         self.timeouts |= diff.timeouts.is_some();
+        self.host |= diff.host.is_some();
     }
 
     /// Adds what `later` changes, which starts where these end.
@@ -59,6 +62,7 @@ impl Touched {
             self.note(key, later.members_only.contains(key));
         }
         self.timeouts |= later.timeouts;
+        self.host |= later.host;
         self.health |= later.health;
     }
 
@@ -81,6 +85,6 @@ impl Touched {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty() && !self.timeouts
+        self.services.is_empty() && !self.timeouts && !self.host
     }
 }

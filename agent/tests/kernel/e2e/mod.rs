@@ -9,6 +9,7 @@
 
 mod auth;
 mod health;
+mod host;
 mod nat;
 mod stats;
 mod sync;

@@ -17,7 +17,7 @@ use crate::run;
 /// A tiny HTTP server on 0.0.0.0:8080 in `ns` answering `name` to every request, counting
 /// them; it keeps each connection until the client closes it. It lives as long as the test
 /// process.
-fn http_server(ns: &Netns, name: &'static str) -> Arc<AtomicUsize> {
+pub fn http_server(ns: &Netns, name: &'static str) -> Arc<AtomicUsize> {
     let listener = ns.enter(|| TcpListener::bind("0.0.0.0:8080").unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
@@ -96,7 +96,7 @@ pub fn requests(client: &Netns, vip: SocketAddr, count: usize) -> BTreeMap<Strin
 }
 
 /// The classic LVS-NAT lab: a client (172.16.0.2), the director (VIP 172.16.0.1:80, agent
-/// started) and two real servers 10.0.1.2 and 10.0.2.2 answering `rs1` and `rs2` on port
+/// started, which enables forwarding) and two real servers 10.0.1.2 and 10.0.2.2 answering `rs1` and `rs2` on port
 /// 8080, whose default gateway is the director; wrr weights 1 and 2 set through the API
 /// and in the kernel.
 pub struct NatLab {
@@ -142,7 +142,7 @@ pub fn nat_lab_in(mut fleet: Fleet) -> NatLab {
         );
         veth(director, "rs1", "10.0.1.1/24", &rs1, "eth0", "10.0.1.2/24");
         veth(director, "rs2", "10.0.2.1/24", &rs2, "eth0", "10.0.2.2/24");
-        director.enter(|| run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]));
+        // Forwarding is the agent's to enable, for the cluster's NAT services.
         rs1.enter(|| run("ip", &["route", "add", "default", "via", "10.0.1.1"]));
         rs2.enter(|| run("ip", &["route", "add", "default", "via", "10.0.2.1"]));
     }

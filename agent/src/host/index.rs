@@ -1,0 +1,209 @@
+//! What the desired state asks of the host: the VIPs (each service's address, on the
+//! cluster's VIP interface when it has one), whether NAT forwarding is needed per address
+//! family, and the sysctls. [`HostIndex`] counts which services need each VIP and
+//! forwarding, so an update of a few services costs only those services.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use lvs_model::host::VipInterface;
+use lvs_model::{DesiredService, DesiredState, Forwarding, HostSettings, ServiceKey};
+
+/// What the host should hold for one desired state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// The VIP interface and the addresses it holds; `None`: VIPs are not managed.
+    pub vips: Option<(VipInterface, BTreeSet<IpAddr>)>,
+    /// Each sysctl (dotted name) to its value; one not listed is left as the host has it
+    /// (or given back its value from before the agent set it).
+    pub sysctls: BTreeMap<String, String>,
+}
+
+/// Which services need what of the host.
+#[derive(Debug, Default)]
+pub struct HostIndex {
+    settings: HostSettings,
+    /// Services keyed by address, by their address.
+    vips: BTreeMap<IpAddr, BTreeSet<ServiceKey>>,
+    /// Services with NAT real servers, per family of those real servers (v4, v6).
+    nat: [BTreeSet<ServiceKey>; 2],
+}
+
+impl HostIndex {
+    /// The index of a whole state.
+    pub fn of(state: &DesiredState) -> Self {
+        let mut index = HostIndex {
+            settings: state.host.clone(),
+            ..HostIndex::default()
+        };
+        for service in state.services() {
+            index.add(service);
+        }
+        index
+    }
+
+    /// Takes in a new `state` that differs from the indexed one only in `services` (and
+    /// perhaps the host settings): the cost of those services.
+    pub fn update<'a>(
+        &mut self,
+        state: &DesiredState,
+        services: impl IntoIterator<Item = &'a ServiceKey>,
+    ) {
+        self.settings.clone_from(&state.host);
+        for key in services {
+            self.remove(key);
+            if let Some(service) = state.service(key) {
+                self.add(service);
+            }
+        }
+    }
+
+    pub fn wanted(&self) -> Wanted {
+        let vips = self
+            .settings
+            .vips
+            .clone()
+            .map(|interface| (interface, self.vips.keys().copied().collect()));
+        let mut sysctls: BTreeMap<String, String> = self
+            .settings
+            .sysctls
+            .entries()
+            .into_iter()
+            .filter_map(|(name, value)| Some((format!("net.ipv4.vs.{name}"), value?.to_string())))
+            .collect();
+        if !self.nat[0].is_empty() {
+            sysctls.insert("net.ipv4.ip_forward".into(), "1".into());
+        }
+        if !self.nat[1].is_empty() {
+            sysctls.insert("net.ipv6.conf.all.forwarding".into(), "1".into());
+        }
+        Wanted { vips, sysctls }
+    }
+
+    fn add(&mut self, service: &DesiredService) {
+        let key = *service.key();
+        if let ServiceKey::Address { address, .. } = key {
+            self.vips.entry(address).or_default().insert(key);
+        }
+        for family in [false, true] {
+            let nat = service
+                .real_servers()
+                .any(|r| r.forwarding() == Forwarding::Masq && r.address().is_ipv6() == family);
+            if nat {
+                self.nat[usize::from(family)].insert(key);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &ServiceKey) {
+        if let ServiceKey::Address { address, .. } = key {
+            if let Some(users) = self.vips.get_mut(address) {
+                users.remove(key);
+                if users.is_empty() {
+                    self.vips.remove(address);
+                }
+            }
+        }
+        for nat in &mut self.nat {
+            nat.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_model::spec::DesiredStateSpec;
+    use serde_json::json;
+
+    fn state(value: serde_json::Value) -> DesiredState {
+        serde_json::from_value::<DesiredStateSpec>(value)
+            .expect("a document")
+            .parse()
+            .expect("valid")
+    }
+
+    fn two_services(host: &serde_json::Value) -> DesiredState {
+        state(json!({
+            "timeouts": {},
+            "host": host,
+            "services": [
+                {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "real_servers": [
+                    {"address": "10.1.0.1", "port": 80, "forwarding": "masq"}]},
+                {"protocol": "tcp", "address": "10.0.0.1", "port": 443, "real_servers": [
+                    {"address": "10.1.0.1", "port": 443, "forwarding": "route"}]},
+                {"protocol": "udp", "address": "2001:db8::1", "port": 53, "real_servers": []},
+                {"fwmark": 7, "family": "ipv4", "real_servers": []}
+            ]
+        }))
+    }
+
+    #[test]
+    fn vips_are_each_address_once_and_fwmarks_have_none() {
+        let wanted = HostIndex::of(&two_services(&json!({"vips": {}}))).wanted();
+        let (interface, vips) = wanted.vips.expect("managed");
+        assert_eq!(interface, VipInterface::default_dummy());
+        let vips: Vec<String> = vips.iter().map(ToString::to_string).collect();
+        assert_eq!(vips, ["10.0.0.1", "2001:db8::1"]);
+        assert_eq!(
+            wanted.sysctls,
+            BTreeMap::from([("net.ipv4.ip_forward".into(), "1".into())]),
+            "NAT to an IPv4 real server forwards IPv4 only"
+        );
+    }
+
+    #[test]
+    fn unmanaged_vips_and_unset_sysctls_want_nothing() {
+        let mut state = two_services(&json!({"sysctls": {"conntrack": true, "conn_reuse_mode": 0}}));
+        let wanted = HostIndex::of(&state).wanted();
+        assert_eq!(wanted.vips, None);
+        assert_eq!(
+            wanted
+                .sysctls
+                .get("net.ipv4.vs.conntrack")
+                .map(String::as_str),
+            Some("1")
+        );
+        assert_eq!(
+            wanted
+                .sysctls
+                .get("net.ipv4.vs.conn_reuse_mode")
+                .map(String::as_str),
+            Some("0")
+        );
+        state.host = HostSettings::default();
+        let wanted = HostIndex::of(&state).wanted();
+        assert_eq!(wanted.sysctls.len(), 1, "only forwarding: {wanted:?}");
+    }
+
+    #[test]
+    fn an_update_of_some_services_matches_a_rebuild() {
+        let before = two_services(&json!({"vips": {}}));
+        let mut index = HostIndex::of(&before);
+        // The NAT service goes; the VIP stays for the other service on it.
+        let after = state(json!({
+            "timeouts": {},
+            "host": {"vips": {"interface": "eth1", "create": false}},
+            "services": [
+                {"protocol": "tcp", "address": "10.0.0.1", "port": 443, "real_servers": [
+                    {"address": "10.1.0.1", "port": 443, "forwarding": "route"}]},
+                {"protocol": "udp", "address": "2001:db8::1", "port": 53, "real_servers": [
+                    {"address": "2001:db8:1::1", "port": 53, "forwarding": "masq"}]},
+                {"fwmark": 7, "family": "ipv4", "real_servers": []}
+            ]
+        }));
+        let touched: Vec<ServiceKey> = before
+            .services()
+            .map(|s| *s.key())
+            .filter(|k| after.service(k) != before.service(k))
+            .collect();
+        index.update(&after, &touched);
+        assert_eq!(index.wanted(), HostIndex::of(&after).wanted());
+        let wanted = index.wanted();
+        assert_eq!(wanted.vips.expect("managed").1.len(), 2);
+        assert_eq!(
+            wanted.sysctls.keys().collect::<Vec<_>>(),
+            ["net.ipv6.conf.all.forwarding"]
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! Host preparation on a director, beyond its IPVS table: the services' VIPs on the
+//! cluster's VIP interface, forwarding for NAT services, and the IPVS sysctls the cluster
+//! sets. What the desired state asks for is [`Wanted`], kept up to date at the cost of each
+//! change ([`index`]); [`prep::HostPrep`] brings the host to it, touching only what the
+//! agent added itself ([`owned`]: recorded in the state directory before each change).
+
+pub mod index;
+pub mod owned;
+pub mod prep;
+
+pub use index::{HostIndex, Wanted};
+pub use prep::HostPrep;

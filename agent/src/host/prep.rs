@@ -1,0 +1,443 @@
+//! Brings the host to what the desired state wants ([`Wanted`]), changing only what the
+//! agent added itself. Every change is an outcome in the pass's report, each failure an
+//! error on its own object (`interface lvs0`, `address 10.0.0.1 on lvs0`, `sysctl
+//! net.ipv4.ip_forward`); a failure stops nothing else, and nothing is rolled back for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::Path;
+
+use lvs_host::{Address, Link, Rtnl, Sysctl};
+use lvs_model::agent::{DriftRepair, ObjectOutcome};
+use lvs_model::host::VipInterface;
+
+use super::owned::{Owned, OwnedFile, SetSysctl};
+use super::Wanted;
+
+/// What one reconcile of the host did.
+#[derive(Debug, Default)]
+pub struct HostOutcome {
+    pub outcomes: Vec<ObjectOutcome>,
+    pub drift: Vec<DriftRepair>,
+}
+
+impl HostOutcome {
+    fn done(&mut self, object: String, action: &str, result: Result<(), String>) {
+        self.outcomes.push(ObjectOutcome {
+            object,
+            action: action.to_owned(),
+            error: result.err(),
+        });
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(|o| o.error.is_none())
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct HostPrep {
+    rtnl: Option<Rtnl>,
+    file: OwnedFile,
+    owned: Owned,
+}
+
+impl HostPrep {
+    /// Host preparation recording what it owns in `state_dir`. An unreadable record is
+    /// logged and left on disk; the agent then owns nothing, so it removes nothing.
+    pub fn new(state_dir: &Path) -> Self {
+        let file = OwnedFile::in_dir(state_dir);
+        let owned = file.load().unwrap_or_else(|error| {
+            tracing::error!(path = %file.path().display(), %error,
+                "cannot read what the agent added to the host; it will remove none of it");
+            Owned::default()
+        });
+        HostPrep {
+            rtnl: None,
+            file,
+            owned,
+        }
+    }
+
+    /// What the agent holds as its own.
+    pub fn owned(&self) -> &Owned {
+        &self.owned
+    }
+
+    /// Brings the host to `wanted`: sysctls first, then VIPs.
+    pub fn reconcile(&mut self, wanted: &Wanted) -> HostOutcome {
+        let mut outcome = HostOutcome::default();
+        self.sysctls(&wanted.sysctls, &mut outcome);
+        if let Err(error) = self.vips(wanted.vips.as_ref(), &mut outcome) {
+            // The socket is reopened next time.
+            self.rtnl = None;
+            outcome.done("interfaces".into(), "read", Err(error));
+        }
+        outcome
+    }
+
+    /// Records a change before making it; `false` (and an error outcome) when it cannot be
+    /// recorded, and then it is not made.
+    fn record(
+        &mut self,
+        object: &str,
+        action: &str,
+        outcome: &mut HostOutcome,
+        change: impl FnOnce(&mut Owned),
+    ) -> bool {
+        let mut next = self.owned.clone();
+        change(&mut next);
+        if next == self.owned {
+            return true;
+        }
+        match self.file.save(&next) {
+            Ok(()) => {
+                self.owned = next;
+                true
+            }
+            Err(error) => {
+                let why = format!(
+                    "not done: cannot record it in {}: {error}",
+                    self.file.path().display()
+                );
+                outcome.done(object.to_owned(), action, Err(why));
+                false
+            }
+        }
+    }
+
+    fn sysctls(&mut self, wanted: &BTreeMap<String, String>, outcome: &mut HostOutcome) {
+        // Sysctls no longer wanted get their value back, unless someone changed it since.
+        let given_back: Vec<(String, SetSysctl)> = self
+            .owned
+            .sysctls
+            .iter()
+            .filter(|(name, _)| !wanted.contains_key(*name))
+            .map(|(name, set)| (name.clone(), set.clone()))
+            .collect();
+        for (name, set) in given_back {
+            let sysctl = Sysctl::dotted(&name);
+            let object = format!("sysctl {name}");
+            if sysctl.read().is_ok_and(|current| current == set.set) {
+                let result = sysctl.write(&set.original).map_err(|e| e.to_string());
+                outcome.done(object.clone(), "set", result);
+            }
+            self.record(&object, "set", outcome, |owned| {
+                owned.sysctls.remove(&name);
+            });
+        }
+        for (name, value) in wanted {
+            let sysctl = Sysctl::dotted(name);
+            let object = format!("sysctl {name}");
+            let current = match sysctl.read() {
+                Ok(current) => current,
+                Err(error) => {
+                    outcome.done(object, "set", Err(error.to_string()));
+                    continue;
+                }
+            };
+            if current == *value {
+                continue;
+            }
+            let previous = self.owned.sysctls.get(name).cloned();
+            if previous.as_ref().is_some_and(|p| p.set == *value) {
+                outcome.drift.push(DriftRepair {
+                    object: object.clone(),
+                    found: format!("{current} instead of {value}"),
+                });
+            }
+            let original = previous.map_or(current, |p| p.original);
+            let entry = SetSysctl {
+                original,
+                set: value.clone(),
+            };
+            if !self.record(&object, "set", outcome, |owned| {
+                owned.sysctls.insert(name.clone(), entry);
+            }) {
+                continue;
+            }
+            outcome.done(
+                object,
+                "set",
+                sysctl.write(value).map_err(|e| e.to_string()),
+            );
+        }
+    }
+
+    /// The VIPs: owned addresses no longer wanted go first, then the interface, then the
+    /// missing addresses, then owned interfaces no longer needed. `Err` when the links or
+    /// addresses cannot even be read.
+    fn vips(
+        &mut self,
+        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        outcome: &mut HostOutcome,
+    ) -> Result<(), String> {
+        let nothing_owned = self.owned.addresses.is_empty() && self.owned.interfaces.is_empty();
+        if wanted.is_none() && nothing_owned {
+            return Ok(());
+        }
+        let host = Host::read(self.rtnl()?)?;
+        self.remove_addresses(wanted, &host, outcome);
+        // Read again: an address just removed here may be wanted on another interface.
+        let mut host = Host::read(self.rtnl()?)?;
+        if let Some((interface, vips)) = wanted.filter(|(_, vips)| !vips.is_empty()) {
+            if let Some(link) = self.interface(interface, &mut host, outcome)? {
+                self.add_addresses(&link, vips, &host, outcome);
+            }
+        }
+        let host = Host::read(self.rtnl()?)?;
+        self.remove_interfaces(wanted, &host, outcome);
+        Ok(())
+    }
+
+    fn remove_addresses(
+        &mut self,
+        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        host: &Host,
+        outcome: &mut HostOutcome,
+    ) {
+        let unwanted: Vec<(String, IpAddr)> = self
+            .owned
+            .addresses
+            .iter()
+            .filter(|(link, ip)| {
+                !wanted.is_some_and(|(i, vips)| i.name.as_str() == link && vips.contains(ip))
+            })
+            .cloned()
+            .collect();
+        for (name, ip) in unwanted {
+            let object = format!("address {ip} on {name}");
+            if let Some(link) = host.link(&name).filter(|l| host.holds(l.index, ip)) {
+                let Ok(rtnl) = self.rtnl() else { return };
+                let result = rtnl
+                    .delete_address(link.index, ip, &name)
+                    .map_err(|e| e.to_string());
+                let failed = result.is_err();
+                outcome.done(object.clone(), "delete", result);
+                if failed {
+                    continue;
+                }
+            }
+            self.record(&object, "delete", outcome, |owned| {
+                owned.addresses.remove(&(name.clone(), ip));
+            });
+        }
+    }
+
+    /// The VIP interface, created when it should be and is not there; `None` (with an
+    /// error outcome) when it cannot be used.
+    fn interface(
+        &mut self,
+        interface: &VipInterface,
+        host: &mut Host,
+        outcome: &mut HostOutcome,
+    ) -> Result<Option<Link>, String> {
+        let name = interface.name.as_str();
+        let object = format!("interface {name}");
+        let ours = self.owned.interfaces.contains(name);
+        match host.link(name).cloned() {
+            Some(link) if link.up => Ok(Some(link)),
+            Some(link) if ours => {
+                let result = self
+                    .rtnl()?
+                    .set_up(link.index, name)
+                    .map_err(|e| e.to_string());
+                outcome.drift.push(DriftRepair {
+                    object: object.clone(),
+                    found: "down".into(),
+                });
+                let failed = result.is_err();
+                outcome.done(object, "edit", result);
+                Ok((!failed).then_some(link))
+            }
+            Some(_) => {
+                let why = format!(
+                    "{name} is down; the cluster's VIPs go on it, and lvs-agent brings up only \
+                     the interfaces it created"
+                );
+                outcome.done(object, "use", Err(why));
+                Ok(None)
+            }
+            None if !interface.create => {
+                let why = format!(
+                    "this director has no interface {name}, where the cluster puts its VIPs \
+                     (create it, or let the agents create a dummy one)"
+                );
+                outcome.done(object, "use", Err(why));
+                Ok(None)
+            }
+            None => {
+                if ours {
+                    outcome.drift.push(DriftRepair {
+                        object: object.clone(),
+                        found: "missing".into(),
+                    });
+                }
+                if !self.record(&object, "add", outcome, |owned| {
+                    owned.interfaces.insert(name.to_owned());
+                }) {
+                    return Ok(None);
+                }
+                let rtnl = self.rtnl()?;
+                let created = rtnl.add_dummy(name).map_err(|e| e.to_string());
+                let found = match &created {
+                    Ok(()) => rtnl.link(name).map_err(|e| e.to_string())?,
+                    Err(_) => None,
+                };
+                outcome.done(object, "add", created);
+                if found.is_none() {
+                    self.owned.interfaces.remove(name);
+                }
+                *host = Host::read(self.rtnl()?)?;
+                Ok(found)
+            }
+        }
+    }
+
+    fn add_addresses(
+        &mut self,
+        link: &Link,
+        vips: &BTreeSet<IpAddr>,
+        host: &Host,
+        outcome: &mut HostOutcome,
+    ) {
+        for ip in vips {
+            if host.holds(link.index, *ip) {
+                continue;
+            }
+            let object = format!("address {ip} on {}", link.name);
+            if let Some(other) = host.holder_of(*ip) {
+                let why = format!(
+                    "{ip} is already on {other}, where lvs-agent did not put it; remove it there, \
+                     or make {other} the cluster's VIP interface"
+                );
+                outcome.done(object, "add", Err(why));
+                continue;
+            }
+            let key = (link.name.clone(), *ip);
+            if self.owned.addresses.contains(&key) {
+                outcome.drift.push(DriftRepair {
+                    object: object.clone(),
+                    found: "missing".into(),
+                });
+            }
+            if !self.record(&object, "add", outcome, |owned| {
+                owned.addresses.insert(key.clone());
+            }) {
+                continue;
+            }
+            let Ok(rtnl) = self.rtnl() else { return };
+            let result = rtnl
+                .add_address(link.index, *ip, &link.name)
+                .map_err(|e| e.to_string());
+            if result.is_err() {
+                self.owned.addresses.remove(&key);
+            }
+            outcome.done(object, "add", result);
+        }
+    }
+
+    /// Deletes the interfaces the agent created that no VIP needs now, unless someone else
+    /// put an address of their own on one.
+    fn remove_interfaces(
+        &mut self,
+        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        host: &Host,
+        outcome: &mut HostOutcome,
+    ) {
+        let needed = wanted
+            .filter(|(_, vips)| !vips.is_empty())
+            .map(|(interface, _)| interface.name.as_str());
+        let unneeded: Vec<String> = self
+            .owned
+            .interfaces
+            .iter()
+            .filter(|name| Some(name.as_str()) != needed)
+            .cloned()
+            .collect();
+        for name in unneeded {
+            let object = format!("interface {name}");
+            if let Some(link) = host.link(&name) {
+                let foreign: Vec<IpAddr> = host
+                    .addresses_of(link.index)
+                    .filter(|ip| !is_link_local(*ip))
+                    .filter(|ip| !self.owned.addresses.contains(&(name.clone(), *ip)))
+                    .collect();
+                if !foreign.is_empty() {
+                    tracing::warn!(interface = %name, addresses = ?foreign,
+                        "keeping an interface the agent created: it holds addresses the agent \
+                         did not add");
+                    continue;
+                }
+                let Ok(rtnl) = self.rtnl() else { return };
+                let result = rtnl
+                    .delete_link(link.index, &name)
+                    .map_err(|e| e.to_string());
+                let failed = result.is_err();
+                outcome.done(object.clone(), "delete", result);
+                if failed {
+                    continue;
+                }
+            }
+            self.record(&object, "delete", outcome, |owned| {
+                owned.interfaces.remove(&name);
+                owned.addresses.retain(|(link, _)| *link != name);
+            });
+        }
+    }
+
+    fn rtnl(&mut self) -> Result<&mut Rtnl, String> {
+        if self.rtnl.is_none() {
+            self.rtnl = Some(Rtnl::open().map_err(|e| e.to_string())?);
+        }
+        Ok(self.rtnl.as_mut().expect("just opened"))
+    }
+}
+
+/// The host's links and addresses, as read at one moment.
+#[derive(Debug)]
+struct Host {
+    links: Vec<Link>,
+    addresses: Vec<Address>,
+}
+
+impl Host {
+    fn read(rtnl: &mut Rtnl) -> Result<Self, String> {
+        Ok(Host {
+            links: rtnl.links().map_err(|e| e.to_string())?,
+            addresses: rtnl.addresses().map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn link(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    fn holds(&self, link: u32, ip: IpAddr) -> bool {
+        self.addresses.iter().any(|a| a.link == link && a.ip == ip)
+    }
+
+    /// The name of a link that holds `ip`.
+    fn holder_of(&self, ip: IpAddr) -> Option<&str> {
+        let address = self.addresses.iter().find(|a| a.ip == ip)?;
+        self.links
+            .iter()
+            .find(|l| l.index == address.link)
+            .map(|l| l.name.as_str())
+    }
+
+    fn addresses_of(&self, link: u32) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addresses
+            .iter()
+            .filter(move |a| a.link == link)
+            .map(|a| a.ip)
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => ip.is_link_local(),
+        IpAddr::V6(ip) => ip.segments()[0] & 0xffc0 == 0xfe80,
+    }
+}

@@ -1,0 +1,12 @@
+//! What LVS Fleet changes on a host besides its IPVS table: network interfaces and their
+//! addresses (over rtnetlink, [`rtnl`]) and sysctls ([`sysctl`]).
+//!
+//! Everything here acts on the network namespace of the calling thread, and knows nothing
+//! of the model: it is told which link, address or value, and answers with what it found
+//! or why the kernel refused.
+
+pub mod rtnl;
+pub mod sysctl;
+
+pub use rtnl::{Address, Link, Rtnl, RtnlError};
+pub use sysctl::{Sysctl, SysctlError};
