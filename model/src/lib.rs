@@ -14,6 +14,7 @@ pub mod duration;
 mod health;
 pub mod host;
 mod keyword;
+pub mod mark_rules;
 mod real_server;
 mod service;
 pub mod spec;

@@ -6,6 +6,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use crate::health::HealthCheck;
 use crate::keyword::keyword_enum;
+use crate::mark_rules::MarkRule;
 use crate::real_server::RealServer;
 use crate::text::Text;
 
@@ -385,6 +386,7 @@ pub struct VirtualService {
     pub(crate) health_check: Option<Box<HealthCheck>>,
     pub(crate) sorry_server: Option<Box<RealServer>>,
     pub(crate) min_healthy: u32,
+    pub(crate) mark_rules: Vec<MarkRule>,
 }
 
 impl VirtualService {
@@ -424,6 +426,11 @@ impl VirtualService {
     }
 
     /// The real server that takes the traffic while none of the others is healthy.
+    /// A fwmark service's marking rules (none for other services).
+    pub fn mark_rules(&self) -> &[MarkRule] {
+        &self.mark_rules
+    }
+
     pub fn sorry_server(&self) -> Option<&RealServer> {
         self.sorry_server.as_deref()
     }

@@ -1954,3 +1954,72 @@ fn host_settings_rules() {
     let vips = existing.parse().expect("valid").vips.expect("managed");
     assert_eq!((vips.name.as_str(), vips.create), ("eth1", false));
 }
+
+#[test]
+fn mark_rules_belong_to_fwmark_services_of_their_family() {
+    let fwmark = |rules: Value| -> ServiceSpec {
+        from_json(&json!({"fwmark": 1, "family": "ipv4", "mark_rules": rules}))
+    };
+    let rows: [(Value, &str, &str); 6] = [
+        (
+            json!([{"protocol": "tcp", "address": "192.0.2.10"}]),
+            "mark_rules[0].ports",
+            "at least one port or range is required",
+        ),
+        (
+            json!([{"protocol": "icmp", "address": "192.0.2.10", "ports": [80]}]),
+            "mark_rules[0].protocol",
+            "",
+        ),
+        (
+            json!([{"protocol": "tcp", "address": "2001:db8::1", "ports": [80]}]),
+            "mark_rules[0].address",
+            "2001:db8::1 is not an ipv4 address, as the service's family is",
+        ),
+        (
+            json!([{"protocol": "tcp", "address": "192.0.2.10", "ports": [0]}]),
+            "mark_rules[0].ports[0]",
+            "must be between 1 and 65535, not 0",
+        ),
+        (
+            json!([{"protocol": "tcp", "address": "192.0.2.10", "ports": ["90-80"]}]),
+            "mark_rules[0].ports[0]",
+            "range \"90-80\" ends before it starts",
+        ),
+        (
+            json!([{"address": "192.0.2.10", "ports": [80]}]),
+            "mark_rules[0].protocol",
+            "required",
+        ),
+    ];
+    for (rules, field, message) in rows {
+        let errors = rejected(field, fwmark(rules.clone()).parse());
+        assert_eq!(errors.len(), 1, "{rules}: {errors:?}");
+        assert_eq!(errors[0].field, field, "{rules}");
+        if !message.is_empty() {
+            assert_eq!(errors[0].message, message, "{rules}");
+        }
+    }
+    let address: ServiceSpec = from_json(&json!({
+        "protocol": "tcp", "address": "192.0.2.10", "port": 80,
+        "mark_rules": [{"protocol": "tcp", "address": "192.0.2.10", "ports": [80]}]
+    }));
+    assert_eq!(
+        rejected("address service", address.parse())[0].field,
+        "mark_rules"
+    );
+
+    // Ports are kept sorted and merged, and written back as ports and ranges.
+    let spec = fwmark(json!([{"protocol": "tcp", "address": "192.0.2.10",
+                              "ports": [443, 80, "8000-8100", 81, "8100-8200"]}]));
+    let service = spec.parse().expect("valid");
+    let canonical = serde_json::to_value(ServiceSpec::from(&service)).expect("serialises");
+    assert_eq!(
+        canonical["mark_rules"],
+        json!([{"protocol": "tcp", "address": "192.0.2.10", "ports": ["80-81", 443, "8000-8200"]}])
+    );
+    // Without rules the field is left out.
+    let plain = fwmark(json!([])).parse().expect("valid");
+    let canonical = serde_json::to_value(ServiceSpec::from(&plain)).expect("serialises");
+    assert!(canonical.get("mark_rules").is_none(), "{canonical}");
+}

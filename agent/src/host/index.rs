@@ -1,12 +1,13 @@
-//! What the desired state asks of the host: the VIPs (each service's address, on the
-//! cluster's VIP interface when it has one), whether NAT forwarding is needed per address
-//! family, and the sysctls. [`HostIndex`] counts which services need each VIP and
+//! What the desired state asks of the host: the VIPs (each service's address and each
+//! address of a marking rule, on the cluster's VIP interface when it has one), whether NAT
+//! forwarding is needed per address family, the sysctls, and the marking rules. [`HostIndex`] counts which services need each VIP and
 //! forwarding, so an update of a few services costs only those services.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use lvs_model::host::VipInterface;
+use lvs_model::mark_rules::MarkRule;
 use lvs_model::{DesiredService, DesiredState, Forwarding, HostSettings, ServiceKey};
 
 /// What the host should hold for one desired state.
@@ -17,6 +18,8 @@ pub struct Wanted {
     /// Each sysctl (dotted name) to its value; one not listed is left as the host has it
     /// (or given back its value from before the agent set it).
     pub sysctls: BTreeMap<String, String>,
+    /// Each firewall-mark service's mark with each of its marking rules, in service order.
+    pub marks: Vec<(u32, MarkRule)>,
 }
 
 /// Which services need what of the host.
@@ -27,6 +30,8 @@ pub struct HostIndex {
     vips: BTreeMap<IpAddr, BTreeSet<ServiceKey>>,
     /// Services with NAT real servers, per family of those real servers (v4, v6).
     nat: [BTreeSet<ServiceKey>; 2],
+    /// Firewall-mark services with marking rules.
+    marks: BTreeMap<ServiceKey, (u32, Vec<MarkRule>)>,
 }
 
 impl HostIndex {
@@ -77,13 +82,34 @@ impl HostIndex {
         if !self.nat[1].is_empty() {
             sysctls.insert("net.ipv6.conf.all.forwarding".into(), "1".into());
         }
-        Wanted { vips, sysctls }
+        let marks = self
+            .marks
+            .values()
+            .flat_map(|(mark, rules)| rules.iter().map(|rule| (*mark, rule.clone())))
+            .collect();
+        Wanted {
+            vips,
+            sysctls,
+            marks,
+        }
     }
 
     fn add(&mut self, service: &DesiredService) {
         let key = *service.key();
-        if let ServiceKey::Address { address, .. } = key {
-            self.vips.entry(address).or_default().insert(key);
+        match key {
+            ServiceKey::Address { address, .. } => {
+                self.vips.entry(address).or_default().insert(key);
+            }
+            ServiceKey::Fwmark { fwmark, .. } => {
+                let rules = service.service().mark_rules();
+                // Marked packets still reach IPVS only when their address is local.
+                for rule in rules {
+                    self.vips.entry(rule.address).or_default().insert(key);
+                }
+                if !rules.is_empty() {
+                    self.marks.insert(key, (fwmark.get(), rules.to_vec()));
+                }
+            }
         }
         for family in [false, true] {
             let nat = service
@@ -96,17 +122,26 @@ impl HostIndex {
     }
 
     fn remove(&mut self, key: &ServiceKey) {
-        if let ServiceKey::Address { address, .. } = key {
-            if let Some(users) = self.vips.get_mut(address) {
+        let addresses: Vec<IpAddr> = match key {
+            ServiceKey::Address { address, .. } => vec![*address],
+            ServiceKey::Fwmark { .. } => self
+                .marks
+                .get(key)
+                .map(|(_, rules)| rules.iter().map(|r| r.address).collect())
+                .unwrap_or_default(),
+        };
+        for address in addresses {
+            if let Some(users) = self.vips.get_mut(&address) {
                 users.remove(key);
                 if users.is_empty() {
-                    self.vips.remove(address);
+                    self.vips.remove(&address);
                 }
             }
         }
         for nat in &mut self.nat {
             nat.remove(key);
         }
+        self.marks.remove(key);
     }
 }
 
@@ -133,7 +168,9 @@ mod tests {
                 {"protocol": "tcp", "address": "10.0.0.1", "port": 443, "real_servers": [
                     {"address": "10.1.0.1", "port": 443, "forwarding": "route"}]},
                 {"protocol": "udp", "address": "2001:db8::1", "port": 53, "real_servers": []},
-                {"fwmark": 7, "family": "ipv4", "real_servers": []}
+                {"fwmark": 7, "family": "ipv4", "real_servers": []},
+                {"fwmark": 8, "family": "ipv4", "real_servers": [], "mark_rules": [
+                    {"protocol": "tcp", "address": "192.0.2.10", "ports": [80, 443]}]}
             ]
         }))
     }
@@ -144,7 +181,17 @@ mod tests {
         let (interface, vips) = wanted.vips.expect("managed");
         assert_eq!(interface, VipInterface::default_dummy());
         let vips: Vec<String> = vips.iter().map(ToString::to_string).collect();
-        assert_eq!(vips, ["10.0.0.1", "2001:db8::1"]);
+        assert_eq!(vips, ["10.0.0.1", "192.0.2.10", "2001:db8::1"]);
+        let marks: Vec<(u32, String)> = wanted
+            .marks
+            .iter()
+            .map(|(mark, rule)| (*mark, rule.address.to_string()))
+            .collect();
+        assert_eq!(
+            marks,
+            [(8, "192.0.2.10".to_owned())],
+            "fwmark 7 has no rules"
+        );
         assert_eq!(
             wanted.sysctls,
             BTreeMap::from([("net.ipv4.ip_forward".into(), "1".into())]),
@@ -154,7 +201,8 @@ mod tests {
 
     #[test]
     fn unmanaged_vips_and_unset_sysctls_want_nothing() {
-        let mut state = two_services(&json!({"sysctls": {"conntrack": true, "conn_reuse_mode": 0}}));
+        let mut state =
+            two_services(&json!({"sysctls": {"conntrack": true, "conn_reuse_mode": 0}}));
         let wanted = HostIndex::of(&state).wanted();
         assert_eq!(wanted.vips, None);
         assert_eq!(
@@ -201,6 +249,7 @@ mod tests {
         assert_eq!(index.wanted(), HostIndex::of(&after).wanted());
         let wanted = index.wanted();
         assert_eq!(wanted.vips.expect("managed").1.len(), 2);
+        assert!(wanted.marks.is_empty(), "fwmark 8 went");
         assert_eq!(
             wanted.sysctls.keys().collect::<Vec<_>>(),
             ["net.ipv6.conf.all.forwarding"]

@@ -1,10 +1,11 @@
 //! Host preparation on a director, beyond its IPVS table: the services' VIPs on the
-//! cluster's VIP interface, forwarding for NAT services, and the IPVS sysctls the cluster
-//! sets. What the desired state asks for is [`Wanted`], kept up to date at the cost of each
+//! cluster's VIP interface, forwarding for NAT services, the IPVS sysctls the cluster
+//! sets, and the marking rules of firewall-mark services ([`marks`]). What the desired state asks for is [`Wanted`], kept up to date at the cost of each
 //! change ([`index`]); [`prep::HostPrep`] brings the host to it, touching only what the
 //! agent added itself ([`owned`]: recorded in the state directory before each change).
 
 pub mod index;
+pub mod marks;
 pub mod owned;
 pub mod prep;
 

@@ -1,5 +1,6 @@
 //! What the agent added to the host, so that it removes only that: the interfaces it
-//! created, the addresses it added, and each sysctl it set with the value it found. Kept in
+//! created, the addresses it added, each sysctl it set with the value it found, and its
+//! nftables table. Kept in
 //! `host.json` in the state directory, written (atomically, synced) before the change it
 //! records, so a crash between the two leaves at most a record of something absent, which
 //! removing skips.
@@ -24,6 +25,9 @@ pub struct Owned {
     /// Sysctls the agent set (dotted name).
     #[serde(default)]
     pub sysctls: BTreeMap<String, SetSysctl>,
+    /// Whether the agent created its nftables table (`inet lvs_fleet`).
+    #[serde(default)]
+    pub nft_table: bool,
 }
 
 /// A sysctl the agent changed.

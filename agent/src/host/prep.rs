@@ -10,7 +10,9 @@ use std::path::Path;
 use lvs_host::{Address, Link, Rtnl, Sysctl};
 use lvs_model::agent::{DriftRepair, ObjectOutcome};
 use lvs_model::host::VipInterface;
+use lvs_model::mark_rules::MarkRule;
 
+use super::marks;
 use super::owned::{Owned, OwnedFile, SetSysctl};
 use super::Wanted;
 
@@ -41,6 +43,8 @@ pub struct HostPrep {
     rtnl: Option<Rtnl>,
     file: OwnedFile,
     owned: Owned,
+    /// The content the agent's nftables table was last given.
+    marks_applied: Option<String>,
 }
 
 impl HostPrep {
@@ -57,6 +61,7 @@ impl HostPrep {
             rtnl: None,
             file,
             owned,
+            marks_applied: None,
         }
     }
 
@@ -65,10 +70,11 @@ impl HostPrep {
         &self.owned
     }
 
-    /// Brings the host to `wanted`: sysctls first, then VIPs.
+    /// Brings the host to `wanted`: sysctls first, then marking rules, then VIPs.
     pub fn reconcile(&mut self, wanted: &Wanted) -> HostOutcome {
         let mut outcome = HostOutcome::default();
         self.sysctls(&wanted.sysctls, &mut outcome);
+        self.marks(&wanted.marks, &mut outcome);
         if let Err(error) = self.vips(wanted.vips.as_ref(), &mut outcome) {
             // The socket is reopened next time.
             self.rtnl = None;
@@ -105,6 +111,52 @@ impl HostPrep {
                 false
             }
         }
+    }
+
+    /// The agent's nftables table: given the rules' content when it differs from what it
+    /// was last given or has gone (drift), deleted when no service has rules.
+    fn marks(&mut self, wanted: &[(u32, MarkRule)], outcome: &mut HostOutcome) {
+        if wanted.is_empty() {
+            if self.owned.nft_table {
+                match marks::TABLE.delete() {
+                    Ok(existed) => {
+                        if existed {
+                            outcome.done(marks::OBJECT.into(), "delete", Ok(()));
+                        }
+                        self.marks_applied = None;
+                        self.record(marks::OBJECT, "delete", outcome, |owned| {
+                            owned.nft_table = false;
+                        });
+                    }
+                    Err(error) => {
+                        outcome.done(marks::OBJECT.into(), "delete", Err(error.to_string()));
+                    }
+                }
+            }
+            return;
+        }
+        let body = marks::render(wanted);
+        if self.marks_applied.as_ref() == Some(&body) {
+            match marks::TABLE.exists() {
+                Ok(true) => return,
+                Ok(false) => outcome.drift.push(DriftRepair {
+                    object: marks::OBJECT.into(),
+                    found: "missing".into(),
+                }),
+                Err(error) => {
+                    outcome.done(marks::OBJECT.into(), "set", Err(error.to_string()));
+                    return;
+                }
+            }
+        }
+        if !self.record(marks::OBJECT, "set", outcome, |owned| {
+            owned.nft_table = true;
+        }) {
+            return;
+        }
+        let result = marks::TABLE.replace(&body).map_err(|e| e.to_string());
+        self.marks_applied = result.is_ok().then_some(body);
+        outcome.done(marks::OBJECT.into(), "set", result);
     }
 
     fn sysctls(&mut self, wanted: &BTreeMap<String, String>, outcome: &mut HostOutcome) {

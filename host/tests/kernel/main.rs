@@ -120,3 +120,54 @@ fn sysctls_belong_to_the_namespace() {
         "{error}"
     );
 }
+
+#[test]
+fn the_own_table_is_replaced_whole_and_other_tables_are_left_alone() {
+    use lvs_host::NftTable;
+    fresh_netns();
+    run("nft", &["add", "table", "ip", "someone_else"]);
+    let table = NftTable::new("inet", "lvs_test");
+    assert!(!table.exists().unwrap());
+    let chain = |rule: &str| {
+        format!(
+            "chain prerouting {{\ntype filter hook prerouting priority mangle; policy accept;\n{rule}\n}}\n"
+        )
+    };
+    table
+        .replace(&chain(
+            "ip daddr 192.0.2.10 tcp dport { 80, 443 } meta mark set 0x7",
+        ))
+        .unwrap();
+    let listed = table.list().unwrap();
+    assert!(
+        listed.contains("tcp dport { 80, 443 } meta mark set 0x00000007"),
+        "{listed}"
+    );
+    table
+        .replace(&chain(
+            "ip daddr 192.0.2.10 udp dport 5060-5061 meta mark set 0x8",
+        ))
+        .unwrap();
+    let listed = table.list().unwrap();
+    assert!(
+        !listed.contains("tcp dport"),
+        "replaced, not added to: {listed}"
+    );
+    assert!(listed.contains("udp dport 5060-5061"), "{listed}");
+
+    // A refused script changes nothing.
+    let refused = table
+        .replace(&chain("ip daddr 192.0.2.10 tcp dport nonsense"))
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("nft refused table inet lvs_test: "),
+        "{refused}"
+    );
+    assert!(table.list().unwrap().contains("udp dport 5060-5061"));
+
+    assert!(table.delete().unwrap());
+    assert!(!table.delete().unwrap(), "already gone");
+    assert!(run("nft", &["list", "tables"]).contains("table ip someone_else"));
+}

@@ -8,6 +8,7 @@ mod cluster;
 mod desired;
 mod health;
 mod host;
+mod mark_rules;
 mod real_server;
 mod service;
 
@@ -17,5 +18,6 @@ pub use cluster::{
 pub use desired::{DesiredStateSpec, DocumentView};
 pub use health::{HealthCheckSpec, StatusSpec};
 pub use host::{HostSpec, IpvsSysctlsSpec, VipsSpec};
+pub use mark_rules::{MarkRuleSpec, PortSpec};
 pub use real_server::RealServerSpec;
 pub use service::{Netmask, ServiceSpec};

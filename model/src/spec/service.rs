@@ -4,8 +4,9 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HealthCheckSpec, RealServerSpec};
+use super::{HealthCheckSpec, MarkRuleSpec, RealServerSpec};
 use crate::address::parse_virtual_address;
+use crate::mark_rules::MarkRule;
 use crate::real_server::RealServer;
 use crate::service::{
     Family, Fwmark, Persistence, PersistenceEngine, Port, Protocol, Scheduler, SchedulerFlag,
@@ -83,6 +84,10 @@ pub struct ServiceSpec {
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65535))]
     pub min_healthy: Option<i64>,
     /// The real servers, in a desired-state document or when creating a service with them.
+    /// For a fwmark service: the packets the directors mark with its mark (an nftables
+    /// table of the agent's own). None: the marks are set by someone else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mark_rules: Vec<MarkRuleSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_servers: Option<Vec<RealServerSpec>>,
 }
@@ -131,6 +136,7 @@ impl ServiceSpec {
         };
         let min_healthy = errors.check("min_healthy", min_healthy(self.min_healthy));
         let sorry_server = key.and_then(|key| self.parse_sorry_server(&key, &mut errors));
+        let mark_rules = key.and_then(|key| self.parse_mark_rules(&key, &mut errors));
 
         let (
             Some(key),
@@ -142,6 +148,7 @@ impl ServiceSpec {
             Some(health_check),
             Some(min_healthy),
             Some(sorry_server),
+            Some(mark_rules),
         ) = (
             key,
             scheduler,
@@ -152,6 +159,7 @@ impl ServiceSpec {
             health_check,
             min_healthy,
             sorry_server,
+            mark_rules,
         )
         else {
             return Err(errors);
@@ -196,10 +204,45 @@ impl ServiceSpec {
             health_check,
             sorry_server,
             min_healthy,
+            mark_rules,
         })
     }
 
     /// `Some(None)` without a sorry server; `None` when an error was recorded.
+    fn parse_mark_rules(
+        &self,
+        key: &ServiceKey,
+        errors: &mut ValidationErrors,
+    ) -> Option<Vec<MarkRule>> {
+        if self.mark_rules.is_empty() {
+            return Some(Vec::new());
+        }
+        if !key.is_fwmark() {
+            errors.add(
+                "mark_rules",
+                "only a fwmark service has marking rules: this service takes the packets to \
+                 its own address and port",
+            );
+            return None;
+        }
+        if self.mark_rules.len() > MarkRule::MAX_RULES {
+            errors.add(
+                "mark_rules",
+                format!("at most {} rules", MarkRule::MAX_RULES),
+            );
+            return None;
+        }
+        let rules: Vec<Option<MarkRule>> = self
+            .mark_rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                errors.check_nested(&format!("mark_rules[{i}]"), rule.parse(key.family()))
+            })
+            .collect();
+        rules.into_iter().collect()
+    }
+
     fn parse_sorry_server(
         &self,
         key: &ServiceKey,
@@ -427,6 +470,11 @@ impl From<&VirtualService> for ServiceSpec {
             health_check: service.health_check().map(HealthCheckSpec::from),
             sorry_server: service.sorry_server().map(RealServerSpec::from),
             min_healthy: None,
+            mark_rules: service
+                .mark_rules()
+                .iter()
+                .map(MarkRuleSpec::from)
+                .collect(),
             ..spec
         }
         .with_min_healthy(i64::from(service.min_healthy()))

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use lvs_model::spec::{HealthCheckSpec, Netmask, RealServerSpec, ServiceSpec};
+use lvs_model::spec::{HealthCheckSpec, MarkRuleSpec, Netmask, RealServerSpec, ServiceSpec};
 use lvs_model::{Family, PersistenceEngine, Protocol, SchedulerName, ServiceKey, VirtualService};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -34,6 +34,7 @@ pub struct ServiceRow {
     pub health_check: Option<Json<HealthCheckSpec>>,
     pub sorry_server: Option<Json<RealServerSpec>>,
     pub min_healthy: i64,
+    pub mark_rules: Option<Json<Vec<MarkRuleSpec>>>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -69,6 +70,11 @@ impl ServiceRow {
             health_check: self.health_check.as_ref().map(|c| c.0.clone()),
             sorry_server: self.sorry_server.as_ref().map(|s| s.0.clone()),
             min_healthy: None,
+            mark_rules: self
+                .mark_rules
+                .as_ref()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
             real_servers: None,
         }
         .with_min_healthy(self.min_healthy)
@@ -84,7 +90,7 @@ impl ServiceRow {
 
 /// The columns every write sets, named as the fields of [`Settings`], which writes bind by
 /// name (one JSON object per row, read with `->>`): a new column is added here and there.
-const SETTINGS: [&str; 17] = [
+const SETTINGS: [&str; 18] = [
     "service_key",
     "protocol",
     "address",
@@ -102,6 +108,7 @@ const SETTINGS: [&str; 17] = [
     "health_check",
     "sorry_server",
     "min_healthy",
+    "mark_rules",
 ];
 
 /// A service's columns, from the validated value.
@@ -125,6 +132,8 @@ struct Settings<'a> {
     health_check: Option<HealthCheckSpec>,
     sorry_server: Option<RealServerSpec>,
     min_healthy: u32,
+    /// `None` for none.
+    mark_rules: Option<Vec<MarkRuleSpec>>,
 }
 
 impl Settings<'_> {
@@ -166,6 +175,9 @@ impl Settings<'_> {
             health_check: service.health_check().map(HealthCheckSpec::from),
             sorry_server: service.sorry_server().map(RealServerSpec::from),
             min_healthy: service.min_healthy(),
+            mark_rules: Some(service.mark_rules())
+                .filter(|rules| !rules.is_empty())
+                .map(|rules| rules.iter().map(MarkRuleSpec::from).collect()),
         }
     }
 }
@@ -301,6 +313,7 @@ pub async fn get(
                   name, description,
                   health_check AS "health_check: Json<HealthCheckSpec>",
                   sorry_server AS "sorry_server: Json<RealServerSpec>", min_healthy,
+                  mark_rules AS "mark_rules: Json<Vec<MarkRuleSpec>>",
                   created_at, updated_at
            FROM services WHERE cluster_id = ? AND id = ?"#,
         cluster_id,
@@ -340,6 +353,7 @@ pub async fn list(
                   name, description,
                   health_check AS "health_check: Json<HealthCheckSpec>",
                   sorry_server AS "sorry_server: Json<RealServerSpec>", min_healthy,
+                  mark_rules AS "mark_rules: Json<Vec<MarkRuleSpec>>",
                   created_at, updated_at
            FROM services
            WHERE cluster_id = ?1 AND id > ?2
@@ -379,7 +393,7 @@ pub async fn all(
             // SQLite stores 0 or 1; JSON has booleans.
             "one_packet" => "iif(one_packet, json('true'), json('false'))".to_owned(),
             // Stored as JSON text: embedded as objects, not strings.
-            "health_check" | "sorry_server" => format!("json({column})"),
+            "health_check" | "sorry_server" | "mark_rules" => format!("json({column})"),
             column => column.to_owned(),
         },
         "services WHERE cluster_id = ?",

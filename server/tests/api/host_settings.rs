@@ -172,3 +172,50 @@ async fn bad_host_settings_are_named_and_change_nothing() {
     assert_eq!(got.expect(200)["host"], canonical(&json!({})));
     assert_eq!(app.generation("web").await, 0);
 }
+
+#[tokio::test]
+async fn fwmark_services_carry_their_marking_rules() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    let created = app
+        .create_service(
+            "web",
+            &json!({"fwmark": 7, "family": "ipv4", "persistence_timeout": 300,
+                    "mark_rules": [{"protocol": "tcp", "address": "192.0.2.10",
+                                    "ports": [443, 80]}]}),
+        )
+        .await;
+    assert_eq!(
+        created["mark_rules"],
+        json!([{"protocol": "tcp", "address": "192.0.2.10", "ports": [80, 443]}])
+    );
+    let id = created["id"].as_i64().expect("an id");
+
+    // A PATCH replaces the list; the change reaches the desired state.
+    let patched = app
+        .patch_ok(
+            &service_path("web", id),
+            &json!({"mark_rules": [{"protocol": "udp", "address": "192.0.2.10",
+                                    "ports": ["5060-5061"]}]}),
+        )
+        .await;
+    assert_eq!(patched["mark_rules"][0]["ports"], json!(["5060-5061"]));
+    let (document, _) = app.desired_state("web").await;
+    assert_eq!(document["services"][0]["mark_rules"], patched["mark_rules"]);
+
+    // Emptied: the marks are someone else's; the field is left out.
+    let patched = app
+        .patch_ok(&service_path("web", id), &json!({"mark_rules": []}))
+        .await;
+    assert!(patched.get("mark_rules").is_none(), "{patched:#}");
+
+    let bad = app
+        .post(
+            &services("web"),
+            &json!({"protocol": "tcp", "address": "192.0.2.10", "port": 80,
+                    "mark_rules": [{"protocol": "tcp", "address": "192.0.2.10", "ports": [80]}]}),
+        )
+        .await;
+    bad.problem(422, "validation_failed");
+    assert_eq!(bad.invalid_fields(), ["mark_rules"]);
+}

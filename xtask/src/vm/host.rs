@@ -21,11 +21,13 @@ pub struct Host {
 }
 
 /// No `cpio`: the initramfs is written by `cpio.rs`.
-const PACKAGES: [&str; 4] = [
+const PACKAGES: [&str; 5] = [
     "qemu-system-x86",
     "linux-image-amd64",
     "busybox-static",
     "ipvsadm",
+    // `nft`, which the agent runs for firewall-mark rules.
+    "nftables",
 ];
 
 /// Finds the prerequisites, running `apt-get install` once if any is missing.
@@ -44,6 +46,7 @@ fn find() -> Result<Host> {
     let qemu = apt::find("qemu-system-x86_64").context("qemu-system-x86_64 not found")?;
     // The guest test programs call it, through the chroot of the host.
     apt::find("ipvsadm").context("ipvsadm not found")?;
+    apt::find("nft").context("nft not found")?;
     let busybox = static_busybox()?;
     let (kernel, kernel_version) = debian_kernel()?;
     let modules_dir = Path::new("/lib/modules").join(&kernel_version);

@@ -36,6 +36,8 @@ const REQUIRED: &[&str] = &[
     "ip_tunnel",
     "ipip",
     "fou",
+    // The agent's nftables table for firewall-mark rules.
+    "nf_tables",
 ];
 
 /// Modules loaded when this kernel ships them: IPv6 tunnels and GRE (newer kernels' GRE method).

@@ -9,7 +9,7 @@ use lvs_testkit::fleet::Fleet;
 use lvs_testkit::{veth, Netns};
 use serde_json::{json, Value};
 
-use super::nat::{http_server, requests};
+use super::nat::{http_server, http_server_on, requests};
 use super::{wait_rules, CLUSTER};
 use crate::run;
 
@@ -17,6 +17,12 @@ use crate::run;
 /// and two real servers (10.0.1.2, 10.0.2.2, answering `rs1` and `rs2` on 8080); no VIP
 /// anywhere and forwarding off: everything else is the agent's doing.
 fn routed_lab(test: &str) -> (Fleet, Netns) {
+    let (fleet, client, _) = routed_lab_with_servers(test);
+    (fleet, client)
+}
+
+/// [`routed_lab`] with the real servers' namespaces.
+fn routed_lab_with_servers(test: &str) -> (Fleet, Netns, [Netns; 2]) {
     let mut fleet = super::fleet(test, 1);
     let client = Netns::new();
     let rs1 = Netns::new();
@@ -39,7 +45,7 @@ fn routed_lab(test: &str) -> (Fleet, Netns) {
     http_server(&rs2, "rs2");
     assert_eq!(sysctl(&fleet, "net/ipv4/ip_forward"), "0");
     fleet.start_agents();
-    (fleet, client)
+    (fleet, client, [rs1, rs2])
 }
 
 fn sysctl(fleet: &Fleet, path: &str) -> String {
@@ -249,4 +255,69 @@ fn host_errors_are_named_per_object_and_stop_nothing_else() {
     // The VIP moved off lvs0, which the agent deleted, and the services stay.
     wait_until("lvs0 is deleted", || !has_link(&fleet, "lvs0"));
     assert_eq!(fleet.directors[0].ns.rules().lines().count(), 4);
+}
+
+#[test]
+fn a_fwmark_service_takes_both_ports_of_its_vip_with_persistence() {
+    let (fleet, client, servers) = routed_lab_with_servers("host-fwmark");
+    for (ns, name) in servers.iter().zip(["rs1", "rs2"]) {
+        http_server_on(ns, name, 80);
+        http_server_on(ns, name, 443);
+    }
+    let director = &fleet.directors[0].ns;
+    director.enter(|| run("nft", &["add", "table", "ip", "someone_else"]));
+    patch_host(&fleet, json!({"vips": {}}));
+    // rr without persistence would alternate between the two real servers.
+    let service = fleet.call(
+        "POST",
+        &format!("/api/v1/clusters/{CLUSTER}/services"),
+        Some(json!({
+            "fwmark": 1, "family": "ipv4", "scheduler": "rr", "persistence_timeout": 300,
+            "mark_rules": [{"protocol": "tcp", "address": "192.0.2.20", "ports": [80, 443]}],
+            "real_servers": [
+                {"address": "10.0.1.2", "forwarding": "masq"},
+                {"address": "10.0.2.2", "forwarding": "masq"}
+            ]
+        })),
+        201,
+    );
+    let status = fleet.wait_status("lb1", "in sync at generation 2", |s| {
+        s["sync"] == "in_sync" && s["applied_generation"] == 2
+    });
+    assert_eq!(status["last_errors"], json!([]), "{status:#}");
+    let table = director.enter(|| run("nft", &["list", "table", "inet", "lvs_fleet"]));
+    assert!(
+        table.contains("ip daddr 192.0.2.20 tcp dport { 80, 443 } meta mark set 0x00000001"),
+        "{table}"
+    );
+    assert!(addresses(&fleet, "lvs0").contains("inet 192.0.2.20/32"));
+
+    let mut answers = std::collections::BTreeMap::new();
+    for _ in 0..10 {
+        for port in [80, 443] {
+            let vip = SocketAddr::from(([192, 0, 2, 20], port));
+            for (name, count) in requests(&client, vip, 1) {
+                *answers.entry(name).or_insert(0) += count;
+            }
+        }
+    }
+    eprintln!("fwmark lab: ports 80 and 443, persistent: {answers:?}");
+    assert_eq!(answers.len(), 1, "one real server for both ports: {answers:?}");
+    assert_eq!(answers.values().sum::<usize>(), 20);
+
+    let id = service["id"].as_i64().unwrap();
+    fleet.call(
+        "DELETE",
+        &format!("/api/v1/clusters/{CLUSTER}/services/{id}"),
+        None,
+        204,
+    );
+    wait_until("the agent's table is deleted", || {
+        !director
+            .enter(|| run("nft", &["list", "tables"]))
+            .contains("lvs_fleet")
+    });
+    wait_until("the agent's interface is deleted", || !has_link(&fleet, "lvs0"));
+    let tables = director.enter(|| run("nft", &["list", "tables"]));
+    assert!(tables.contains("table ip someone_else"), "left alone: {tables}");
 }

@@ -18,7 +18,12 @@ use crate::run;
 /// them; it keeps each connection until the client closes it. It lives as long as the test
 /// process.
 pub fn http_server(ns: &Netns, name: &'static str) -> Arc<AtomicUsize> {
-    let listener = ns.enter(|| TcpListener::bind("0.0.0.0:8080").unwrap());
+    http_server_on(ns, name, 8080)
+}
+
+/// [`http_server`] on another port.
+pub fn http_server_on(ns: &Netns, name: &'static str, port: u16) -> Arc<AtomicUsize> {
+    let listener = ns.enter(|| TcpListener::bind(("0.0.0.0", port)).unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     std::thread::spawn(move || {
