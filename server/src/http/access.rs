@@ -328,6 +328,15 @@ mod tests {
             Need::Operate
         );
         assert_eq!(need(&get, "/new-cluster"), Need::Role(Role::Admin));
+        // A cluster's settings: everyone reads them, only an admin saves them.
+        assert_eq!(
+            need(&get, "/clusters/{cluster}/settings"),
+            Need::Role(Role::Viewer)
+        );
+        assert_eq!(
+            need(&post, "/clusters/{cluster}/settings"),
+            Need::Role(Role::Admin)
+        );
         assert_eq!(
             need(&get, "/clusters/{cluster}/changes/{generation}/revert"),
             Need::Role(Role::Admin)

@@ -156,6 +156,9 @@ pub fn summary_text(summary: &DiffSummary) -> String {
     if summary.timeouts_changed {
         text.push("timeouts changed".to_owned());
     }
+    if summary.host_changed {
+        text.push("host settings changed".to_owned());
+    }
     if text.is_empty() {
         "no change".to_owned()
     } else {

@@ -9,9 +9,10 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use lvs_model::spec::{ClusterSpec, TimeoutsSpec};
+use lvs_model::spec::ClusterSpec;
 
 use super::chart;
+use super::cluster_form;
 use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
@@ -326,23 +327,31 @@ pub fn cluster_href(name: &str) -> String {
 struct NewClusterPage {
     chrome: Chrome,
     form: FormState,
+    vip_choices: &'static [(&'static str, &'static str)],
+}
+
+impl NewClusterPage {
+    fn new(browser: &Browser, form: FormState) -> NewClusterPage {
+        NewClusterPage {
+            chrome: Chrome::new(browser, "New cluster").crumb("Fleet", "/"),
+            form,
+            vip_choices: cluster_form::VIP_CHOICES,
+        }
+    }
 }
 
 /// Fields of the cluster form, by the model's field paths.
-const CLUSTER_FIELDS: &[&str] = &[
-    "name",
-    "description",
-    "timeouts.tcp",
-    "timeouts.tcpfin",
-    "timeouts.udp",
-];
+fn cluster_fields() -> Vec<&'static str> {
+    let mut fields = vec!["name", "description"];
+    fields.extend(cluster_form::TIMEOUT_FIELDS);
+    fields.extend(cluster_form::VIP_FIELDS);
+    fields
+}
 
 pub async fn new_form(browser: Browser) -> UiResult<Html<String>> {
-    let page = NewClusterPage {
-        chrome: Chrome::new(&browser, "New cluster").crumb("Fleet", "/"),
-        form: FormState::default(),
-    };
-    Ok(Html(page.render()?))
+    let mut form = FormState::default();
+    cluster_form::blank_host(&mut form);
+    Ok(Html(NewClusterPage::new(&browser, form).render()?))
 }
 
 pub async fn create(
@@ -355,18 +364,15 @@ pub async fn create(
     let spec = ClusterSpec {
         name: form.text("name"),
         description: form.value("description").to_owned(),
-        timeouts: TimeoutsSpec {
-            tcp: form.number("timeouts.tcp"),
-            tcpfin: form.number("timeouts.tcpfin"),
-            udp: form.number("timeouts.udp"),
-        },
-        host: None,
+        timeouts: cluster_form::timeouts(&mut form),
+        host: Some(cluster_form::new_host(&mut form)),
     };
+    let fields = cluster_fields();
     // A number that is not one stops the edit; the model still names every other
     // problem, so all are fixed at once.
     if form.has_errors() {
         if let Err(errors) = spec.parse() {
-            form.add_validation(&errors, CLUSTER_FIELDS);
+            form.add_validation(&errors, &fields);
         }
     } else {
         match edit::clusters::create(&state, &spec, &caller.author).await {
@@ -378,12 +384,9 @@ pub async fn create(
                 let location = format!("{}/directors", cluster_href(&row.name));
                 return Ok(redirect_with(&location, FlashKind::Ok, &text));
             }
-            Err(error) => form.refused(error, CLUSTER_FIELDS)?,
+            Err(error) => form.refused(error, &fields)?,
         }
     }
-    let page = NewClusterPage {
-        chrome: Chrome::new(&browser, "New cluster").crumb("Fleet", "/"),
-        form,
-    };
+    let page = NewClusterPage::new(&browser, form);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
 }

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffLine {
     pub change: ChangeKind,
-    /// `service tcp:10.0.0.1:80`, `real server 10.1.0.1:80 of tcp:10.0.0.1:80`, `timeouts`.
+    /// `service tcp:10.0.0.1:80`, `real server 10.1.0.1:80 of tcp:10.0.0.1:80`,
+    /// `connection timeouts`, `host settings`.
     pub object: String,
     /// `weight 1 → 5; state active → drained`, or the settings of what was added.
     pub details: String,
@@ -56,6 +57,13 @@ pub fn lines(diff: &Value) -> Vec<DiffLine> {
             change: ChangeKind::Changed,
             object: "connection timeouts".to_owned(),
             details: changed_fields(timeouts.get("old"), timeouts.get("new")),
+        });
+    }
+    if let Some(host) = diff.get("host") {
+        lines.push(DiffLine {
+            change: ChangeKind::Changed,
+            object: "host settings".to_owned(),
+            details: host_changes(host.get("old"), host.get("new")),
         });
     }
     for service in diff
@@ -130,6 +138,62 @@ fn changed_fields(old: Option<&Value>, new: Option<&Value>) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `VIPs not managed → dummy interface lvs0; conntrack host default → on`: the host
+/// settings (`HostSpec`) are nested, and their unset values mean the host's own.
+fn host_changes(old: Option<&Value>, new: Option<&Value>) -> String {
+    let mut parts = Vec::new();
+    let (old_vips, new_vips) = (vips(old), vips(new));
+    if old_vips != new_vips {
+        parts.push(format!("VIPs {old_vips} → {new_vips}"));
+    }
+    let empty = Map::new();
+    let (old, new) = (
+        sysctls(old).unwrap_or(&empty),
+        sysctls(new).unwrap_or(&empty),
+    );
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let (before, after) = (sysctl(old.get(name)), sysctl(new.get(name)));
+        if before != after {
+            parts.push(format!("{name} {before} → {after}"));
+        }
+    }
+    parts.join("; ")
+}
+
+fn sysctls(host: Option<&Value>) -> Option<&Map<String, Value>> {
+    host?.get("sysctls")?.as_object()
+}
+
+/// Where a `HostSpec` puts the VIPs.
+fn vips(host: Option<&Value>) -> String {
+    match host.and_then(|h| h.get("vips")).filter(|v| !v.is_null()) {
+        None => "not managed".to_owned(),
+        Some(vips) => {
+            // The model's defaults for what a stored spec always spells out.
+            let create = vips.get("create").and_then(Value::as_bool).unwrap_or(true);
+            let interface = vips
+                .get("interface")
+                .and_then(Value::as_str)
+                .unwrap_or(lvs_model::host::DEFAULT_INTERFACE);
+            let kind = if create { "dummy" } else { "existing" };
+            format!("{kind} interface {interface}")
+        }
+    }
+}
+
+/// A sysctl's value as the settings form names it.
+fn sysctl(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "host default".to_owned(),
+        Some(Value::Bool(true)) => "on".to_owned(),
+        Some(Value::Bool(false)) => "off".to_owned(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// An object's set fields: `scheduler wrr; weight 2`.
@@ -221,6 +285,27 @@ mod tests {
                     "scheduler rr; 2 real servers"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn host_settings_name_each_value_that_moved() {
+        let diff = json!({
+            "from_generation": 1, "to_generation": 2, "summary": {}, "services": [],
+            "host": {
+                "old": {"vips": null,
+                        "sysctls": {"conntrack": null, "conn_reuse_mode": 1, "sloppy_tcp": true}},
+                "new": {"vips": {"interface": "eth1", "create": false},
+                        "sysctls": {"conntrack": true, "conn_reuse_mode": null, "sloppy_tcp": true}}
+            }
+        });
+        let lines = lines(&diff);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].object, "host settings");
+        assert_eq!(
+            lines[0].details,
+            "VIPs not managed → existing interface eth1; conn_reuse_mode 1 → host default; \
+             conntrack host default → on"
         );
     }
 }

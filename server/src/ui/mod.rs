@@ -13,6 +13,8 @@ mod audit;
 mod changes;
 pub mod chart;
 mod cluster;
+mod cluster_form;
+mod cluster_settings;
 mod diff_view;
 mod directors;
 pub(crate) mod error;
@@ -86,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/new-cluster", get(cluster::new_form))
         .route(cluster, get(cluster::page))
         .route(&format!("{cluster}/live"), get(cluster::live))
+        .route(
+            &format!("{cluster}/settings"),
+            get(cluster_settings::page).post(cluster_settings::update),
+        )
         .route(&format!("{cluster}/services"), post(service::create))
         .route(&format!("{cluster}/services/new"), get(service::new_form))
         .route(service, get(service::page).post(service::update))

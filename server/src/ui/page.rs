@@ -48,17 +48,19 @@ pub enum Tab {
     Directors,
     Changes,
     Health,
+    Settings,
 }
 
 impl ClusterTabs {
-    /// Whether `name` (`"services"`, `"directors"`, `"changes"`, `"health"`) is the current
-    /// tab.
+    /// Whether `name` (`"services"`, `"directors"`, `"changes"`, `"health"`, `"settings"`)
+    /// is the current tab.
     pub fn is(&self, name: &str) -> bool {
         let active = match self.active {
             Tab::Services => "services",
             Tab::Directors => "directors",
             Tab::Changes => "changes",
             Tab::Health => "health",
+            Tab::Settings => "settings",
         };
         active == name
     }

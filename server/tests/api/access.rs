@@ -223,6 +223,9 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
             .any(|f| f.contains(&format!("/services/{service}/"))),
         "{forms:?}"
     );
+    // The cluster's settings: a page every role reads, a form only admins may post.
+    assert!(pages.contains("/clusters/web/settings"), "{pages:?}");
+    assert!(forms.contains("/clusters/web/settings"), "{forms:?}");
 
     let mut anonymous = Browser::anonymous(&app);
     for page in pages.iter().filter(|p| !p.starts_with("/login")) {

@@ -35,6 +35,7 @@ mod store_roundtrip;
 mod tls;
 mod ui_account;
 mod ui_browser;
+mod ui_cluster_settings;
 mod ui_forms;
 mod ui_health;
 mod ui_health_form;

@@ -132,7 +132,9 @@ async fn ui_new_cluster_page_has_the_form() {
             "description",
             "timeouts.tcp",
             "timeouts.tcpfin",
-            "timeouts.udp"
+            "timeouts.udp",
+            "host.vips",
+            "host.vips.interface"
         ]
     );
     assert_eq!(field(&page.text, "/clusters", "_csrf"), token);

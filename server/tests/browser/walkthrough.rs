@@ -404,6 +404,25 @@ async fn run() {
     assert!(b.main_text().await.contains("No health events yet."));
     b.screenshots(&shots, "health-events").await;
 
+    // The cluster's settings: the VIPs on a dummy interface, conntrack kept on.
+    let tabs = b.find("nav[aria-label='Cluster prod-web']").await;
+    b.follow(&tabs, "Settings").await;
+    b.expect_page("Settings of prod-web", 200).await;
+    b.screenshots(&shots, "cluster-settings").await;
+    let form = b.find("main form").await;
+    b.field(&form, "On a dummy interface the agents create")
+        .await
+        .click()
+        .await
+        .expect("choose the dummy interface");
+    b.choose(&form, "conntrack", "on").await;
+    b.press(&form, "Save settings").await;
+    b.expect_page("Settings of prod-web", 200).await;
+    assert_eq!(
+        b.flash().await,
+        "Settings of cluster prod-web saved: generation 10 takes them to its directors."
+    );
+
     eprintln!(
         "walkthrough took {:.1} s; screenshots in {}",
         started.elapsed().as_secs_f64(),
