@@ -246,7 +246,9 @@ impl Reconciler {
             }
             (index, _) => index.insert(HostIndex::of(desired)).wanted(),
         };
-        let outcome = host.prep.reconcile(&wanted);
+        let mut outcome = host.prep.reconcile(&wanted);
+        host.prep
+            .sync_daemons(&mut self.ipvs, wanted.sync.as_ref(), &mut outcome);
         host.done = outcome.succeeded().then_some(wanted);
         outcome
     }

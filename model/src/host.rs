@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::keyword::keyword_enum;
+
 /// A cluster's host settings for its directors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct HostSettings {
@@ -10,6 +12,41 @@ pub struct HostSettings {
     /// else holds them, such as keepalived's VRRP or a routing daemon).
     pub vips: Option<VipInterface>,
     pub sysctls: IpvsSysctls,
+    /// The kernel's connection synchronisation between the directors, so established
+    /// connections survive a failover; `None`: the agents run no sync daemon.
+    pub sync: Option<ConnectionSync>,
+}
+
+/// Sync daemons on every director of a cluster: on one interface, with one sync id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectionSync {
+    pub interface: InterfaceName,
+    /// Tells this cluster's sync messages from another's on the same network.
+    pub sync_id: u8,
+    pub role: SyncRole,
+}
+
+keyword_enum! {
+    /// Which sync daemons each director runs.
+    pub enum SyncRole ("sync role") {
+        /// Master and backup: every director sends its connections and takes the others'
+        /// (any of them may be the active one).
+        Both = "both",
+        /// Only sends its connections.
+        Master = "master",
+        /// Only takes the others' connections.
+        Backup = "backup",
+    }
+}
+
+impl SyncRole {
+    pub fn sends(self) -> bool {
+        matches!(self, SyncRole::Both | SyncRole::Master)
+    }
+
+    pub fn receives(self) -> bool {
+        matches!(self, SyncRole::Both | SyncRole::Backup)
+    }
 }
 
 /// The interface that holds a cluster's VIPs on each director.

@@ -133,7 +133,11 @@ fn host_spec() -> BoxedStrategy<HostSpec> {
             },
         );
     (vips, sysctls)
-        .prop_map(|(vips, sysctls)| HostSpec { vips, sysctls })
+        .prop_map(|(vips, sysctls)| HostSpec {
+            vips,
+            sysctls,
+            sync: None,
+        })
         .boxed()
 }
 

@@ -2023,3 +2023,26 @@ fn mark_rules_belong_to_fwmark_services_of_their_family() {
     let canonical = serde_json::to_value(ServiceSpec::from(&plain)).expect("serialises");
     assert!(canonical.get("mark_rules").is_none(), "{canonical}");
 }
+
+#[test]
+fn connection_sync_rules() {
+    use lvs_model::host::SyncRole;
+    use lvs_model::spec::HostSpec;
+
+    for (sync, field) in [
+        (json!({}), "host.sync.interface"),
+        (json!({"interface": "eth1", "sync_id": 256}), "host.sync.sync_id"),
+        (json!({"interface": "eth1", "role": "primary"}), "host.sync.role"),
+        (json!({"interface": "eth1:0"}), "host.sync.interface"),
+    ] {
+        let state = document(&json!({"host": {"sync": sync}}));
+        let errors = rejected(&sync.to_string(), state.parse());
+        assert_eq!(errors.len(), 1, "{sync}: {errors:?}");
+        assert_eq!(errors[0].field, field, "{sync}");
+    }
+    let host: HostSpec = from_json(&json!({"sync": {"interface": "eth1"}}));
+    let sync = host.parse().expect("valid").sync.expect("configured");
+    assert_eq!((sync.sync_id, sync.role), (0, SyncRole::Both));
+    assert!(sync.role.sends() && sync.role.receives());
+    assert!(!SyncRole::Backup.sends() && !SyncRole::Master.receives());
+}

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use lvs_model::host::VipInterface;
+use lvs_model::host::{ConnectionSync, VipInterface};
 use lvs_model::mark_rules::MarkRule;
 use lvs_model::{DesiredService, DesiredState, Forwarding, HostSettings, ServiceKey};
 
@@ -20,6 +20,8 @@ pub struct Wanted {
     pub sysctls: BTreeMap<String, String>,
     /// Each firewall-mark service's mark with each of its marking rules, in service order.
     pub marks: Vec<(u32, MarkRule)>,
+    /// The sync daemons to run; `None`: none of the agent's.
+    pub sync: Option<ConnectionSync>,
 }
 
 /// Which services need what of the host.
@@ -91,6 +93,7 @@ impl HostIndex {
             vips,
             sysctls,
             marks,
+            sync: self.settings.sync.clone(),
         }
     }
 

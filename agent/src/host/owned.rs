@@ -28,6 +28,9 @@ pub struct Owned {
     /// Whether the agent created its nftables table (`inet lvs_fleet`).
     #[serde(default)]
     pub nft_table: bool,
+    /// Whether the agent started the sync daemons that run.
+    #[serde(default)]
+    pub sync_daemons: bool,
 }
 
 /// A sysctl the agent changed.

@@ -24,7 +24,7 @@ pub struct HostOutcome {
 }
 
 impl HostOutcome {
-    fn done(&mut self, object: String, action: &str, result: Result<(), String>) {
+    pub(super) fn done(&mut self, object: String, action: &str, result: Result<(), String>) {
         self.outcomes.push(ObjectOutcome {
             object,
             action: action.to_owned(),
@@ -85,7 +85,7 @@ impl HostPrep {
 
     /// Records a change before making it; `false` (and an error outcome) when it cannot be
     /// recorded, and then it is not made.
-    fn record(
+    pub(super) fn record(
         &mut self,
         object: &str,
         action: &str,

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::host::{HostSettings, InterfaceName, IpvsSysctls, VipInterface, DEFAULT_INTERFACE};
+use crate::host::{
+    ConnectionSync, HostSettings, InterfaceName, IpvsSysctls, SyncRole, VipInterface,
+    DEFAULT_INTERFACE,
+};
 use crate::validation::ValidationErrors;
 
 /// How the agents prepare each director host beyond its IPVS table.
@@ -17,6 +20,39 @@ pub struct HostSpec {
     /// IPVS sysctls (`net.ipv4.vs.*`); each absent or null one is left as the host has it.
     #[serde(default)]
     pub sysctls: IpvsSysctlsSpec,
+    /// Connection synchronisation between the cluster's directors (the kernel's sync
+    /// daemons), so established connections survive when a VIP moves; absent or null:
+    /// the agents run none.
+    #[serde(default)]
+    pub sync: Option<SyncSpec>,
+}
+
+/// The sync daemons every director of the cluster runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncSpec {
+    /// The interface the directors reach each other on (multicast 224.0.0.81, port 8848).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "eth1",
+            min_length = 1,
+            max_length = 15,
+            pattern = r"^[^/:\s]+$"
+        )
+    )]
+    pub interface: Option<String>,
+    /// 0 to 255: tells this cluster's sync messages from another's on the same network;
+    /// default 0.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 255))]
+    pub sync_id: Option<i64>,
+    /// `both` (the default: each director sends its connections and takes the others'),
+    /// `master` or `backup`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "both"))]
+    pub role: Option<String>,
 }
 
 /// The interface that holds the VIPs on every director of the cluster.
@@ -88,8 +124,16 @@ impl HostSpec {
             Some(vips) => errors.check_nested("vips", vips.parse()).map(Some),
         };
         let sysctls = errors.check_nested("sysctls", self.sysctls.parse());
-        match (vips, sysctls) {
-            (Some(vips), Some(sysctls)) if errors.is_empty() => Ok(HostSettings { vips, sysctls }),
+        let sync = match &self.sync {
+            None => Some(None),
+            Some(sync) => errors.check_nested("sync", sync.parse()).map(Some),
+        };
+        match (vips, sysctls, sync) {
+            (Some(vips), Some(sysctls), Some(sync)) if errors.is_empty() => Ok(HostSettings {
+                vips,
+                sysctls,
+                sync,
+            }),
             _ => Err(errors),
         }
     }
@@ -106,6 +150,47 @@ impl VipsSpec {
             name: name.expect("checked"),
             create: self.create.unwrap_or(true),
         })
+    }
+}
+
+impl SyncSpec {
+    pub fn parse(&self) -> Result<ConnectionSync, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let interface = match &self.interface {
+            None => errors.check("interface", Err("required".into())),
+            Some(name) => errors.check("interface", InterfaceName::parse(name)),
+        };
+        let sync_id = errors.check(
+            "sync_id",
+            u8::try_from(self.sync_id.unwrap_or(0)).map_err(|_| {
+                format!(
+                    "must be between 0 and 255, not {}",
+                    self.sync_id.unwrap_or(0)
+                )
+            }),
+        );
+        let role = match &self.role {
+            None => Some(SyncRole::Both),
+            Some(word) => errors.check("role", word.parse::<SyncRole>()),
+        };
+        match (interface, sync_id, role) {
+            (Some(interface), Some(sync_id), Some(role)) => Ok(ConnectionSync {
+                interface,
+                sync_id,
+                role,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl From<&ConnectionSync> for SyncSpec {
+    fn from(sync: &ConnectionSync) -> Self {
+        SyncSpec {
+            interface: Some(sync.interface.as_str().to_owned()),
+            sync_id: Some(i64::from(sync.sync_id)),
+            role: Some(sync.role.to_string()),
+        }
     }
 }
 
@@ -144,6 +229,7 @@ impl From<&HostSettings> for HostSpec {
                 create: Some(vips.create),
             }),
             sysctls: host.sysctls.into(),
+            sync: host.sync.as_ref().map(SyncSpec::from),
         }
     }
 }

@@ -17,7 +17,7 @@ pub use cluster::{
 };
 pub use desired::{DesiredStateSpec, DocumentView};
 pub use health::{HealthCheckSpec, StatusSpec};
-pub use host::{HostSpec, IpvsSysctlsSpec, VipsSpec};
+pub use host::{HostSpec, IpvsSysctlsSpec, SyncSpec, VipsSpec};
 pub use mark_rules::{MarkRuleSpec, PortSpec};
 pub use real_server::RealServerSpec;
 pub use service::{Netmask, ServiceSpec};

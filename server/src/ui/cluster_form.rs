@@ -3,7 +3,7 @@
 //! does. Field names are the model's field paths, so its errors land at their inputs.
 
 use lvs_model::host::{HostSettings, DEFAULT_INTERFACE};
-use lvs_model::spec::{HostSpec, IpvsSysctlsSpec, TimeoutsSpec, VipsSpec};
+use lvs_model::spec::{HostSpec, IpvsSysctlsSpec, SyncSpec, TimeoutsSpec, VipsSpec};
 
 use super::form::FormState;
 
@@ -110,12 +110,29 @@ pub const SYSCTLS: &[Sysctl] = &[
     ),
 ];
 
+/// The connection-sync fields; an empty interface runs no sync daemon.
+pub const SYNC_FIELDS: &[&str] = &[SYNC_INTERFACE, SYNC_ID, SYNC_ROLE];
+const SYNC_INTERFACE: &str = "host.sync.interface";
+const SYNC_ID: &str = "host.sync.sync_id";
+const SYNC_ROLE: &str = "host.sync.role";
+
+/// The sync role's choices, as the model names them.
+pub const SYNC_ROLES: &[(&str, &str)] = &[
+    (
+        "both",
+        "both: send this director's connections and take the others'",
+    ),
+    ("master", "master: only send"),
+    ("backup", "backup: only take"),
+];
+
 /// Every field of the settings form, for placing the model's errors.
 pub fn settings_fields() -> Vec<&'static str> {
     let mut fields = vec!["description"];
     fields.extend(TIMEOUT_FIELDS);
     fields.extend(VIP_FIELDS);
     fields.extend(SYSCTLS.iter().map(|s| s.field));
+    fields.extend(SYNC_FIELDS);
     fields
 }
 
@@ -138,6 +155,14 @@ pub fn fill_host(form: &mut FormState, host: &HostSettings) {
     if let Some(vips) = &host.vips {
         form.set(VIPS, if vips.create { "create" } else { "existing" });
         form.set(INTERFACE, vips.name.as_str());
+    }
+    match &host.sync {
+        Some(sync) => {
+            form.set(SYNC_INTERFACE, sync.interface.as_str());
+            form.set(SYNC_ID, &sync.sync_id.to_string());
+            form.set(SYNC_ROLE, sync.role.as_str());
+        }
+        None => form.set(SYNC_ROLE, "both"),
     }
     for (name, value) in host.sysctls.entries() {
         let Some(sysctl) = SYSCTLS.iter().find(|s| s.name == name) else {
@@ -168,7 +193,18 @@ pub fn host(form: &mut FormState) -> HostSpec {
     HostSpec {
         vips: vips(form),
         sysctls: read_sysctls(form),
+        sync: sync(form),
     }
+}
+
+/// No interface: no sync daemons; the id's number is the model's to check.
+fn sync(form: &mut FormState) -> Option<SyncSpec> {
+    let interface = form.text(SYNC_INTERFACE)?;
+    Some(SyncSpec {
+        interface: Some(interface),
+        sync_id: form.number(SYNC_ID),
+        role: form.text(SYNC_ROLE),
+    })
 }
 
 /// The host settings of the new-cluster form, which shows no sysctls: they stay unset.
@@ -176,6 +212,7 @@ pub fn new_host(form: &mut FormState) -> HostSpec {
     HostSpec {
         vips: vips(form),
         sysctls: IpvsSysctlsSpec::default(),
+        sync: None,
     }
 }
 
@@ -244,9 +281,15 @@ mod tests {
                 snat_reroute: Some(false),
                 ..IpvsSysctlsSpec::default()
             },
+            sync: Some(SyncSpec {
+                interface: Some("eth2".into()),
+                sync_id: Some(7),
+                role: Some("backup".into()),
+            }),
         };
         let mut form = FormState::default();
         fill_host(&mut form, &stored.parse().expect("valid"));
+        assert_eq!(form.value("host.sync.role"), "backup");
         assert_eq!(form.value("host.sysctls.conntrack"), "on");
         assert_eq!(form.value("host.sysctls.snat_reroute"), "off");
         assert_eq!(form.value("host.sysctls.sloppy_tcp"), "");

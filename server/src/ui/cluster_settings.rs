@@ -1,5 +1,6 @@
 //! A cluster's settings page: its description, connection timeouts and host settings (where
-//! the agents put VIPs, IPVS sysctls) as one form. Everyone reads it; only admins may save
+//! the agents put VIPs, IPVS sysctls,
+//! connection sync) as one form. Everyone reads it; only admins may save
 //! it, so the others are shown the settings read only.
 
 use askama::Template;
@@ -32,6 +33,7 @@ struct SettingsPage {
     form: FormState,
     vip_choices: &'static [(&'static str, &'static str)],
     sysctls: &'static [Sysctl],
+    sync_roles: &'static [(&'static str, &'static str)],
 }
 
 pub async fn page(
@@ -116,6 +118,7 @@ async fn render(
         form,
         vip_choices: cluster_form::VIP_CHOICES,
         sysctls: cluster_form::SYSCTLS,
+        sync_roles: cluster_form::SYNC_ROLES,
     };
     Ok((status, Html(page.render()?)).into_response())
 }

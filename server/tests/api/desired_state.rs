@@ -54,7 +54,8 @@ async fn a_new_cluster_has_an_empty_desired_state_at_generation_0() {
                     "conn_reuse_mode": null, "expire_nodest_conn": null,
                     "expire_quiescent_template": null, "sloppy_tcp": null, "sloppy_sctp": null,
                     "conntrack": null, "schedule_icmp": null, "ignore_tunneled": null,
-                    "snat_reroute": null}},
+                    "snat_reroute": null},
+                    "sync": null},
                 "services": []})
     );
     app.get(&desired_state("nope"))

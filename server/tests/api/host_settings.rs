@@ -23,7 +23,11 @@ fn canonical(host: &Value) -> Value {
     for (name, value) in host["sysctls"].as_object().into_iter().flatten() {
         sysctls[name] = value.clone();
     }
-    json!({"vips": host.get("vips").cloned().unwrap_or(Value::Null), "sysctls": sysctls})
+    json!({
+        "vips": host.get("vips").cloned().unwrap_or(Value::Null),
+        "sysctls": sysctls,
+        "sync": host.get("sync").cloned().unwrap_or(Value::Null)
+    })
 }
 
 #[tokio::test]

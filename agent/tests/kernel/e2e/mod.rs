@@ -8,6 +8,7 @@
 //! `LVS_TEST_SERVER_BIN`.
 
 mod auth;
+mod conn_sync;
 mod health;
 mod host;
 mod nat;
