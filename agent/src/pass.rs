@@ -237,12 +237,12 @@ impl Reconciler {
         };
         let wanted = match (&mut host.index, changes) {
             (Some(index), Some(changes)) => {
-                index.update(desired, &changes.services);
-                let wanted = index.wanted();
-                if host.done.as_ref() == Some(&wanted) {
+                // The cost of the change: the host is looked at only when what it should
+                // hold may differ, or the last look did not bring it there.
+                if !index.update(desired, &changes.services) && host.done.is_some() {
                     return HostOutcome::default();
                 }
-                wanted
+                index.wanted()
             }
             (index, _) => index.insert(HostIndex::of(desired)).wanted(),
         };

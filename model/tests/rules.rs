@@ -2031,8 +2031,14 @@ fn connection_sync_rules() {
 
     for (sync, field) in [
         (json!({}), "host.sync.interface"),
-        (json!({"interface": "eth1", "sync_id": 256}), "host.sync.sync_id"),
-        (json!({"interface": "eth1", "role": "primary"}), "host.sync.role"),
+        (
+            json!({"interface": "eth1", "sync_id": 256}),
+            "host.sync.sync_id",
+        ),
+        (
+            json!({"interface": "eth1", "role": "primary"}),
+            "host.sync.role",
+        ),
         (json!({"interface": "eth1:0"}), "host.sync.interface"),
     ] {
         let state = document(&json!({"host": {"sync": sync}}));

@@ -51,18 +51,38 @@ impl HostIndex {
 
     /// Takes in a new `state` that differs from the indexed one only in `services` (and
     /// perhaps the host settings): the cost of those services.
+    ///
+    /// Returns whether what is wanted may have changed: the settings, the set of VIPs,
+    /// whether a family needs forwarding, or some marking rules. Only then need the host be
+    /// looked at, so an edit of weights costs nothing here.
     pub fn update<'a>(
         &mut self,
         state: &DesiredState,
         services: impl IntoIterator<Item = &'a ServiceKey>,
-    ) {
+    ) -> bool {
+        let mut changed = self.settings != state.host;
         self.settings.clone_from(&state.host);
+        let forwarding = self.nat.each_ref().map(BTreeSet::is_empty);
         for key in services {
+            let rules = self.marks.get(key).cloned();
+            // The VIPs this service held or holds: whether each is wanted may change.
+            let mut addresses = self.addresses_of(key);
+            addresses.extend(state.service(key).map(vips_of).unwrap_or_default());
+            let before: Vec<bool> = addresses
+                .iter()
+                .map(|a| self.vips.contains_key(a))
+                .collect();
             self.remove(key);
             if let Some(service) = state.service(key) {
                 self.add(service);
             }
+            changed |= self.marks.get(key) != rules.as_ref()
+                || addresses
+                    .iter()
+                    .zip(before)
+                    .any(|(a, was)| self.vips.contains_key(a) != was);
         }
+        changed | (self.nat.each_ref().map(BTreeSet::is_empty) != forwarding)
     }
 
     pub fn wanted(&self) -> Wanted {
@@ -101,13 +121,13 @@ impl HostIndex {
         let key = *service.key();
         match key {
             ServiceKey::Address { address, .. } => {
-                self.vips.entry(address).or_default().insert(key);
+                self.add_vip(address, key);
             }
             ServiceKey::Fwmark { fwmark, .. } => {
                 let rules = service.service().mark_rules();
                 // Marked packets still reach IPVS only when their address is local.
                 for rule in rules {
-                    self.vips.entry(rule.address).or_default().insert(key);
+                    self.add_vip(rule.address, key);
                 }
                 if !rules.is_empty() {
                     self.marks.insert(key, (fwmark.get(), rules.to_vec()));
@@ -124,16 +144,24 @@ impl HostIndex {
         }
     }
 
-    fn remove(&mut self, key: &ServiceKey) {
-        let addresses: Vec<IpAddr> = match key {
+    fn add_vip(&mut self, address: IpAddr, key: ServiceKey) {
+        self.vips.entry(address).or_default().insert(key);
+    }
+
+    /// The VIPs the indexed service with `key` holds.
+    fn addresses_of(&self, key: &ServiceKey) -> Vec<IpAddr> {
+        match key {
             ServiceKey::Address { address, .. } => vec![*address],
             ServiceKey::Fwmark { .. } => self
                 .marks
                 .get(key)
                 .map(|(_, rules)| rules.iter().map(|r| r.address).collect())
                 .unwrap_or_default(),
-        };
-        for address in addresses {
+        }
+    }
+
+    fn remove(&mut self, key: &ServiceKey) {
+        for address in self.addresses_of(key) {
             if let Some(users) = self.vips.get_mut(&address) {
                 users.remove(key);
                 if users.is_empty() {
@@ -145,6 +173,19 @@ impl HostIndex {
             nat.remove(key);
         }
         self.marks.remove(key);
+    }
+}
+
+/// The VIPs a service needs: its address, or its marking rules' addresses.
+fn vips_of(service: &DesiredService) -> Vec<IpAddr> {
+    match service.key() {
+        ServiceKey::Address { address, .. } => vec![*address],
+        ServiceKey::Fwmark { .. } => service
+            .service()
+            .mark_rules()
+            .iter()
+            .map(|r| r.address)
+            .collect(),
     }
 }
 
@@ -248,8 +289,25 @@ mod tests {
             .map(|s| *s.key())
             .filter(|k| after.service(k) != before.service(k))
             .collect();
-        index.update(&after, &touched);
+        assert!(
+            index.update(&after, &touched),
+            "VIPs and forwarding changed"
+        );
         assert_eq!(index.wanted(), HostIndex::of(&after).wanted());
+        // A weight changes nothing the host holds.
+        let mut heavier = after.clone();
+        let key = *after.services().next().expect("a service").key();
+        let spec = after.service(&key).expect("there").to_spec();
+        let mut value = serde_json::to_value(&spec).expect("json");
+        value["real_servers"][0]["weight"] = json!(9);
+        let changed: lvs_model::spec::ServiceSpec = serde_json::from_value(value).expect("spec");
+        let changed = DesiredService::parse(&changed).expect("valid");
+        let mut diff =
+            lvs_model::Diff::service_changed(after.service(&key).expect("there").clone(), changed);
+        diff.from_generation = heavier.generation;
+        diff.to_generation = heavier.generation + 1;
+        diff.apply_in_place(&mut heavier).expect("applies");
+        assert!(!index.update(&heavier, &[key]), "nothing for the host");
         let wanted = index.wanted();
         assert_eq!(wanted.vips.expect("managed").1.len(), 2);
         assert!(wanted.marks.is_empty(), "fwmark 8 went");
