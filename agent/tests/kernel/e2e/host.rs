@@ -302,7 +302,11 @@ fn a_fwmark_service_takes_both_ports_of_its_vip_with_persistence() {
         }
     }
     eprintln!("fwmark lab: ports 80 and 443, persistent: {answers:?}");
-    assert_eq!(answers.len(), 1, "one real server for both ports: {answers:?}");
+    assert_eq!(
+        answers.len(),
+        1,
+        "one real server for both ports: {answers:?}"
+    );
     assert_eq!(answers.values().sum::<usize>(), 20);
 
     let id = service["id"].as_i64().unwrap();
@@ -317,7 +321,12 @@ fn a_fwmark_service_takes_both_ports_of_its_vip_with_persistence() {
             .enter(|| run("nft", &["list", "tables"]))
             .contains("lvs_fleet")
     });
-    wait_until("the agent's interface is deleted", || !has_link(&fleet, "lvs0"));
+    wait_until("the agent's interface is deleted", || {
+        !has_link(&fleet, "lvs0")
+    });
     let tables = director.enter(|| run("nft", &["list", "tables"]));
-    assert!(tables.contains("table ip someone_else"), "left alone: {tables}");
+    assert!(
+        tables.contains("table ip someone_else"),
+        "left alone: {tables}"
+    );
 }
