@@ -425,12 +425,12 @@ impl VirtualService {
         self.health_check.as_deref()
     }
 
-    /// The real server that takes the traffic while none of the others is healthy.
     /// A fwmark service's marking rules (none for other services).
     pub fn mark_rules(&self) -> &[MarkRule] {
         &self.mark_rules
     }
 
+    /// The real server that takes the traffic while none of the others is healthy.
     pub fn sorry_server(&self) -> Option<&RealServer> {
         self.sorry_server.as_deref()
     }

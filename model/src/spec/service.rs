@@ -83,11 +83,11 @@ pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65535))]
     pub min_healthy: Option<i64>,
-    /// The real servers, in a desired-state document or when creating a service with them.
     /// For a fwmark service: the packets the directors mark with its mark (an nftables
     /// table of the agent's own). None: the marks are set by someone else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mark_rules: Vec<MarkRuleSpec>,
+    /// The real servers, in a desired-state document or when creating a service with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_servers: Option<Vec<RealServerSpec>>,
 }
@@ -208,7 +208,7 @@ impl ServiceSpec {
         })
     }
 
-    /// `Some(None)` without a sorry server; `None` when an error was recorded.
+    /// The rules (none is fine); `None` when an error was recorded.
     fn parse_mark_rules(
         &self,
         key: &ServiceKey,
@@ -243,6 +243,7 @@ impl ServiceSpec {
         rules.into_iter().collect()
     }
 
+    /// `Some(None)` without a sorry server; `None` when an error was recorded.
     fn parse_sorry_server(
         &self,
         key: &ServiceKey,

@@ -17,6 +17,7 @@ use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
 use super::format;
+use super::mark_rules_text;
 use super::page::{path_segment, Chrome, Tab};
 use super::session::{redirect_with, Browser, FlashKind};
 use crate::agents::stats::Resolution;
@@ -74,6 +75,10 @@ pub struct ServiceLine {
     pub down: usize,
     /// Bytes/s over the last hour.
     pub spark: chart::Sparkline,
+    /// A fwmark service's marking rules in short (`marks tcp 192.0.2.10:80,443`).
+    pub marks: String,
+    /// A fwmark service without rules: it takes packets someone else marks.
+    pub marks_elsewhere: bool,
 }
 
 /// The table's search, filter and position, as given in the query string.
@@ -301,7 +306,10 @@ fn service_line(
             row.scheduler_flags.replace(',', ", ")
         )
     };
+    let rules = row.mark_rules.as_ref().map_or(&[][..], |rules| &rules.0);
     ServiceLine {
+        marks: mark_rules_text::summary(rules),
+        marks_elsewhere: row.fwmark.is_some() && rules.is_empty(),
         id: row.id,
         key: row.service_key.clone(),
         name: row.name.clone(),

@@ -1,7 +1,11 @@
 //! A desired-state diff (its JSON form, as stored in the change history and as the plan
 //! shows it) as lines people read: what was added, removed, and which fields changed how.
 
+use lvs_model::spec::MarkRuleSpec;
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use super::mark_rules_text;
 
 /// One object's change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +136,8 @@ fn changed_fields(old: Option<&Value>, new: Option<&Value>) -> String {
             format!(
                 "{} {} → {}",
                 name.replace('_', " "),
-                shown(old.get(name)),
-                shown(new.get(name))
+                field_value(name, old.get(name)),
+                field_value(name, new.get(name))
             )
         })
         .collect::<Vec<_>>()
@@ -209,7 +213,10 @@ fn settings(spec: Option<&Value>) -> String {
             let unset_threshold = name.ends_with("_threshold") && value.as_i64() == Some(0);
             !shown_in_key && !unset_threshold && !value.is_null() && !is_blank(value)
         })
-        .map(|(name, value)| format!("{} {}", name.replace('_', " "), shown(Some(value))))
+        .map(|(name, value)| {
+            let value = field_value(name, Some(value));
+            format!("{} {value}", name.replace('_', " "))
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -221,6 +228,19 @@ fn is_blank(value: &Value) -> bool {
         Value::Bool(b) => !b,
         _ => false,
     }
+}
+
+/// A field's value; marking rules as the pages name them (`tcp 192.0.2.10:80,443`), as
+/// their JSON would be hard to read.
+fn field_value(name: &str, value: Option<&Value>) -> String {
+    if name == "mark_rules" {
+        let rules = value.and_then(|v| Vec::<MarkRuleSpec>::deserialize(v).ok());
+        if let Some(rules) = rules.filter(|rules| !rules.is_empty()) {
+            let rules: Vec<String> = rules.iter().map(mark_rules_text::shown).collect();
+            return rules.join(" and ");
+        }
+    }
+    shown(value)
 }
 
 fn shown(value: Option<&Value>) -> String {
@@ -284,6 +304,35 @@ mod tests {
                     "service udp:10.0.0.1:53",
                     "scheduler rr; 2 real servers"
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn marking_rules_read_as_the_pages_name_them() {
+        let rule =
+            |ports: Value| json!({"protocol": "tcp", "address": "192.0.2.10", "ports": ports});
+        let diff = json!({
+            "from_generation": 1, "to_generation": 2, "summary": {},
+            "services": [
+                {"change": "changed", "key": "fwmark:7:ipv4",
+                 "settings": {"old": {"fwmark": 7, "mark_rules": [rule(json!([80]))]},
+                              "new": {"fwmark": 7, "mark_rules": [rule(json!([80, "8000-8100"])),
+                                                                  {"protocol": "udp", "address": "2001:db8::1", "ports": [53]}]}}},
+                {"change": "changed", "key": "fwmark:8:ipv4",
+                 "settings": {"old": {"fwmark": 8, "mark_rules": [rule(json!([443]))]},
+                              "new": {"fwmark": 8}}},
+                {"change": "added", "key": "fwmark:9:ipv4",
+                 "service": {"fwmark": 9, "mark_rules": [rule(json!([25]))]}}
+            ]
+        });
+        let details: Vec<String> = lines(&diff).into_iter().map(|l| l.details).collect();
+        assert_eq!(
+            details,
+            [
+                "mark rules tcp 192.0.2.10:80 → tcp 192.0.2.10:80,8000-8100 and udp [2001:db8::1]:53",
+                "mark rules tcp 192.0.2.10:443 → none",
+                "fwmark 9; mark rules tcp 192.0.2.10:25; 0 real servers",
             ]
         );
     }

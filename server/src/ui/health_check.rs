@@ -33,7 +33,7 @@ pub async fn update(
     };
     let submitted = Submitted {
         form,
-        fields: health_form::FIELDS,
+        refuse: |form, error| form.refused(error, health_form::FIELDS),
         place: health,
         saved: "Health check of",
     };

@@ -28,6 +28,7 @@ mod health_check;
 mod health_events;
 mod health_form;
 mod login;
+mod mark_rules_text;
 mod page;
 mod paging;
 mod pool;

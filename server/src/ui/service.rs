@@ -15,7 +15,7 @@ use super::service_view::{self, ServiceView};
 use super::session::{redirect_with, refused, Browser, FlashKind};
 use super::{health_form, real_server_form, service_form};
 use crate::edit::lookup;
-use crate::edit::{self, EditResult, IfMatch};
+use crate::edit::{self, EditError, EditResult, IfMatch};
 use crate::state::AppState;
 use lvs_model::spec::ServiceSpec;
 
@@ -197,7 +197,7 @@ pub async fn create(
     // problem, so all are fixed at once.
     if form.has_errors() {
         if let Err(errors) = spec.parse() {
-            form.add_validation(&errors, service_form::FIELDS);
+            service_form::add_validation(&mut form, &errors);
         }
     } else {
         match edit::services::create(&state, &cluster, &spec, &caller.author).await {
@@ -209,7 +209,7 @@ pub async fn create(
                 );
                 return Ok(redirect_with(&location, FlashKind::Ok, &text));
             }
-            Err(error) => form.refused(error, service_form::FIELDS)?,
+            Err(error) => service_form::refused(&mut form, error)?,
         }
     }
     let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -253,7 +253,7 @@ pub async fn update(
     // problem, so all are fixed at once.
     if form.has_errors() {
         if let Err(errors) = spec.parse() {
-            form.add_validation(&errors, service_form::FIELDS);
+            service_form::add_validation(&mut form, &errors);
         }
     }
     // The form shows no health settings: those stored are kept.
@@ -271,7 +271,7 @@ pub async fn update(
     };
     let submitted = Submitted {
         form,
-        fields: service_form::FIELDS,
+        refuse: service_form::refused,
         place: settings,
         saved: "Service",
     };
@@ -283,8 +283,8 @@ pub async fn update(
 /// One of the page's forms, read: saved unless it has errors of its own.
 pub struct Submitted {
     pub form: FormState,
-    /// The names its errors may be shown at.
-    pub fields: &'static [&'static str],
+    /// Shows an edit's refusal on the form, each error at its field.
+    pub refuse: fn(&mut FormState, EditError) -> Result<(), EditError>,
     /// Where on the page it goes when shown again.
     pub place: fn(FormState) -> Forms,
     /// What the message after saving calls the object saved, before the service's key.
@@ -313,7 +313,7 @@ impl Submitted {
                     let text = format!("{} {} saved.", self.saved, row.service_key);
                     return Ok(redirect_with(&location, FlashKind::Ok, &text));
                 }
-                Err(error) => self.form.refused(error, self.fields)?,
+                Err(error) => (self.refuse)(&mut self.form, error)?,
             }
         }
         let forms = (self.place)(self.form);

@@ -2,9 +2,11 @@
 //! the model's [`ServiceSpec`], which validates it as the API does.
 
 use lvs_model::spec::{Netmask, ServiceSpec};
-use lvs_model::{SchedulerFlag, SchedulerName};
+use lvs_model::{SchedulerFlag, SchedulerName, ValidationErrors};
 
 use super::form::FormState;
+use super::mark_rules_text::{self, FIELD as MARK_RULES};
+use crate::edit::EditError;
 
 /// The fields the form shows (the model's field names), for placing its errors.
 pub const FIELDS: &[&str] = &[
@@ -21,6 +23,7 @@ pub const FIELDS: &[&str] = &[
     "persistence_engine",
     "name",
     "description",
+    MARK_RULES,
 ];
 
 /// `protocol` choices: the three protocols, or a firewall-mark service.
@@ -83,6 +86,7 @@ pub fn filled(spec: &ServiceSpec) -> FormState {
             form.set("protocol", "fwmark");
             form.set("fwmark", &fwmark);
             form.set("family", spec.family.as_deref().unwrap_or("ipv4"));
+            form.set(MARK_RULES, &mark_rules_text::write(&spec.mark_rules));
         }
         None => {
             form.set("protocol", spec.protocol.as_deref().unwrap_or("tcp"));
@@ -116,7 +120,8 @@ pub fn filled(spec: &ServiceSpec) -> FormState {
     form
 }
 
-/// The spec the form describes; numbers that are not numbers are marked on the form.
+/// The spec the form describes; numbers that are not numbers, and lines of the marking
+/// rules that are not a protocol, a VIP and ports, are marked on the form.
 pub fn spec(form: &mut FormState) -> ServiceSpec {
     let fwmark = form.is("protocol", "fwmark");
     let mut spec = ServiceSpec {
@@ -140,12 +145,47 @@ pub fn spec(form: &mut FormState) -> ServiceSpec {
         spec.address = form.text("address");
         spec.port = form.number("port");
     }
+    // Read whatever the kind: rules typed for an address service are refused by the model,
+    // not dropped unseen.
+    let rules = mark_rules_text::read(form.value(MARK_RULES));
+    if let Some(message) = rules.message(&[]) {
+        form.invalid(MARK_RULES, message);
+    }
+    spec.mark_rules = rules.rules;
     spec
+}
+
+/// Shows the model's `errors` on the form: those about the marking rules as one message on
+/// their textarea, naming each line.
+pub fn add_validation(form: &mut FormState, errors: &ValidationErrors) {
+    let rules = mark_rules_text::read(form.value(MARK_RULES));
+    if let Some(message) = rules.message(errors.errors()) {
+        form.invalid(MARK_RULES, message);
+    }
+    let mut others = ValidationErrors::default();
+    for error in errors.errors() {
+        if !error.field.starts_with(MARK_RULES) {
+            others.add(error.field.clone(), error.message.clone());
+        }
+    }
+    form.add_validation(&others, FIELDS);
+}
+
+/// Shows an edit's refusal on the form, as [`FormState::refused`] does.
+pub fn refused(form: &mut FormState, error: EditError) -> Result<(), EditError> {
+    match error {
+        EditError::Invalid(errors) => {
+            add_validation(form, &errors);
+            Ok(())
+        }
+        other => form.refused(other, FIELDS),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lvs_model::spec::{MarkRuleSpec, PortSpec};
 
     #[test]
     fn a_stored_service_reads_back_unchanged() {
@@ -164,6 +204,46 @@ mod tests {
         let mut form = filled(&stored);
         assert_eq!(spec(&mut form), stored);
         assert!(!form.has_errors());
+    }
+
+    #[test]
+    fn marking_rules_read_back_and_their_errors_name_the_line() {
+        let rule = |protocol: &str, ports: Vec<PortSpec>| MarkRuleSpec {
+            protocol: Some(protocol.into()),
+            address: Some("192.0.2.10".into()),
+            ports,
+        };
+        let stored = ServiceSpec {
+            fwmark: Some(7),
+            family: Some("ipv4".into()),
+            scheduler: Some("rr".into()),
+            mark_rules: vec![
+                rule(
+                    "tcp",
+                    vec![PortSpec::Port(80), PortSpec::Range("8000-8100".into())],
+                ),
+                rule("udp", vec![PortSpec::Port(53)]),
+            ],
+            ..ServiceSpec::default()
+        };
+        let mut form = filled(&stored);
+        assert_eq!(spec(&mut form), stored);
+
+        form.set(
+            MARK_RULES,
+            "tcp 192.0.2.10 80\n\nudp 2001:db8::1 53\nsctp\n",
+        );
+        let read = spec(&mut form);
+        assert_eq!(read.mark_rules.len(), 2, "the unreadable line is left out");
+        let errors = read.parse().expect_err("an IPv6 VIP");
+        add_validation(&mut form, &errors);
+        assert_eq!(
+            form.error(MARK_RULES),
+            Some(
+                "line 3, VIP: 2001:db8::1 is not an ipv4 address, as the service's family is; \
+                 line 4: \"sctp\" is not a protocol, a VIP and ports, as in \"tcp 192.0.2.10 80,443\""
+            )
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use lvs_model::spec::ServiceSpec;
 use super::chart::{self, Series, Window};
 use super::format;
 use super::health_cells::{self, HealthCell, HealthNotes};
+use super::mark_rules_text;
 use crate::agents::stats::Resolution;
 use crate::db::{directors, now_millis, real_servers};
 use crate::edit::lookup;
@@ -28,6 +29,8 @@ pub struct ServiceView {
     pub key: String,
     pub name: String,
     pub spec: ServiceSpec,
+    /// A fwmark service's marking rules as the page names them (`tcp 192.0.2.10:80,443`).
+    pub marks: Vec<String>,
     /// The service's ETag, carried by its forms.
     pub etag: String,
     /// The pool as specs, for the bulk editor.
@@ -175,13 +178,15 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
             health: health_cells::cell(seen, directors.len()),
         })
         .collect();
+    let spec = row.spec();
     Ok(ServiceView {
         etag: service_etag(&row, &cluster.name),
         cluster: cluster.name,
         id: row.id,
         key: row.service_key.clone(),
         name: row.name.clone(),
-        spec: row.spec(),
+        marks: spec.mark_rules.iter().map(mark_rules_text::shown).collect(),
+        spec,
         pool: rows.iter().map(|rs| rs.spec()).collect(),
         real_servers,
         truncated,

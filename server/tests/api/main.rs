@@ -39,6 +39,7 @@ mod ui_cluster_settings;
 mod ui_forms;
 mod ui_health;
 mod ui_health_form;
+mod ui_mark_rules;
 mod ui_pages;
 mod ui_pool;
 mod ui_revert;

@@ -769,6 +769,9 @@ async fn ui_saving_settings_unchanged_changes_nothing_for_every_kind_of_service(
                "scheduler_flags": ["mh-port"], "persistence_timeout": 60,
                "persistence_netmask": 64}),
         json!({"fwmark": 7, "family": "ipv6", "scheduler": "rr"}),
+        json!({"fwmark": 8, "family": "ipv4", "persistence_timeout": 300,
+               "mark_rules": [{"protocol": "tcp", "address": "192.0.2.10", "ports": [80, "8000-8100"]},
+                              {"protocol": "udp", "address": "192.0.2.10", "ports": [53]}]}),
         json!({"protocol": "udp", "address": "10.0.0.5", "port": 5060,
                "persistence_timeout": 120, "persistence_engine": "sip"}),
         // Health settings the form does not show are kept.
