@@ -141,6 +141,22 @@ fn the_agent_adds_the_vip_and_forwarding_and_gives_back_only_what_it_added() {
     assert!(rs1.unwrap_or(0).abs_diff(100) <= 5, "{answers:?}");
     assert!(rs2.unwrap_or(0).abs_diff(200) <= 10, "{answers:?}");
 
+    // A VIP deleted by hand is put back by the next full pass, and reported as drift.
+    fleet.directors[0]
+        .ns
+        .enter(|| run("ip", &["addr", "del", "192.0.2.10/32", "dev", "lvs0"]));
+    let status = fleet.wait_status("lb1", "the VIP's drift repaired", |s| {
+        s["drift_repaired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["object"] == "address 192.0.2.10 on lvs0")
+    });
+    assert!(
+        addresses(&fleet, "lvs0").contains("inet 192.0.2.10/32"),
+        "{status:#}"
+    );
+
     // Someone else puts an address of their own on the agent's interface.
     fleet.directors[0]
         .ns
