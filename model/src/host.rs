@@ -71,8 +71,8 @@ impl VipInterface {
 /// The name of the dummy interface the agents create when none is named.
 pub const DEFAULT_INTERFACE: &str = "lvs0";
 
-/// A network interface name, as the kernel accepts it (`dev_valid_name`): 1 to 15 bytes,
-/// not `.` or `..`, without `/`, `:` or whitespace; control characters are refused too.
+/// A network interface name the kernel accepts (`dev_valid_name`): 1 to 15 printable ASCII
+/// characters, not `.` or `..`, without `/` or `:`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InterfaceName(String);
 
@@ -94,12 +94,13 @@ impl InterfaceName {
         if raw == "." || raw == ".." {
             return Err(format!("{raw:?} is not a valid interface name"));
         }
+        // The kernel takes other bytes too, but no tool shows them well.
         if let Some(c) = raw
             .chars()
-            .find(|c| matches!(c, '/' | ':') || c.is_whitespace() || c.is_control())
+            .find(|c| matches!(c, '/' | ':') || !c.is_ascii_graphic())
         {
             return Err(format!(
-                "must not contain {c:?} (no '/', ':', whitespace or control characters)"
+                "must not contain {c:?} (printable ASCII only, without '/', ':' or spaces)"
             ));
         }
         Ok(InterfaceName(raw.to_owned()))

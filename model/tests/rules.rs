@@ -1886,12 +1886,12 @@ fn host_settings_rules() {
         (
             json!({"vips": {"interface": "eth0:1"}}),
             "host.vips.interface",
-            "must not contain ':' (no '/', ':', whitespace or control characters)".into(),
+            "must not contain ':' (printable ASCII only, without '/', ':' or spaces)".into(),
         ),
         (
             json!({"vips": {"interface": "lvs 0"}}),
             "host.vips.interface",
-            "must not contain ' ' (no '/', ':', whitespace or control characters)".into(),
+            "must not contain ' ' (printable ASCII only, without '/', ':' or spaces)".into(),
         ),
         (
             json!({"vips": {"interface": ".."}}),

@@ -162,6 +162,7 @@ fn test() -> Result<()> {
             ("lvs-server", "browser"),
             ("lvs-agent", "kernel"),
             ("lvs-ipvs", "kernel"),
+            ("lvs-host", "kernel"),
         ] {
             cmd::cargo(&[
                 "clippy", "-p", package, "--test", target, "--locked", "--", "-D", "warnings",

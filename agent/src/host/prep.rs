@@ -337,9 +337,12 @@ impl HostPrep {
                     Ok(()) => rtnl.link(name).map_err(|e| e.to_string())?,
                     Err(_) => None,
                 };
-                outcome.done(object, "add", created);
+                outcome.done(object.clone(), "add", created);
                 if found.is_none() {
-                    self.owned.interfaces.remove(name);
+                    // Not created: not the agent's (unless it was before and went missing).
+                    self.record(&object, "add", outcome, |owned| {
+                        owned.interfaces.remove(name);
+                    });
                 }
                 *host = Host::read(self.rtnl()?)?;
                 Ok(found)
@@ -383,10 +386,13 @@ impl HostPrep {
             let result = rtnl
                 .add_address(link.index, *ip, &link.name)
                 .map_err(|e| e.to_string());
-            if result.is_err() {
-                self.owned.addresses.remove(&key);
+            let failed = result.is_err();
+            outcome.done(object.clone(), "add", result);
+            if failed {
+                self.record(&object, "add", outcome, |owned| {
+                    owned.addresses.remove(&key);
+                });
             }
-            outcome.done(object, "add", result);
         }
     }
 

@@ -39,7 +39,7 @@ pub struct SyncSpec {
             example = "eth1",
             min_length = 1,
             max_length = 15,
-            pattern = r"^[^/:\s]+$"
+            pattern = r"^([\x21-\x2d\x30-\x39\x3b-\x7e]|\.[\x21-\x2d\x30-\x39\x3b-\x7e]|\.\.[\x21-\x2e\x30-\x39\x3b-\x7e])[\x21-\x2e\x30-\x39\x3b-\x7e]*$"
         )
     )]
     pub interface: Option<String>,
@@ -60,7 +60,8 @@ pub struct SyncSpec {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VipsSpec {
-    /// The interface's name: 1 to 15 bytes, without '/', ':' or whitespace; default `lvs0`.
+    /// The interface's name: 1 to 15 printable ASCII characters, without '/' or ':'; default
+    /// `lvs0`.
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
@@ -68,7 +69,7 @@ pub struct VipsSpec {
             example = "lvs0",
             min_length = 1,
             max_length = 15,
-            pattern = r"^[^/:\s]+$"
+            pattern = r"^([\x21-\x2d\x30-\x39\x3b-\x7e]|\.[\x21-\x2d\x30-\x39\x3b-\x7e]|\.\.[\x21-\x2e\x30-\x39\x3b-\x7e])[\x21-\x2e\x30-\x39\x3b-\x7e]*$"
         )
     )]
     pub interface: Option<String>,

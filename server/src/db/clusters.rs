@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lvs_model::spec::{ClusterSettings, HostSpec, TimeoutsSpec};
 use lvs_model::{Diff, HostSettings, Timeouts};
+use sqlx::types::Json;
 use sqlx::SqliteConnection;
 
 use super::audit::{self, Author};
@@ -19,8 +20,8 @@ pub struct ClusterRow {
     pub timeout_tcp: Option<i64>,
     pub timeout_tcpfin: Option<i64>,
     pub timeout_udp: Option<i64>,
-    /// The host settings' canonical JSON (`HostSpec`).
-    pub host: String,
+    /// The host settings, stored as their canonical JSON.
+    pub host: Json<HostSpec>,
     pub generation: Generation,
     pub created_at: i64,
     pub updated_at: i64,
@@ -42,15 +43,16 @@ impl ClusterRow {
             .map_err(|e| corrupt(&self.name, &e.to_string()))
     }
 
-    pub fn host_spec(&self) -> Result<HostSpec, sqlx::Error> {
-        serde_json::from_str(&self.host).map_err(|e| corrupt(&self.name, &format!("host: {e}")))
+    pub fn host_spec(&self) -> HostSpec {
+        self.host.0.clone()
     }
 
     /// The stored host settings; they were validated on the way in.
     pub fn host(&self) -> Result<HostSettings, sqlx::Error> {
-        self.host_spec()?
+        self.host
+            .0
             .parse()
-            .map_err(|e| corrupt(&self.name, &format!("host: {e}")))
+            .map_err(|e| corrupt(&format!("cluster {}", self.name), &format!("host: {e}")))
     }
 
     pub fn generation(&self) -> u64 {
@@ -79,7 +81,8 @@ pub async fn insert(
             (name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host, created_at,
              updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
+         RETURNING id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                   host AS "host: Json<HostSpec>",
                    generation AS "generation: Generation", created_at, updated_at"#,
         name,
         description,
@@ -102,7 +105,8 @@ pub async fn get(
 ) -> Result<Option<ClusterRow>, sqlx::Error> {
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                   host AS "host: Json<HostSpec>",
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE name = ?"#,
         name
@@ -123,7 +127,8 @@ pub async fn list(
     let after = after.unwrap_or("");
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                   host AS "host: Json<HostSpec>",
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters
          WHERE name > ?1 AND (?2 IS NULL OR instr(name, ?2) > 0)
@@ -221,7 +226,8 @@ pub async fn get_by_id(
 ) -> Result<Option<ClusterRow>, sqlx::Error> {
     sqlx::query_as!(
         ClusterRow,
-        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp, host,
+        r#"SELECT id AS "id!", name, description, timeout_tcp, timeout_tcpfin, timeout_udp,
+                   host AS "host: Json<HostSpec>",
                 generation AS "generation: Generation", created_at, updated_at
          FROM clusters WHERE id = ?"#,
         id

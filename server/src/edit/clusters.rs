@@ -112,7 +112,7 @@ async fn update(
         name: Some(row.name.clone()),
         description: row.description.clone(),
         timeouts: row.timeouts_spec(),
-        host: Some(row.host_spec()?),
+        host: Some(row.host_spec()),
     };
     let mut spec = edit(current)?;
     spec.name = Some(patch::same_name(spec.name, &row.name)?);

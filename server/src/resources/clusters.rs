@@ -33,8 +33,7 @@ impl From<&ClusterRow> for Cluster {
             name: row.name.clone(),
             description: row.description.clone(),
             timeouts: row.timeouts_spec(),
-            // Stored by the server itself from a validated spec.
-            host: row.host_spec().unwrap_or_default(),
+            host: row.host_spec(),
             generation: row.generation(),
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),

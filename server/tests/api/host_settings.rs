@@ -223,3 +223,61 @@ async fn fwmark_services_carry_their_marking_rules() {
     bad.problem(422, "validation_failed");
     assert_eq!(bad.invalid_fields(), ["mark_rules"]);
 }
+
+#[tokio::test]
+async fn host_settings_edited_behind_the_servers_back_are_an_error_not_a_default() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    sql_execute(
+        &app,
+        r#"UPDATE clusters SET host = '{"vips": 3}' WHERE name = 'web'"#,
+    )
+    .await;
+    let resp = app.get(&cluster_path("web")).await;
+    assert_eq!(resp.status, 500, "{}", resp.text);
+    assert!(!resp.text.contains("vips"), "no internals: {}", resp.text);
+}
+
+/// The OpenAPI document's rule for interface names is the model's: a fuzzer that follows
+/// the document is never refused for a name it was told is valid, and the reverse.
+#[test]
+fn the_documented_interface_name_rule_is_the_models() {
+    let document: Value =
+        serde_json::from_str(include_str!("../../../openapi/openapi.json")).expect("json");
+    for schema in ["VipsSpec", "SyncSpec"] {
+        let field = &document["components"]["schemas"][schema]["properties"]["interface"];
+        let rule = json!({
+            "type": "string",
+            "minLength": field["minLength"],
+            "maxLength": field["maxLength"],
+            "pattern": field["pattern"],
+        });
+        let validator = jsonschema::validator_for(&rule).expect("a valid schema");
+        for name in [
+            "lvs0",
+            "eth0.100",
+            "...",
+            ".a",
+            "a.",
+            "..a",
+            "-",
+            "br-lan_2",
+            "x".repeat(15).as_str(),
+            "",
+            ".",
+            "..",
+            "a b",
+            "a/b",
+            "a:b",
+            "é",
+            "tab\t",
+            "x".repeat(16).as_str(),
+        ] {
+            assert_eq!(
+                validator.is_valid(&json!(name)),
+                lvs_model::host::InterfaceName::parse(name).is_ok(),
+                "{schema}: {name:?}"
+            );
+        }
+    }
+}

@@ -83,7 +83,7 @@ fn wait_until(what: &str, check: impl Fn() -> bool) {
     }
 }
 
-fn patch_host(fleet: &Fleet, host: Value) {
+fn patch_host(fleet: &Fleet, host: &Value) {
     fleet.call(
         "PATCH",
         &fleet.cluster_path(""),
@@ -101,7 +101,7 @@ fn the_agent_adds_the_vip_and_forwarding_and_gives_back_only_what_it_added() {
     let (fleet, client) = routed_lab("host-vips");
     patch_host(
         &fleet,
-        json!({"vips": {}, "sysctls": {"expire_nodest_conn": true, "conntrack": true}}),
+        &json!({"vips": {}, "sysctls": {"expire_nodest_conn": true, "conntrack": true}}),
     );
     let service = fleet.call(
         "POST",
@@ -187,7 +187,7 @@ fn the_agent_adds_the_vip_and_forwarding_and_gives_back_only_what_it_added() {
     // Unset sysctls get the values they had back.
     patch_host(
         &fleet,
-        json!({"sysctls": {"expire_nodest_conn": null, "conntrack": null}}),
+        &json!({"sysctls": {"expire_nodest_conn": null, "conntrack": null}}),
     );
     wait_until("the sysctls are given back", || {
         sysctl(&fleet, "net/ipv4/vs/conntrack") == "0"
@@ -210,7 +210,7 @@ fn the_agent_adds_the_vip_and_forwarding_and_gives_back_only_what_it_added() {
 fn host_errors_are_named_per_object_and_stop_nothing_else() {
     let (fleet, _client) = routed_lab("host-errors");
     // 172.16.0.1 is the director's own address on cl0: not the agent's to add elsewhere.
-    patch_host(&fleet, json!({"vips": {}}));
+    patch_host(&fleet, &json!({"vips": {}}));
     fleet.put_state(&json!([
         {"protocol": "tcp", "address": "172.16.0.1", "port": 80, "real_servers": [
             {"address": "10.0.1.2", "port": 8080, "forwarding": "masq"}]},
@@ -254,7 +254,7 @@ fn host_errors_are_named_per_object_and_stop_nothing_else() {
     // A VIP interface that must exist and does not.
     patch_host(
         &fleet,
-        json!({"vips": {"interface": "eth9", "create": false}}),
+        &json!({"vips": {"interface": "eth9", "create": false}}),
     );
     let status = fleet.wait_status("lb1", "the missing interface", |s| {
         errors(s)
@@ -282,7 +282,7 @@ fn a_fwmark_service_takes_both_ports_of_its_vip_with_persistence() {
     }
     let director = &fleet.directors[0].ns;
     director.enter(|| run("nft", &["add", "table", "ip", "someone_else"]));
-    patch_host(&fleet, json!({"vips": {}}));
+    patch_host(&fleet, &json!({"vips": {}}));
     // rr without persistence would alternate between the two real servers.
     let service = fleet.call(
         "POST",
