@@ -205,7 +205,11 @@ fn pre_existing_rules_at_generation_0_are_kept_and_import_adopts_them() {
 -A -u 192.0.2.20:53 -s rr
 -a -u 192.0.2.20:53 -r 10.0.0.23:53 -m -w 1
 ";
-    fleet.directors[0].ns.enter(|| ipvsadm_restore(existing));
+    fleet.directors[0].ns.enter(|| {
+        ipvsadm_restore(existing);
+        // A working NAT director forwards already: the import finds nothing to change.
+        run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+    });
     let before = fleet.directors[0].ns.rules();
     fleet.start_agents();
     let status = fleet.wait_status("lb1", "reporting its unmanaged services", |s| {
