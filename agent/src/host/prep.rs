@@ -32,6 +32,13 @@ impl HostOutcome {
         });
     }
 
+    /// [`HostOutcome::done`], and whether the change was made.
+    fn made(&mut self, object: &str, action: &str, result: Result<(), String>) -> bool {
+        let made = result.is_ok();
+        self.done(object.to_owned(), action, result);
+        made
+    }
+
     pub fn succeeded(&self) -> bool {
         self.outcomes.iter().all(|o| o.error.is_none())
     }
@@ -262,12 +269,8 @@ impl HostPrep {
             let object = format!("address {ip} on {name}");
             if let Some(link) = host.link(&name).filter(|l| host.holds(l.index, ip)) {
                 let Ok(rtnl) = self.rtnl() else { return };
-                let result = rtnl
-                    .delete_address(link.index, ip, &name)
-                    .map_err(|e| e.to_string());
-                let failed = result.is_err();
-                outcome.done(object.clone(), "delete", result);
-                if failed {
+                let result = rtnl.delete_address(link.index, ip, &name);
+                if !outcome.made(&object, "delete", result.map_err(|e| e.to_string())) {
                     continue;
                 }
             }
@@ -299,9 +302,7 @@ impl HostPrep {
                     object: object.clone(),
                     found: "down".into(),
                 });
-                let failed = result.is_err();
-                outcome.done(object, "edit", result);
-                Ok((!failed).then_some(link))
+                Ok(outcome.made(&object, "edit", result).then_some(link))
             }
             Some(_) => {
                 let why = format!(
@@ -386,9 +387,7 @@ impl HostPrep {
             let result = rtnl
                 .add_address(link.index, *ip, &link.name)
                 .map_err(|e| e.to_string());
-            let failed = result.is_err();
-            outcome.done(object.clone(), "add", result);
-            if failed {
+            if !outcome.made(&object, "add", result) {
                 self.record(&object, "add", outcome, |owned| {
                     owned.addresses.remove(&key);
                 });
@@ -429,12 +428,8 @@ impl HostPrep {
                     continue;
                 }
                 let Ok(rtnl) = self.rtnl() else { return };
-                let result = rtnl
-                    .delete_link(link.index, &name)
-                    .map_err(|e| e.to_string());
-                let failed = result.is_err();
-                outcome.done(object.clone(), "delete", result);
-                if failed {
+                let result = rtnl.delete_link(link.index, &name);
+                if !outcome.made(&object, "delete", result.map_err(|e| e.to_string())) {
                     continue;
                 }
             }
