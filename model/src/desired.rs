@@ -5,6 +5,7 @@ use std::collections::btree_map::{BTreeMap, Entry};
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostSettings;
+use crate::mark_rules::first_overlap;
 use crate::real_server::{RealServer, RealServerKey};
 use crate::service::{ServiceKey, VirtualService};
 use crate::spec::{DesiredStateSpec, DocumentView, RealServerSpec, ServiceSpec, Timeouts};
@@ -162,6 +163,30 @@ impl DesiredState {
 
     pub fn service(&self, key: &ServiceKey) -> Option<&DesiredService> {
         self.services.get(key)
+    }
+
+    /// Marking rules of two fwmark services that mark the same packets: the later service,
+    /// the index of its rule and why (`tcp 192.0.2.10 port 443 is marked by fwmark:1:ipv4
+    /// too`). Fwmark services with rules are few, so all pairs are compared.
+    pub fn mark_rule_overlaps(&self) -> Vec<(ServiceKey, usize, String)> {
+        let marking: Vec<&DesiredService> = self
+            .services()
+            .filter(|s| !s.service().mark_rules().is_empty())
+            .collect();
+        let mut overlaps = Vec::new();
+        for (n, service) in marking.iter().enumerate() {
+            for earlier in &marking[..n] {
+                let rules = service.service().mark_rules();
+                if let Some((r, class)) = first_overlap(rules, earlier.service().mark_rules()) {
+                    overlaps.push((
+                        *service.key(),
+                        r,
+                        format!("{class} is marked by {} too", earlier.key()),
+                    ));
+                }
+            }
+        }
+        overlaps
     }
 
     pub fn real_server_count(&self) -> usize {

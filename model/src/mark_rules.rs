@@ -34,6 +34,32 @@ impl MarkRule {
     }
 }
 
+/// The first packet class both rule lists mark: the index of its rule in `rules` and the
+/// class (`tcp 192.0.2.10 port 443`). Two services cannot both mark one packet: the mark
+/// it ends up with would depend on the order of their rules.
+pub fn first_overlap(rules: &[MarkRule], other: &[MarkRule]) -> Option<(usize, String)> {
+    rules.iter().enumerate().find_map(|(i, rule)| {
+        other
+            .iter()
+            .filter(|o| o.protocol == rule.protocol && o.address == rule.address)
+            .flat_map(|o| o.ports.iter())
+            .find_map(|theirs| {
+                rule.ports.iter().find_map(|ours| {
+                    let first = ours.first.max(theirs.first);
+                    let last = ours.last.min(theirs.last);
+                    (first <= last).then(|| {
+                        let ports = PortRange { first, last };
+                        let noun = if first == last { "port" } else { "ports" };
+                        (
+                            i,
+                            format!("{} {} {noun} {ports}", rule.protocol, rule.address),
+                        )
+                    })
+                })
+            })
+    })
+}
+
 impl PortRange {
     /// `80` or `8000-8100`, as written in JSON; a port must be 1 to 65535.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -86,6 +112,30 @@ impl fmt::Display for PortRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlaps_need_the_same_protocol_address_and_a_common_port() {
+        let rule = |protocol, address: &str, first, last| MarkRule {
+            protocol,
+            address: address.parse().expect("an address"),
+            ports: vec![PortRange { first, last }],
+        };
+        let web = [
+            rule(Protocol::Tcp, "192.0.2.10", 80, 80),
+            rule(Protocol::Tcp, "192.0.2.10", 8000, 8100),
+        ];
+        let others = [
+            rule(Protocol::Udp, "192.0.2.10", 80, 80),
+            rule(Protocol::Tcp, "192.0.2.11", 80, 80),
+            rule(Protocol::Tcp, "192.0.2.10", 81, 7999),
+        ];
+        assert_eq!(first_overlap(&web, &others), None);
+        let clash = [rule(Protocol::Tcp, "192.0.2.10", 8050, 9000)];
+        assert_eq!(
+            first_overlap(&web, &clash),
+            Some((1, "tcp 192.0.2.10 ports 8050-8100".to_owned()))
+        );
+    }
 
     #[test]
     fn ranges_are_read_sorted_and_merged() {

@@ -427,6 +427,33 @@ pub async fn delete_many(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(),
     super::delete_ids(conn, "services", ids).await
 }
 
+/// The marking rules of a cluster's fwmark services that have some, with their ids and
+/// keys: few rows, read to check a service's new rules against the others'.
+pub async fn marking_rules(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+) -> Result<Vec<(i64, String, Vec<MarkRuleSpec>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", service_key,
+                  mark_rules AS "mark_rules!: Json<Vec<MarkRuleSpec>>"
+           FROM services WHERE cluster_id = ? AND mark_rules IS NOT NULL"#,
+        cluster_id
+    )
+    .fetch_all(conn)
+    .await
+    .map_err(|e| {
+        in_row(
+            "services",
+            &format!("marking rules of cluster {cluster_id}"),
+            e,
+        )
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.service_key, row.mark_rules.0))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

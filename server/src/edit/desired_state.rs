@@ -1,7 +1,7 @@
 //! A cluster's whole desired state, replaced declaratively.
 
 use lvs_model::spec::DesiredStateSpec;
-use lvs_model::{DesiredState, Diff};
+use lvs_model::{DesiredService, DesiredState, Diff};
 
 use super::lookup;
 use super::{Author, IfMatch};
@@ -35,6 +35,7 @@ pub async fn replace(
     // Validate the whole document before taking the write lock; then only the validated
     // state is kept, as a big document is large.
     let mut wanted = document.parse()?;
+    overlapping_marks(&document, &wanted)?;
     let base_generation = document.generation;
     let keeps_host = document.host.is_none();
     drop(document);
@@ -86,4 +87,20 @@ pub(super) async fn commit_to(
     clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?;
     tx.commit().await?;
     Ok(diff)
+}
+
+/// Refuses marking rules of two services that mark the same packets, each named by its
+/// place in the document.
+fn overlapping_marks(document: &DesiredStateSpec, wanted: &DesiredState) -> EditResult<()> {
+    let mut errors = lvs_model::ValidationErrors::default();
+    for (key, rule, why) in wanted.mark_rule_overlaps() {
+        let index = document
+            .services
+            .iter()
+            .flatten()
+            .position(|spec| DesiredService::parse(spec).is_ok_and(|s| *s.key() == key))
+            .unwrap_or_default();
+        errors.add(format!("services[{index}].mark_rules[{rule}]"), why);
+    }
+    errors.into_result().map_err(EditError::from)
 }

@@ -1,5 +1,6 @@
 //! Virtual services: create (with real servers), edit settings, delete.
 
+use lvs_model::mark_rules::first_overlap;
 use lvs_model::spec::ServiceSpec;
 use lvs_model::{DesiredService, Diff, ValidationErrors, VirtualService};
 use serde_json::Value;
@@ -22,6 +23,7 @@ pub async fn create(
     let service = DesiredService::parse(spec)?;
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
+    check_marking_rules(&mut tx, cluster.id, None, service.service()).await?;
     let now = now_millis();
     let inserted = desired_state::insert_service(&mut tx, cluster.id, &service, now).await;
     let row = unique(inserted, || {
@@ -107,6 +109,7 @@ pub async fn update(
     if service == old {
         return Ok(row);
     }
+    check_marking_rules(&mut tx, cluster.id, Some(row.id), &service).await?;
     let (before, after) = with_real_servers(&mut tx, &row, old, service).await?;
     let now = now_millis();
     let updated = services::update(&mut tx, row.id, after.service(), now).await;
@@ -118,6 +121,38 @@ pub async fn update(
     let row = lookup::service(&mut tx, &cluster, id).await?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// Refuses marking rules that mark packets another fwmark service of the cluster marks
+/// (`except` is the service's own row when it is edited).
+async fn check_marking_rules(
+    tx: &mut Tx,
+    cluster_id: i64,
+    except: Option<i64>,
+    service: &VirtualService,
+) -> EditResult<()> {
+    let rules = service.mark_rules();
+    if rules.is_empty() {
+        return Ok(());
+    }
+    for (id, key, others) in services::marking_rules(tx, cluster_id).await? {
+        if Some(id) == except {
+            continue;
+        }
+        let others = others
+            .iter()
+            .map(|spec| spec.parse(service.key().family()))
+            .collect::<Result<Vec<_>, _>>()
+            // Another family's rules cannot mark the same packets.
+            .unwrap_or_default();
+        if let Some((r, class)) = first_overlap(rules, &others) {
+            return Err(EditError::invalid(
+                &format!("mark_rules[{r}]"),
+                format!("{class} is marked by {key} too"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The service before and after the edit, each with its real servers. A new key can break

@@ -281,3 +281,67 @@ fn the_documented_interface_name_rule_is_the_models() {
         }
     }
 }
+
+#[tokio::test]
+async fn two_fwmark_services_cannot_mark_the_same_packets() {
+    let app = TestApp::spawn().await;
+    app.create_cluster("web").await;
+    let rules =
+        |ports: Value| json!([{"protocol": "tcp", "address": "192.0.2.10", "ports": ports}]);
+    app.create_service(
+        "web",
+        &json!({"fwmark": 1, "family": "ipv4", "mark_rules": rules(json!([80, 443]))}),
+    )
+    .await;
+
+    let clash = app
+        .post(
+            &services("web"),
+            &json!({"fwmark": 2, "family": "ipv4", "mark_rules": rules(json!(["400-500"]))}),
+        )
+        .await;
+    let problem = clash.problem(422, "validation_failed");
+    assert_eq!(
+        problem["errors"],
+        json!([{"field": "mark_rules[0]",
+                "message": "tcp 192.0.2.10 port 443 is marked by fwmark:1:ipv4 too"}])
+    );
+    // Other ports of the same VIP are another service's to mark; a service may keep its own.
+    let other = app
+        .create_service(
+            "web",
+            &json!({"fwmark": 2, "family": "ipv4", "mark_rules": rules(json!([8080]))}),
+        )
+        .await;
+    let id = other["id"].as_i64().expect("an id");
+    app.patch_ok(
+        &service_path("web", id),
+        &json!({"mark_rules": rules(json!([8080, 8443]))}),
+    )
+    .await;
+    let clash = app
+        .patch(
+            &service_path("web", id),
+            &json!({"mark_rules": rules(json!([80]))}),
+            None,
+        )
+        .await;
+    assert_eq!(clash.invalid_fields(), ["mark_rules[0]"]);
+
+    // A whole document: named by its place in the document.
+    let (mut document, etag) = app.desired_state("web").await;
+    document
+        .as_object_mut()
+        .expect("object")
+        .remove("generation");
+    document["services"][0]["mark_rules"] = rules(json!([8443]));
+    let put = app
+        .put("/api/v1/clusters/web/desired-state", &document, Some(&etag))
+        .await;
+    let problem = put.problem(422, "validation_failed");
+    assert_eq!(
+        problem["errors"][0]["message"],
+        "tcp 192.0.2.10 port 8443 is marked by fwmark:1:ipv4 too"
+    );
+    assert_eq!(problem["errors"][0]["field"], "services[1].mark_rules[0]");
+}
