@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lvs_testkit::fleet::Fleet;
-use lvs_testkit::{veth, Netns};
+use lvs_testkit::Netns;
 use serde_json::{json, Value};
 
-use super::nat::{http_server, http_server_on, requests};
+use super::nat::{http_server, http_server_on, requests, wire_lab};
 use super::{wait_rules, CLUSTER};
 use crate::run;
 
@@ -24,23 +24,7 @@ fn routed_lab(test: &str) -> (Fleet, Netns) {
 /// [`routed_lab`] with the real servers' namespaces.
 fn routed_lab_with_servers(test: &str) -> (Fleet, Netns, [Netns; 2]) {
     let mut fleet = super::fleet(test, 1);
-    let client = Netns::new();
-    let rs1 = Netns::new();
-    let rs2 = Netns::new();
-    let director = &fleet.directors[0].ns;
-    veth(
-        director,
-        "cl0",
-        "172.16.0.1/24",
-        &client,
-        "eth0",
-        "172.16.0.2/24",
-    );
-    veth(director, "rs1", "10.0.1.1/24", &rs1, "eth0", "10.0.1.2/24");
-    veth(director, "rs2", "10.0.2.1/24", &rs2, "eth0", "10.0.2.2/24");
-    client.enter(|| run("ip", &["route", "add", "default", "via", "172.16.0.1"]));
-    rs1.enter(|| run("ip", &["route", "add", "default", "via", "10.0.1.1"]));
-    rs2.enter(|| run("ip", &["route", "add", "default", "via", "10.0.2.1"]));
+    let (client, [rs1, rs2]) = wire_lab(&fleet.directors[0].ns);
     http_server(&rs1, "rs1");
     http_server(&rs2, "rs2");
     assert_eq!(sysctl(&fleet, "net/ipv4/ip_forward"), "0");
@@ -81,6 +65,12 @@ fn wait_until(what: &str, check: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "not within 20 s: {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn delete_service(fleet: &Fleet, service: &Value) {
+    let id = service["id"].as_i64().unwrap();
+    let path = format!("/api/v1/clusters/{CLUSTER}/services/{id}");
+    fleet.call("DELETE", &path, None, 204);
 }
 
 fn patch_host(fleet: &Fleet, host: &Value) {
@@ -164,13 +154,7 @@ fn the_agent_adds_the_vip_and_forwarding_and_gives_back_only_what_it_added() {
 
     // Without the service: its VIP and forwarding go, the other address and so the
     // interface stay.
-    let id = service["id"].as_i64().unwrap();
-    fleet.call(
-        "DELETE",
-        &format!("/api/v1/clusters/{CLUSTER}/services/{id}"),
-        None,
-        204,
-    );
+    delete_service(&fleet, &service);
     wait_until("the VIP is removed", || {
         !addresses(&fleet, "lvs0").contains("192.0.2.10")
     });
@@ -325,13 +309,7 @@ fn a_fwmark_service_takes_both_ports_of_its_vip_with_persistence() {
     );
     assert_eq!(answers.values().sum::<usize>(), 20);
 
-    let id = service["id"].as_i64().unwrap();
-    fleet.call(
-        "DELETE",
-        &format!("/api/v1/clusters/{CLUSTER}/services/{id}"),
-        None,
-        204,
-    );
+    delete_service(&fleet, &service);
     wait_until("the agent's table is deleted", || {
         !director
             .enter(|| run("nft", &["list", "tables"]))

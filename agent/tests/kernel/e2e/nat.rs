@@ -130,27 +130,32 @@ fn nat_lab(test: &str) -> NatLab {
     nat_lab_in(super::fleet(test, 1))
 }
 
-/// The lab around the one director of `fleet`.
-pub fn nat_lab_in(mut fleet: Fleet) -> NatLab {
+/// The lab's namespaces around `director`: a client (172.16.0.2, default route via the
+/// director's 172.16.0.1) and two real servers (10.0.1.2, 10.0.2.2, default routes via the
+/// director). Forwarding is left to the agent, for the cluster's NAT services.
+pub fn wire_lab(director: &Netns) -> (Netns, [Netns; 2]) {
     let client = Netns::new();
     let rs1 = Netns::new();
     let rs2 = Netns::new();
-    {
-        let director = &fleet.directors[0].ns;
-        veth(
-            director,
-            "cl0",
-            "172.16.0.1/24",
-            &client,
-            "eth0",
-            "172.16.0.2/24",
-        );
-        veth(director, "rs1", "10.0.1.1/24", &rs1, "eth0", "10.0.1.2/24");
-        veth(director, "rs2", "10.0.2.1/24", &rs2, "eth0", "10.0.2.2/24");
-        // Forwarding is the agent's to enable, for the cluster's NAT services.
-        rs1.enter(|| run("ip", &["route", "add", "default", "via", "10.0.1.1"]));
-        rs2.enter(|| run("ip", &["route", "add", "default", "via", "10.0.2.1"]));
-    }
+    veth(
+        director,
+        "cl0",
+        "172.16.0.1/24",
+        &client,
+        "eth0",
+        "172.16.0.2/24",
+    );
+    veth(director, "rs1", "10.0.1.1/24", &rs1, "eth0", "10.0.1.2/24");
+    veth(director, "rs2", "10.0.2.1/24", &rs2, "eth0", "10.0.2.2/24");
+    client.enter(|| run("ip", &["route", "add", "default", "via", "172.16.0.1"]));
+    rs1.enter(|| run("ip", &["route", "add", "default", "via", "10.0.1.1"]));
+    rs2.enter(|| run("ip", &["route", "add", "default", "via", "10.0.2.1"]));
+    (client, [rs1, rs2])
+}
+
+/// The lab around the one director of `fleet`.
+pub fn nat_lab_in(mut fleet: Fleet) -> NatLab {
+    let (client, [rs1, rs2]) = wire_lab(&fleet.directors[0].ns);
     let hits1 = http_server(&rs1, "rs1");
     let hits2 = http_server(&rs2, "rs2");
     fleet.start_agents();
