@@ -16,6 +16,7 @@ pub mod host;
 mod keyword;
 pub mod mark_rules;
 mod real_server;
+pub mod real_server_host;
 mod service;
 pub mod spec;
 mod text;
