@@ -2,7 +2,10 @@
 //! addresses. One request at a time, each acknowledged, so every refusal is the kernel's
 //! own errno (and extended message) for exactly that request.
 
+mod fou;
 mod wire;
+
+pub use fou::{Fou, FouPort};
 
 use std::io;
 use std::net::IpAddr;
@@ -104,15 +107,18 @@ enum Until {
 
 impl Rtnl {
     pub fn open() -> Result<Self, RtnlError> {
+        Rtnl::open_family(NlFamily::Route)
+    }
+
+    /// A socket of another netlink family, for the requests this codec shares with it.
+    fn open_family(family: NlFamily) -> Result<Self, RtnlError> {
         let socket =
-            NlSocket::connect(NlFamily::Route, None, Groups::empty()).map_err(|source| {
-                RtnlError::Io {
-                    context: "cannot open rtnetlink socket",
-                    source,
-                }
+            NlSocket::connect(family, None, Groups::empty()).map_err(|source| RtnlError::Io {
+                context: "cannot open netlink socket",
+                source,
             })?;
         socket.block().map_err(|source| RtnlError::Io {
-            context: "cannot make rtnetlink socket blocking",
+            context: "cannot make netlink socket blocking",
             source,
         })?;
         // Best effort: older kernels send no extended messages.
@@ -191,6 +197,46 @@ impl Rtnl {
             .finish();
         self.exchange(&request, seq, Until::Ack, &format!("bring link {name} up"))
             .map(drop)
+    }
+
+    /// Brings link `index` down.
+    pub fn set_down(&mut self, index: u32, name: &str) -> Result<(), RtnlError> {
+        let seq = self.next_seq();
+        let request = Request::new(wire::RTM_NEWLINK, NLM_F_ACK, seq)
+            .ifinfomsg(index, 0, wire::IFF_UP)
+            .finish();
+        self.exchange(
+            &request,
+            seq,
+            Until::Ack,
+            &format!("bring link {name} down"),
+        )
+        .map(drop)
+    }
+
+    /// Makes sure the fallback device `name` of the tunnel driver `kind` (`tunl0` of
+    /// `ipip`, `gre0` of `gre`...) exists, by asking for a link of that kind: the kernel
+    /// loads the driver for it, which creates its fallback device in every namespace, and
+    /// then refuses the request as a duplicate. Where the driver creates none (the
+    /// `fb_tunnels_only_for_init_net` sysctl), the link asked for is made instead: a tunnel
+    /// with neither end set, which receives what the fallback device would.
+    pub fn ensure_fallback_tunnel(&mut self, kind: &str, name: &str) -> Result<(), RtnlError> {
+        const EEXIST: i32 = 17;
+        let seq = self.next_seq();
+        let request = Request::new(
+            wire::RTM_NEWLINK,
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+            seq,
+        )
+        .ifinfomsg(0, 0, 0)
+        .ifname(name)
+        .link_kind(kind)
+        .finish();
+        let what = format!("create {kind} link {name} (is the {kind} driver available?)");
+        match self.exchange(&request, seq, Until::Ack, &what) {
+            Err(error) if error.errno() == Some(EEXIST) => Ok(()),
+            other => other.map(drop),
+        }
     }
 
     pub fn delete_link(&mut self, index: u32, name: &str) -> Result<(), RtnlError> {

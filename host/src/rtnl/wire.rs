@@ -95,6 +95,28 @@ impl Request {
         self
     }
 
+    /// `struct genlmsghdr`: a generic netlink command of the family's `version`.
+    pub fn genlmsghdr(mut self, command: u8, version: u8) -> Self {
+        self.bytes.extend_from_slice(&[command, version, 0, 0]);
+        self
+    }
+
+    /// A NUL-terminated string attribute.
+    pub fn attr_str(self, kind: u16, value: &str) -> Self {
+        let mut bytes = value.as_bytes().to_vec();
+        bytes.push(0);
+        self.attr(kind, &bytes)
+    }
+
+    pub fn attr_u8(self, kind: u16, value: u8) -> Self {
+        self.attr(kind, &[value])
+    }
+
+    /// A 16-bit attribute in network byte order (`__be16`).
+    pub fn attr_be16(self, kind: u16, value: u16) -> Self {
+        self.attr(kind, &value.to_be_bytes())
+    }
+
     pub fn ifname(self, name: &str) -> Self {
         let mut value = name.as_bytes().to_vec();
         value.push(0);
@@ -280,6 +302,11 @@ pub fn address(payload: &[u8]) -> Result<Option<(u32, IpAddr, u8)>, String> {
     }
     // On a point-to-point link IFA_ADDRESS is the peer; IFA_LOCAL is always ours.
     Ok(local.or(address).map(|ip| (index, ip, prefix)))
+}
+
+/// The attributes of a generic netlink reply, after its `genlmsghdr`.
+pub fn genl_attrs(payload: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    attrs(payload.get(4..).unwrap_or_default())
 }
 
 /// The attributes in `data`: (type without flags, value).

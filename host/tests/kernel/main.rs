@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use lvs_host::{Rtnl, Sysctl};
+use lvs_host::{Fou, FouPort, Rtnl, Sysctl};
 use lvs_testkit::{fresh_netns, run};
 
 fn addresses_of(link: &str) -> String {
@@ -170,4 +170,64 @@ fn the_own_table_is_replaced_whole_and_other_tables_are_left_alone() {
     assert!(table.delete().unwrap());
     assert!(!table.delete().unwrap(), "already gone");
     assert!(run("nft", &["list", "tables"]).contains("table ip someone_else"));
+}
+
+#[test]
+fn a_tunnel_fallback_device_is_found_or_brought_by_its_driver_and_goes_down_again() {
+    fresh_netns();
+    let mut rtnl = Rtnl::open().unwrap();
+    for (kind, name) in [("ipip", "tunl0"), ("gre", "gre0")] {
+        rtnl.ensure_fallback_tunnel(kind, name).unwrap();
+        // Asking again is no error: the device is there.
+        rtnl.ensure_fallback_tunnel(kind, name).unwrap();
+        let link = rtnl.link(name).unwrap().expect("the fallback device");
+        assert_eq!(link.kind.as_deref(), Some(kind), "{link:?}");
+        rtnl.set_up(link.index, name).unwrap();
+        assert!(rtnl.link(name).unwrap().expect("there").up);
+        rtnl.set_down(link.index, name).unwrap();
+        assert!(!rtnl.link(name).unwrap().expect("there").up);
+    }
+    let unknown = rtnl
+        .ensure_fallback_tunnel("no-such-kind", "nst0")
+        .expect_err("no such driver");
+    assert!(
+        unknown
+            .to_string()
+            .contains("is the no-such-kind driver available?"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn gue_ports_are_opened_listed_and_closed_per_family() {
+    fresh_netns();
+    let mut fou = Fou::open().unwrap();
+    assert_eq!(fou.ports().unwrap(), []);
+    fou.add_gue(6080, false).unwrap();
+    fou.add_gue(6080, true).unwrap();
+    let shown = run("ip", &["fou", "show"]);
+    assert!(shown.contains("port 6080 gue"), "{shown}");
+    let mut ports = fou.ports().unwrap();
+    ports.sort();
+    let expected = [
+        FouPort {
+            port: 6080,
+            ipv6: false,
+            gue: true,
+        },
+        FouPort {
+            port: 6080,
+            ipv6: true,
+            gue: true,
+        },
+    ];
+    assert_eq!(ports, expected);
+    let again = fou.add_gue(6080, false).expect_err("open already");
+    assert!(
+        again.to_string().starts_with("open GUE port 6080: "),
+        "{again}"
+    );
+    fou.delete(6080, true).unwrap();
+    fou.delete(6080, false).unwrap();
+    assert_eq!(fou.ports().unwrap(), []);
 }
