@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use lvs_model::agent::{
     ApplyReport, DesiredStateChanges, HealthReport, StatsReport, CHANGES_MEDIA_TYPE,
 };
+use lvs_model::real_server_host::{RealServerNeeds, RealServerReport};
 use lvs_model::spec::DesiredStateSpec;
 use lvs_model::{DesiredState, Diff};
 use reqwest::header::CONTENT_TYPE;
@@ -38,6 +39,8 @@ struct Urls {
     report: Url,
     stats: Url,
     health: Url,
+    real_server: Url,
+    real_server_report: Url,
 }
 
 impl Urls {
@@ -63,6 +66,8 @@ impl Urls {
             report: url("report")?,
             stats: url("stats")?,
             health: url("health")?,
+            real_server: url("real-server")?,
+            real_server_report: url("real-server/report")?,
         })
     }
 }
@@ -239,6 +244,40 @@ impl Client {
     /// `POST /api/v1/agent/stats`.
     pub async fn stats(&self, stats: &StatsReport) -> Result<(), ClientError> {
         let request = self.http.post(self.urls.stats.clone()).json(stats);
+        self.send(request).await.map(drop)
+    }
+
+    /// `GET /api/v1/agent/real-server`: what this real-server host must hold, at once
+    /// without `after`, or held by the server until it differs from version `after`
+    /// (`None` when the poll timeout passed first).
+    pub async fn real_server_needs(
+        &self,
+        after: Option<&str>,
+    ) -> Result<Option<RealServerNeeds>, ClientError> {
+        let mut request = self
+            .http
+            .get(self.urls.real_server.clone())
+            .query(&[("timeout", self.poll_timeout.as_secs())])
+            .timeout(self.poll_timeout + POLL_GRACE);
+        if let Some(after) = after {
+            request = request.query(&[("after", after)]);
+        }
+        let response = self.send(request).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = response.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Invalid(e.to_string()))
+    }
+
+    /// `POST /api/v1/agent/real-server/report`.
+    pub async fn real_server_report(&self, report: &RealServerReport) -> Result<(), ClientError> {
+        let request = self
+            .http
+            .post(self.urls.real_server_report.clone())
+            .json(report);
         self.send(request).await.map(drop)
     }
 

@@ -15,6 +15,13 @@ use crate::token::Token;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "lvs-agent", version)]
 pub struct Config {
+    /// What this host is: a `director` programs IPVS and prepares itself for its cluster;
+    /// a `real-server` prepares itself for the direct-routing and tunnel services that use
+    /// it (VIPs on `lo` or tunnel devices, ARP and reverse-path filtering), with a
+    /// real-server host token.
+    #[arg(long, env = "LVS_ROLE", value_enum, default_value_t = Role::Director)]
+    pub role: Role,
+
     /// Base URL of lvs-server, e.g. https://lvs-server:8443; an https:// server's
     /// certificate must be signed by one of the system's CAs, or by --ca-file.
     #[arg(long, env = "LVS_SERVER")]
@@ -60,7 +67,8 @@ pub struct Config {
     pub reconcile_interval: Duration,
 
     /// How long a removed real server or service may keep its connections before it is
-    /// deleted anyway.
+    /// deleted anyway; with `--role real-server`, how long a VIP no service needs any more
+    /// stays, for the connections the directors still drain to this host.
     #[arg(long, env = "LVS_DRAIN_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
@@ -109,6 +117,13 @@ pub struct Config {
     /// Log filter: a level (info, debug) or per-module directives (lvs_agent=debug,info).
     #[arg(long, env = "LVS_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// See [`Config::role`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Director,
+    RealServer,
 }
 
 impl Config {

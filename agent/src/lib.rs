@@ -23,6 +23,7 @@ pub mod pass;
 pub mod planner;
 mod poll;
 pub mod random;
+pub mod real_server;
 pub mod reports;
 pub mod run;
 pub mod state_cache;

@@ -30,6 +30,9 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         config.request_timeout,
         &config.trust(),
     )?;
+    if config.role == crate::config::Role::RealServer {
+        return crate::real_server::run(config, client).await;
+    }
     let mut cache = StateCache::new(&config.state_dir);
     let cached = cache.load().unwrap_or_else(|error| {
         tracing::warn!("ignoring the state cache: {error:#}");

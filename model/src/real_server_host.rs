@@ -133,7 +133,12 @@ pub fn vips_of(service: &VirtualService) -> Vec<IpAddr> {
 fn version_of(vips: &[NeededVip]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for vip in vips {
-        let line = format!("{}|{:?}|{}\n", vip.address, vip.arrival, vip.services.join(","));
+        let line = format!(
+            "{}|{:?}|{}\n",
+            vip.address,
+            vip.arrival,
+            vip.services.join(",")
+        );
         for byte in line.bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);

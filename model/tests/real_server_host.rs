@@ -15,7 +15,11 @@ fn uses<'a>(
     cluster: &'a str,
     services: &'a [DesiredService],
     address: &str,
-) -> Vec<(&'a str, &'a lvs_model::VirtualService, lvs_model::Forwarding)> {
+) -> Vec<(
+    &'a str,
+    &'a lvs_model::VirtualService,
+    lvs_model::Forwarding,
+)> {
     services
         .iter()
         .flat_map(|s| {
@@ -29,14 +33,20 @@ fn uses<'a>(
 #[test]
 fn a_host_needs_each_vip_once_per_way_of_arriving_and_nothing_for_nat() {
     let services = [
-        service(json!({"protocol": "tcp", "address": "192.0.2.10", "port": 80,
+        service(
+            json!({"protocol": "tcp", "address": "192.0.2.10", "port": 80,
             "real_servers": [{"address": "10.0.0.1", "port": 80, "forwarding": "route"},
-                             {"address": "10.0.0.2", "port": 80, "forwarding": "masq"}]})),
-        service(json!({"protocol": "tcp", "address": "192.0.2.10", "port": 443,
-            "real_servers": [{"address": "10.0.0.1", "port": 443, "forwarding": "route"}]})),
-        service(json!({"protocol": "udp", "address": "192.0.2.20", "port": 53,
+                             {"address": "10.0.0.2", "port": 80, "forwarding": "masq"}]}),
+        ),
+        service(
+            json!({"protocol": "tcp", "address": "192.0.2.10", "port": 443,
+            "real_servers": [{"address": "10.0.0.1", "port": 443, "forwarding": "route"}]}),
+        ),
+        service(
+            json!({"protocol": "udp", "address": "192.0.2.20", "port": 53,
             "real_servers": [{"address": "10.0.0.1", "port": 53, "forwarding": "tunnel",
-                              "tunnel_type": "gue", "tunnel_port": 6080}]})),
+                              "tunnel_type": "gue", "tunnel_port": 6080}]}),
+        ),
         service(json!({"fwmark": 7, "family": "ipv4",
             "mark_rules": [{"protocol": "tcp", "address": "192.0.2.30", "ports": [80, 443]},
                            {"protocol": "udp", "address": "192.0.2.30", "ports": [443]}],
@@ -54,7 +64,10 @@ fn a_host_needs_each_vip_once_per_way_of_arriving_and_nothing_for_nat() {
             (
                 "192.0.2.10".into(),
                 Arrival::Route,
-                vec!["prod/tcp:192.0.2.10:443".into(), "prod/tcp:192.0.2.10:80".into()]
+                vec![
+                    "prod/tcp:192.0.2.10:443".into(),
+                    "prod/tcp:192.0.2.10:80".into()
+                ]
             ),
             (
                 "192.0.2.20".into(),

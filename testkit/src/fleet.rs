@@ -55,9 +55,10 @@ impl Binaries {
     }
 }
 
-/// One director: its namespace, token and agent.
+/// A host with an agent: a director, or a real server's host (`--role real-server`);
+/// its namespace, token and agent.
 #[derive(Debug)]
-pub struct Director {
+pub struct AgentHost {
     pub name: String,
     pub ns: Netns,
     /// The state directory and the token file.
@@ -101,7 +102,25 @@ struct Setup {
     tls: bool,
 }
 
-impl Director {
+impl AgentHost {
+    fn new(name: &str, ns: Netns, url: String) -> AgentHost {
+        AgentHost {
+            name: name.to_owned(),
+            ns,
+            dir: tempfile::tempdir().expect("a host directory"),
+            url,
+            agent: None,
+            logs: Vec::new(),
+        }
+    }
+
+    /// Runs `command` in the host's namespace as its agent.
+    fn spawn(&mut self, mut command: Command, log: PathBuf) {
+        let child = self.ns.enter(|| command.spawn().expect("start lvs-agent"));
+        self.agent = Some(child);
+        self.logs.push(log);
+    }
+
     pub fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
@@ -140,7 +159,11 @@ pub struct Fleet {
     pub cluster: String,
     /// Where the server's and the agents' logs go.
     pub logs: PathBuf,
-    pub directors: Vec<Director>,
+    pub directors: Vec<AgentHost>,
+    /// Real servers' hosts, whose agents run with `--role real-server`.
+    pub real_server_hosts: Vec<AgentHost>,
+    /// Veth pairs to the hub made so far: each host has its own subnet.
+    links: usize,
     binaries: Binaries,
     agent_args: Vec<String>,
     rt: tokio::runtime::Runtime,
@@ -227,6 +250,8 @@ impl Fleet {
             logs,
             local_logs,
             directors: Vec::new(),
+            real_server_hosts: Vec::new(),
+            links: 0,
             binaries: binaries.clone(),
             agent_args: agent_args.iter().map(|&a| a.to_owned()).collect(),
             rt: tokio::runtime::Builder::new_current_thread()
@@ -267,33 +292,55 @@ impl Fleet {
 
     /// A new director: its namespace, veth pair, API object and token (agent not started).
     pub fn add_director(&mut self, name: &str) {
-        let n = self.directors.len() + 1;
-        assert!(n < 255, "at most 254 directors");
         let ns = Netns::new();
-        veth(
-            &Netns::current(),
-            &format!("h{n}"),
-            &format!("10.200.{n}.1/24"),
-            &ns,
-            "up0",
-            &format!("10.200.{n}.2/24"),
-        );
+        let url = self.link_to_hub(&ns);
         self.call(
             "POST",
             &self.cluster_path("/directors"),
             Some(json!({"name": name})),
             201,
         );
-        let director = Director {
-            name: name.to_owned(),
-            ns,
-            dir: tempfile::tempdir().expect("a director directory"),
-            url: format!("{}://10.200.{n}.1:{SERVER_PORT}", self.scheme()),
-            agent: None,
-            logs: Vec::new(),
-        };
+        let director = AgentHost::new(name, ns, url);
         director.write_token(&self.new_token(name));
         self.directors.push(director);
+    }
+
+    /// A real server's host in `ns`, which already holds `addresses`: a veth pair to the
+    /// hub, the API object claiming the addresses and its token (agent not started).
+    pub fn add_real_server_host(&mut self, name: &str, ns: Netns, addresses: &[&str]) {
+        let url = self.link_to_hub(&ns);
+        self.call(
+            "POST",
+            "/api/v1/real-server-hosts",
+            Some(json!({"name": name, "addresses": addresses})),
+            201,
+        );
+        let host = AgentHost::new(name, ns, url);
+        let answer = self.call(
+            "POST",
+            &format!("/api/v1/real-server-hosts/{name}/token"),
+            None,
+            201,
+        );
+        host.write_token(answer["token"].as_str().expect("a token"));
+        self.real_server_hosts.push(host);
+    }
+
+    /// A veth pair from the hub to `ns`, on a subnet of its own; the server's URL from
+    /// `ns`.
+    fn link_to_hub(&mut self, ns: &Netns) -> String {
+        self.links += 1;
+        let n = self.links;
+        assert!(n < 255, "at most 254 hosts");
+        veth(
+            &Netns::current(),
+            &format!("h{n}"),
+            &format!("10.200.{n}.1/24"),
+            ns,
+            "up0",
+            &format!("10.200.{n}.2/24"),
+        );
+        format!("{}://10.200.{n}.1:{SERVER_PORT}", self.scheme())
     }
 
     /// Creates (or replaces) a director's agent token; returns it.
@@ -309,22 +356,33 @@ impl Fleet {
 
     /// Starts director `index`'s agent, in its namespace, logging to a new file.
     pub fn start_agent(&mut self, index: usize) {
-        let director = &mut self.directors[index];
-        assert!(director.agent.is_none(), "{} runs already", director.name);
-        let log = self.logs.join(format!(
-            "agent-{}-{}.log",
-            director.name,
-            director.logs.len()
-        ));
+        let (command, log) = self.agent_command(&self.directors[index], &[]);
+        self.directors[index].spawn(command, log);
+    }
+
+    /// Starts the agent of real-server host `index`, `--role real-server`.
+    pub fn start_real_server_agent(&mut self, index: usize) {
+        let host = &self.real_server_hosts[index];
+        let (command, log) = self.agent_command(host, &["--role", "real-server"]);
+        self.real_server_hosts[index].spawn(command, log);
+    }
+
+    /// The command that starts `host`'s agent, and its new log file.
+    fn agent_command(&self, host: &AgentHost, role: &[&str]) -> (Command, PathBuf) {
+        assert!(host.agent.is_none(), "{} runs already", host.name);
+        let log = self
+            .logs
+            .join(format!("agent-{}-{}.log", host.name, host.logs.len()));
         let file = File::create(&log).expect("create the agent log");
         let mut command = Command::new(&self.binaries.agent);
         command
-            .args(["--server", &director.url])
+            .args(["--server", &host.url])
             .arg("--token-file")
-            .arg(director.token_file())
+            .arg(host.token_file())
             .arg("--state-dir")
-            .arg(director.state_dir())
+            .arg(host.state_dir())
             .args(&self.agent_args)
+            .args(role)
             .args(
                 self.tls
                     .iter()
@@ -333,11 +391,7 @@ impl Fleet {
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("a log descriptor"))
             .stderr(file);
-        let child = director
-            .ns
-            .enter(|| command.spawn().expect("start lvs-agent"));
-        director.agent = Some(child);
-        director.logs.push(log);
+        (command, log)
     }
 
     pub fn start_agents(&mut self) {
@@ -503,8 +557,8 @@ impl Fleet {
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for director in &mut self.directors {
-            if let Some(mut agent) = director.agent.take() {
+        for host in self.directors.iter_mut().chain(&mut self.real_server_hosts) {
+            if let Some(mut agent) = host.agent.take() {
                 let _ = agent.kill();
                 let _ = agent.wait();
             }

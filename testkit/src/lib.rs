@@ -23,5 +23,6 @@ pub mod tls;
 pub use command::{add_addr, ip_batch, ipvsadm, ipvsadm_restore, run};
 pub use modules::scheduler_modules;
 pub use netns::{
-    director_netns, fresh_netns, thread_id, veth, veth_peer_end, veth_to_thread, Netns,
+    bridge, bridge_port, director_netns, fresh_netns, thread_id, veth, veth_peer_end,
+    veth_to_thread, Netns,
 };

@@ -103,6 +103,29 @@ pub fn veth(a: &Netns, a_name: &str, a_cidr: &str, b: &Netns, b_name: &str, b_ci
     });
 }
 
+/// A bridge `name`, up, in `ns`: one L2 segment, for labs whose hosts share one.
+pub fn bridge(ns: &Netns, name: &str) {
+    ns.enter(|| {
+        ip_batch(&format!(
+            "link add {name} type bridge\nlink set {name} up\n"
+        ));
+    });
+}
+
+/// A veth pair from bridge `bridge` in `segment` (port `port`) to `host`, where it is
+/// `dev`, up, holding `cidr`.
+pub fn bridge_port(segment: &Netns, bridge: &str, port: &str, host: &Netns, dev: &str, cidr: &str) {
+    let host_path = host.path();
+    segment.enter(|| {
+        ip_batch(&format!(
+            "link add {port} type veth peer name {dev} netns {host_path}\n\
+             link set {port} master {bridge}\n\
+             link set {port} up\n"
+        ));
+    });
+    host.enter(|| ip_batch(&format!("addr add {cidr} dev {dev}\nlink set {dev} up\n")));
+}
+
 /// The calling thread's id, which `ip link set DEV netns ID` takes to mean that thread's
 /// namespace.
 pub fn thread_id() -> String {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lvs_testkit::fleet::{log_events, Director};
+use lvs_testkit::fleet::{log_events, AgentHost};
 
 use crate::figures::{median, percentile, show};
 
@@ -28,7 +28,7 @@ pub struct AgentLogs {
 }
 
 impl AgentLogs {
-    pub fn read(directors: &[Director], first: u64) -> AgentLogs {
+    pub fn read(directors: &[AgentHost], first: u64) -> AgentLogs {
         let mut logs = AgentLogs {
             received: Vec::new(),
             applied: Vec::new(),

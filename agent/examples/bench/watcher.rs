@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use lvs_ipvs::{Ipvs, ServiceKey};
-use lvs_testkit::fleet::Director;
+use lvs_testkit::fleet::AgentHost;
 
 use crate::priority;
 
@@ -41,7 +41,7 @@ struct Wait {
 
 impl Watcher {
     /// A socket in each director's namespace, watching `server` of `service`.
-    pub fn new(directors: &[Director], service: ServiceKey, server: SocketAddr) -> Watcher {
+    pub fn new(directors: &[AgentHost], service: ServiceKey, server: SocketAddr) -> Watcher {
         let kernels: Vec<Ipvs> = directors
             .iter()
             .map(|d| {

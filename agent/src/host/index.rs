@@ -6,23 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use lvs_model::host::{ConnectionSync, VipInterface};
 use lvs_model::mark_rules::MarkRule;
 use lvs_model::{DesiredService, DesiredState, Forwarding, HostSettings, ServiceKey};
 
-/// What the host should hold for one desired state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Wanted {
-    /// The VIP interface and the addresses it holds; `None`: VIPs are not managed.
-    pub vips: Option<(VipInterface, BTreeSet<IpAddr>)>,
-    /// Each sysctl (dotted name) to its value; one not listed is left as the host has it
-    /// (or given back its value from before the agent set it).
-    pub sysctls: BTreeMap<String, String>,
-    /// Each firewall-mark service's mark with each of its marking rules, in service order.
-    pub marks: Vec<(u32, MarkRule)>,
-    /// The sync daemons to run; `None`: none of the agent's.
-    pub sync: Option<ConnectionSync>,
-}
+use super::wanted::{Placement, Wanted, WantedInterface};
 
 /// Which services need what of the host.
 #[derive(Debug, Default)]
@@ -86,11 +73,21 @@ impl HostIndex {
     }
 
     pub fn wanted(&self) -> Wanted {
-        let vips = self
-            .settings
-            .vips
-            .clone()
-            .map(|interface| (interface, self.vips.keys().copied().collect()));
+        let interfaces = match &self.settings.vips {
+            Some(interface) if !self.vips.is_empty() => {
+                let placement = if interface.create {
+                    Placement::Dummy
+                } else {
+                    Placement::Existing
+                };
+                let vips = self.vips.keys().copied().collect();
+                BTreeMap::from([(
+                    interface.name.as_str().to_owned(),
+                    WantedInterface { placement, vips },
+                )])
+            }
+            _ => BTreeMap::new(),
+        };
         let mut sysctls: BTreeMap<String, String> = self
             .settings
             .sysctls
@@ -110,8 +107,9 @@ impl HostIndex {
             .flat_map(|(mark, rules)| rules.iter().map(|rule| (*mark, rule.clone())))
             .collect();
         Wanted {
-            vips,
+            interfaces,
             sysctls,
+            gue_ports: BTreeSet::new(),
             marks,
             sync: self.settings.sync.clone(),
         }
@@ -222,9 +220,9 @@ mod tests {
     #[test]
     fn vips_are_each_address_once_and_fwmarks_have_none() {
         let wanted = HostIndex::of(&two_services(&json!({"vips": {}}))).wanted();
-        let (interface, vips) = wanted.vips.expect("managed");
-        assert_eq!(interface, VipInterface::default_dummy());
-        let vips: Vec<String> = vips.iter().map(ToString::to_string).collect();
+        let interface = &wanted.interfaces["lvs0"];
+        assert_eq!(interface.placement, Placement::Dummy);
+        let vips: Vec<String> = interface.vips.iter().map(ToString::to_string).collect();
         assert_eq!(vips, ["10.0.0.1", "192.0.2.10", "2001:db8::1"]);
         let marks: Vec<(u32, String)> = wanted
             .marks
@@ -248,7 +246,7 @@ mod tests {
         let mut state =
             two_services(&json!({"sysctls": {"conntrack": true, "conn_reuse_mode": 0}}));
         let wanted = HostIndex::of(&state).wanted();
-        assert_eq!(wanted.vips, None);
+        assert!(wanted.interfaces.is_empty());
         assert_eq!(
             wanted
                 .sysctls
@@ -309,7 +307,8 @@ mod tests {
         diff.apply_in_place(&mut heavier).expect("applies");
         assert!(!index.update(&heavier, &[key]), "nothing for the host");
         let wanted = index.wanted();
-        assert_eq!(wanted.vips.expect("managed").1.len(), 2);
+        assert_eq!(wanted.interfaces["eth1"].placement, Placement::Existing);
+        assert_eq!(wanted.interfaces["eth1"].vips.len(), 2);
         assert!(wanted.marks.is_empty(), "fwmark 8 went");
         assert_eq!(
             wanted.sysctls.keys().collect::<Vec<_>>(),

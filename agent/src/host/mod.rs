@@ -5,11 +5,14 @@
 //! change ([`index`]); [`prep::HostPrep`] brings the host to it, touching only what the
 //! agent added itself ([`owned`]: recorded in the state directory before each change).
 
+mod gue;
 pub mod index;
 pub mod marks;
 pub mod owned;
 pub mod prep;
 mod sync;
+mod wanted;
 
-pub use index::{HostIndex, Wanted};
+pub use index::HostIndex;
 pub use prep::HostPrep;
+pub use wanted::{Placement, Wanted, WantedInterface};

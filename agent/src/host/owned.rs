@@ -19,12 +19,18 @@ pub struct Owned {
     /// Dummy interfaces the agent created.
     #[serde(default)]
     pub interfaces: BTreeSet<String>,
+    /// Tunnel fallback devices (`tunl0`) the agent brought up.
+    #[serde(default)]
+    pub raised: BTreeSet<String>,
     /// Addresses the agent added, with their interface.
     #[serde(default)]
     pub addresses: BTreeSet<(String, IpAddr)>,
     /// Sysctls the agent set (dotted name).
     #[serde(default)]
     pub sysctls: BTreeMap<String, SetSysctl>,
+    /// GUE receive ports the agent opened: (port, IPv6).
+    #[serde(default)]
+    pub gue_ports: BTreeSet<(u16, bool)>,
     /// Whether the agent created its nftables table (`inet lvs_fleet`).
     #[serde(default)]
     pub nft_table: bool,
@@ -50,12 +56,17 @@ pub struct OwnedFile {
 }
 
 impl OwnedFile {
+    /// A director's record.
     pub const NAME: &'static str = "host.json";
+    /// A real-server host's record (`--role real-server`).
+    pub const REAL_SERVER_NAME: &'static str = "real-server-host.json";
 
     pub fn in_dir(dir: &Path) -> Self {
-        OwnedFile {
-            path: dir.join(Self::NAME),
-        }
+        Self::at(dir.join(Self::NAME))
+    }
+
+    pub fn at(path: PathBuf) -> Self {
+        OwnedFile { path }
     }
 
     /// The record; empty when there is none yet.

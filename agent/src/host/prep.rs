@@ -9,12 +9,11 @@ use std::path::Path;
 
 use lvs_host::{Address, Link, Rtnl, Sysctl};
 use lvs_model::agent::{DriftRepair, ObjectOutcome};
-use lvs_model::host::VipInterface;
 use lvs_model::mark_rules::MarkRule;
 
 use super::marks;
 use super::owned::{Owned, OwnedFile, SetSysctl};
-use super::Wanted;
+use super::{Placement, Wanted, WantedInterface};
 
 /// What one reconcile of the host did.
 #[derive(Debug, Default)]
@@ -33,7 +32,7 @@ impl HostOutcome {
     }
 
     /// [`HostOutcome::done`], and whether the change was made.
-    fn made(&mut self, object: &str, action: &str, result: Result<(), String>) -> bool {
+    pub(super) fn made(&mut self, object: &str, action: &str, result: Result<(), String>) -> bool {
         let made = result.is_ok();
         self.done(object.to_owned(), action, result);
         made
@@ -58,7 +57,11 @@ impl HostPrep {
     /// Host preparation recording what it owns in `state_dir`. An unreadable record is
     /// logged and left on disk; the agent then owns nothing, so it removes nothing.
     pub fn new(state_dir: &Path) -> Self {
-        let file = OwnedFile::in_dir(state_dir);
+        Self::recording_in(OwnedFile::in_dir(state_dir))
+    }
+
+    /// Host preparation recording what it owns in `file`.
+    pub fn recording_in(file: OwnedFile) -> Self {
         let owned = file.load().unwrap_or_else(|error| {
             tracing::error!(path = %file.path().display(), %error,
                 "cannot read what the agent added to the host; it will remove none of it");
@@ -77,16 +80,26 @@ impl HostPrep {
         &self.owned
     }
 
-    /// Brings the host to `wanted`: sysctls first, then marking rules, then VIPs.
+    /// Brings the host to `wanted`: sysctls first (so a real server answers no ARP for a
+    /// VIP it is about to hold), then marking rules, then interfaces and VIPs, then the
+    /// sysctls of interfaces that were not there before.
     pub fn reconcile(&mut self, wanted: &Wanted) -> HostOutcome {
         let mut outcome = HostOutcome::default();
-        self.sysctls(&wanted.sysctls, &mut outcome);
+        self.give_back_sysctls(&wanted.sysctls, &mut outcome);
+        let (now, later): (BTreeMap<_, _>, BTreeMap<_, _>) = wanted
+            .sysctls
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .partition(|(name, _)| Sysctl::dotted(name).path().exists());
+        self.set_sysctls(&now, &mut outcome);
         self.marks(&wanted.marks, &mut outcome);
-        if let Err(error) = self.vips(wanted.vips.as_ref(), &mut outcome) {
+        if let Err(error) = self.vips(&wanted.interfaces, &mut outcome) {
             // The socket is reopened next time.
             self.rtnl = None;
             outcome.done("interfaces".into(), "read", Err(error));
         }
+        self.gue_ports(&wanted.gue_ports, &mut outcome);
+        self.set_sysctls(&later, &mut outcome);
         outcome
     }
 
@@ -166,8 +179,8 @@ impl HostPrep {
         outcome.done(marks::OBJECT.into(), "set", result);
     }
 
-    fn sysctls(&mut self, wanted: &BTreeMap<String, String>, outcome: &mut HostOutcome) {
-        // Sysctls no longer wanted get their value back, unless someone changed it since.
+    /// Sysctls no longer wanted get their value back, unless someone changed it since.
+    fn give_back_sysctls(&mut self, wanted: &BTreeMap<String, String>, outcome: &mut HostOutcome) {
         let given_back: Vec<(String, SetSysctl)> = self
             .owned
             .sysctls
@@ -186,6 +199,9 @@ impl HostPrep {
                 owned.sysctls.remove(&name);
             });
         }
+    }
+
+    fn set_sysctls(&mut self, wanted: &BTreeMap<String, String>, outcome: &mut HostOutcome) {
         for (name, value) in wanted {
             let sysctl = Sysctl::dotted(name);
             let object = format!("sysctl {name}");
@@ -224,35 +240,39 @@ impl HostPrep {
         }
     }
 
-    /// The VIPs: owned addresses no longer wanted go first, then the interface, then the
-    /// missing addresses, then owned interfaces no longer needed. `Err` when the links or
-    /// addresses cannot even be read.
+    /// The VIPs: owned addresses no longer wanted go first, then each wanted interface
+    /// with its missing addresses, then what the agent brought about and nothing needs
+    /// now. `Err` when the links or addresses cannot even be read.
     fn vips(
         &mut self,
-        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        wanted: &BTreeMap<String, WantedInterface>,
         outcome: &mut HostOutcome,
     ) -> Result<(), String> {
-        let nothing_owned = self.owned.addresses.is_empty() && self.owned.interfaces.is_empty();
-        if wanted.is_none() && nothing_owned {
+        let owned = &self.owned;
+        let nothing_owned =
+            owned.addresses.is_empty() && owned.interfaces.is_empty() && owned.raised.is_empty();
+        if wanted.is_empty() && nothing_owned {
             return Ok(());
         }
         let host = Host::read(self.rtnl()?)?;
         self.remove_addresses(wanted, &host, outcome);
         // Read again: an address just removed here may be wanted on another interface.
         let mut host = Host::read(self.rtnl()?)?;
-        if let Some((interface, vips)) = wanted.filter(|(_, vips)| !vips.is_empty()) {
-            if let Some(link) = self.interface(interface, &mut host, outcome)? {
-                self.add_addresses(&link, vips, &host, outcome);
+        for (name, interface) in wanted {
+            if let Some(link) = self.interface(name, interface.placement, &mut host, outcome)? {
+                self.add_addresses(&link, &interface.vips, &host, outcome);
             }
         }
-        let host = Host::read(self.rtnl()?)?;
-        self.remove_interfaces(wanted, &host, outcome);
+        if !self.owned.interfaces.is_empty() || !self.owned.raised.is_empty() {
+            let host = Host::read(self.rtnl()?)?;
+            self.remove_interfaces(wanted, &host, outcome);
+        }
         Ok(())
     }
 
     fn remove_addresses(
         &mut self,
-        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        wanted: &BTreeMap<String, WantedInterface>,
         host: &Host,
         outcome: &mut HostOutcome,
     ) {
@@ -260,9 +280,7 @@ impl HostPrep {
             .owned
             .addresses
             .iter()
-            .filter(|(link, ip)| {
-                !wanted.is_some_and(|(i, vips)| i.name.as_str() == link && vips.contains(ip))
-            })
+            .filter(|(link, ip)| !wanted.get(link).is_some_and(|i| i.vips.contains(ip)))
             .cloned()
             .collect();
         for (name, ip) in unwanted {
@@ -280,48 +298,78 @@ impl HostPrep {
         }
     }
 
-    /// The VIP interface, created when it should be and is not there; `None` (with an
+    /// The interface `name`, made there and up as its placement allows; `None` (with an
     /// error outcome) when it cannot be used.
     fn interface(
         &mut self,
-        interface: &VipInterface,
+        name: &str,
+        placement: Placement,
         host: &mut Host,
         outcome: &mut HostOutcome,
     ) -> Result<Option<Link>, String> {
-        let name = interface.name.as_str();
         let object = format!("interface {name}");
-        let ours = self.owned.interfaces.contains(name);
-        match host.link(name).cloned() {
-            Some(link) if link.up => Ok(Some(link)),
-            Some(link) if ours => {
-                let result = self
-                    .rtnl()?
-                    .set_up(link.index, name)
-                    .map_err(|e| e.to_string());
+        let created = self.owned.interfaces.contains(name);
+        let raised = self.owned.raised.contains(name);
+        match (host.link(name).cloned(), placement) {
+            (Some(link), _) if link.up => Ok(Some(link)),
+            (Some(link), Placement::Dummy) if created => {
                 outcome.drift.push(DriftRepair {
                     object: object.clone(),
                     found: "down".into(),
                 });
-                Ok(outcome.made(&object, "edit", result).then_some(link))
+                self.raise(&link, &object, outcome)
             }
-            Some(_) => {
+            (Some(link), Placement::Fallback { .. }) => {
+                if raised {
+                    outcome.drift.push(DriftRepair {
+                        object: object.clone(),
+                        found: "down".into(),
+                    });
+                }
+                if !self.record(&object, "edit", outcome, |owned| {
+                    owned.raised.insert(name.to_owned());
+                }) {
+                    return Ok(None);
+                }
+                self.raise(&link, &object, outcome)
+            }
+            (Some(_), _) => {
                 let why = format!(
-                    "{name} is down; the cluster's VIPs go on it, and lvs-agent brings up only \
-                     the interfaces it created"
+                    "{name} is down; VIPs go on it, and lvs-agent brings up only the \
+                     interfaces it created"
                 );
                 outcome.done(object, "use", Err(why));
                 Ok(None)
             }
-            None if !interface.create => {
+            (None, Placement::Existing) => {
                 let why = format!(
-                    "this director has no interface {name}, where the cluster puts its VIPs \
-                     (create it, or let the agents create a dummy one)"
+                    "this host has no interface {name}, where its VIPs go (create it, or let \
+                     the agents create a dummy one)"
                 );
                 outcome.done(object, "use", Err(why));
                 Ok(None)
             }
-            None => {
-                if ours {
+            (None, Placement::Fallback { kind }) => {
+                let result = self
+                    .rtnl()?
+                    .ensure_fallback_tunnel(kind, name)
+                    .map_err(|e| e.to_string());
+                if !outcome.made(&object, "add", result) {
+                    return Ok(None);
+                }
+                *host = Host::read(self.rtnl()?)?;
+                match host.link(name).cloned() {
+                    Some(link) if link.up => Ok(Some(link)),
+                    Some(_) => self.interface(name, placement, host, outcome),
+                    None => {
+                        let why = format!("the {kind} driver made no {name}");
+                        outcome.done(object, "use", Err(why));
+                        Ok(None)
+                    }
+                }
+            }
+            (None, Placement::Dummy) => {
+                if created {
                     outcome.drift.push(DriftRepair {
                         object: object.clone(),
                         found: "missing".into(),
@@ -333,12 +381,12 @@ impl HostPrep {
                     return Ok(None);
                 }
                 let rtnl = self.rtnl()?;
-                let created = rtnl.add_dummy(name).map_err(|e| e.to_string());
-                let found = match &created {
+                let made = rtnl.add_dummy(name).map_err(|e| e.to_string());
+                let found = match &made {
                     Ok(()) => rtnl.link(name).map_err(|e| e.to_string())?,
                     Err(_) => None,
                 };
-                outcome.done(object.clone(), "add", created);
+                outcome.done(object.clone(), "add", made);
                 if found.is_none() {
                     // Not created: not the agent's (unless it was before and went missing).
                     self.record(&object, "add", outcome, |owned| {
@@ -349,6 +397,20 @@ impl HostPrep {
                 Ok(found)
             }
         }
+    }
+
+    /// Brings `link` up: `Some(link)` once it is.
+    fn raise(
+        &mut self,
+        link: &Link,
+        object: &str,
+        outcome: &mut HostOutcome,
+    ) -> Result<Option<Link>, String> {
+        let result = self
+            .rtnl()?
+            .set_up(link.index, &link.name)
+            .map_err(|e| e.to_string());
+        Ok(outcome.made(object, "edit", result).then(|| link.clone()))
     }
 
     fn add_addresses(
@@ -366,7 +428,7 @@ impl HostPrep {
             if let Some(other) = host.holder_of(*ip) {
                 let why = format!(
                     "{ip} is already on {other}, where lvs-agent did not put it; remove it there, \
-                     or make {other} the cluster's VIP interface"
+                     or make {other} the interface of the VIPs"
                 );
                 outcome.done(object, "add", Err(why));
                 continue;
@@ -395,25 +457,29 @@ impl HostPrep {
         }
     }
 
-    /// Deletes the interfaces the agent created that no VIP needs now, unless someone else
-    /// put an address of their own on one.
+    /// Deletes the interfaces the agent created, and brings down the fallback devices it
+    /// brought up, that nothing wants now, unless someone else put an address of their own
+    /// on one.
     fn remove_interfaces(
         &mut self,
-        wanted: Option<&(VipInterface, BTreeSet<IpAddr>)>,
+        wanted: &BTreeMap<String, WantedInterface>,
         host: &Host,
         outcome: &mut HostOutcome,
     ) {
-        let needed = wanted
-            .filter(|(_, vips)| !vips.is_empty())
-            .map(|(interface, _)| interface.name.as_str());
-        let unneeded: Vec<String> = self
-            .owned
-            .interfaces
-            .iter()
-            .filter(|name| Some(name.as_str()) != needed)
-            .cloned()
-            .collect();
-        for name in unneeded {
+        let unneeded = |names: &BTreeSet<String>| -> Vec<String> {
+            names
+                .iter()
+                .filter(|name| !wanted.contains_key(*name))
+                .cloned()
+                .collect()
+        };
+        let created = unneeded(&self.owned.interfaces);
+        let raised = unneeded(&self.owned.raised);
+        for (name, delete) in created
+            .into_iter()
+            .map(|n| (n, true))
+            .chain(raised.into_iter().map(|n| (n, false)))
+        {
             let object = format!("interface {name}");
             if let Some(link) = host.link(&name) {
                 let foreign: Vec<IpAddr> = host
@@ -423,18 +489,28 @@ impl HostPrep {
                     .collect();
                 if !foreign.is_empty() {
                     tracing::warn!(interface = %name, addresses = ?foreign,
-                        "keeping an interface the agent created: it holds addresses the agent \
-                         did not add");
+                        "leaving an interface the agent created or brought up as it is: it \
+                         holds addresses the agent did not add");
                     continue;
                 }
                 let Ok(rtnl) = self.rtnl() else { return };
-                let result = rtnl.delete_link(link.index, &name);
-                if !outcome.made(&object, "delete", result.map_err(|e| e.to_string())) {
-                    continue;
+                let change = if delete {
+                    Some((rtnl.delete_link(link.index, &name), "delete"))
+                } else {
+                    link.up.then(|| (rtnl.set_down(link.index, &name), "edit"))
+                };
+                if let Some((result, action)) = change {
+                    if !outcome.made(&object, action, result.map_err(|e| e.to_string())) {
+                        continue;
+                    }
                 }
             }
             self.record(&object, "delete", outcome, |owned| {
-                owned.interfaces.remove(&name);
+                if delete {
+                    owned.interfaces.remove(&name);
+                } else {
+                    owned.raised.remove(&name);
+                }
                 owned.addresses.retain(|(link, _)| *link != name);
             });
         }

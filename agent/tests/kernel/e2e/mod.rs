@@ -12,6 +12,7 @@ mod conn_sync;
 mod health;
 mod host;
 mod nat;
+mod real_server;
 mod stats;
 mod sync;
 mod tls;
@@ -20,7 +21,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use lvs_testkit::fleet::{log_events, Binaries, Director, Fleet};
+use lvs_testkit::fleet::{log_events, AgentHost, Binaries, Fleet};
 use serde_json::{json, Value};
 
 use crate::run;
@@ -62,6 +63,7 @@ fn fleet_started_by(start: Start, test: &str, directors: usize, changed: &[(&str
         ("--max-backoff", "1s"),
         ("--stats-interval", "2s"),
         ("--poll-timeout", "30s"),
+        ("--drain-timeout", "300s"),
         ("--log-format", "json"),
         ("--log", "lvs_agent=debug,info"),
         // exec health checks refused unless a test gives its own directory.
@@ -148,7 +150,7 @@ pub fn wait_all_in_sync(fleet: &Fleet, generation: u64) {
 
 /// Waits until every director's kernel shows `rules`, polling all of them in parallel;
 /// returns the longest wait.
-pub fn wait_rules(directors: &[Director], rules: &str, limit: Duration) -> Duration {
+pub fn wait_rules(directors: &[AgentHost], rules: &str, limit: Duration) -> Duration {
     let started = Instant::now();
     longest_wait(directors, |director| loop {
         let now = run("ipvsadm", &["-Sn"]);
@@ -168,7 +170,7 @@ pub fn wait_rules(directors: &[Director], rules: &str, limit: Duration) -> Durat
 /// address order), polling them in parallel over netlink (cheap: spawning `ipvsadm` every
 /// few milliseconds on three threads would starve the agents of the guest's one CPU);
 /// returns the longest wait.
-pub fn wait_weights(directors: &[Director], weights: &[u32], limit: Duration) -> Duration {
+pub fn wait_weights(directors: &[AgentHost], weights: &[u32], limit: Duration) -> Duration {
     let started = Instant::now();
     longest_wait(directors, |director| {
         let mut ipvs = lvs_ipvs::Ipvs::connect().unwrap();
@@ -197,7 +199,7 @@ pub fn wait_weights(directors: &[Director], weights: &[u32], limit: Duration) ->
 
 /// Runs `wait` for every director at once, each on a thread inside its namespace; returns
 /// the longest wait.
-fn longest_wait(directors: &[Director], wait: impl Fn(&Director) -> Duration + Sync) -> Duration {
+fn longest_wait(directors: &[AgentHost], wait: impl Fn(&AgentHost) -> Duration + Sync) -> Duration {
     let wait = &wait;
     std::thread::scope(|scope| {
         let waits: Vec<_> = directors

@@ -187,7 +187,7 @@ pub fn nat_lab_in(mut fleet: Fleet) -> NatLab {
 }
 
 /// The id of a real server of the lab's service, by address.
-fn real_server_id(fleet: &Fleet, service: i64, address: &str) -> i64 {
+pub fn real_server_id(fleet: &Fleet, service: i64, address: &str) -> i64 {
     let servers = fleet.call(
         "GET",
         &format!("/api/v1/clusters/{CLUSTER}/services/{service}/real-servers"),
