@@ -64,6 +64,7 @@ fn concrete(template: &str, service: i64, server: i64) -> String {
         .replace("{director}", "lb1")
         .replace("{generation}", "1")
         .replace("{user}", "admin")
+        .replace("{host}", "rs1")
 }
 
 async fn issue(app: &TestApp, body: Value) -> String {
@@ -95,6 +96,12 @@ async fn every_operation_needs_the_role_it_says() {
         .await
         .expect(201);
     app.create_cluster("other").await;
+    app.post(
+        "/api/v1/real-server-hosts",
+        &json!({"name": "rs1", "addresses": ["10.1.0.9"]}),
+    )
+    .await
+    .expect(201);
     let servers = app.get(&real_servers("web", service)).await;
     let server = id(&servers.expect(200)["items"][0]);
     let account = |role: &str, clusters: &[&str]| {

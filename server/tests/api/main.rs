@@ -25,6 +25,8 @@ mod openapi;
 mod persistence;
 mod process;
 mod readiness;
+mod real_server_agent;
+mod real_server_hosts;
 mod real_servers;
 mod revert;
 mod schema_conformance;
