@@ -76,6 +76,8 @@ pub const CHANGE_PAGES: &[&str] = &[
     "/clusters/{cluster}/services/{service}/real-servers/{id}/delete",
     "/clusters/{cluster}/directors/{director}/delete",
     "/clusters/{cluster}/changes/{generation}/revert",
+    "/real-server-hosts/{host}/delete",
+    "/real-server-hosts/{host}/token/revoke",
 ];
 
 /// The changes an operator may make, to the clusters it is granted: services and what is
@@ -331,9 +333,11 @@ mod tests {
         );
         assert_eq!(need(&get, "/new-cluster"), Need::Role(Role::Admin));
         // Real-server hosts are the fleet's: everyone reads them, admins change them.
+        assert_eq!(need(&get, "/real-server-hosts"), Need::Role(Role::Viewer));
+        assert_eq!(need(&post, "/real-server-hosts"), Need::Role(Role::Admin));
         assert_eq!(
-            need(&get, "/api/v1/real-server-hosts"),
-            Need::Role(Role::Viewer)
+            need(&get, "/real-server-hosts/{host}/token/revoke"),
+            Need::Role(Role::Admin)
         );
         assert_eq!(
             need(&Method::PATCH, "/api/v1/real-server-hosts/{host}"),
