@@ -1,7 +1,7 @@
 //! What a real-server host must hold, from the services that use it.
 
 use lvs_model::real_server_host::{Arrival, RealServerNeeds};
-use lvs_model::spec::ServiceSpec;
+use lvs_model::spec::{RealServerHostSpec, ServiceSpec};
 use lvs_model::DesiredService;
 use serde_json::{json, Value};
 
@@ -89,4 +89,68 @@ fn a_host_needs_each_vip_once_per_way_of_arriving_and_nothing_for_nat() {
     assert_eq!(again.version, needs.version);
     let other = RealServerNeeds::collect(uses("staging", &services, "10.0.0.1"));
     assert_ne!(other.version, needs.version);
+}
+
+/// The fields a host spec is refused for, with their messages.
+fn refused(value: Value) -> Vec<(String, String)> {
+    let spec: RealServerHostSpec = serde_json::from_value(value).expect("shape");
+    let errors = spec.parse().expect_err("refused");
+    errors
+        .errors()
+        .iter()
+        .map(|e| (e.field.clone(), e.message.clone()))
+        .collect()
+}
+
+#[test]
+fn a_host_has_a_name_and_one_to_64_distinct_addresses_shown_sorted() {
+    let spec: RealServerHostSpec = serde_json::from_value(
+        json!({"name": "web-1", "addresses": ["2001:DB8::1", "10.0.0.2", "10.0.0.1"]}),
+    )
+    .expect("shape");
+    let host = spec.parse().expect("valid");
+    let shown = RealServerHostSpec::from(&host);
+    assert_eq!(shown.addresses, ["10.0.0.1", "10.0.0.2", "2001:db8::1"]);
+    assert_eq!(shown.name.as_deref(), Some("web-1"));
+
+    let fields = |errors: Vec<(String, String)>| -> Vec<String> {
+        errors.into_iter().map(|(field, _)| field).collect()
+    };
+    assert_eq!(
+        refused(json!({"addresses": ["10.0.0.1"]})),
+        [("name".to_owned(), "required".to_owned())]
+    );
+    assert_eq!(
+        fields(refused(json!({"name": "Web", "addresses": ["10.0.0.1"]}))),
+        ["name"]
+    );
+    assert_eq!(
+        refused(json!({"name": "web"})),
+        [(
+            "addresses".to_owned(),
+            "must list at least one address".to_owned()
+        )]
+    );
+    let many: Vec<String> = (0..65).map(|i| format!("10.0.1.{i}")).collect();
+    assert_eq!(
+        fields(refused(json!({"name": "web", "addresses": many}))),
+        ["addresses"]
+    );
+    let errors = refused(json!({"name": "web",
+        "addresses": ["10.0.0.1", "nope", "224.0.0.1", "10.0.0.1", "fe80::1"]}));
+    assert_eq!(
+        fields(errors.clone()),
+        [
+            "addresses[1]",
+            "addresses[2]",
+            "addresses[3]",
+            "addresses[4]"
+        ]
+    );
+    assert_eq!(errors[2].1, "repeats addresses[0] (10.0.0.1)");
+    assert_eq!(
+        fields(refused(json!({"name": "-web-", "description": "a\u{1}",
+            "addresses": []}))),
+        ["name", "description", "addresses"]
+    );
 }

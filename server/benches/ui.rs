@@ -33,6 +33,7 @@ async fn main() -> Result<()> {
         agents: AgentOptions {
             online_within: Duration::from_secs(600),
             stats_interval: STATS_INTERVAL,
+            ..AgentOptions::default()
         },
         ..lvs_server::ServeOptions::default()
     };

@@ -10,6 +10,7 @@ mod health;
 mod host;
 mod mark_rules;
 mod real_server;
+mod real_server_host;
 mod service;
 
 pub use cluster::{
@@ -20,4 +21,5 @@ pub use health::{HealthCheckSpec, StatusSpec};
 pub use host::{HostSpec, IpvsSysctlsSpec, SyncSpec, VipsSpec};
 pub use mark_rules::{MarkRuleSpec, PortSpec};
 pub use real_server::RealServerSpec;
+pub use real_server_host::{RealServerHostSettings, RealServerHostSpec};
 pub use service::{Netmask, ServiceSpec};

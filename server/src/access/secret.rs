@@ -1,5 +1,5 @@
 //! The random secrets that stand for someone: a session id in a cookie, an API token, a
-//! director's agent token.
+//! director's or a real-server host's agent token.
 //! Each is a prefix and 64 hex digits (32 random bytes); only its SHA-256 is stored.
 
 use sha2::{Digest, Sha256};
@@ -10,6 +10,9 @@ pub const SESSION_PREFIX: &str = "lvss_";
 pub const API_TOKEN_PREFIX: &str = "lvst_";
 /// A director's agent token.
 pub const AGENT_TOKEN_PREFIX: &str = "lvsa_";
+/// A real-server host's agent token: a kind of its own, so neither agent's token opens the
+/// other's endpoints.
+pub const REAL_SERVER_TOKEN_PREFIX: &str = "lvsr_";
 const HEX_DIGITS: usize = 64;
 
 /// A new secret with `prefix`, and the hash to store.

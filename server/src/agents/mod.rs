@@ -20,7 +20,10 @@ use lvs_model::spec::DocumentView;
 use tokio::sync::watch;
 
 use crate::db::agent_tokens::TokenOwner;
-use crate::db::{clusters, desired_state, director_status, now_millis, Announced, Db, Generation};
+use crate::db::{
+    clusters, desired_state, director_status, now_millis, real_server_hosts, Announced, Db,
+    Generation,
+};
 pub use applied::Applied;
 use applied::AppliedByPoll;
 use health::HealthStore;
@@ -30,6 +33,11 @@ use stats::StatsStore;
 /// A director is online while its agent was seen this recently: three of the agent's
 /// 10-second statistics intervals, so one or two lost reports do not flap it.
 pub const ONLINE_WITHIN: Duration = Duration::from_secs(30);
+
+/// A real-server host is offline once its agent was not seen for this long: three of the
+/// longest long-polls it may hold (120 s, `api::agent::MAX_POLL_SECONDS`), between which it
+/// is seen at least once.
+pub const HOST_OFFLINE_AFTER: Duration = Duration::from_secs(3 * 120);
 
 /// The resolution of the finest statistics history, and how often it is aggregated.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(10);
@@ -41,6 +49,8 @@ pub struct AgentOptions {
     pub online_within: Duration,
     /// See [`STATS_INTERVAL`].
     pub stats_interval: Duration,
+    /// See [`HOST_OFFLINE_AFTER`].
+    pub host_offline_after: Duration,
 }
 
 impl Default for AgentOptions {
@@ -48,6 +58,7 @@ impl Default for AgentOptions {
         AgentOptions {
             online_within: ONLINE_WITHIN,
             stats_interval: STATS_INTERVAL,
+            host_offline_after: HOST_OFFLINE_AFTER,
         }
     }
 }
@@ -55,6 +66,10 @@ impl Default for AgentOptions {
 impl AgentOptions {
     pub fn online_within_millis(&self) -> i64 {
         i64::try_from(self.online_within.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    pub fn host_offline_after_millis(&self) -> i64 {
+        i64::try_from(self.host_offline_after.as_millis()).unwrap_or(i64::MAX)
     }
 }
 
@@ -86,6 +101,8 @@ pub struct Agents {
     pub options: AgentOptions,
     /// Director id -> (last seen, whether that is already in the database).
     seen: Mutex<HashMap<i64, (i64, bool)>>,
+    /// Likewise for real-server hosts, by host id.
+    host_seen: Mutex<HashMap<i64, (i64, bool)>>,
     applied: AppliedByPoll,
     clusters: Mutex<HashMap<i64, Arc<ClusterCache>>>,
     pub stats: StatsStore,
@@ -99,6 +116,7 @@ impl Agents {
         Ok(Agents {
             options,
             seen: Mutex::default(),
+            host_seen: Mutex::default(),
             applied: AppliedByPoll::default(),
             clusters: Mutex::default(),
             stats: StatsStore::new(options.stats_interval)?,
@@ -115,6 +133,36 @@ impl Agents {
         if at >= entry.0 {
             *entry = (at, false);
         }
+    }
+
+    /// Records a request from a real-server host's agent, persisted like directors'
+    /// heartbeats.
+    pub fn host_seen(&self, host_id: i64, at: i64) {
+        let mut seen = self
+            .host_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = seen.entry(host_id).or_insert((at, false));
+        if at >= entry.0 {
+            *entry = (at, false);
+        }
+    }
+
+    /// When the real-server host's agent was last seen by this process.
+    pub fn host_last_seen(&self, host_id: i64) -> Option<i64> {
+        let seen = self
+            .host_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.get(&host_id).map(|(at, _)| *at)
+    }
+
+    /// The real-server host was deleted.
+    pub fn forget_host(&self, host_id: i64) {
+        self.host_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&host_id);
     }
 
     /// Records that the director's agent applied `generation` completely (said by a
@@ -334,16 +382,10 @@ impl Agents {
     /// Writes the heartbeats and applied generations not yet in the database, in one
     /// transaction: every statistics interval, and once more at shutdown.
     pub async fn persist_heartbeats(&self, db: &Db) -> anyhow::Result<()> {
-        let unseen: Vec<(i64, i64)> = self
-            .seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|(_, (_, saved))| !saved)
-            .map(|(id, (at, _))| (*id, *at))
-            .collect();
+        let unseen = unsaved(&self.seen);
+        let hosts_unseen = unsaved(&self.host_seen);
         let unapplied = self.applied.unsaved();
-        if unseen.is_empty() && unapplied.is_empty() {
+        if unseen.is_empty() && hosts_unseen.is_empty() && unapplied.is_empty() {
             return Ok(());
         }
         let mut tx = db.write().await?;
@@ -354,16 +396,35 @@ impl Agents {
                 result => result?,
             }
         }
+        for (host_id, at) in &hosts_unseen {
+            // A host deleted meanwhile updates no row.
+            real_server_hosts::seen(&mut tx, *host_id, *at).await?;
+        }
         unapplied.write(&mut tx).await?;
         tx.commit().await?;
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        for (director_id, at) in unseen {
-            if let Some(entry) = seen.get_mut(&director_id).filter(|e| e.0 == at) {
-                entry.1 = true;
-            }
-        }
-        drop(seen);
+        saved(&self.seen, unseen);
+        saved(&self.host_seen, hosts_unseen);
         self.applied.saved(unapplied);
         Ok(())
+    }
+}
+
+/// The heartbeats of `seen` not yet in the database, as (id, when).
+fn unsaved(seen: &Mutex<HashMap<i64, (i64, bool)>>) -> Vec<(i64, i64)> {
+    seen.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter(|(_, (_, saved))| !saved)
+        .map(|(id, (at, _))| (*id, *at))
+        .collect()
+}
+
+/// Marks `written` saved in `seen`, unless a newer heartbeat came meanwhile.
+fn saved(seen: &Mutex<HashMap<i64, (i64, bool)>>, written: Vec<(i64, i64)>) {
+    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    for (id, at) in written {
+        if let Some(entry) = seen.get_mut(&id).filter(|e| e.0 == at) {
+            entry.1 = true;
+        }
     }
 }

@@ -19,9 +19,10 @@ const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 
 /// Bodies whose `name` is optional to replace a resource (it cannot change) but required
 /// to create one: the schema a POST takes instead.
-const CREATE_BODIES: [(&str, &str); 2] = [
+const CREATE_BODIES: [(&str, &str); 3] = [
     ("ClusterSpec", "NewClusterSpec"),
     ("DirectorSpec", "NewDirectorSpec"),
+    ("RealServerHostSpec", "NewRealServerHostSpec"),
 ];
 
 /// Applies the rules above to a document generated from the routes.

@@ -17,6 +17,8 @@ pub mod extract;
 pub mod health;
 pub mod import;
 pub mod probes;
+pub mod real_server_agent;
+pub mod real_server_hosts;
 pub mod real_servers;
 pub mod response;
 pub mod revert;
@@ -56,8 +58,11 @@ use error::ApiError;
         (name = "access", description = "API tokens, users and the audit log"),
         (name = "health checks", description = "Real servers' health as the directors \
             check it"),
-        (name = "agent", description = "What lvs-agent calls, with its director's token \
-            (`Authorization: Bearer lvsa_...`)"),
+        (name = "real-server hosts", description = "Hosts behind route and tunnel \
+            services, whose lvs-agent (`--role real-server`) holds the VIPs they need"),
+        (name = "agent", description = "What lvs-agent calls: a director's agent with its \
+            director's token (`Authorization: Bearer lvsa_...`), a real-server host's agent \
+            (`/api/v1/agent/real-server`) with its host's (`lvsr_...`)"),
         (name = "probes", description = "Liveness and readiness of the server")
     )
 )]
@@ -78,6 +83,18 @@ impl utoipa::Modify for AgentTokenScheme {
                     .description(Some(
                         "A director's agent token (`lvsa_` and 64 hex digits), from \
                          `POST /api/v1/clusters/{cluster}/directors/{director}/token`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "real_server_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A real-server host's agent token (`lvsr_` and 64 hex digits), from \
+                         `POST /api/v1/real-server-hosts/{host}/token`",
                     ))
                     .build(),
             ),
@@ -240,6 +257,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agent::report))
         .routes(routes!(agent::stats))
         .routes(routes!(agent::health))
+        .routes(routes!(real_server_hosts::list, real_server_hosts::create))
+        .routes(routes!(
+            real_server_hosts::get,
+            real_server_hosts::modify,
+            real_server_hosts::delete
+        ))
+        .routes(routes!(
+            real_server_hosts::create_token,
+            real_server_hosts::revoke_token
+        ))
+        .routes(routes!(real_server_agent::needs))
+        .routes(routes!(real_server_agent::report))
         .routes(routes!(health::service))
         .routes(routes!(health::events))
         .routes(routes!(api_tokens::list, api_tokens::create))

@@ -32,30 +32,46 @@ pub struct TokenOwner {
 /// that committed it returns, no request is authenticated from what was cached before. A
 /// lookup that read the database before the commit cannot put its stale answer back: it
 /// inserts only if no invalidation happened since it began ([`OwnerCache::insert`]).
-#[derive(Debug, Default)]
-pub struct OwnerCache {
-    inner: Mutex<CachedOwners>,
+///
+/// Real-server hosts' tokens have a cache of their own (`OwnerCache<HostOwner>`, see
+/// [`super::real_server_hosts`]), invalidated by their own writes: a host's token changing
+/// does not send every director's long-poll back to the database.
+#[derive(Debug)]
+pub struct OwnerCache<T = TokenOwner> {
+    inner: Mutex<CachedOwners<T>>,
     /// The epoch, for the long-polls that must end as soon as their token stops being valid.
     invalidated: watch::Sender<u64>,
 }
 
-#[derive(Debug, Default)]
-struct CachedOwners {
+#[derive(Debug)]
+struct CachedOwners<T> {
     /// Bumped by every invalidation.
     epoch: u64,
-    owners: HashMap<[u8; 32], TokenOwner>,
+    owners: HashMap<[u8; 32], T>,
 }
 
-impl OwnerCache {
+impl<T> Default for OwnerCache<T> {
+    fn default() -> Self {
+        OwnerCache {
+            inner: Mutex::new(CachedOwners {
+                epoch: 0,
+                owners: HashMap::new(),
+            }),
+            invalidated: watch::Sender::default(),
+        }
+    }
+}
+
+impl<T: Clone> OwnerCache<T> {
     /// The cached owner of `hash`, or the epoch to insert what the database says with.
-    pub fn get(&self, hash: &[u8; 32]) -> Result<TokenOwner, u64> {
+    pub fn get(&self, hash: &[u8; 32]) -> Result<T, u64> {
         let cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         cached.owners.get(hash).cloned().ok_or(cached.epoch)
     }
 
     /// Caches `owner`, read after [`OwnerCache::get`] returned `epoch`, unless the cache was
     /// invalidated since (the read may predate the change that invalidated it).
-    pub fn insert(&self, epoch: u64, hash: [u8; 32], owner: TokenOwner) {
+    pub fn insert(&self, epoch: u64, hash: [u8; 32], owner: T) {
         let mut cached = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if cached.epoch != epoch {
             return;

@@ -175,7 +175,8 @@ pub async fn update(
 /// Records a change of the desired state: the next generation, and in the `changes` table
 /// what `diff` changed and who changed it (`diff`'s generations are set here). It takes the
 /// transaction (not just a connection) so that committing it wakes the cluster's waiting
-/// agents, and the diff so that no write can change a generation without recording why.
+/// agents (and the real-server hosts' long-polls it concerns), and the diff so that no
+/// write can change a generation without recording why.
 /// The whole diff is also kept for revert ([`revert_diffs`]), so every kept generation's
 /// state can be rebuilt exactly.
 /// (The diff is empty only for an import of no services, which still marks the desired
@@ -209,6 +210,7 @@ pub async fn bump_generation(
         detail: format!("generation {generation}"),
     };
     audit::record(tx, &event, now).await?;
+    tx.host_changes().add_diff(id, diff);
     tx.record_bump(
         id,
         Announced {
@@ -257,6 +259,8 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     tx.record_owners_changed();
     // Grants of the cluster go with it.
     tx.record_credentials_changed();
+    // Its services go with it, without a diff: the hosts they used need less.
+    tx.host_changes().clusters.push(id);
     Ok(())
 }
 

@@ -11,8 +11,11 @@ pub mod director_status;
 pub mod directors;
 pub mod health;
 pub mod health_events;
+pub mod host_polls;
 mod migrate;
 pub mod pools;
+pub mod real_server_hosts;
+pub mod real_server_needs;
 pub mod real_servers;
 pub mod revert_diffs;
 pub mod services;
@@ -35,6 +38,8 @@ use tokio::sync::watch;
 
 use agent_tokens::{OwnerCache, TokenOwner};
 use credentials::CredentialCache;
+use host_polls::{HostChanges, HostPolls};
+use real_server_hosts::HostOwner;
 
 /// Handle to the database; cheap to clone.
 #[derive(Debug, Clone)]
@@ -43,6 +48,8 @@ pub struct Db {
     write: SqlitePool,
     announcer: Arc<Announcer>,
     owners: Arc<OwnerCache>,
+    host_owners: Arc<OwnerCache<HostOwner>>,
+    host_polls: Arc<HostPolls>,
     credentials: Arc<CredentialCache>,
     probe: Arc<health::WriteProbe>,
 }
@@ -51,7 +58,10 @@ pub struct Db {
 /// changed (and what changed, in the `changes` table), and [`Tx::commit`] announces them through [`Announcer`] once they are durable, so
 /// no write path can change a desired state without waking the agents waiting for it.
 /// Likewise, the writes that can change who an agent token belongs to mark it, and
-/// committing it invalidates the cached owners ([`OwnerCache`]).
+/// committing it invalidates the cached owners ([`OwnerCache`]); real-server hosts' tokens
+/// likewise, in a cache of their own. What a write changes that can change a real-server
+/// host's needs is recorded too ([`HostChanges`]), and committing wakes the hosts' long-polls
+/// it concerns ([`HostPolls`]).
 /// Dropping it rolls back and announces nothing.
 #[derive(Debug)]
 pub struct Tx {
@@ -60,6 +70,10 @@ pub struct Tx {
     bumped: Vec<(i64, Announced)>,
     owners: Arc<OwnerCache>,
     owners_changed: bool,
+    host_owners: Arc<OwnerCache<HostOwner>>,
+    host_owners_changed: bool,
+    host_polls: Arc<HostPolls>,
+    host_changes: HostChanges,
     credentials: Arc<CredentialCache>,
     credentials_changed: bool,
 }
@@ -74,6 +88,9 @@ impl Tx {
             // owner would let a revoked token in.
             self.owners.invalidate();
         }
+        if self.host_owners_changed {
+            self.host_owners.invalidate();
+        }
         if self.credentials_changed {
             // Likewise: a revoked token or ended session must not stay cached.
             self.credentials.invalidate();
@@ -82,6 +99,7 @@ impl Tx {
         for (cluster_id, announced) in self.bumped {
             self.announcer.committed(cluster_id, announced);
         }
+        self.host_polls.wake(&self.host_changes);
         Ok(())
     }
 
@@ -92,6 +110,16 @@ impl Tx {
     /// A write in this transaction may change what [`agent_tokens::owner`] returns.
     pub(crate) fn record_owners_changed(&mut self) {
         self.owners_changed = true;
+    }
+
+    /// A write in this transaction may change what [`real_server_hosts::owner`] returns.
+    pub(crate) fn record_host_owners_changed(&mut self) {
+        self.host_owners_changed = true;
+    }
+
+    /// Where a write records what it changed that can change real-server hosts' needs.
+    pub(crate) fn host_changes(&mut self) -> &mut HostChanges {
+        &mut self.host_changes
     }
 
     /// A write in this transaction may change what a session or an API token stands for
@@ -204,6 +232,8 @@ impl Db {
             write,
             announcer: Arc::default(),
             owners: Arc::default(),
+            host_owners: Arc::default(),
+            host_polls: Arc::default(),
             credentials: Arc::default(),
             probe: Arc::default(),
         })
@@ -229,6 +259,10 @@ impl Db {
             bumped: Vec::new(),
             owners: self.owners.clone(),
             owners_changed: false,
+            host_owners: self.host_owners.clone(),
+            host_owners_changed: false,
+            host_polls: self.host_polls.clone(),
+            host_changes: HostChanges::default(),
             credentials: self.credentials.clone(),
             credentials_changed: false,
         }
@@ -246,6 +280,25 @@ impl Db {
         drop(tx);
         if let Some(owner) = &owner {
             self.owners.insert(epoch, *hash, owner.clone());
+        }
+        Ok(owner)
+    }
+
+    /// Which real-server host the agent token with this hash belongs to, cached like
+    /// [`Db::token_owner`]'s answers. `None` for an unknown token, which is never cached.
+    pub async fn host_token_owner(
+        &self,
+        hash: &[u8; 32],
+    ) -> Result<Option<HostOwner>, sqlx::Error> {
+        let epoch = match self.host_owners.get(hash) {
+            Ok(owner) => return Ok(Some(owner)),
+            Err(epoch) => epoch,
+        };
+        let mut tx = self.read().await?;
+        let owner = real_server_hosts::owner(&mut tx, hash).await?;
+        drop(tx);
+        if let Some(owner) = &owner {
+            self.host_owners.insert(epoch, *hash, owner.clone());
         }
         Ok(owner)
     }
@@ -281,6 +334,16 @@ impl Db {
     /// whoever holds a request authenticated by one checks it again.
     pub fn token_owners_changed(&self) -> watch::Receiver<u64> {
         self.owners.subscribe()
+    }
+
+    /// Marked changed by every commit that may have revoked a real-server host's token.
+    pub fn host_token_owners_changed(&self) -> watch::Receiver<u64> {
+        self.host_owners.subscribe()
+    }
+
+    /// The real-server hosts' waiting long-polls, which commits wake.
+    pub fn host_polls(&self) -> &Arc<HostPolls> {
+        &self.host_polls
     }
 
     /// Where committed generations are announced.

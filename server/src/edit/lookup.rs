@@ -5,6 +5,7 @@ use sqlx::SqliteConnection;
 use super::error::{EditError, EditResult};
 use crate::db::clusters::{self, ClusterRow};
 use crate::db::directors::{self, DirectorRow};
+use crate::db::real_server_hosts::{self, HostRow};
 use crate::db::real_servers::{self, RealServerRow};
 use crate::db::services::{self, ServiceRow};
 
@@ -47,4 +48,10 @@ pub async fn real_server(
                 service.service_key
             ))
         })
+}
+
+pub async fn real_server_host(conn: &mut SqliteConnection, name: &str) -> EditResult<HostRow> {
+    real_server_hosts::get(conn, name)
+        .await?
+        .ok_or_else(|| EditError::not_found(format!("real-server host {name}")))
 }

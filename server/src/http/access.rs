@@ -76,6 +76,8 @@ pub const CHANGE_PAGES: &[&str] = &[
     "/clusters/{cluster}/services/{service}/real-servers/{id}/delete",
     "/clusters/{cluster}/directors/{director}/delete",
     "/clusters/{cluster}/changes/{generation}/revert",
+    "/real-server-hosts/{host}/delete",
+    "/real-server-hosts/{host}/token/revoke",
 ];
 
 /// The changes an operator may make, to the clusters it is granted: services and what is
@@ -211,7 +213,9 @@ async fn authenticate(
                 })
                 .map(str::trim)
                 .ok_or_else(|| refused("the Authorization header is not `Bearer <token>`"))?;
-            if token.starts_with(secret::AGENT_TOKEN_PREFIX) {
+            if token.starts_with(secret::AGENT_TOKEN_PREFIX)
+                || token.starts_with(secret::REAL_SERVER_TOKEN_PREFIX)
+            {
                 return Err(refused(
                     "an agent token gives no access to the admin API; use an API token \
                      (POST /api/v1/api-tokens, or `lvs-server tokens add`)",
@@ -328,6 +332,18 @@ mod tests {
             Need::Operate
         );
         assert_eq!(need(&get, "/new-cluster"), Need::Role(Role::Admin));
+        // Real-server hosts are the fleet's: everyone reads them, admins change them.
+        assert_eq!(need(&get, "/real-server-hosts"), Need::Role(Role::Viewer));
+        assert_eq!(need(&post, "/real-server-hosts"), Need::Role(Role::Admin));
+        assert_eq!(
+            need(&get, "/real-server-hosts/{host}/token/revoke"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(
+            need(&Method::PATCH, "/api/v1/real-server-hosts/{host}"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(need(&get, "/api/v1/agent/real-server"), Need::Agent);
         // A cluster's settings: everyone reads them, only an admin saves them.
         assert_eq!(
             need(&get, "/clusters/{cluster}/settings"),

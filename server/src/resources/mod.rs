@@ -5,6 +5,7 @@
 pub mod clusters;
 pub mod directors;
 pub mod health;
+pub mod real_server_hosts;
 pub mod real_servers;
 pub mod services;
 
@@ -13,6 +14,7 @@ pub use directors::{
     director_etag, Director, DirectorSettings, DirectorStatus, HealthChecker, RepairedDrift,
     SyncState,
 };
+pub use real_server_hosts::{real_server_host_etag, HostState, RealServerHost};
 pub use real_servers::{real_server_etag, RealServer};
 pub use services::{service_etag, Service};
 

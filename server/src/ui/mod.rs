@@ -27,6 +27,7 @@ mod health_cells;
 mod health_check;
 mod health_events;
 mod health_form;
+mod host_badges;
 mod login;
 mod mark_rules_text;
 mod page;
@@ -34,6 +35,7 @@ mod paging;
 mod pool;
 mod pool_text;
 mod real_server_form;
+mod real_server_hosts;
 mod real_servers;
 mod revert;
 mod secret;
@@ -83,6 +85,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/users/{user}/delete",
             get(user::confirm_delete).post(user::delete),
+        )
+        .route(
+            "/real-server-hosts",
+            get(real_server_hosts::page).post(real_server_hosts::create),
+        )
+        .route(
+            "/real-server-hosts/{host}/token",
+            post(real_server_hosts::rotate_token),
+        )
+        .route(
+            "/real-server-hosts/{host}/token/revoke",
+            get(real_server_hosts::confirm_revoke).post(real_server_hosts::revoke),
+        )
+        .route(
+            "/real-server-hosts/{host}/delete",
+            get(real_server_hosts::confirm_delete).post(real_server_hosts::delete),
         )
         .route("/clusters", post(cluster::create))
         // Not under /clusters/, where it would hide a cluster named "new".

@@ -2,13 +2,16 @@
 //! and pool, and the live numbers the directors last reported for them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use lvs_model::agent::{RealServerStats, ServiceStats};
 use lvs_model::spec::ServiceSpec;
+use lvs_model::ForwardingMethod;
 
 use super::chart::{self, Series, Window};
 use super::format;
 use super::health_cells::{self, HealthCell, HealthNotes};
+use super::host_badges::{self, HostBadge};
 use super::mark_rules_text;
 use crate::agents::stats::Resolution;
 use crate::db::{directors, now_millis, real_servers};
@@ -60,6 +63,8 @@ pub struct RealServerLine {
     pub description: String,
     pub etag: String,
     pub health: HealthCell,
+    /// The state of the host at its address, for route and tunnel real servers.
+    pub host: Option<HostBadge>,
 }
 
 /// A real server's numbers on one director.
@@ -98,9 +103,21 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
     let truncated = rows.len() > MAX_REAL_SERVERS as usize;
     rows.truncate(MAX_REAL_SERVERS as usize);
     let directors = directors::list(&mut tx, cluster.id, None, None, -1).await?;
+    let now = now_millis();
+    // Only route and tunnel real servers need their host prepared.
+    let prepared: Vec<IpAddr> = rows
+        .iter()
+        .filter(|rs| {
+            matches!(
+                rs.forwarding,
+                ForwardingMethod::Route | ForwardingMethod::Tunnel
+            )
+        })
+        .filter_map(|rs| rs.address.parse().ok())
+        .collect();
+    let hosts = host_badges::of_addresses(&mut tx, &state.agents, &prepared, now).await?;
     drop(tx);
 
-    let now = now_millis();
     let fresh_within = state.agents.options.online_within_millis();
     let mut traffic = Vec::new();
     let mut reporting = 0;
@@ -176,6 +193,11 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
             description: rs.description.clone(),
             etag: etag(&RealServer::from(rs)),
             health: health_cells::cell(seen, directors.len()),
+            host: rs
+                .address
+                .parse::<IpAddr>()
+                .ok()
+                .and_then(|address| hosts.get(&address).cloned()),
         })
         .collect();
     let spec = row.spec();

@@ -27,7 +27,14 @@ const ADMIN_READS: &[&str] = &["/api/v1/users", "/api/v1/users/{user}", "/api/v1
 const UI_ADMIN_READS: &[&str] = &["/audit", "/users"];
 /// Pages that only lead to a change (its form, plan or confirmation), by their ends: reading
 /// them needs the change's role.
-const UI_CHANGE_PAGES: &[&str] = &["/delete", "/revert", "/pool", "/new", "/new-cluster"];
+const UI_CHANGE_PAGES: &[&str] = &[
+    "/delete",
+    "/revert",
+    "/pool",
+    "/new",
+    "/new-cluster",
+    "/revoke",
+];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
 const SELF_SERVICE: &[&str] = &[
     "/api/v1/api-tokens",
@@ -64,6 +71,7 @@ fn concrete(template: &str, service: i64, server: i64) -> String {
         .replace("{director}", "lb1")
         .replace("{generation}", "1")
         .replace("{user}", "admin")
+        .replace("{host}", "rs1")
 }
 
 async fn issue(app: &TestApp, body: Value) -> String {
@@ -95,6 +103,12 @@ async fn every_operation_needs_the_role_it_says() {
         .await
         .expect(201);
     app.create_cluster("other").await;
+    app.post(
+        "/api/v1/real-server-hosts",
+        &json!({"name": "rs1", "addresses": ["10.1.0.9"]}),
+    )
+    .await
+    .expect(201);
     let servers = app.get(&real_servers("web", service)).await;
     let server = id(&servers.expect(200)["items"][0]);
     let account = |role: &str, clusters: &[&str]| {
@@ -214,6 +228,16 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     app.post("/api/v1/clusters/web/directors", &json!({"name": "lb1"}))
         .await
         .expect(201);
+    // A real-server host with a token, for its pages and forms.
+    app.post(
+        "/api/v1/real-server-hosts",
+        &json!({"name": "rs1", "addresses": ["10.1.0.1"]}),
+    )
+    .await
+    .expect(201);
+    app.post_empty("/api/v1/real-server-hosts/rs1/token", None)
+        .await
+        .expect(201);
     let (pages, forms) = ui_routes(&app).await;
     assert!(pages.len() > 8, "the walk reached the pages: {pages:?}");
     assert!(forms.len() > 8, "and their forms: {forms:?}");
@@ -226,6 +250,22 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     // The cluster's settings: a page every role reads, a form only admins may post.
     assert!(pages.contains("/clusters/web/settings"), "{pages:?}");
     assert!(forms.contains("/clusters/web/settings"), "{forms:?}");
+    // Real-server hosts: a page every role reads, its forms and confirmations an admin's.
+    for page in [
+        "/real-server-hosts",
+        "/real-server-hosts/rs1/delete",
+        "/real-server-hosts/rs1/token/revoke",
+    ] {
+        assert!(pages.contains(page), "{page}: {pages:?}");
+    }
+    for form in [
+        "/real-server-hosts",
+        "/real-server-hosts/rs1/token",
+        "/real-server-hosts/rs1/token/revoke",
+        "/real-server-hosts/rs1/delete",
+    ] {
+        assert!(forms.contains(form), "{form}: {forms:?}");
+    }
 
     let mut anonymous = Browser::anonymous(&app);
     for page in pages.iter().filter(|p| !p.starts_with("/login")) {

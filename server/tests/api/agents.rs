@@ -358,6 +358,7 @@ async fn a_director_goes_offline_when_its_agent_stops_calling() {
     let app = TestApp::spawn_with_agents(AgentOptions {
         online_within: Duration::from_millis(300),
         stats_interval: Duration::from_millis(100),
+        ..AgentOptions::default()
     })
     .await;
     app.create_cluster("web").await;
@@ -400,6 +401,7 @@ async fn a_long_poll_carrying_applied_stands_for_a_report_that_succeeded() {
     let app = TestApp::spawn_with_agents(AgentOptions {
         online_within: Duration::from_secs(30),
         stats_interval: Duration::from_millis(100),
+        ..AgentOptions::default()
     })
     .await;
     let service = cluster_with_service(&app, "web").await;

@@ -153,6 +153,11 @@ const USERS: &str = "/api/v1/users";
 const USER: &str = "/api/v1/users/{user}";
 const USER_PASSWORD: &str = "/api/v1/users/{user}/password";
 const OWN_PASSWORD: &str = "/api/v1/account/password";
+const HOSTS: &str = "/api/v1/real-server-hosts";
+const HOST: &str = "/api/v1/real-server-hosts/{host}";
+const HOST_TOKEN: &str = "/api/v1/real-server-hosts/{host}/token";
+const HOST_NEEDS: &str = "/api/v1/agent/real-server";
+const HOST_REPORT: &str = "/api/v1/agent/real-server/report";
 
 #[tokio::test]
 async fn every_operation_answers_as_the_document_says() {
@@ -842,6 +847,8 @@ async fn every_operation_answers_as_the_document_says() {
     c.check(&post, IMPORT, &app.post_empty(&import, None).await)
         .expect(404);
 
+    real_server_hosts(&app, &mut c).await;
+
     // Deletions, children first.
     c.check(
         &delete,
@@ -925,4 +932,128 @@ fn operation_ids_are_unique_and_descriptive() {
             "operationId {id} names its object, not only a verb"
         );
     }
+}
+
+/// Real-server hosts, their tokens, and what their agents call.
+async fn real_server_hosts(app: &TestApp, c: &mut Conformance) {
+    let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+    app.create_cluster("dr").await;
+    app.create_service(
+        "dr",
+        &json!({"protocol": "tcp", "address": "192.0.2.10", "port": 80,
+                "real_servers": [{"address": "10.9.0.1", "port": 80, "forwarding": "route"}]}),
+    )
+    .await;
+    let rs1 = json!({"name": "rs1", "description": "rack 1", "addresses": ["10.9.0.1"]});
+    c.check(&post, HOSTS, &app.post(HOSTS, &rs1).await)
+        .expect(201);
+    c.check(&post, HOSTS, &app.post(HOSTS, &rs1).await)
+        .problem(409, "already_exists");
+    let claiming = json!({"name": "rs2", "addresses": ["10.9.0.1"]});
+    c.check(&post, HOSTS, &app.post(HOSTS, &claiming).await)
+        .problem(409, "address_claimed");
+    let bad = json!({"name": "rs2", "addresses": []});
+    c.check(&post, HOSTS, &app.post(HOSTS, &bad).await)
+        .expect(422);
+    c.check(&get, HOSTS, &app.get(HOSTS).await).expect(200);
+    c.check(&get, HOSTS, &app.get(&format!("{HOSTS}?limit=0")).await)
+        .expect(400);
+    let rs1_path = format!("{HOSTS}/rs1");
+    let etag = c.check(&get, HOST, &app.get(&rs1_path).await).etag();
+    c.check(&get, HOST, &app.get(&format!("{HOSTS}/nope")).await)
+        .expect(404);
+    let edit = json!({"addresses": ["10.9.0.1", "10.9.0.2"]});
+    c.check(
+        &patch,
+        HOST,
+        &app.patch(&rs1_path, &edit, Some("\"x\"")).await,
+    )
+    .expect(412);
+    c.check(
+        &patch,
+        HOST,
+        &app.patch(&rs1_path, &edit, Some(&etag)).await,
+    )
+    .expect(200);
+    c.check(
+        &patch,
+        HOST,
+        &app.patch(&rs1_path, &json!({"addresses": ["nope"]}), None)
+            .await,
+    )
+    .expect(422);
+    app.post(HOSTS, &json!({"name": "rs2", "addresses": ["10.9.0.3"]}))
+        .await
+        .expect(201);
+    c.check(
+        &patch,
+        HOST,
+        &app.patch(&format!("{HOSTS}/rs2"), &edit, None).await,
+    )
+    .expect(409);
+
+    let token_path = format!("{rs1_path}/token");
+    let token = c
+        .check(&post, HOST_TOKEN, &app.post_empty(&token_path, None).await)
+        .expect(201)["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let nope = format!("{HOSTS}/nope/token");
+    c.check(&post, HOST_TOKEN, &app.post_empty(&nope, None).await)
+        .expect(404);
+
+    let needs = app.agent_get(HOST_NEEDS, &token).await;
+    let version = c.check(&get, HOST_NEEDS, &needs).expect(200)["version"]
+        .as_str()
+        .expect("a version")
+        .to_owned();
+    let waited = format!("{HOST_NEEDS}?after={version}&timeout=0");
+    c.check(&get, HOST_NEEDS, &app.agent_get(&waited, &token).await)
+        .expect(204);
+    let long = format!("{HOST_NEEDS}?timeout=999");
+    c.check(&get, HOST_NEEDS, &app.agent_get(&long, &token).await)
+        .expect(400);
+    c.check(
+        &get,
+        HOST_NEEDS,
+        &app.agent_get(HOST_NEEDS, "lvsr_nope").await,
+    )
+    .expect(401);
+    let report = json!({"version": version, "agent_version": "0.1.0",
+        "kernel_version": "6.1.0-test",
+        "outcomes": [{"object": "vip 192.0.2.10 on lo", "action": "add",
+                      "error": "Operation not permitted"}]});
+    c.check(
+        &post,
+        HOST_REPORT,
+        &app.agent_post(HOST_REPORT, &token, &report).await,
+    )
+    .expect(204);
+    c.check(
+        &post,
+        HOST_REPORT,
+        &app.agent_post(HOST_REPORT, &token, &json!({})).await,
+    )
+    .expect(422);
+    c.check(
+        &post,
+        HOST_REPORT,
+        &app.agent_post(HOST_REPORT, "lvsr_nope", &report).await,
+    )
+    .expect(401);
+    let reported = app.get(&rs1_path).await;
+    let state = &c.check(&get, HOST, &reported).expect(200)["status"]["state"];
+    assert_eq!(state, "errors");
+
+    c.check(&delete, HOST_TOKEN, &app.delete(&token_path, None).await)
+        .expect(204);
+    c.check(&delete, HOST_TOKEN, &app.delete(&nope, None).await)
+        .expect(404);
+    c.check(&delete, HOST, &app.delete(&rs1_path, Some("\"x\"")).await)
+        .expect(412);
+    c.check(&delete, HOST, &app.delete(&rs1_path, None).await)
+        .expect(204);
+    c.check(&delete, HOST, &app.delete(&rs1_path, None).await)
+        .expect(404);
 }

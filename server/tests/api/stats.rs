@@ -37,6 +37,7 @@ fn fast() -> AgentOptions {
     AgentOptions {
         online_within: Duration::from_secs(30),
         stats_interval: Duration::from_millis(100),
+        ..AgentOptions::default()
     }
 }
 
@@ -186,6 +187,7 @@ async fn directors_that_stopped_reporting_drop_out_of_the_sum() {
     let app = TestApp::spawn_with_agents(AgentOptions {
         online_within: Duration::from_millis(250),
         stats_interval: Duration::from_millis(100),
+        ..AgentOptions::default()
     })
     .await;
     let service = cluster_with_service(&app, "web").await;
