@@ -38,6 +38,8 @@ const REQUIRED: &[&str] = &[
     "fou",
     // The agent's nftables table for firewall-mark rules.
     "nf_tables",
+    // The direct-routing lab's L2 segment.
+    "bridge",
 ];
 
 /// Modules loaded when this kernel ships them: IPv6 tunnels and GRE (newer kernels' GRE method).
