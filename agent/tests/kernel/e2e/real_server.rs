@@ -94,7 +94,7 @@ fn wait_host(fleet: &Fleet, name: &str, state: &str) -> Value {
 }
 
 /// A service with two real servers of weights 1 and 2, each `(address, forwarding)`.
-fn create_service(fleet: &Fleet, vip: &str, servers: [(&str, Value); 2]) -> i64 {
+fn create_service(fleet: &Fleet, vip: &str, servers: &[(&str, Value); 2]) -> i64 {
     let real_servers: Vec<Value> = servers
         .iter()
         .zip([1, 2])
@@ -179,7 +179,7 @@ fn direct_routing_real_servers_hold_the_vip_on_lo_and_leave_arp_to_the_director(
     let service = create_service(
         &fleet,
         DR_VIP,
-        [("192.168.10.11", route.clone()), ("192.168.10.12", route)],
+        &[("192.168.10.11", route.clone()), ("192.168.10.12", route)],
     );
     let [rs1, rs2] = rs;
     fleet.add_real_server_host("rs1", rs1, &["192.168.10.11"]);
@@ -326,7 +326,7 @@ fn tunnel_real_servers_decapsulate_the_vip_and_answer_the_client_directly() {
     let service = create_service(
         fleet,
         TUN_VIP,
-        [
+        &[
             (
                 "10.2.1.2",
                 json!({"forwarding": "tunnel", "tunnel_type": "ipip"}),
