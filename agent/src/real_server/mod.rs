@@ -63,12 +63,13 @@ pub async fn run(config: Config, client: Client) -> anyhow::Result<bool> {
         let needs = linger.with_leaving(&needs, now);
         let report = pass(&mut prep, needs).await?;
         log_failures(&report);
-        // A pass that changed nothing and says what the last report said is not sent.
+        // Not sent: a pass that says what the last report said (the same errors, retried),
+        // or changed nothing after a report of the same version that succeeded.
         let quiet = report.outcomes.is_empty() && report.drift_repaired.is_empty();
         let same = last_sent
             .as_ref()
             .is_some_and(|sent| sent.version == report.version && sent.succeeded());
-        if quiet && same {
+        if (quiet && same) || last_sent.as_ref() == Some(&report) {
             continue;
         }
         match client.real_server_report(&report).await {
