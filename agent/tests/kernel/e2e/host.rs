@@ -249,7 +249,7 @@ fn host_errors_are_named_per_object_and_stop_nothing_else() {
     assert!(
         found
             .iter()
-            .any(|(_, why)| why.starts_with("this director has no interface eth9")),
+            .any(|(_, why)| why.starts_with("this host has no interface eth9")),
         "{found:?}"
     );
     // The VIP moved off lvs0, which the agent deleted, and the services stay.
