@@ -92,14 +92,7 @@ pub async fn desired_state(
     Query(scope): Query<Scope>,
 ) -> ApiResult<Response> {
     agent.check_scope(scope.cluster.as_deref(), scope.director.as_deref())?;
-    let seconds = params.timeout.unwrap_or(DEFAULT_POLL_SECONDS);
-    if seconds > MAX_POLL_SECONDS {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: format!("timeout must be at most {MAX_POLL_SECONDS} seconds, not {seconds}"),
-        });
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let deadline = poll_deadline(params.timeout)?;
     let owner = &agent.0;
     if let Some(applied) = params.applied {
         // The database stores generations as SQLite integers.
@@ -170,6 +163,18 @@ pub async fn desired_state(
     };
     state.agents.seen(owner.director_id, now_millis());
     Ok(answer)
+}
+
+/// When a long-poll asking to wait `timeout` seconds (default 30, at most 120) ends.
+pub fn poll_deadline(timeout: Option<u64>) -> ApiResult<tokio::time::Instant> {
+    let seconds = timeout.unwrap_or(DEFAULT_POLL_SECONDS);
+    if seconds > MAX_POLL_SECONDS {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            detail: format!("timeout must be at most {MAX_POLL_SECONDS} seconds, not {seconds}"),
+        });
+    }
+    Ok(tokio::time::Instant::now() + Duration::from_secs(seconds))
 }
 
 /// What ended a long-poll's wait.

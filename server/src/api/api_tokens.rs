@@ -2,9 +2,8 @@
 //! admins also those of other users and of service accounts.
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, LOCATION};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use lvs_model::access::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -137,13 +136,7 @@ pub async fn create(
         token: issued.token,
         api_token: issued.row.into(),
     };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::response::secret_created(body, &location))
 }
 
 /// Revoke an API token: refused from the moment this answers.

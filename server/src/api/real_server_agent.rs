@@ -2,8 +2,6 @@
 //! by its host's token (`Authorization: Bearer lvsr_...`), which names the host: it
 //! long-polls what the host must hold and reports what it did.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +10,7 @@ use lvs_model::real_server_host::{RealServerNeeds, RealServerReport};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::agent::{DEFAULT_POLL_SECONDS, MAX_DRIFT_REPAIRED, MAX_ERRORS, MAX_POLL_SECONDS};
+use super::agent::{poll_deadline, MAX_DRIFT_REPAIRED, MAX_ERRORS};
 use super::auth::RealServerAgent;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Json, Query};
@@ -47,14 +45,7 @@ pub async fn needs(
     agent: RealServerAgent,
     Query(params): Query<NeedsPollParams>,
 ) -> ApiResult<Response> {
-    let seconds = params.timeout.unwrap_or(DEFAULT_POLL_SECONDS);
-    if seconds > MAX_POLL_SECONDS {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            detail: format!("timeout must be at most {MAX_POLL_SECONDS} seconds, not {seconds}"),
-        });
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let deadline = poll_deadline(params.timeout)?;
     // Registered before the needs are read: a commit after the read always wakes the wait.
     let registration = state.db.host_polls().register(agent.0.host_id);
     let mut stopping = state.agents.stopping();

@@ -3,9 +3,8 @@
 //! agent token.
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use lvs_model::spec::RealServerHostSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -175,14 +174,7 @@ pub async fn create_token(
         host: name,
         created_at: timestamp(issued.created_at),
     };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::response::secret_created(body, &location))
 }
 
 /// Revoke the host's agent token (if it has one): its agent is refused from now on, and a

@@ -8,6 +8,21 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::resources::etag_of;
 
+/// A 201 whose body holds a secret shown only this once (a token, a generated password):
+/// `Cache-Control: no-store`, so no cache keeps a copy.
+pub fn secret_created(body: impl Serialize, location: &str) -> Response {
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(LOCATION, location);
+    }
+    response
+}
+
 /// A JSON resource answered with its ETag, and a `Location` when it was just created.
 /// Serialised when built, so it can be made from borrowed data.
 #[derive(Debug)]

@@ -2,9 +2,8 @@
 
 use super::extract::Caller;
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -42,14 +41,7 @@ pub async fn create(
         cluster,
         created_at: timestamp(issued.created_at),
     };
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(LOCATION, location);
-    }
-    Ok(response)
+    Ok(super::response::secret_created(body, &location))
 }
 
 /// Revoke the director's agent token (if it has one): its agent is refused from now on.
