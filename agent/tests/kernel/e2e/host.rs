@@ -3,14 +3,14 @@
 //! it, and nothing the agent did not add removed. Errors are reported per object.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lvs_testkit::fleet::Fleet;
 use lvs_testkit::Netns;
 use serde_json::{json, Value};
 
 use super::nat::{http_server, http_server_on, requests, wire_lab};
-use super::{wait_rules, CLUSTER};
+use super::{wait_rules, wait_until, CLUSTER};
 use crate::run;
 
 /// A director routing between a client (172.16.0.2, whose default route is the director)
@@ -55,16 +55,6 @@ fn has_link(fleet: &Fleet, link: &str) -> bool {
         // `cl0@if7` for a veth.
         .filter_map(|line| line.split(": ").nth(1))
         .any(|name| name.split('@').next() == Some(link))
-}
-
-/// Waits up to 20 s for `check` to hold on the director.
-#[track_caller]
-fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "not within 20 s: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn delete_service(fleet: &Fleet, service: &Value) {

@@ -105,6 +105,16 @@ pub fn wait_for_event(log: &Path, message: &str, limit: Duration) -> Value {
     }
 }
 
+/// Waits up to 20 s for `check` to hold.
+#[track_caller]
+pub fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "not within 20 s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Web on 192.0.2.10:80 (wrr) with two masq real servers of the given weights.
 pub fn web(weights: [u32; 2]) -> Value {
     json!([{

@@ -12,7 +12,7 @@ use lvs_testkit::{bridge, bridge_port, veth, Netns};
 use serde_json::{json, Value};
 
 use super::nat::{http_server_on, real_server_id, requests};
-use super::{wait_rules, CLUSTER};
+use super::{wait_rules, wait_until, CLUSTER};
 use crate::run;
 
 fn read_sysctl(ns: &Netns, name: &str) -> String {
@@ -60,16 +60,6 @@ fn resolved_mac(client: &Netns, ip: &str) -> String {
             .unwrap_or_else(|| panic!("no MAC for {ip}: {shown:?}"))
             .to_owned()
     })
-}
-
-/// Waits up to 20 s for `check`.
-#[track_caller]
-fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "not within 20 s: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Waits until real-server host `name` reports the state `state`; returns the host.
