@@ -1,6 +1,7 @@
-//! The README's quick start and API tour, run as they are written, so the README cannot drift
-//! from the code: the first quick-start command must start a server that answers, the tour
-//! must work against that server, and the second command is what `.ci/run` runs.
+//! The README's quick start, API tour and lvsctl block, run as they are written, so the
+//! README cannot drift from the code: the first quick-start command must start a server that
+//! answers, the tours must work against that server, and the second command is what `.ci/run`
+//! runs.
 
 use std::fs;
 use std::net::TcpListener;
@@ -80,7 +81,12 @@ pub fn check() -> Result<()> {
     let tour_dir = scratch.join("tour");
     fs::create_dir_all(&tour_dir)?;
     run_tour(&tour, &base, &tour_dir, &scratch.join("data"))?;
-    check_tour_result(&base, &viewer_token(&scratch.join("data"))?)?;
+    let token = viewer_token(&scratch.join("data"))?;
+    check_tour_result(&base, &token)?;
+    // The lvsctl block continues from where the API tour left the server.
+    crate::cmd::cargo(&["build", "--release", "--locked", "-p", "lvsctl"])?;
+    run_tour(&lvsctl_tour(&readme)?, &base, &tour_dir, &scratch.join("data"))?;
+    check_lvsctl_result(&base, &token)?;
 
     let status = server.stop()?;
     ensure!(
@@ -120,6 +126,14 @@ fn tour(readme: &str) -> Result<String> {
         .into_iter()
         .next()
         .context("README.md's API tour has no sh block")
+}
+
+/// The lvsctl tour: the first `sh` block of its section.
+fn lvsctl_tour(readme: &str) -> Result<String> {
+    sh_blocks(&section(readme, "## The command line: lvsctl")?)
+        .into_iter()
+        .next()
+        .context("README.md's lvsctl section has no sh block")
 }
 
 /// The lines from `heading` to the next heading of the same level.
@@ -234,6 +248,37 @@ fn check_tour_result(base: &str, token: &str) -> Result<()> {
     ensure!(
         check["kind"] == "http" && check["path"] == "/healthz" && check["fall"] == 3,
         "the tour's health check: {check}"
+    );
+    Ok(())
+}
+
+/// What the lvsctl block did: the applied file's scheduler, the drained server restored, and
+/// the imported rules in a cluster of their own, its timeouts kept.
+fn check_lvsctl_result(base: &str, token: &str) -> Result<()> {
+    let document = |cluster: &str| -> Result<Value> {
+        let answer = get(
+            &format!("{base}/api/v1/clusters/{cluster}/desired-state"),
+            Some(token),
+        )?;
+        ensure!(answer.status == 200, "cluster {cluster}: {}", answer.body);
+        Ok(serde_json::from_str(&answer.body)?)
+    };
+    let web = document("prod-web")?;
+    let service = &web["services"][0];
+    ensure!(
+        service["scheduler"] == "wlc" && service["real_servers"][1]["state"] == "active",
+        "prod-web after lvsctl: {service}"
+    );
+    let legacy = document("legacy")?;
+    let services = legacy["services"].as_array().context("services")?;
+    let keys: Vec<String> = services
+        .iter()
+        .map(|s| format!("{}:{}", s["address"], s["fwmark"]))
+        .collect();
+    ensure!(
+        services.len() == 2 && legacy["timeouts"]["tcp"] == 900,
+        "the imported cluster: {keys:?}, timeouts {}",
+        legacy["timeouts"]
     );
     Ok(())
 }
