@@ -1,8 +1,6 @@
 //! `lvsctl import ipvsadm|keepalived FILE`: a document on standard output, or applied to
 //! `--cluster`.
 
-use lvs_model::spec::TimeoutsSpec;
-
 use super::apply::apply_document;
 use super::resources::Cluster;
 use super::Context;
@@ -54,14 +52,17 @@ fn translate(import: &Import) -> Outcome<Imported> {
     Ok(imported)
 }
 
-/// Prints the document (JSON, or YAML with `-o yaml`).
+/// Prints the document (JSON, or YAML with `-o yaml`). Timeouts the input does not set are
+/// left out, not written as none: applying the document then asks for them instead of
+/// clearing the cluster's.
 pub fn to_document(import: &Import, output: Output) -> Outcome<Exit> {
-    let mut imported = translate(import)?;
-    // A document needs its timeouts; `{}` here sets none, and is only written out.
-    imported
-        .document
-        .timeouts
-        .get_or_insert_with(TimeoutsSpec::default);
+    let imported = translate(import)?;
+    if imported.document.timeouts.is_none() {
+        eprintln!(
+            "lvsctl: the input sets no timeouts, so the document has none: add \"timeouts\" \
+             before applying it, or import with --cluster, which keeps the cluster's"
+        );
+    }
     let format = match output {
         Output::Yaml => DocumentFormat::Yaml,
         Output::Json | Output::Table => DocumentFormat::Json,
