@@ -79,14 +79,14 @@ pub fn import(text: &str) -> Result<Imported, Unreadable> {
 
 /// Reads the words after `-A`.
 fn read_service(words: &[&str]) -> Result<ServiceSpec, String> {
-    let mut service = ServiceSpec::default();
-    let mut ipv6 = false;
+    let mut selector = Selector::default();
     let mut words = Options::new(words);
     while let Some(option) = words.next() {
+        if selector.read(option, &mut words)? {
+            continue;
+        }
+        let service = &mut selector.service;
         match option {
-            "-t" | "--tcp-service" | "-u" | "--udp-service" | "--sctp-service" | "-f"
-            | "--fwmark-service" => set_service_key(&mut service, option, words.value(option)?)?,
-            "-6" | "--ipv6" => ipv6 = true,
             "-s" | "--scheduler" => service.scheduler = Some(words.value(option)?.to_owned()),
             "-b" | "--sched-flags" => {
                 service.scheduler_flags = words
@@ -116,18 +116,12 @@ fn read_service(words: &[&str]) -> Result<ServiceSpec, String> {
             other => return Err(unknown(other)),
         }
     }
-    if service.fwmark.is_some() {
-        service.family = Some(if ipv6 { "ipv6" } else { "ipv4" }.into());
-    } else if service.address.is_none() {
-        return Err("no service: give -t, -u, --sctp-service or -f".into());
-    }
-    Ok(service)
+    selector.finish()
 }
 
 /// Reads the words after `-a`: the service's key and the real server.
 fn read_real_server(words: &[&str]) -> Result<(String, RealServerSpec), String> {
-    let mut service = ServiceSpec::default();
-    let mut ipv6 = false;
+    let mut selector = Selector::default();
     let mut real_server = RealServerSpec {
         forwarding: Some("route".into()),
         weight: Some(1),
@@ -136,10 +130,10 @@ fn read_real_server(words: &[&str]) -> Result<(String, RealServerSpec), String> 
     let mut seen_address = false;
     let mut words = Options::new(words);
     while let Some(option) = words.next() {
+        if selector.read(option, &mut words)? {
+            continue;
+        }
         match option {
-            "-t" | "--tcp-service" | "-u" | "--udp-service" | "--sctp-service" | "-f"
-            | "--fwmark-service" => set_service_key(&mut service, option, words.value(option)?)?,
-            "-6" | "--ipv6" => ipv6 = true,
             "-r" | "--real-server" => {
                 let text = words.value(option)?;
                 let (address, port) = split_address(text)
@@ -169,11 +163,7 @@ fn read_real_server(words: &[&str]) -> Result<(String, RealServerSpec), String> 
     if !seen_address {
         return Err("no real server: give -r address[:port]".into());
     }
-    if service.fwmark.is_some() {
-        service.family = Some(if ipv6 { "ipv6" } else { "ipv4" }.into());
-    } else if service.address.is_none() {
-        return Err("no service: give -t, -u, --sctp-service or -f".into());
-    }
+    let service = selector.finish()?;
     // ipvsadm writes the real server's port always; a missing one is the service's.
     if real_server.port.is_none() {
         real_server.port = Some(service.port.unwrap_or(0));
@@ -183,6 +173,38 @@ fn read_real_server(words: &[&str]) -> Result<(String, RealServerSpec), String> 
         real_server.tunnel_type = Some("ipip".into());
     }
     Ok((service_key(&service), real_server))
+}
+
+/// The service a line names: `-t`, `-u` or `--sctp-service` with `address:port`, or `-f`
+/// with a mark and `-6` for IPv6.
+#[derive(Debug, Default)]
+struct Selector {
+    service: ServiceSpec,
+    ipv6: bool,
+}
+
+impl Selector {
+    /// Takes `option` (and its value) when it names the service.
+    fn read(&mut self, option: &str, words: &mut Options<'_>) -> Result<bool, String> {
+        match option {
+            "-t" | "--tcp-service" | "-u" | "--udp-service" | "--sctp-service" | "-f"
+            | "--fwmark-service" => {
+                set_service_key(&mut self.service, option, words.value(option)?)?;
+            }
+            "-6" | "--ipv6" => self.ipv6 = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn finish(mut self) -> Result<ServiceSpec, String> {
+        if self.service.fwmark.is_some() {
+            self.service.family = Some(if self.ipv6 { "ipv6" } else { "ipv4" }.into());
+        } else if self.service.address.is_none() {
+            return Err("no service: give -t, -u, --sctp-service or -f".into());
+        }
+        Ok(self.service)
+    }
 }
 
 /// `--set tcp tcpfin udp`: seconds, 0 leaving that one as it is.
