@@ -168,6 +168,7 @@ fn test() -> Result<()> {
             ("lvs-agent", "kernel"),
             ("lvs-ipvs", "kernel"),
             ("lvs-host", "kernel"),
+            ("lvsctl", "kernel"),
         ] {
             cmd::cargo(&[
                 "clippy", "-p", package, "--test", target, "--locked", "--", "-D", "warnings",

@@ -21,13 +21,15 @@ pub struct Host {
 }
 
 /// No `cpio`: the initramfs is written by `cpio.rs`.
-const PACKAGES: [&str; 5] = [
+const PACKAGES: [&str; 6] = [
     "qemu-system-x86",
     "linux-image-amd64",
     "busybox-static",
     "ipvsadm",
     // `nft`, which the agent runs for firewall-mark rules.
     "nftables",
+    // lvsctl's keepalived import is checked against the table keepalived programs.
+    "keepalived",
 ];
 
 /// Finds the prerequisites, running `apt-get install` once if any is missing.
@@ -47,6 +49,7 @@ fn find() -> Result<Host> {
     // The guest test programs call it, through the chroot of the host.
     apt::find("ipvsadm").context("ipvsadm not found")?;
     apt::find("nft").context("nft not found")?;
+    apt::find("keepalived").context("keepalived not found")?;
     let busybox = static_busybox()?;
     let (kernel, kernel_version) = debian_kernel()?;
     let modules_dir = Path::new("/lib/modules").join(&kernel_version);
