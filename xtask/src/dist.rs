@@ -20,6 +20,10 @@ pub struct DistArgs {
     /// units, configuration and man pages they installed, and purge them again.
     #[arg(long)]
     pub install_check: bool,
+    /// Package the debug binaries `cargo test --workspace` builds instead of release
+    /// builds: for checking the packaging (CI), sparing a release build of each binary.
+    #[arg(long)]
+    pub from_test_build: bool,
 }
 
 /// One Debian package: a binary of the workspace and what comes with it.
@@ -102,6 +106,18 @@ pub const PACKAGES: &[Package] = &[
         suggests: &["ipvsadm"],
         generated_docs: false,
     },
+    Package {
+        name: "lvsctl",
+        summary: "LVS Fleet command line for scripts and CI",
+        details: "Reads and applies the desired state of LVS Fleet clusters on lvs-server, \
+                  waits until every director applied it, drains and restores real servers, \
+                  and imports and exports ipvsadm rules and keepalived configurations.",
+        daemon: None,
+        depends: &[],
+        recommends: &[],
+        suggests: &[],
+        generated_docs: true,
+    },
 ];
 
 /// The packages built: their files, in the order of [`PACKAGES`].
@@ -113,7 +129,7 @@ pub struct Built {
 
 /// `cargo xtask dist [--install-check]`.
 pub fn run(args: &DistArgs) -> Result<()> {
-    let built = build::all()?;
+    let built = build::all(args.from_test_build)?;
     if args.install_check {
         install_check::run(&built)?;
     }

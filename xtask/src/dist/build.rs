@@ -12,8 +12,9 @@ use serde_json::Value;
 use super::{deb, Built, Package, PACKAGES};
 use crate::cmd::workspace_root;
 
-/// Builds every package of [`PACKAGES`] into `<target dir>/dist/`.
-pub fn all() -> Result<Built> {
+/// Builds every package of [`PACKAGES`] into `<target dir>/dist/`, from release builds or
+/// `from_tests`.
+pub fn all(from_tests: bool) -> Result<Built> {
     crate::apt::ensure(&[
         ("dpkg-deb", "dpkg"),
         ("dpkg-shlibdeps", "dpkg-dev"),
@@ -32,10 +33,11 @@ pub fn all() -> Result<Built> {
     )
     .context("cannot write the staging debian/control")?;
 
+    let binaries = Binaries::new(from_tests)?;
     let mut debs = Vec::new();
     for package in PACKAGES {
         let started = Instant::now();
-        let binary = cargo_build(package.name)?;
+        let binary = binaries.get(package.name)?;
         eprintln!(
             "dist: {} built in {:.1} s",
             package.name,
@@ -97,25 +99,21 @@ fn lay_out(tree: &Tree, package: &Package, binary: &Path) -> Result<()> {
 /// The man pages (gzipped, as Debian installs them) and the bash, zsh and fish completions
 /// that `binary` writes about itself.
 fn generated_docs(tree: &Tree, name: &str, binary: &Path) -> Result<()> {
-    let man_dir = tree.path("usr/share/man/man1/x")?;
-    let man_dir = man_dir.parent().context("no man directory")?;
+    let man_dir = &tree.dir("usr/share/man/man1")?;
     crate::cmd::run(
         Command::new(binary)
             .arg("man")
             .arg("--out-dir")
             .arg(man_dir),
     )?;
-    let mut pages = 0;
-    for entry in
-        fs::read_dir(man_dir).with_context(|| format!("cannot list {}", man_dir.display()))?
-    {
-        let page = entry?.path();
-        crate::cmd::run(Command::new("gzip").args(["-9", "-n"]).arg(&page))?;
-        pages += 1;
-    }
-    if pages == 0 {
+    let pages = fs::read_dir(man_dir)
+        .with_context(|| format!("cannot list {}", man_dir.display()))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    if pages.is_empty() {
         bail!("`{name} man` wrote no man page into {}", man_dir.display());
     }
+    crate::cmd::run(Command::new("gzip").args(["-9", "-n", "-r"]).arg(man_dir))?;
     for (shell, path) in [
         (
             "bash",
@@ -153,6 +151,13 @@ impl Tree {
         Ok(path)
     }
 
+    /// The directory `relative` under the tree, made.
+    fn dir(&self, relative: &str) -> Result<PathBuf> {
+        let dir = self.0.join(relative);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(dir)
+    }
+
     fn copy(&self, from: &Path, to: &str, mode: u32) -> Result<()> {
         let contents = fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
         self.write(to, &contents, mode)
@@ -167,44 +172,89 @@ impl Tree {
     }
 }
 
-/// `cargo build --release` of one package's binary; returns its path. One package at a time:
-/// each then gets its own dependencies' features, as a `cargo build -p` of it alone does, so
-/// a release build already made of one (CI's readme step builds lvs-server) is reused.
-fn cargo_build(name: &str) -> Result<PathBuf> {
-    let args = [
-        "build",
-        "--release",
-        "--locked",
-        "--message-format=json-render-diagnostics",
-        "--package",
-        name,
-        "--bin",
-        name,
-    ];
+/// The binary of each package, by name, as cargo builds it.
+enum Binaries {
+    /// `cargo build --release` of one package at a time: each then gets its own dependencies'
+    /// features, as a `cargo build -p` of it alone does, so a release build already made of
+    /// one (CI's readme step builds lvs-server) is reused.
+    Release,
+    /// The debug binaries `cargo test --workspace` built (for the packages' integration
+    /// tests), read from one `cargo test --no-run`: no build at all after the tests ran.
+    FromTests(Vec<(String, PathBuf)>),
+}
+
+impl Binaries {
+    fn new(from_tests: bool) -> Result<Binaries> {
+        if !from_tests {
+            return Ok(Binaries::Release);
+        }
+        let messages = cargo_json(&["test", "--workspace", "--no-run"])?;
+        let binaries = messages
+            .iter()
+            .filter(|message| {
+                message["reason"] == "compiler-artifact"
+                    && message["profile"]["test"] == false
+                    && message["target"]["kind"][0] == "bin"
+            })
+            .filter_map(|message| {
+                let name = message["target"]["name"].as_str()?;
+                Some((name.to_owned(), message["executable"].as_str()?.into()))
+            })
+            .collect();
+        Ok(Binaries::FromTests(binaries))
+    }
+
+    fn get(&self, name: &str) -> Result<PathBuf> {
+        match self {
+            Binaries::Release => {
+                let messages =
+                    cargo_json(&["build", "--release", "--package", name, "--bin", name])?;
+                executable(&messages, name)
+            }
+            Binaries::FromTests(binaries) => binaries
+                .iter()
+                .find(|(built, _)| built == name)
+                .map(|(_, path)| path.clone())
+                .with_context(|| {
+                    format!("cargo test --workspace builds no {name} binary (no integration test?)")
+                }),
+        }
+    }
+}
+
+fn executable(messages: &[Value], name: &str) -> Result<PathBuf> {
+    messages
+        .iter()
+        .find(|message| {
+            message["reason"] == "compiler-artifact"
+                && message["target"]["name"] == name
+                && message["executable"].is_string()
+        })
+        .and_then(|message| message["executable"].as_str())
+        .map(PathBuf::from)
+        .with_context(|| format!("cargo did not report the {name} executable"))
+}
+
+/// `cargo <args> --locked` with JSON messages, which it returns.
+fn cargo_json(args: &[&str]) -> Result<Vec<Value>> {
+    let mut args = args.to_vec();
+    args.extend(["--locked", "--message-format=json-render-diagnostics"]);
     eprintln!("$ cargo {}", args.join(" "));
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
+        .args(&args)
         .current_dir(workspace_root())
         .stderr(Stdio::inherit())
         .output()
-        .context("cannot run cargo build")?;
+        .context("cannot run cargo")?;
     if !output.status.success() {
-        bail!("cargo build of {name} failed with {}", output.status);
+        bail!("cargo {} failed with {}", args.join(" "), output.status);
     }
-    for line in output
+    output
         .stdout
         .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-    {
-        let message: Value =
-            serde_json::from_slice(line).context("cannot parse cargo's JSON output")?;
-        if message["reason"] == "compiler-artifact" && message["target"]["name"] == name {
-            if let Some(path) = message["executable"].as_str() {
-                return Ok(path.into());
-            }
-        }
-    }
-    bail!("cargo build did not report the {name} executable")
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).context("cannot parse cargo's JSON output"))
+        .collect()
 }
 
 /// The workspace's version and cargo's target directory (`CARGO_TARGET_DIR` or `target/`).
