@@ -39,3 +39,20 @@ fn display(command: &Command) -> String {
     }
     line
 }
+
+/// A command's standard output, trimmed; fails with its standard error.
+pub fn output(command: &mut Command) -> Result<String> {
+    let shown = display(command);
+    let output = command
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    if !output.status.success() {
+        bail!(
+            "`{shown}` failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}

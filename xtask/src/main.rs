@@ -4,6 +4,7 @@ mod apt;
 mod bench_agent;
 mod bench_ipvs;
 mod cmd;
+mod dist;
 mod readme;
 mod schemathesis;
 mod sqlx;
@@ -39,6 +40,9 @@ enum Command {
     Bench(Bench),
     /// Boots Debian's kernel under QEMU and runs the kernel tests inside it.
     VmTest(vm::VmTestArgs),
+    /// Builds the Debian packages of lvs-server, lvs-agent and lvsctl into
+    /// `<target dir>/dist/`.
+    Dist(dist::DistArgs),
     /// Runs the README's quick-start server command and its API tour as they are written.
     Readme,
     /// Runs the web UI's tests in headless Chromium (installing chromium and chromedriver
@@ -97,6 +101,7 @@ fn main() -> Result<()> {
         }
         Command::VmTest(args) => vm::test(&args),
         Command::Readme => readme::check(),
+        Command::Dist(args) => dist::run(&args),
         Command::BrowserTest { args } => browser_test(&args),
     }
 }
@@ -176,6 +181,14 @@ fn test() -> Result<()> {
         cmd::cargo(&["test", "--workspace", "--locked"])
     })?;
     step("readme", &readme::check)?;
+    // The binaries cargo-test built: release builds of the agent and lvsctl would add
+    // minutes, and the check is of the packaging, which is the same for any build.
+    step("packages", &|| {
+        dist::run(&dist::DistArgs {
+            install_check: true,
+            from_test_build: true,
+        })
+    })?;
     step("schemathesis", &schemathesis::run)?;
     step("browser-test", &|| browser_test(&[]))?;
     step("vm-test", &|| vm::test(&vm::VmTestArgs::default()))?;
