@@ -172,6 +172,8 @@ fn test() -> Result<()> {
     })?;
     step("sqlx-check", &sqlx::check)?;
     step("cargo-test", &|| {
+        // The metrics tests check a real scrape with `promtool check metrics`.
+        apt::ensure(&[("promtool", "prometheus")])?;
         cmd::cargo(&["test", "--workspace", "--locked"])
     })?;
     step("readme", &readme::check)?;
