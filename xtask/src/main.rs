@@ -74,6 +74,9 @@ enum Bench {
     },
     /// The web UI's pages with 10,000 services x 10 real servers: render time and size.
     Ui,
+    /// GET /metrics of 10,000 services x 10 real servers reported by 3 directors: scrape
+    /// time per detail level, and API latency while scraping.
+    Metrics,
 }
 
 fn main() -> Result<()> {
@@ -95,6 +98,14 @@ fn main() -> Result<()> {
         Command::Bench(Bench::Ui) => {
             cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "ui"])
         }
+        Command::Bench(Bench::Metrics) => cmd::cargo(&[
+            "bench",
+            "--locked",
+            "-p",
+            "lvs-server",
+            "--bench",
+            "metrics",
+        ]),
         Command::VmTest(args) => vm::test(&args),
         Command::Readme => readme::check(),
         Command::BrowserTest { args } => browser_test(&args),

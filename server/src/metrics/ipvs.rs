@@ -5,26 +5,21 @@
 //! - `node_ipvs_{connections,incoming_packets,outgoing_packets,incoming_bytes,outgoing_bytes}_total`:
 //!   the director's totals, the sum of its services' counters (node_exporter reads the
 //!   kernel's own sum; a deleted service leaves it, which a rate sees as a counter reset).
-//! - `node_ipvs_backend_{connections_active,connections_inactive,weight}`: per real server
-//!   with `local_address`, `local_port`, `remote_address`, `remote_port`, `proto` and
-//!   `local_mark` written as node_exporter writes them from `/proc/net/ip_vs`: `proto`
-//!   `TCP`, `UDP`, `SCTP` or `FWM`; a fwmark service has an empty `local_address`,
-//!   `local_port` `0` and its mark in `local_mark` as eight upper-case hex digits, others
-//!   an empty `local_mark`.
-//!
-//! A coarser `--metrics-detail` sums the backend series over the labels it leaves out, as
-//! node_exporter does with `--collector.ipvs.backend-labels`: `service` leaves out the
-//! remote labels, `cluster` every address label.
+//! - `node_ipvs_backend_{connections_active,connections_inactive,weight}` (written by
+//!   `backends.rs`): per real server with `local_address`, `local_port`, `remote_address`,
+//!   `remote_port`, `proto` and `local_mark` as node_exporter writes them from
+//!   `/proc/net/ip_vs` ([`Local`]): `proto` `TCP`, `UDP`, `SCTP` or `FWM`; a fwmark service
+//!   has an empty `local_address`, `local_port` `0` and its mark in `local_mark` as eight
+//!   upper-case hex digits, others an empty `local_mark`.
 
 use std::fmt;
 
-use lvs_model::agent::{Counters, ServiceStats};
+use lvs_model::agent::Counters;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-use super::{MetricsDetail, Reported};
+use super::Reported;
 
 /// A family of the module's: its name, help, and the value it takes of a `T`.
 struct Described<T> {
@@ -69,45 +64,10 @@ const TOTALS: [Described<Counters>; 5] = [
     ),
 ];
 
-/// The backend gauges: name, help, and which value of a [`Backend`].
-const BACKENDS: [Described<Backend>; 3] = [
-    described(
-        "node_ipvs_backend_connections_active",
-        "The current active connections by local and remote address",
-        |b| b.active,
-    ),
-    described(
-        "node_ipvs_backend_connections_inactive",
-        "The current inactive connections by local and remote address",
-        |b| b.inactive,
-    ),
-    described(
-        "node_ipvs_backend_weight",
-        "The current backend weight by local and remote address",
-        |b| b.weight,
-    ),
-];
-
-/// One backend series' values.
-#[derive(Debug, Default, Clone, Copy)]
-struct Backend {
-    active: u64,
-    inactive: u64,
-    weight: u64,
-}
-
-impl Backend {
-    fn add(&mut self, other: Backend) {
-        self.active += other.active;
-        self.inactive += other.inactive;
-        self.weight += other.weight;
-    }
-}
-
+/// The directors' totals; the backend families are `backends.rs`'.
 pub(super) fn encode(
     encoder: &mut DescriptorEncoder,
     reported: &[Reported],
-    detail: MetricsDetail,
 ) -> Result<(), fmt::Error> {
     for Described {
         name,
@@ -130,100 +90,21 @@ pub(super) fn encode(
             ConstCounter::new(total).encode(family.encode_family(&labels)?)?;
         }
     }
-    // The local labels of each service, parsed once for the three families.
-    let locals: Vec<Vec<Local>> = reported
-        .iter()
-        .map(|r| {
-            r.report
-                .services
-                .iter()
-                .map(|s| Local::of(&s.key))
-                .collect()
-        })
-        .collect();
-    for Described { name, help, value } in BACKENDS {
-        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-        for (director, locals) in reported.iter().zip(&locals) {
-            let (cluster, name) = (&*director.cluster, director.director.as_str());
-            let services = director.report.services.iter().zip(locals);
-            match detail {
-                MetricsDetail::RealServer => {
-                    for (service, local) in services {
-                        for server in &service.real_servers {
-                            let backend = Backend {
-                                active: u64::from(server.active_connections),
-                                inactive: u64::from(server.inactive_connections),
-                                weight: u64::from(director.weights.of(&service.key, &server.key)),
-                            };
-                            let (address, port) = split_address(&server.key);
-                            let labels = [
-                                ("cluster", cluster),
-                                ("director", name),
-                                ("local_address", local.address),
-                                ("local_port", local.port),
-                                ("remote_address", address),
-                                ("remote_port", port),
-                                ("proto", local.proto),
-                                ("local_mark", &local.mark),
-                            ];
-                            ConstGauge::new(value(&backend))
-                                .encode(family.encode_family(&labels)?)?;
-                        }
-                    }
-                }
-                MetricsDetail::Service => {
-                    for (service, local) in services {
-                        let backend = service_backend(director, service);
-                        let labels = [
-                            ("cluster", cluster),
-                            ("director", name),
-                            ("local_address", local.address),
-                            ("local_port", local.port),
-                            ("proto", local.proto),
-                            ("local_mark", &local.mark),
-                        ];
-                        ConstGauge::new(value(&backend)).encode(family.encode_family(&labels)?)?;
-                    }
-                }
-                MetricsDetail::Cluster => {
-                    let mut backend = Backend::default();
-                    for service in &director.report.services {
-                        backend.add(service_backend(director, service));
-                    }
-                    let labels = [("cluster", cluster), ("director", name)];
-                    ConstGauge::new(value(&backend)).encode(family.encode_family(&labels)?)?;
-                }
-            }
-        }
-    }
     Ok(())
-}
-
-/// A service's real servers summed.
-fn service_backend(director: &Reported, service: &ServiceStats) -> Backend {
-    let mut sum = Backend::default();
-    for server in &service.real_servers {
-        sum.add(Backend {
-            active: u64::from(server.active_connections),
-            inactive: u64::from(server.inactive_connections),
-            weight: u64::from(director.weights.of(&service.key, &server.key)),
-        });
-    }
-    sum
 }
 
 /// A service's labels, from its key (`tcp:10.0.0.1:80`, `udp:[2001:db8::1]:53`,
 /// `fwmark:42:ipv4`).
 #[derive(Debug)]
-struct Local<'a> {
-    address: &'a str,
-    port: &'a str,
-    proto: &'static str,
-    mark: String,
+pub(super) struct Local<'a> {
+    pub address: &'a str,
+    pub port: &'a str,
+    pub proto: &'static str,
+    pub mark: String,
 }
 
 impl<'a> Local<'a> {
-    fn of(key: &'a str) -> Local<'a> {
+    pub fn of(key: &'a str) -> Local<'a> {
         let (kind, rest) = key.split_once(':').unwrap_or((key, ""));
         let proto = match kind {
             "tcp" => "TCP",
@@ -252,7 +133,7 @@ impl<'a> Local<'a> {
 }
 
 /// `10.0.0.1:80` or `[2001:db8::1]:80` as address and port, without the brackets.
-fn split_address(key: &str) -> (&str, &str) {
+pub(super) fn split_address(key: &str) -> (&str, &str) {
     let (address, port) = key.rsplit_once(':').unwrap_or((key, ""));
     let address = address
         .strip_prefix('[')

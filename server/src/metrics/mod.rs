@@ -7,6 +7,7 @@
 //! and of the agents' in-memory state) and hands it to [`Metrics::render`] on a thread that
 //! is not the API's, so a scrape never holds a lock the API needs while it formats.
 
+mod backends;
 pub mod directors;
 pub mod ipvs;
 pub mod requests;
@@ -77,12 +78,11 @@ impl Metrics {
         let mut text = String::with_capacity(self.estimated_size(&scrape));
         prometheus_text::encode(&mut text, &self.registry)?;
         // The registry wants its collectors to own what they show.
+        let scrape = Arc::new(scrape);
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(ScrapeCollector {
-            detail: self.detail,
-            scrape,
-        }));
+        registry.register_collector(Box::new(ScrapeCollector(scrape.clone())));
         prometheus_text::encode(&mut text, &registry)?;
+        backends::write(&mut text, &scrape.reported, self.detail);
         Ok(text)
     }
 
@@ -106,16 +106,13 @@ impl Metrics {
     }
 }
 
-/// Writes a [`Scrape`]'s families.
+/// Writes a [`Scrape`]'s families but the backends'.
 #[derive(Debug)]
-struct ScrapeCollector {
-    detail: MetricsDetail,
-    scrape: Scrape,
-}
+struct ScrapeCollector(Arc<Scrape>);
 
 impl Collector for ScrapeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        directors::encode(&mut encoder, &self.scrape.directors)?;
-        ipvs::encode(&mut encoder, &self.scrape.reported, self.detail)
+        directors::encode(&mut encoder, &self.0.directors)?;
+        ipvs::encode(&mut encoder, &self.0.reported)
     }
 }
