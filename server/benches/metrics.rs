@@ -247,12 +247,14 @@ impl Scraper {
         if !response.status().is_success() {
             return Err(format!("scrape answered {}", response.status()));
         }
-        let text = response.text().await.map_err(|e| e.to_string())?;
-        let samples = text.lines().filter(|l| !l.starts_with('#'));
+        let text = response.bytes().await.map_err(|e| e.to_string())?;
+        let samples = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"));
         let (mut series, mut backend_series) = (0, 0);
         for line in samples {
             series += 1;
-            if line.starts_with("node_ipvs_backend_") {
+            if line.starts_with(b"node_ipvs_backend_") {
                 backend_series += 1;
             }
         }

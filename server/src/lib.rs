@@ -105,7 +105,7 @@ pub async fn serve_with(
         reports,
         transport,
         access: access.clone(),
-        metrics: Arc::new(metrics::Metrics::new(options.metrics_detail)),
+        metrics: Arc::new(metrics::Metrics::new(options.metrics_detail)?),
     };
     let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
     let app = http::protect(

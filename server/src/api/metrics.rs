@@ -2,20 +2,23 @@
 //!
 //! The handler only gathers: short reads of the database and of the agents' in-memory
 //! state, each lock held for a copy of an `Arc`. Formatting, whose cost grows with the
-//! series, runs on the low-priority threads, so a scrape of a big fleet never delays the
-//! API.
+//! series, runs on a low-priority thread of its own, so a scrape of a big fleet never
+//! delays the API; its text streams out piece by piece as it is written, so the scraper
+//! reads while the server writes and the whole text is never held at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{ApiError, ApiResult};
 use crate::db::{clusters, director_status, directors, now_millis, real_servers, Tx};
 use crate::metrics::weights::StoredWeight;
-use crate::metrics::{self, DirectorSample, Reported, Scrape, Weights};
+use crate::metrics::{self, DirectorSample, Flow, Reported, Scrape, Weights};
 use crate::resources::directors::{Director, SyncState};
 use crate::state::AppState;
 
@@ -30,15 +33,37 @@ use crate::state::AppState;
         content_type = "text/plain", body = String)))]
 pub async fn scrape(State(state): State<AppState>) -> ApiResult<Response> {
     let scrape = gather(&state).await?;
+    // A few pieces in flight: the text is written as fast as the scraper reads it.
+    let (pieces, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let metrics = state.metrics.clone();
-    let text = state
-        .agents
-        .stats
-        .off_api(move || metrics.render(scrape))
-        .await
-        .map_err(|e| ApiError::Internal(e.context("rendering the metrics")))?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("formatting the metrics")))?;
-    Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+    tokio::spawn(async move {
+        let sent = pieces.clone();
+        let renderer = metrics.clone();
+        let rendered = metrics
+            .off_api(move || {
+                renderer.render(scrape, &mut |piece| match sent
+                    .blocking_send(Ok(Bytes::from(piece)))
+                {
+                    Ok(()) => Flow::Continue(()),
+                    Err(_) => Flow::Break(()),
+                })
+            })
+            .await;
+        let error = match rendered {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => anyhow::Error::new(error).context("formatting the metrics"),
+            Err(error) => error.context("rendering the metrics"),
+        };
+        tracing::error!(error = format!("{error:#}"), "a scrape of /metrics failed");
+        // The answer is cut short with an error, not ended as if it were whole.
+        let _ = pieces
+            .send(Err(std::io::Error::other(
+                "the metrics could not be rendered",
+            )))
+            .await;
+    });
+    let body = Body::from_stream(ReceiverStream::new(body));
+    Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response())
 }
 
 /// Every director with its status, and the latest statistics of those online.
@@ -114,8 +139,7 @@ async fn cluster_weights(
     let rows = real_servers::kernel_weights(tx, cluster_id).await?;
     // Indexing 100,000 real servers is bulk work, like a statistics report's.
     let weights = state
-        .agents
-        .stats
+        .metrics
         .off_api(move || {
             Arc::new(Weights::new(rows.into_iter().map(
                 |(service_key, address, port, weight)| StoredWeight {

@@ -10,12 +10,13 @@
 //! node_exporter does with `--collector.ipvs.backend-labels`: `service` leaves out the
 //! remote labels, `cluster` every address label.
 
-use lvs_model::agent::ServiceStats;
+use lvs_model::agent::{RealServerStats, ServiceStats};
 
 use super::ipvs::{split_address, Local};
-use super::{MetricsDetail, Reported};
+use super::weights::ServiceWeights;
+use super::{Flow, MetricsDetail, Pieces, Reported};
 
-/// The backend gauges: name, help, and which value of a [`Backend`].
+/// The backend gauges: name, help, and which value of a real server.
 const BACKENDS: [(&str, &str, Value); 3] = [
     (
         "node_ipvs_backend_connections_active",
@@ -41,32 +42,9 @@ enum Value {
     Weight,
 }
 
-/// One backend series' values.
-#[derive(Debug, Default, Clone, Copy)]
-struct Backend {
-    active: u64,
-    inactive: u64,
-    weight: u64,
-}
-
-impl Backend {
-    fn get(&self, value: Value) -> u64 {
-        match value {
-            Value::Active => self.active,
-            Value::Inactive => self.inactive,
-            Value::Weight => self.weight,
-        }
-    }
-
-    fn add(&mut self, other: Backend) {
-        self.active += other.active;
-        self.inactive += other.inactive;
-        self.weight += other.weight;
-    }
-}
-
-/// Appends the three backend families at `detail` to `out`.
-pub(super) fn write(out: &mut String, reported: &[Reported], detail: MetricsDetail) {
+/// Appends the three backend families at `detail` to `out`, handing it over whenever it
+/// holds a piece; stops when the reader has gone.
+pub(super) fn write(out: &mut Pieces<'_>, reported: &[Reported], detail: MetricsDetail) -> Flow {
     // The local labels of each service, parsed once for the three families.
     let locals: Vec<Vec<Local>> = reported
         .iter()
@@ -83,7 +61,7 @@ pub(super) fn write(out: &mut String, reported: &[Reported], detail: MetricsDeta
     let mut tail = String::new();
     for (name, help, value) in BACKENDS {
         for line in ["# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n"] {
-            out.push_str(line);
+            out.text.push_str(line);
         }
         for (director, locals) in reported.iter().zip(&locals) {
             head.clear();
@@ -103,61 +81,68 @@ pub(super) fn write(out: &mut String, reported: &[Reported], detail: MetricsDeta
                         label(&mut tail, "\",proto=\"", local.proto);
                         label(&mut tail, "\",local_mark=\"", &local.mark);
                         tail.push_str("\"} ");
+                        let weights = director.weights.of_service(&service.key);
+                        let text = &mut out.text;
                         for server in &service.real_servers {
                             let (address, port) = split_address(&server.key);
-                            out.push_str(&service_head);
-                            escape(out, address);
-                            label(out, "\",remote_port=\"", port);
-                            out.push_str(&tail);
-                            let backend = real_server(director, service, server);
-                            number(out, backend.get(value));
+                            text.push_str(&service_head);
+                            escape(text, address);
+                            label(text, "\",remote_port=\"", port);
+                            text.push_str(&tail);
+                            number(text, value.of(server, weights));
                         }
+                        out.hand_over_when_full()?;
                     }
                 }
                 MetricsDetail::Service => {
                     for (service, local) in services {
-                        out.push_str(&head);
-                        label(out, "\",local_address=\"", local.address);
-                        label(out, "\",local_port=\"", local.port);
-                        label(out, "\",proto=\"", local.proto);
-                        label(out, "\",local_mark=\"", &local.mark);
-                        out.push_str("\"} ");
-                        number(out, summed(director, service).get(value));
+                        let text = &mut out.text;
+                        text.push_str(&head);
+                        label(text, "\",local_address=\"", local.address);
+                        label(text, "\",local_port=\"", local.port);
+                        label(text, "\",proto=\"", local.proto);
+                        label(text, "\",local_mark=\"", &local.mark);
+                        text.push_str("\"} ");
+                        number(text, value.summed(director, service));
+                        out.hand_over_when_full()?;
                     }
                 }
                 MetricsDetail::Cluster => {
-                    let mut backend = Backend::default();
-                    for service in &director.report.services {
-                        backend.add(summed(director, service));
-                    }
-                    out.push_str(&head);
-                    out.push_str("\"} ");
-                    number(out, backend.get(value));
+                    let total = director
+                        .report
+                        .services
+                        .iter()
+                        .map(|service| value.summed(director, service))
+                        .fold(0, u64::wrapping_add);
+                    out.text.push_str(&head);
+                    out.text.push_str("\"} ");
+                    number(&mut out.text, total);
                 }
             }
         }
     }
+    Flow::Continue(())
 }
 
-fn real_server(
-    director: &Reported,
-    service: &ServiceStats,
-    server: &lvs_model::agent::RealServerStats,
-) -> Backend {
-    Backend {
-        active: u64::from(server.active_connections),
-        inactive: u64::from(server.inactive_connections),
-        weight: u64::from(director.weights.of(&service.key, &server.key)),
+impl Value {
+    /// This value of one real server; only the weight needs a lookup.
+    fn of(self, server: &RealServerStats, weights: ServiceWeights<'_>) -> u64 {
+        match self {
+            Value::Active => u64::from(server.active_connections),
+            Value::Inactive => u64::from(server.inactive_connections),
+            Value::Weight => u64::from(weights.of(&server.key)),
+        }
     }
-}
 
-/// A service's real servers summed.
-fn summed(director: &Reported, service: &ServiceStats) -> Backend {
-    let mut sum = Backend::default();
-    for server in &service.real_servers {
-        sum.add(real_server(director, service, server));
+    /// This value summed over a service's real servers.
+    fn summed(self, director: &Reported, service: &ServiceStats) -> u64 {
+        let weights = director.weights.of_service(&service.key);
+        service
+            .real_servers
+            .iter()
+            .map(|server| self.of(server, weights))
+            .fold(0, u64::wrapping_add)
     }
-    sum
 }
 
 /// `before` (the previous label's end and this one's name), then `value` escaped.

@@ -14,6 +14,7 @@ pub mod requests;
 pub mod weights;
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use lvs_model::agent::StatsReport;
@@ -22,6 +23,7 @@ use prometheus_client::encoding::{prometheus_text, DescriptorEncoder};
 use prometheus_client::registry::Registry;
 
 pub use crate::config::MetricsDetail;
+use crate::low_priority::LowPriority;
 pub use directors::DirectorSample;
 use requests::Requests;
 pub use weights::{Weights, WeightsCache};
@@ -37,6 +39,9 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Requests,
     pub weights: WeightsCache,
+    /// Where scrapes are rendered: a thread of their own, so a slow scraper holds up
+    /// neither the API nor the statistics' ingestion, only the next scrape.
+    bulk: LowPriority,
 }
 
 /// One director's latest statistics report, with what its labels and weights need.
@@ -57,52 +62,86 @@ pub struct Scrape {
 }
 
 impl Metrics {
-    pub fn new(detail: MetricsDetail) -> Metrics {
+    pub fn new(detail: MetricsDetail) -> anyhow::Result<Metrics> {
         let mut registry = Registry::default();
         let requests = Requests::register(&mut registry);
-        Metrics {
+        Ok(Metrics {
             detail,
             registry,
             requests,
             weights: WeightsCache::default(),
-        }
+            bulk: LowPriority::new("metrics", 1)?,
+        })
+    }
+
+    /// Runs `work` (rendering, indexing weights) on the metrics' thread, at the lowest
+    /// priority.
+    pub async fn off_api<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.bulk.run(work).await
     }
 
     pub fn detail(&self) -> MetricsDetail {
         self.detail
     }
 
-    /// The scrape's text. Its cost is proportional to the series it writes; run it off the
-    /// API's threads.
-    pub fn render(&self, scrape: Scrape) -> Result<String, fmt::Error> {
-        let mut text = String::with_capacity(self.estimated_size(&scrape));
-        prometheus_text::encode(&mut text, &self.registry)?;
+    /// Renders the scrape, handing its text to `sink` in pieces of about [`PIECE`] bytes,
+    /// in order, so the first go out while the rest is written; stops early when `sink`
+    /// breaks (the scraper has gone). Its cost is proportional to the series it writes:
+    /// run it off the API's threads.
+    pub fn render(
+        &self,
+        scrape: Scrape,
+        sink: &mut dyn FnMut(String) -> Flow,
+    ) -> Result<(), fmt::Error> {
+        let mut pieces = Pieces::new(sink);
+        prometheus_text::encode(&mut pieces.text, &self.registry)?;
         // The registry wants its collectors to own what they show.
         let scrape = Arc::new(scrape);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(ScrapeCollector(scrape.clone())));
-        prometheus_text::encode(&mut text, &registry)?;
-        backends::write(&mut text, &scrape.reported, self.detail);
-        Ok(text)
+        prometheus_text::encode(&mut pieces.text, &registry)?;
+        // The last piece; whether its reader is still there no longer matters.
+        if backends::write(&mut pieces, &scrape.reported, self.detail).is_continue() {
+            let _ = pieces.hand_over();
+        }
+        Ok(())
+    }
+}
+
+/// Whether the reader of the pieces is still there.
+pub type Flow = ControlFlow<()>;
+
+/// About how much text is handed over at a time.
+pub const PIECE: usize = 1 << 20;
+
+/// The text being written and where each full piece goes.
+pub(crate) struct Pieces<'s> {
+    text: String,
+    sink: &'s mut dyn FnMut(String) -> Flow,
+}
+
+impl<'s> Pieces<'s> {
+    fn new(sink: &'s mut dyn FnMut(String) -> Flow) -> Self {
+        Pieces {
+            text: String::with_capacity(PIECE + PIECE / 8),
+            sink,
+        }
     }
 
-    /// About the scrape's length, so the text is not copied as it grows.
-    fn estimated_size(&self, scrape: &Scrape) -> usize {
-        let backends: usize = match self.detail {
-            MetricsDetail::RealServer => scrape
-                .reported
-                .iter()
-                .flat_map(|r| &r.report.services)
-                .map(|s| s.real_servers.len())
-                .sum(),
-            MetricsDetail::Service => scrape
-                .reported
-                .iter()
-                .map(|r| r.report.services.len())
-                .sum(),
-            MetricsDetail::Cluster => scrape.reported.len(),
-        };
-        64 * 1024 + backends * 3 * 200
+    /// Hands the text over once it holds a piece.
+    fn hand_over_when_full(&mut self) -> Flow {
+        if self.text.len() >= PIECE {
+            return self.hand_over();
+        }
+        Flow::Continue(())
+    }
+
+    fn hand_over(&mut self) -> Flow {
+        let full = std::mem::replace(&mut self.text, String::with_capacity(PIECE + PIECE / 8));
+        (self.sink)(full)
     }
 }
 

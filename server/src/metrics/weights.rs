@@ -40,11 +40,21 @@ impl Weights {
         Weights(services)
     }
 
-    /// The weight of a real server of a service; 0 for one the desired state no longer
-    /// has, which its director is draining.
-    pub fn of(&self, service_key: &str, real_server_key: &str) -> u32 {
+    /// The weights of a service's real servers.
+    pub fn of_service(&self, service_key: &str) -> ServiceWeights<'_> {
+        ServiceWeights(self.0.get(service_key))
+    }
+}
+
+/// The weights of one service's real servers, looked up once per service.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceWeights<'a>(Option<&'a HashMap<String, u32>>);
+
+impl ServiceWeights<'_> {
+    /// The weight of one of them; 0 for one the desired state no longer has, which its
+    /// director is draining.
+    pub fn of(&self, real_server_key: &str) -> u32 {
         self.0
-            .get(service_key)
             .and_then(|servers| servers.get(real_server_key))
             .copied()
             .unwrap_or(0)
