@@ -1,11 +1,12 @@
 //! `GET /metrics` in the Prometheus text format: the API's requests ([`requests`]), each
 //! director's sync state and generations ([`directors`]), and the IPVS counters of the
-//! agents' latest statistics under node_exporter's names and labels ([`ipvs`]), broken down
-//! no finer than `--metrics-detail`.
+//! agents' latest statistics under node_exporter's names and labels ([`ipvs`]; the backend
+//! series in `backends.rs`), broken down no finer than `--metrics-detail`.
 //!
 //! This module only renders: the caller gathers a [`Scrape`] (short reads of the database
-//! and of the agents' in-memory state) and hands it to [`Metrics::render`] on a thread that
-//! is not the API's, so a scrape never holds a lock the API needs while it formats.
+//! and of the agents' in-memory state) and hands it to [`Metrics::render`] on the metrics'
+//! own low-priority thread ([`Metrics::off_api`]), which hands the text over in pieces as
+//! it writes them. A scrape never holds a lock the API needs while it formats.
 
 mod backends;
 pub mod directors;
@@ -153,5 +154,77 @@ impl Collector for ScrapeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         directors::encode(&mut encoder, &self.0.directors)?;
         ipvs::encode(&mut encoder, &self.0.reported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lvs_model::agent::{Counters, Rates, RealServerStats, ServiceStats, StatsReport};
+
+    use super::*;
+
+    /// A director reporting `services` services of 10 real servers.
+    fn scrape(services: usize) -> Scrape {
+        let server = |i: usize| RealServerStats {
+            key: format!("10.1.{}.{}:8080", i / 256 % 256, i % 256),
+            active_connections: 1,
+            inactive_connections: 2,
+            persistent_connections: 0,
+            counters: Counters::default(),
+            rates: Rates::default(),
+        };
+        let services = (0..services)
+            .map(|s| ServiceStats {
+                key: format!("tcp:10.0.{}.{}:80", s / 256, s % 256),
+                counters: Counters::default(),
+                rates: Rates::default(),
+                real_servers: (0..10).map(|r| server(s * 10 + r)).collect(),
+            })
+            .collect();
+        Scrape {
+            directors: Vec::new(),
+            reported: vec![Reported {
+                cluster: Arc::from("web"),
+                director: "lb1".to_owned(),
+                report: Arc::new(StatsReport { services }),
+                weights: Arc::default(),
+            }],
+        }
+    }
+
+    fn pieces(metrics: &Metrics, scrape: Scrape, keep: usize) -> Vec<String> {
+        let mut pieces = Vec::new();
+        let mut sink = |piece: String| {
+            pieces.push(piece);
+            if pieces.len() < keep {
+                Flow::Continue(())
+            } else {
+                Flow::Break(())
+            }
+        };
+        metrics.render(scrape, &mut sink).unwrap();
+        pieces
+    }
+
+    #[test]
+    fn a_big_scrape_is_handed_over_in_pieces_and_stops_when_its_reader_goes() {
+        let metrics = Metrics::new(MetricsDetail::RealServer).unwrap();
+        // 3 families x 30,000 lines of about 170 bytes: several pieces.
+        let whole = pieces(&metrics, scrape(3000), usize::MAX);
+        assert!(whole.len() > 3, "{} pieces", whole.len());
+        assert!(whole.iter().all(|p| p.len() < 2 * PIECE));
+        let text = whole.concat();
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("node_ipvs_backend_"))
+                .count(),
+            90_000
+        );
+        assert!(
+            text.ends_with(" 0\n"),
+            "the weights come last, 0 for unknown servers"
+        );
+        // A reader that leaves after two pieces is handed no more.
+        assert_eq!(pieces(&metrics, scrape(3000), 2).len(), 2);
     }
 }
