@@ -7,7 +7,8 @@
 //! scrape of a generation also reads the cluster's weights, and is shown apart). At
 //! real-server detail, single reads of a service are timed alone and again while a client
 //! scrapes without pause (at nice 19: it stands for a Prometheus on another host): a
-//! scrape must not stall the API (goal: p99 under twice the calm p99, and under 10 ms).
+//! scrape must not stall the API (goal: p99 under twice the calm p99, or under 2 ms when
+//! that is below a millisecond, where the scheduler's time slices decide; and under 10 ms).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -178,7 +179,7 @@ async fn api_while_scraping(
             took.as_secs_f64()
         ),
         busy_p99 < 2.0 * calm_p99.max(1.0) && busy_p99 < 10.0,
-        "p99 under 2x calm",
+        "p99 < 2x calm, 2 ms",
     );
     Ok(())
 }
