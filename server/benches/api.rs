@@ -6,8 +6,7 @@
 //! statistics for every service and real server, as their agents would, while single reads
 //! are timed again: ingestion must not stall the API, and must keep up.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -15,6 +14,7 @@ use serde_json::{json, Value};
 mod common;
 #[path = "api/sign_in.rs"]
 mod sign_in;
+use common::process::{api_token, Server};
 use common::{
     desired_state, director_tokens, document, expect, percentile_ms, sample, seed, stats_report,
     timed_read, Lcg, Report, Result, REAL_SERVERS, SERVICES,
@@ -325,94 +325,4 @@ fn rows_updated_since(data: &std::path::Path, millis: i64) -> Result<i64> {
 fn now_millis() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The release server binary on a fresh data directory.
-/// An admin API token, from `lvs-server tokens add` beside the running server: every
-/// request of the benchmark is authenticated, as in production.
-fn api_token(data: &std::path::Path) -> Result<String> {
-    let output = Command::new(env!("CARGO_BIN_EXE_lvs-server"))
-        .env("LVS_DATA_DIR", data)
-        .args([
-            "tokens",
-            "add",
-            "bench",
-            "--service-account",
-            "bench",
-            "--role",
-            "admin",
-        ])
-        .output()?;
-    if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).into_owned().into());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-struct Server {
-    child: Child,
-    address: String,
-}
-
-/// A benchmark that fails half-way leaves no server behind.
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Server {
-    fn start(data: &std::path::Path) -> Result<Server> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lvs-server"))
-            .env("LVS_LISTEN", "127.0.0.1:0")
-            .env("LVS_DATA_DIR", data)
-            .env("LVS_LOG", "warn,lvs_server=info")
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let address = loop {
-            let line = lines.next().ok_or("the server exited before listening")??;
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(Server { child, address })
-    }
-
-    fn peak_rss_mb(&self) -> Result<f64> {
-        self.rss_mb("VmHWM")
-    }
-
-    /// A memory figure of `/proc/<pid>/status` (`VmHWM`: the peak, `VmRSS`: now), in MB.
-    fn rss_mb(&self, field: &str) -> Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| format!("no {field} in /proc"))?;
-        Ok(kb / 1024.0)
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()?;
-        let status = self.child.wait()?;
-        if !status.success() {
-            return Err(format!("the server exited with {status}").into());
-        }
-        Ok(())
-    }
 }

@@ -68,6 +68,13 @@ pub struct Config {
     #[arg(long, env = "LVS_SESSION_LIFETIME", default_value = "12h", value_parser = lvs_model::duration::parse)]
     pub session_lifetime: std::time::Duration,
 
+    /// How finely GET /metrics breaks down the agents' IPVS statistics: `real-server`
+    /// (node_exporter's backend series for every real server of every director),
+    /// `service` (summed per virtual service) or `cluster` (summed per director). Bounds
+    /// the series a scrape returns.
+    #[arg(long, env = "LVS_METRICS_DETAIL", value_enum, default_value_t = MetricsDetail::RealServer)]
+    pub metrics_detail: MetricsDetail,
+
     /// Without a command, the server runs.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -146,6 +153,18 @@ pub enum UsersCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// `--metrics-detail`: the finest breakdown of the IPVS series on GET /metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MetricsDetail {
+    /// A backend series per real server, service and director.
+    #[default]
+    RealServer,
+    /// A backend series per virtual service and director.
+    Service,
+    /// A backend series per director.
+    Cluster,
 }
 
 /// `--tls-cert` and `--tls-key`.

@@ -13,6 +13,7 @@ pub mod edit;
 pub mod http;
 pub mod json;
 mod low_priority;
+pub mod metrics;
 pub mod resources;
 mod same_site;
 pub mod state;
@@ -60,6 +61,8 @@ pub struct ServeOptions {
     pub sessions: access::SessionPolicy,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: client::TrustedProxies,
+    /// How finely GET /metrics breaks down IPVS statistics.
+    pub metrics_detail: config::MetricsDetail,
 }
 
 impl Default for ServeOptions {
@@ -73,6 +76,7 @@ impl Default for ServeOptions {
             tls_check_interval: http::tls::CHECK_INTERVAL,
             sessions: access::SessionPolicy::default(),
             trusted_proxies: client::TrustedProxies::default(),
+            metrics_detail: config::MetricsDetail::default(),
         }
     }
 }
@@ -101,6 +105,7 @@ pub async fn serve_with(
         reports,
         transport,
         access: access.clone(),
+        metrics: Arc::new(metrics::Metrics::new(options.metrics_detail)?),
     };
     let hosts = http::guard::AllowedHosts::new(&options.allowed_hosts, listener.local_addr().ok());
     let app = http::protect(
@@ -205,6 +210,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             lifetime: config.session_lifetime,
         },
         trusted_proxies,
+        metrics_detail: config.metrics_detail,
         ..ServeOptions::default()
     };
     serve_with(listener, db, options, shutdown).await?;

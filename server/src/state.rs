@@ -6,6 +6,7 @@ use crate::access::Access;
 use crate::agents::reports::Reports;
 use crate::agents::Agents;
 use crate::db::Db;
+use crate::metrics::Metrics;
 
 /// The server's shared state: the database, the agents' in-memory view, and the writer of
 /// their reports.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub transport: Transport,
     /// Sessions, API tokens and sign-in throttling.
     pub access: Arc<Access>,
+    /// The request families and what scrapes of GET /metrics keep between them.
+    pub metrics: Arc<Metrics>,
 }
 
 /// How the server is reached.

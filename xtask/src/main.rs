@@ -78,6 +78,9 @@ enum Bench {
     },
     /// The web UI's pages with 10,000 services x 10 real servers: render time and size.
     Ui,
+    /// GET /metrics of 10,000 services x 10 real servers reported by 3 directors: scrape
+    /// time per detail level, and API latency while scraping.
+    Metrics,
 }
 
 fn main() -> Result<()> {
@@ -99,6 +102,14 @@ fn main() -> Result<()> {
         Command::Bench(Bench::Ui) => {
             cmd::cargo(&["bench", "--locked", "-p", "lvs-server", "--bench", "ui"])
         }
+        Command::Bench(Bench::Metrics) => cmd::cargo(&[
+            "bench",
+            "--locked",
+            "-p",
+            "lvs-server",
+            "--bench",
+            "metrics",
+        ]),
         Command::VmTest(args) => vm::test(&args),
         Command::Readme => readme::check(),
         Command::Dist(args) => dist::run(&args),
@@ -178,6 +189,8 @@ fn test() -> Result<()> {
     })?;
     step("sqlx-check", &sqlx::check)?;
     step("cargo-test", &|| {
+        // The metrics tests check a real scrape with `promtool check metrics`.
+        apt::ensure(&[("promtool", "prometheus")])?;
         cmd::cargo(&["test", "--workspace", "--locked"])
     })?;
     step("readme", &readme::check)?;

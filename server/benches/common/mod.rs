@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each benchmark uses its own part of this module.
 
+pub mod process;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};

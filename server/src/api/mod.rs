@@ -16,6 +16,7 @@ mod explorer;
 pub mod extract;
 pub mod health;
 pub mod import;
+pub mod metrics;
 pub mod probes;
 pub mod real_server_agent;
 pub mod real_server_hosts;
@@ -63,7 +64,8 @@ use error::ApiError;
         (name = "agent", description = "What lvs-agent calls: a director's agent with its \
             director's token (`Authorization: Bearer lvsa_...`), a real-server host's agent \
             (`/api/v1/agent/real-server`) with its host's (`lvsr_...`)"),
-        (name = "probes", description = "Liveness and readiness of the server")
+        (name = "probes", description = "Liveness and readiness of the server"),
+        (name = "metrics", description = "The server's and the fleet's metrics for Prometheus")
     )
 )]
 struct ApiDoc;
@@ -215,6 +217,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(probes::healthz))
         .routes(routes!(probes::readyz))
+        .routes(routes!(metrics::scrape))
         .routes(routes!(clusters::list, clusters::create))
         .routes(routes!(
             clusters::get,
@@ -328,7 +331,11 @@ pub fn panicked() -> Response {
     ApiError::Internal(anyhow::anyhow!("a request handler panicked")).into_response()
 }
 
-/// The API's paths: `/api/...` and the probes; the others are the UI's.
+/// The API's paths: `/api/...`, the probes and the metrics; the others are the UI's.
 pub fn is_api_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || path == "/healthz" || path == "/readyz"
+    path == "/api"
+        || path.starts_with("/api/")
+        || path == "/healthz"
+        || path == "/readyz"
+        || path == "/metrics"
 }

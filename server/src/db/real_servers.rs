@@ -330,6 +330,36 @@ pub async fn all_in_cluster(
     Ok(super::JsonRows::new("real_servers", &READ, rows))
 }
 
+/// The weight each real server of a cluster has in the kernel (0 while drained), with its
+/// service's key, address and port: what `node_ipvs_backend_weight` shows.
+pub async fn kernel_weights(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+) -> Result<Vec<(String, String, u16, u32)>, sqlx::Error> {
+    // One JSON array rather than a row each: see `all_in_cluster`.
+    let rows: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(s.service_key, r.address, r.port,
+                    iif(r.state = 'drained', 0, r.weight)))
+         FROM real_servers r JOIN services s ON s.id = r.service_id WHERE s.cluster_id = ?",
+    )
+    .bind(cluster_id)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| {
+        in_row(
+            "real_servers",
+            &format!("weights of cluster {cluster_id}"),
+            e,
+        )
+    })?;
+    serde_json::from_str(&rows).map_err(|e| {
+        corrupt(
+            &format!("real_servers of cluster {cluster_id}"),
+            &format!("weights: {e}"),
+        )
+    })
+}
+
 pub async fn count(conn: &mut SqliteConnection, service_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         "SELECT count(*) FROM real_servers WHERE service_id = ?",

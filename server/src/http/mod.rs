@@ -1,13 +1,14 @@
 //! The whole HTTP application: the REST API and the UI side by side ([`app`]), each route
 //! behind who may use it ([`access`]), and behind what every request goes through first:
 //! the host and cross-site checks ([`guard`]), the
-//! security headers ([`headers`]), and the connection loop with its read timeouts
+//! security headers ([`headers`]), the request metrics ([`metrics`]), and the connection loop with its read timeouts
 //! ([`listen`]) and its TLS certificate ([`tls`]). This is the top of the server: it may use every layer, none uses it.
 
 pub mod access;
 pub mod guard;
 pub mod headers;
 pub mod listen;
+pub mod metrics;
 pub mod tls;
 
 use axum::extract::DefaultBodyLimit;
@@ -23,12 +24,19 @@ use crate::{api, ui};
 
 /// The API and the UI over `state`, with the answers for what neither serves.
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let metrics = state.metrics.clone();
     api::routes(state.clone())
         .merge(ui::router(state.clone()))
         // On every route, after routing: it decides by the route's pattern.
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // On every route and the fallbacks, after routing, so it sees the route's pattern;
+        // around the access check, so refusals count.
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::layer,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| api::panicked()))
         .layer(TraceLayer::new_for_http())

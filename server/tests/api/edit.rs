@@ -29,6 +29,7 @@ async fn state_beside(app: &TestApp) -> AppState {
         reports,
         transport: lvs_server::http::headers::Transport::Http,
         access: Arc::default(),
+        metrics: Arc::new(lvs_server::metrics::Metrics::new(Default::default()).expect("metrics")),
     }
 }
 

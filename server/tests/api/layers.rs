@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("json", 0),
     ("same_site", 0),
     ("db", 1),
+    ("metrics", 1),
     ("agents", 2),
     ("access", 2),
     ("resources", 3),

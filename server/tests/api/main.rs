@@ -21,6 +21,7 @@ mod helpers;
 mod host_settings;
 mod import;
 mod layers;
+mod metrics;
 mod openapi;
 mod persistence;
 mod process;
