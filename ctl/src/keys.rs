@@ -8,22 +8,18 @@ use lvs_model::spec::{RealServerSpec, ServiceSpec};
 
 use crate::exit::{Exit, Failure, Outcome};
 
-/// The key of a service of a document the server wrote (its fields are canonical).
+/// The key of a service, as the model names it; an error naming the bad field when its
+/// protocol, address, port, mark or family is not valid (an import's, before it is applied).
+pub fn try_service_key(service: &ServiceSpec) -> Result<String, String> {
+    service
+        .parse_key()
+        .map(|key| key.to_string())
+        .map_err(|errors| errors.to_string())
+}
+
+/// The key of a service of a document the server wrote, which is always valid.
 pub fn service_key(service: &ServiceSpec) -> String {
-    match service.fwmark {
-        Some(mark) => format!(
-            "fwmark:{mark}:{}",
-            service.family.as_deref().unwrap_or("ipv4")
-        ),
-        None => format!(
-            "{}:{}",
-            service.protocol.as_deref().unwrap_or("?"),
-            socket(
-                service.address.as_deref().unwrap_or("?"),
-                service.port.unwrap_or(0)
-            )
-        ),
-    }
+    try_service_key(service).unwrap_or_else(|why| format!("(invalid service: {why})"))
 }
 
 /// The key of a real server of a document the server wrote.

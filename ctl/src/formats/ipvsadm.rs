@@ -11,7 +11,7 @@ use std::fmt::Write;
 use lvs_model::spec::{DesiredStateSpec, Netmask, RealServerSpec, ServiceSpec, TimeoutsSpec};
 
 use super::{Exported, Imported, Note, Unreadable};
-use crate::keys::{real_server_key, service_key};
+use crate::keys::{real_server_key, service_key, try_service_key};
 
 /// Reads rules into a document (with no cluster and, unless `--set` appears, no timeouts).
 pub fn import(text: &str) -> Result<Imported, Unreadable> {
@@ -30,7 +30,7 @@ pub fn import(text: &str) -> Result<Imported, Unreadable> {
         }
         let result = match *command {
             "-A" | "--add-service" => read_service(&words[1..]).and_then(|service| {
-                let key = service_key(&service);
+                let key = try_service_key(&service)?;
                 if index.contains_key(&key) {
                     return Err(format!("service {key} is added twice"));
                 }
@@ -172,7 +172,7 @@ fn read_real_server(words: &[&str]) -> Result<(String, RealServerSpec), String> 
     if real_server.forwarding.as_deref() == Some("tunnel") && real_server.tunnel_type.is_none() {
         real_server.tunnel_type = Some("ipip".into());
     }
-    Ok((service_key(&service), real_server))
+    Ok((try_service_key(&service)?, real_server))
 }
 
 /// The service a line names: `-t`, `-u` or `--sctp-service` with `address:port`, or `-f`

@@ -264,7 +264,9 @@ impl ServiceSpec {
             .map(|s| Some(Box::new(s)))
     }
 
-    pub(crate) fn parse_key(&self) -> Result<ServiceKey, ValidationErrors> {
+    /// The service's key alone (protocol, address and port, or fwmark and family),
+    /// validated: what names it in the API (`tcp:192.0.2.10:80`, `fwmark:1:ipv4`).
+    pub fn parse_key(&self) -> Result<ServiceKey, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let family = match &self.family {
             None => None,

@@ -19,7 +19,7 @@ use super::error::{ApiError, ApiResult};
 use crate::db::{clusters, director_status, directors, now_millis, real_servers, Tx};
 use crate::metrics::weights::StoredWeight;
 use crate::metrics::{self, DirectorSample, Flow, Reported, Scrape, Weights};
-use crate::resources::directors::{Director, SyncState};
+use crate::resources::directors::Director;
 use crate::state::AppState;
 
 /// Scrape the server's and the fleet's metrics for Prometheus.
@@ -91,7 +91,7 @@ async fn gather(state: &AppState) -> ApiResult<Scrape> {
             scrape.directors.push(DirectorSample {
                 cluster: cluster.name.clone(),
                 director: row.name.clone(),
-                sync: sync_label(director.status.sync),
+                sync: director.status.sync.as_str(),
                 online: director.status.online,
                 applied_generation: director.status.applied_generation,
                 desired_generation: cluster.generation(),
@@ -157,15 +157,4 @@ async fn cluster_weights(
         .weights
         .put(cluster_id, generation, weights.clone());
     Ok(weights)
-}
-
-/// The state as the API spells it (see `metrics::directors::SYNC_STATES`).
-fn sync_label(sync: SyncState) -> &'static str {
-    match sync {
-        SyncState::InSync => "in_sync",
-        SyncState::Unmanaged => "unmanaged",
-        SyncState::Behind => "behind",
-        SyncState::Error => "error",
-        SyncState::NeverSeen => "never_seen",
-    }
 }

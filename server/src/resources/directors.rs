@@ -67,6 +67,19 @@ pub enum SyncState {
     NeverSeen,
 }
 
+impl SyncState {
+    /// The state as JSON spells it, for the metrics' `state` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::InSync => "in_sync",
+            SyncState::Unmanaged => "unmanaged",
+            SyncState::Behind => "behind",
+            SyncState::Error => "error",
+            SyncState::NeverSeen => "never_seen",
+        }
+    }
+}
+
 /// A director's agent, as last seen and reported.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DirectorStatus {
@@ -199,4 +212,27 @@ impl Director {
 /// The ETag of a director, as the API and the UI serve it: that of its own fields.
 pub fn director_etag(row: &DirectorRow, cluster: &str) -> String {
     etag(&DirectorSettings::new(row, cluster))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncState;
+
+    /// The label, JSON and the metrics' list of states are one spelling.
+    #[test]
+    fn each_state_is_spelled_as_json_spells_it() {
+        let all = [
+            SyncState::InSync,
+            SyncState::Unmanaged,
+            SyncState::Behind,
+            SyncState::Error,
+            SyncState::NeverSeen,
+        ];
+        for state in all {
+            let json = serde_json::to_value(state).expect("a state serialises");
+            assert_eq!(json, state.as_str());
+        }
+        let labels: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+        assert_eq!(labels, crate::metrics::directors::SYNC_STATES);
+    }
 }

@@ -1,6 +1,6 @@
 //! keepalived.conf into a desired-state document.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use lvs_model::spec::{
@@ -10,7 +10,7 @@ use lvs_model::spec::{
 
 use super::syntax::{parse, Statement};
 use crate::formats::{Imported, Note, Unreadable};
-use crate::keys::service_key;
+use crate::keys::try_service_key;
 
 /// keepalived's defaults where ours differ: `delay_loop` 60 s, `connect_timeout` 5 s,
 /// `retry` 1 (`misc_timeout` is `delay_loop`); a virtual server without `protocol` is UDP.
@@ -70,6 +70,8 @@ enum Member {
 struct Importer {
     groups: HashMap<String, Vec<Member>>,
     services: Vec<ServiceSpec>,
+    /// The keys of `services`, to find one defined twice.
+    keys: HashSet<String>,
     timeouts: Option<TimeoutsSpec>,
     notes: Vec<Note>,
 }
@@ -218,15 +220,15 @@ impl Importer {
             if !own_intervals {
                 hoist_health_checks(&mut service);
             }
-            if self
-                .services
-                .iter()
-                .any(|s| service_key(s) == service_key(&service))
-            {
-                self.note(
-                    statement,
-                    format!("service {} is defined twice", service_key(&service)),
-                );
+            let key = match try_service_key(&service) {
+                Ok(key) => key,
+                Err(why) => {
+                    self.note(statement, format!("not translated: {why}"));
+                    continue;
+                }
+            };
+            if !self.keys.insert(key.clone()) {
+                self.note(statement, format!("service {key} is defined twice"));
                 continue;
             }
             self.services.push(service);
