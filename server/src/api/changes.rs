@@ -12,9 +12,10 @@ use super::extract::{Path, Query};
 use super::response::{page, Page, PageParams, Tagged};
 use crate::db::audit::{ActorKind, Author};
 use crate::db::changes::{self, ChangeRow, Source};
-use crate::db::corrupt;
+use crate::db::{corrupt, now_millis};
 use crate::edit::lookup;
-use crate::resources::timestamp;
+use crate::resources::directors;
+use crate::resources::{timestamp, Director, DirectorRollout, Rollout, RolloutCounts};
 use crate::state::AppState;
 
 /// One committed change of a cluster's desired state.
@@ -31,6 +32,9 @@ pub struct Change {
     pub truncated: bool,
     /// Who made it; absent for changes made before authors were recorded.
     pub author: Option<ChangeAuthor>,
+    /// How many of the cluster's directors (those it has now) applied this generation or a
+    /// later one.
+    pub rollout: RolloutCounts,
 }
 
 /// Who made a change.
@@ -59,9 +63,10 @@ impl From<&Author> for ChangeAuthor {
 }
 
 impl Change {
-    /// The stored change, validated on the way out.
-    pub fn new(row: &ChangeRow) -> Result<Self, sqlx::Error> {
+    /// The stored change, validated on the way out, with its rollout over `directors`.
+    pub fn new(row: &ChangeRow, directors: &[Director]) -> Result<Self, sqlx::Error> {
         Ok(Change {
+            rollout: Rollout::new(row.generation(), directors).counts,
             generation: row.generation(),
             committed_at: timestamp(row.committed_at),
             source: row.source,
@@ -77,6 +82,9 @@ impl Change {
 pub struct ChangeWithDiff {
     #[serde(flatten)]
     pub change: Change,
+    /// Where each of the cluster's directors stands with this generation: those not done
+    /// first, then by name.
+    pub directors: Vec<DirectorRollout>,
     /// The diff from the previous generation (only its first entries when `truncated`).
     #[schema(value_type = DiffSpec)]
     pub diff: Box<RawValue>,
@@ -96,11 +104,12 @@ pub async fn list(
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let rows = changes::list(&mut tx, cluster.id, before, limit + 1).await?;
+    let directors = directors::of_cluster(&mut tx, &cluster, &state.agents, now_millis()).await?;
     page(
         rows,
         limit,
         |row| row.generation.to_string(),
-        |row| Ok(Change::new(&row)?),
+        |row| Ok(Change::new(&row, &directors)?),
     )
     .map(axum::Json)
 }
@@ -135,6 +144,12 @@ pub async fn get(
             &e.to_string(),
         )
     })?;
-    let change = Change::new(&row)?;
-    Ok(Tagged::ok(ChangeWithDiff { change, diff }))
+    let directors = directors::of_cluster(&mut tx, &cluster, &state.agents, now_millis()).await?;
+    let rollout = Rollout::new(row.generation(), &directors);
+    let change = Change::new(&row, &directors)?;
+    Ok(Tagged::ok(ChangeWithDiff {
+        change,
+        directors: rollout.by_director,
+        diff,
+    }))
 }

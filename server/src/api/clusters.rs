@@ -96,7 +96,9 @@ pub async fn replace(
     if_match: IfMatch,
     Json(spec): Json<ClusterSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::clusters::replace(&state, &name, spec, &if_match, &caller.author).await?;
+    let row = edit::clusters::replace(&state, &name, spec, &if_match, &caller.author)
+        .await?
+        .value;
     Ok(Tagged::ok(Cluster::from(&row)))
 }
 
@@ -113,8 +115,9 @@ pub async fn modify(
     if_match: IfMatch,
     Json(changes): Json<Value>,
 ) -> ApiResult<Tagged> {
-    let row =
-        edit::clusters::merge_patch(&state, &name, &changes, &if_match, &caller.author).await?;
+    let row = edit::clusters::merge_patch(&state, &name, &changes, &if_match, &caller.author)
+        .await?
+        .value;
     Ok(Tagged::ok(Cluster::from(&row)))
 }
 

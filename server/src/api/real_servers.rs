@@ -87,7 +87,9 @@ pub async fn create(
     Path((cluster, service)): Path<ServicePath>,
     Json(spec): Json<RealServerSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::real_servers::create(&state, &cluster, service, &spec, &caller.author).await?;
+    let row = edit::real_servers::create(&state, &cluster, service, &spec, &caller.author)
+        .await?
+        .value;
     let location = format!(
         "/api/v1/clusters/{cluster}/services/{service}/real-servers/{}",
         row.id
@@ -136,7 +138,8 @@ pub async fn replace(
         &if_match,
         &caller.author,
     )
-    .await?;
+    .await?
+    .value;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -165,7 +168,8 @@ pub async fn modify(
         &if_match,
         &caller.author,
     )
-    .await?;
+    .await?
+    .value;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -184,8 +188,9 @@ pub async fn drain(
     Path((cluster, service, id)): Path<RealServerPath>,
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
-    let row =
-        edit::real_servers::drain(&state, &cluster, service, id, &if_match, &caller.author).await?;
+    let row = edit::real_servers::drain(&state, &cluster, service, id, &if_match, &caller.author)
+        .await?
+        .value;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 
@@ -204,7 +209,8 @@ pub async fn restore(
     if_match: IfMatch,
 ) -> ApiResult<Tagged> {
     let row = edit::real_servers::restore(&state, &cluster, service, id, &if_match, &caller.author)
-        .await?;
+        .await?
+        .value;
     Ok(Tagged::ok(RealServer::from(&row)))
 }
 

@@ -13,6 +13,7 @@ use super::extract::{IfMatch, Path, Query};
 use super::response::Tagged;
 use crate::db::changes;
 use crate::edit::{self, lookup};
+use crate::resources::directors;
 use crate::resources::generation_etag;
 use crate::state::AppState;
 
@@ -78,10 +79,14 @@ pub async fn revert(
     let committed = !params.dry_run && !plan.is_empty();
     let change = if committed {
         let mut tx = state.db.read().await?;
-        let row = lookup::cluster(&mut tx, &cluster).await?;
+        let cluster = lookup::cluster(&mut tx, &cluster).await?;
         let generation = i64::try_from(plan.to_generation).unwrap_or(i64::MAX);
-        match changes::get(&mut tx, row.id, generation).await? {
-            Some((row, _)) => Some(Change::new(&row)?),
+        match changes::get(&mut tx, cluster.id, generation).await? {
+            Some((row, _)) => {
+                let now = crate::db::now_millis();
+                let directors = directors::of_cluster(&mut tx, &cluster, &state.agents, now);
+                Some(Change::new(&row, &directors.await?)?)
+            }
             None => None,
         }
     } else {

@@ -84,7 +84,9 @@ pub async fn create(
     Path(cluster): Path<String>,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    let row = edit::services::create(&state, &cluster, &spec, &caller.author).await?;
+    let row = edit::services::create(&state, &cluster, &spec, &caller.author)
+        .await?
+        .value;
     let location = format!("/api/v1/clusters/{cluster}/services/{}", row.id);
     Ok(Tagged::created(Service::new(&row, &cluster), location))
 }
@@ -118,8 +120,9 @@ pub async fn replace(
     if_match: IfMatch,
     Json(spec): Json<ServiceSpec>,
 ) -> ApiResult<Tagged> {
-    let row =
-        edit::services::replace(&state, &cluster, id, spec, &if_match, &caller.author).await?;
+    let row = edit::services::replace(&state, &cluster, id, spec, &if_match, &caller.author)
+        .await?
+        .value;
     Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 
@@ -140,7 +143,8 @@ pub async fn modify(
 ) -> ApiResult<Tagged> {
     let row =
         edit::services::merge_patch(&state, &cluster, id, &changes, &if_match, &caller.author)
-            .await?;
+            .await?
+            .value;
     Ok(Tagged::ok(Service::new(&row, &cluster)))
 }
 

@@ -221,6 +221,23 @@ pub async fn get(
     Ok(Some((joined.into_row()?, r.diff)))
 }
 
+/// When the change that produced `generation` was committed (Unix ms); `None` when the
+/// history does not hold it.
+pub async fn committed_at(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    generation: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT committed_at FROM changes WHERE cluster_id = ? AND generation = ?",
+        cluster_id,
+        generation
+    )
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| in_row("changes", &format!("of generation {generation}"), e))
+}
+
 /// A stored diff as served to agents.
 #[derive(Debug, Clone)]
 pub struct StoredDiff {

@@ -4,7 +4,7 @@ use lvs_model::spec::ClusterSpec;
 use lvs_model::Diff;
 use serde_json::Value;
 
-use super::{audit, unique, Author, IfMatch};
+use super::{audit, unique, Author, Committed, IfMatch};
 use super::{lookup, patch};
 use super::{EditError, EditResult};
 use crate::db::clusters::{self, ClusterRow};
@@ -36,7 +36,7 @@ pub async fn replace(
     spec: ClusterSpec,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<ClusterRow> {
+) -> EditResult<Committed<ClusterRow>> {
     update(state, name, if_match, author, |_| Ok(spec)).await
 }
 
@@ -47,7 +47,7 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<ClusterRow> {
+) -> EditResult<Committed<ClusterRow>> {
     update(state, name, if_match, author, |current| {
         patch::merge(&current, changes)
     })
@@ -104,7 +104,7 @@ async fn update(
     if_match: &IfMatch,
     author: &Author,
     edit: impl FnOnce(ClusterSpec) -> EditResult<ClusterSpec>,
-) -> EditResult<ClusterRow> {
+) -> EditResult<Committed<ClusterRow>> {
     let mut tx = state.db.write().await?;
     let row = lookup::cluster(&mut tx, name).await?;
     if_match.check(&cluster_etag(&row))?;
@@ -124,9 +124,12 @@ async fn update(
     if let Some(host) = &settings.host {
         diff.host = Diff::host_changed(row.host()?, host.clone()).host;
     }
-    if !diff.is_empty() {
-        clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?;
-    } else if settings.description.as_str() != row.description {
+    let generation = if diff.is_empty() {
+        None
+    } else {
+        Some(clusters::bump_generation(&mut tx, row.id, &mut diff, author, now).await?)
+    };
+    if generation.is_none() && settings.description.as_str() != row.description {
         let target = format!("cluster {}", row.name);
         audit(
             &mut tx,
@@ -139,5 +142,8 @@ async fn update(
     }
     let row = lookup::cluster(&mut tx, name).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Committed {
+        value: row,
+        generation,
+    })
 }

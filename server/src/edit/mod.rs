@@ -35,6 +35,30 @@ pub use precondition::IfMatch;
 
 use crate::db;
 
+/// What a write of the desired state stored, and the generation it committed: `None` when
+/// it changed nothing (the object already was as asked), so no generation was made.
+#[derive(Debug)]
+pub struct Committed<T> {
+    pub value: T,
+    pub generation: Option<u64>,
+}
+
+impl<T> Committed<T> {
+    fn new(value: T, generation: u64) -> Self {
+        Committed {
+            value,
+            generation: Some(generation),
+        }
+    }
+
+    fn unchanged(value: T) -> Self {
+        Committed {
+            value,
+            generation: None,
+        }
+    }
+}
+
 /// A write's result, with a UNIQUE violation answered as `what` already existing.
 fn unique<T>(result: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> EditResult<T> {
     match result {

@@ -5,7 +5,7 @@ use lvs_model::{Diff, RealServer, RealServerState, VirtualService};
 use serde_json::Value;
 
 use super::{lookup, patch};
-use super::{unique, Author, IfMatch};
+use super::{unique, Author, Committed, IfMatch};
 use super::{EditError, EditResult};
 use crate::db::real_servers::{self, RealServerRow};
 use crate::db::services::ServiceRow;
@@ -20,7 +20,7 @@ pub async fn create(
     service: i64,
     spec: &RealServerSpec,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
@@ -32,9 +32,9 @@ pub async fn create(
     let inserted = real_servers::insert(&mut tx, service.id, &server, now).await;
     let row = unique(inserted, || already_there(&server, &service))?;
     let mut diff = Diff::real_server_added(key, server);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
+    let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Committed::new(row, generation))
 }
 
 /// Replaces a real server (its address and port included); a weight change keeps its
@@ -47,7 +47,7 @@ pub async fn replace(
     spec: RealServerSpec,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let path = (cluster, service, id);
     update(state, path, if_match, author, |_| Ok(spec)).await
 }
@@ -61,7 +61,7 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let path = (cluster, service, id);
     update(state, path, if_match, author, |current| {
         patch::merge(&current, changes)
@@ -78,7 +78,7 @@ pub async fn set_weight(
     weight: i64,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let path = (cluster, service, id);
     update(state, path, if_match, author, |current| {
         Ok(RealServerSpec {
@@ -98,7 +98,7 @@ pub async fn drain(
     id: i64,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let path = (cluster, service, id);
     set_state(state, path, if_match, author, RealServerState::Drained).await
 }
@@ -111,7 +111,7 @@ pub async fn restore(
     id: i64,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let path = (cluster, service, id);
     set_state(state, path, if_match, author, RealServerState::Active).await
 }
@@ -124,7 +124,7 @@ pub async fn delete(
     id: i64,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<()> {
+) -> EditResult<Committed<()>> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
@@ -134,9 +134,10 @@ pub async fn delete(
     let removed = row.real_server(&key)?;
     real_servers::delete(&mut tx, row.id).await?;
     let mut diff = Diff::real_server_removed(key, removed);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
+    let generation =
+        clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Committed::new((), generation))
 }
 
 /// A real server's cluster name, service id and id.
@@ -148,7 +149,7 @@ async fn set_state(
     if_match: &IfMatch,
     author: &Author,
     new: RealServerState,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     update(state, path, if_match, author, |current| {
         Ok(RealServerSpec {
             state: Some(new.to_string()),
@@ -164,7 +165,7 @@ async fn update(
     if_match: &IfMatch,
     author: &Author,
     edit: impl FnOnce(RealServerSpec) -> EditResult<RealServerSpec>,
-) -> EditResult<RealServerRow> {
+) -> EditResult<Committed<RealServerRow>> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
@@ -176,16 +177,16 @@ async fn update(
     not_the_sorry_server(&parent, &server)?;
     let old = row.real_server(&key)?;
     if server == old {
-        return Ok(row);
+        return Ok(Committed::unchanged(row));
     }
     let now = now_millis();
     let updated = real_servers::update(&mut tx, row.id, &server, now).await;
     unique(updated, || already_there(&server, &service))?;
     let mut diff = Diff::real_server_changed(key, old, server);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
+    let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     let row = lookup::real_server(&mut tx, &service, id).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Committed::new(row, generation))
 }
 
 /// The kernel holds one server per address and port: the sorry server cannot also be a real

@@ -6,7 +6,7 @@ use lvs_model::{DesiredService, Diff, ValidationErrors, VirtualService};
 use serde_json::Value;
 
 use super::{lookup, patch};
-use super::{unique, Author, IfMatch};
+use super::{unique, Author, Committed, IfMatch};
 use super::{EditError, EditResult};
 use crate::db::services::{self, ServiceRow};
 use crate::db::{clusters, corrupt, desired_state, now_millis, real_servers, Tx};
@@ -19,7 +19,7 @@ pub async fn create(
     cluster: &str,
     spec: &ServiceSpec,
     author: &Author,
-) -> EditResult<ServiceRow> {
+) -> EditResult<Committed<ServiceRow>> {
     let service = DesiredService::parse(spec)?;
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
@@ -30,9 +30,9 @@ pub async fn create(
         format!("service {} in cluster {}", service.key(), cluster.name)
     })?;
     let mut diff = Diff::service_added(service);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
+    let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Committed::new(row, generation))
 }
 
 /// Replaces a service's settings (its key included); the kernel edits it in place,
@@ -44,7 +44,7 @@ pub async fn replace(
     spec: ServiceSpec,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<ServiceRow> {
+) -> EditResult<Committed<ServiceRow>> {
     update(state, cluster, id, if_match, author, |_| Ok(spec)).await
 }
 
@@ -56,7 +56,7 @@ pub async fn merge_patch(
     changes: &Value,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<ServiceRow> {
+) -> EditResult<Committed<ServiceRow>> {
     update(state, cluster, id, if_match, author, |current| {
         patch::merge(&current, changes)
     })
@@ -70,7 +70,7 @@ pub async fn delete(
     id: i64,
     if_match: &IfMatch,
     author: &Author,
-) -> EditResult<()> {
+) -> EditResult<Committed<()>> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
@@ -78,9 +78,10 @@ pub async fn delete(
     let removed = desired_state::load_service(&mut tx, &row).await?;
     services::delete(&mut tx, row.id).await?;
     let mut diff = Diff::service_removed(removed);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
+    let generation =
+        clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now_millis()).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Committed::new((), generation))
 }
 
 /// Edits a service's settings with `edit`, which gets the stored spec and returns the new
@@ -92,7 +93,7 @@ pub async fn update(
     if_match: &IfMatch,
     author: &Author,
     edit: impl FnOnce(ServiceSpec) -> EditResult<ServiceSpec>,
-) -> EditResult<ServiceRow> {
+) -> EditResult<Committed<ServiceRow>> {
     let mut tx = state.db.write().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
@@ -107,7 +108,7 @@ pub async fn update(
     let service = spec.parse()?;
     let old = row.service()?;
     if service == old {
-        return Ok(row);
+        return Ok(Committed::unchanged(row));
     }
     check_marking_rules(&mut tx, cluster.id, Some(row.id), &service).await?;
     let (before, after) = with_real_servers(&mut tx, &row, old, service).await?;
@@ -117,10 +118,10 @@ pub async fn update(
         format!("service {} in cluster {}", after.key(), cluster.name)
     })?;
     let mut diff = Diff::service_changed(before, after);
-    clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
+    let generation = clusters::bump_generation(&mut tx, cluster.id, &mut diff, author, now).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Committed::new(row, generation))
 }
 
 /// Refuses marking rules that mark packets another fwmark service of the cluster marks

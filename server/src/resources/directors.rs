@@ -1,15 +1,18 @@
 //! A director as the API and the UI show it, with the rule that says whether its kernel
 //! holds its cluster's desired state ([`SyncState`]).
 
+use std::collections::HashMap;
+
 use lvs_model::agent::ObjectOutcome;
 use serde::Serialize;
+use sqlx::SqliteConnection;
 use utoipa::ToSchema;
 
 use super::{etag, timestamp};
 use crate::agents::Agents;
 use crate::db::clusters::ClusterRow;
-use crate::db::director_status::StatusRow;
-use crate::db::directors::DirectorRow;
+use crate::db::director_status::{self, StatusRow};
+use crate::db::directors::{self, DirectorRow};
 use crate::db::Generation;
 
 /// A director as the API shows it.
@@ -87,12 +90,18 @@ pub struct DirectorStatus {
     pub online: bool,
     /// The agent's last request of any kind.
     pub last_seen: Option<String>,
+    /// `last_seen` in Unix milliseconds, for the pages' "5 min ago".
+    #[serde(skip)]
+    pub last_seen_ms: Option<i64>,
     /// The generation the last report applied. An agent's long-poll reports it too
     /// (`applied` in `GET /api/v1/agent/desired-state`).
     pub applied_generation: Option<u64>,
     pub sync: SyncState,
     /// The last report, or the last long-poll that said which generation was applied.
     pub last_report_at: Option<String>,
+    /// `last_report_at` in Unix milliseconds.
+    #[serde(skip)]
+    pub last_report_ms: Option<i64>,
     /// The failed changes of the latest report that had any (kept after later successes).
     pub last_errors: Vec<ObjectOutcome>,
     pub last_errors_at: Option<String>,
@@ -177,9 +186,11 @@ impl Director {
             status: DirectorStatus {
                 online: agents.is_online(last_seen, now),
                 last_seen: last_seen.map(timestamp),
+                last_seen_ms: last_seen,
                 applied_generation,
                 sync,
                 last_report_at: status.reported_at.map(timestamp),
+                last_report_ms: status.reported_at,
                 last_errors,
                 last_errors_at: status.last_errors_at.map(timestamp),
                 drift_repaired: drift
@@ -207,6 +218,25 @@ impl Director {
             },
         }
     }
+}
+
+/// Every director of `cluster` with its status, by name: two queries whatever their number.
+pub async fn of_cluster(
+    conn: &mut SqliteConnection,
+    cluster: &ClusterRow,
+    agents: &Agents,
+    now: i64,
+) -> Result<Vec<Director>, sqlx::Error> {
+    let statuses: HashMap<i64, StatusRow> = director_status::of_cluster(conn, cluster.id, None)
+        .await?
+        .into_iter()
+        .map(|s| (s.director_id, s))
+        .collect();
+    let rows = directors::list(conn, cluster.id, None, None, -1).await?;
+    Ok(rows
+        .iter()
+        .map(|row| Director::new(row, cluster, statuses.get(&row.id), agents, now))
+        .collect())
 }
 
 /// The ETag of a director, as the API and the UI serve it: that of its own fields.

@@ -7,6 +7,7 @@ pub mod directors;
 pub mod health;
 pub mod real_server_hosts;
 pub mod real_servers;
+pub mod rollout;
 pub mod services;
 
 pub use clusters::{cluster_etag, Cluster};
@@ -16,6 +17,7 @@ pub use directors::{
 };
 pub use real_server_hosts::{real_server_host_etag, HostState, RealServerHost};
 pub use real_servers::{real_server_etag, RealServer};
+pub use rollout::{DirectorRollout, Rollout, RolloutCounts, RolloutState};
 pub use services::{service_etag, Service};
 
 use serde::Serialize;

@@ -11,9 +11,11 @@ use super::extract::Path;
 use super::format;
 use super::page::{path_segment, Chrome, Tab};
 use super::paging;
+use super::rollout;
 use super::session::Browser;
 use crate::db::changes::{self, ChangeRow};
 use crate::edit::lookup;
+use crate::resources::{directors, Rollout};
 use crate::state::AppState;
 
 const PAGE_SIZE: i64 = 50;
@@ -42,6 +44,8 @@ pub struct ChangeLine {
     /// The client's address, when known.
     pub client: Option<String>,
     pub summary: String,
+    /// `"2 of 3 directors"`, on the list.
+    pub rollout: Option<String>,
 }
 
 #[derive(Template)]
@@ -50,6 +54,8 @@ struct ChangePage {
     chrome: Chrome,
     change: ChangeLine,
     lines: Vec<DiffLine>,
+    /// Which directors applied it (`_rollout.html`), rendered.
+    rollout: String,
     truncated: bool,
     /// The plan of reverting to this generation; none for the current one.
     revert_href: Option<String>,
@@ -71,12 +77,19 @@ pub async fn page(
         PAGE_SIZE + 1,
     )
     .await?;
+    let now = crate::db::now_millis();
+    let directors = directors::of_cluster(&mut tx, &cluster, &state.agents, now).await?;
     drop(tx);
     let older = paging::older_cursor(&mut rows, PAGE_SIZE, ChangeRow::generation);
-    let now = crate::db::now_millis();
     let changes = rows
         .iter()
-        .map(|row| change_line(row, now))
+        .map(|row| {
+            let mut line = change_line(row, now)?;
+            let counts = Rollout::new(row.generation(), &directors).counts;
+            line.rollout = (counts.directors > 0)
+                .then(|| format!("{} of {} directors", counts.applied, counts.directors));
+            Ok(line)
+        })
         .collect::<UiResult<_>>()?;
     let page = ChangesPage {
         chrome: Chrome::new(&browser, "Changes").in_cluster(&cluster.name, Tab::Changes),
@@ -102,6 +115,8 @@ pub async fn detail(
             cluster.name
         )));
     };
+    let generation = row.generation();
+    let rollout = rollout::panel(&mut tx, &state, &cluster, generation, true).await?;
     drop(tx);
     let diff: serde_json::Value = serde_json::from_str(&diff)
         .map_err(|e| UiError::Internal(anyhow::Error::new(e).context("stored diff")))?;
@@ -114,13 +129,14 @@ pub async fn detail(
             .crumb("Changes", changes_href),
         change: change_line(&row, crate::db::now_millis())?,
         lines: diff_view::lines(&diff),
+        rollout: rollout.render()?,
         truncated: row.truncated,
         revert_href,
     };
     Ok(Html(page.render()?))
 }
 
-fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
+pub(super) fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
     Ok(ChangeLine {
         generation: row.generation(),
         when: format::utc(row.committed_at),
@@ -132,6 +148,7 @@ fn change_line(row: &ChangeRow, now: i64) -> UiResult<ChangeLine> {
             .map_or_else(|| "unrecorded".to_owned(), |a| a.actor.to_string()),
         client: row.author.as_ref().and_then(|a| a.client.clone()),
         summary: summary_text(&row.summary()?),
+        rollout: None,
     })
 }
 

@@ -16,7 +16,7 @@ use super::error::UiResult;
 use super::extract::{Caller, Form, Path};
 use super::form::FormState;
 use super::page::{Chrome, Tab};
-use super::session::{redirect_with, Browser, FlashKind};
+use super::session::{redirect_committed, redirect_with, Browser, FlashKind};
 use crate::db::clusters::ClusterRow;
 use crate::edit::{self, lookup, IfMatch};
 use crate::resources::cluster_etag;
@@ -70,29 +70,26 @@ pub async fn update(
     } else {
         let if_match = IfMatch::from_etag(form.value("etag"));
         match edit::clusters::replace(&state, &cluster, spec, &if_match, &caller.author).await {
-            Ok(row) => return Ok(saved(&row, &form)),
+            Ok(saved) => {
+                let row = &saved.value;
+                let location = settings_href(&row.name);
+                // Without a generation only the description changed: nothing to roll out.
+                return Ok(match saved.generation {
+                    Some(generation) => {
+                        let text = format!("settings of cluster {} saved.", row.name);
+                        redirect_committed(&location, &row.name, Some(generation), &text)
+                    }
+                    None => {
+                        let text = format!("Settings of cluster {} saved.", row.name);
+                        redirect_with(&location, FlashKind::Ok, &text)
+                    }
+                });
+            }
             Err(error) => form.refused(error, &fields)?,
         }
     }
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     render(&state, &browser, &cluster, Some(form), status).await
-}
-
-/// Back to the page, saying which generation now carries the change. The form was rendered
-/// at its `generation` and its ETag held, so a higher one is this change's.
-fn saved(row: &ClusterRow, form: &FormState) -> Response {
-    let location = settings_href(&row.name);
-    let before: Option<u64> = form.value("generation").parse().ok();
-    let text = if before.is_some_and(|before| row.generation() > before) {
-        format!(
-            "Settings of cluster {} saved: generation {} takes them to its directors.",
-            row.name,
-            row.generation()
-        )
-    } else {
-        format!("Settings of cluster {} saved.", row.name)
-    };
-    redirect_with(&location, FlashKind::Ok, &text)
 }
 
 /// The page with `form` as submitted, or filled from the stored settings.

@@ -123,7 +123,7 @@ async fn render(
     Ok((status, Html(page.render()?)).into_response())
 }
 
-fn card(director: &Director, line: DirectorLine) -> DirectorCard {
+pub(super) fn card(director: &Director, line: DirectorLine) -> DirectorCard {
     let status = &director.status;
     let when = |text: &Option<String>| text.clone().unwrap_or_default();
     DirectorCard {

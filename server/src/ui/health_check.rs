@@ -35,7 +35,7 @@ pub async fn update(
         form,
         refuse: |form, error| form.refused(error, health_form::FIELDS),
         place: health,
-        saved: "Health check of",
+        saved: "health check of",
     };
     let apply = |stored| Ok(settings.apply(stored));
     submitted

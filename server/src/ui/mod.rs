@@ -16,6 +16,7 @@ mod cluster;
 mod cluster_form;
 mod cluster_settings;
 mod diff_view;
+mod director;
 mod directors;
 pub(crate) mod error;
 mod error_page;
@@ -38,6 +39,7 @@ mod real_server_form;
 mod real_server_hosts;
 mod real_servers;
 mod revert;
+mod rollout;
 mod secret;
 mod service;
 mod service_form;
@@ -157,6 +159,11 @@ pub fn router(state: AppState) -> Router {
             &format!("{cluster}/changes/{{generation}}"),
             get(changes::detail),
         )
+        .route(
+            &format!("{cluster}/changes/{{generation}}/rollout"),
+            get(rollout::fragment),
+        )
+        .route(director, get(director::detail))
         .route(
             &format!("{cluster}/changes/{{generation}}/revert"),
             get(revert::plan).post(revert::apply),

@@ -18,7 +18,7 @@ use super::form::FormState;
 use super::page::{path_segment, Chrome, Tab};
 use super::pool_text;
 use super::service_view;
-use super::session::{redirect_with, Browser, FlashKind};
+use super::session::{redirect_committed, redirect_with, Browser, FlashKind};
 use crate::edit::EditError;
 use crate::edit::{self, pools::PoolPlan, IfMatch};
 use crate::state::AppState;
@@ -133,8 +133,9 @@ async fn run(
             ..
         }) => {
             let summary = summary_text(&diff.summary());
-            let text = format!("Pool of {} updated: {summary}.", view.key);
-            Ok(redirect_with(&page.base, FlashKind::Ok, &text))
+            let text = format!("pool of {} updated: {summary}.", view.key);
+            let generation = Some(diff.to_generation);
+            Ok(redirect_committed(&page.base, cluster, generation, &text))
         }
         Ok(PoolPlan {
             diff, pool_etag, ..

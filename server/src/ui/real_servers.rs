@@ -14,7 +14,7 @@ use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::real_server_form;
 use super::service::{self, Forms};
-use super::session::{redirect_with, refused, Browser, FlashKind};
+use super::session::{redirect_committed, refused, Browser};
 use crate::edit::lookup;
 use crate::edit::{self, IfMatch};
 use crate::resources::etag;
@@ -38,10 +38,18 @@ pub async fn create(
     let spec = real_server_form::spec(&mut form);
     if !form.has_errors() {
         match edit::real_servers::create(&state, &cluster, service, &spec, &caller.author).await {
-            Ok(row) => {
-                let text = format!("Real server {} added.", row.key());
+            Ok(added) => {
+                let text = format!(
+                    "real server {} added. Directors send it connections once they apply it.",
+                    added.value.key()
+                );
                 let location = service_href(&cluster, service);
-                return Ok(redirect_with(&location, FlashKind::Ok, &text));
+                return Ok(redirect_committed(
+                    &location,
+                    &cluster,
+                    added.generation,
+                    &text,
+                ));
             }
             Err(error) => form.refused(error, real_server_form::FIELDS)?,
         }
@@ -80,10 +88,16 @@ pub async fn weight(
         )
         .await;
         match edited {
-            Ok(row) => {
-                let text = format!("Weight of {} set to {}.", row.key(), row.weight);
+            Ok(edited) => {
+                let row = &edited.value;
+                let text = format!("weight of {} set to {}.", row.key(), row.weight);
                 let location = service_href(&cluster, service);
-                return Ok(redirect_with(&location, FlashKind::Ok, &text));
+                return Ok(redirect_committed(
+                    &location,
+                    &cluster,
+                    edited.generation,
+                    &text,
+                ));
             }
             Err(error) => form.refused(error, &["weight"])?,
         }
@@ -143,15 +157,22 @@ async fn set_state(
         }
     };
     match result {
-        Ok(row) => {
+        Ok(edited) => {
+            let row = &edited.value;
             let text = match action {
                 Drain::Drain => format!(
-                    "{} drained: it gets no new connections; its open ones finish.",
+                    "{} drained. Directors stop sending it new connections as they apply \
+                     this; its open ones finish.",
                     row.key()
                 ),
                 Drain::Restore => format!("{} restored to weight {}.", row.key(), row.weight),
             };
-            Ok(redirect_with(&location, FlashKind::Ok, &text))
+            Ok(redirect_committed(
+                &location,
+                &cluster,
+                edited.generation,
+                &text,
+            ))
         }
         Err(error) => refused(&location, error, "real server"),
     }
@@ -195,10 +216,12 @@ pub async fn delete(
     let location = service_href(&cluster, service);
     match edit::real_servers::delete(&state, &cluster, service, id, &if_match, &caller.author).await
     {
-        Ok(()) => Ok(redirect_with(
+        Ok(removed) => Ok(redirect_committed(
             &location,
-            FlashKind::Ok,
-            "Real server removed.",
+            &cluster,
+            removed.generation,
+            "real server removed. Directors drain it and delete it from the kernel as \
+             they apply this.",
         )),
         Err(error) => refused(&location, error, "real server"),
     }

@@ -12,7 +12,7 @@ use super::extract::{Form, Path};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::service_view::{self, ServiceView};
-use super::session::{redirect_with, refused, Browser, FlashKind};
+use super::session::{redirect_committed, refused, Browser};
 use super::{health_form, real_server_form, service_form};
 use crate::edit::lookup;
 use crate::edit::{self, EditError, EditResult, IfMatch};
@@ -201,13 +201,15 @@ pub async fn create(
         }
     } else {
         match edit::services::create(&state, &cluster, &spec, &caller.author).await {
-            Ok(row) => {
+            Ok(created) => {
+                let row = &created.value;
                 let location = format!("/clusters/{}/services/{}", path_segment(&cluster), row.id);
                 let text = format!(
-                    "Service {} created. Add its real servers below.",
+                    "service {} created. Add its real servers below.",
                     row.service_key
                 );
-                return Ok(redirect_with(&location, FlashKind::Ok, &text));
+                let generation = created.generation;
+                return Ok(redirect_committed(&location, &cluster, generation, &text));
             }
             Err(error) => service_form::refused(&mut form, error)?,
         }
@@ -273,7 +275,7 @@ pub async fn update(
         form,
         refuse: service_form::refused,
         place: settings,
-        saved: "Service",
+        saved: "service",
     };
     submitted
         .save(&state, &browser, &caller, &cluster, id, keep_health)
@@ -308,10 +310,11 @@ impl Submitted {
             let if_match = IfMatch::from_etag(self.form.value("etag"));
             match edit::services::update(state, cluster, id, &if_match, &caller.author, apply).await
             {
-                Ok(row) => {
+                Ok(saved) => {
                     let location = format!("/clusters/{}/services/{id}", path_segment(cluster));
-                    let text = format!("{} {} saved.", self.saved, row.service_key);
-                    return Ok(redirect_with(&location, FlashKind::Ok, &text));
+                    let text = format!("{} {} saved.", self.saved, saved.value.service_key);
+                    let generation = saved.generation;
+                    return Ok(redirect_committed(&location, cluster, generation, &text));
                 }
                 Err(error) => (self.refuse)(&mut self.form, error)?,
             }
@@ -365,7 +368,13 @@ pub async fn delete(
     let if_match = IfMatch::from_etag(form.value("etag"));
     let back = format!("/clusters/{}", path_segment(&cluster));
     match edit::services::delete(&state, &cluster, id, &if_match, &caller.author).await {
-        Ok(()) => Ok(redirect_with(&back, FlashKind::Ok, "Service deleted.")),
+        Ok(deleted) => Ok(redirect_committed(
+            &back,
+            &cluster,
+            deleted.generation,
+            "service deleted. Directors drain it and delete it from the kernel as they \
+             apply this.",
+        )),
         Err(error) => refused(&format!("{back}/services/{id}"), error, "service"),
     }
 }

@@ -44,6 +44,26 @@ pub struct Browser {
 pub struct Flash {
     pub kind: FlashKind,
     pub text: String,
+    /// The generation the action committed, whose rollout the page follows live.
+    pub rollout: Option<RolloutRef>,
+}
+
+/// A cluster's generation, as a confirmation names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutRef {
+    pub cluster: String,
+    pub generation: u64,
+}
+
+impl RolloutRef {
+    /// The change's page.
+    pub fn change_href(&self) -> String {
+        format!(
+            "/clusters/{}/changes/{}",
+            super::page::path_segment(&self.cluster),
+            self.generation
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +88,33 @@ pub fn redirect_with(location: &str, kind: FlashKind, text: &str) -> Response {
         FlashKind::Ok => 'o',
         FlashKind::Error => 'e',
     };
-    let value: String = encode_component(&format!("{tag}{text}"));
+    flash_redirect(location, &format!("{tag}{text}"))
+}
+
+/// A redirect after a change of `cluster`'s desired state: the next page says `text`,
+/// names the generation it committed and follows which directors applied it. An edit that
+/// changed nothing (`generation` none) says so: there is nothing to roll out.
+pub fn redirect_committed(
+    location: &str,
+    cluster: &str,
+    generation: Option<u64>,
+    text: &str,
+) -> Response {
+    match generation {
+        Some(generation) => flash_redirect(
+            location,
+            &format!("g{generation}/{cluster}/Generation {generation}: {text}"),
+        ),
+        None => redirect_with(
+            location,
+            FlashKind::Ok,
+            &format!("{text} It already was, so nothing changed."),
+        ),
+    }
+}
+
+fn flash_redirect(location: &str, tagged: &str) -> Response {
+    let value: String = encode_component(tagged);
     let cookie = format!("{FLASH_COOKIE}={value}; Path=/; Max-Age=60; SameSite=Strict; HttpOnly");
     let mut response = Redirect::to(location).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -232,14 +278,24 @@ fn parse_flash(value: &str) -> Option<Flash> {
         .next()
         .map(|(_, v)| v)?;
     let mut chars = text.chars();
-    let kind = match chars.next()? {
-        'o' => FlashKind::Ok,
-        'e' => FlashKind::Error,
+    let (kind, rollout, text) = match chars.next()? {
+        'o' => (FlashKind::Ok, None, chars.as_str()),
+        'e' => (FlashKind::Error, None, chars.as_str()),
+        'g' => {
+            let (generation, rest) = chars.as_str().split_once('/')?;
+            let (cluster, text) = rest.split_once('/')?;
+            let rollout = RolloutRef {
+                cluster: cluster.to_owned(),
+                generation: generation.parse().ok()?,
+            };
+            (FlashKind::Ok, Some(rollout), text)
+        }
         _ => return None,
     };
     Some(Flash {
         kind,
-        text: chars.as_str().chars().take(500).collect(),
+        text: text.chars().take(500).collect(),
+        rollout,
     })
 }
 
@@ -289,9 +345,35 @@ mod tests {
             parse_flash(value),
             Some(Flash {
                 kind: FlashKind::Ok,
-                text: "weight of 10.0.0.1:80 set to 5; ok?".into()
+                text: "weight of 10.0.0.1:80 set to 5; ok?".into(),
+                rollout: None,
             })
         );
+    }
+
+    #[test]
+    fn a_committed_flash_names_its_generation_and_cluster() {
+        let response = redirect_committed("/x", "edge-1", Some(42), "weight 5/6 set.");
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap_or_default();
+        let value = cookie
+            .strip_prefix("lvs_flash=")
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default();
+        let flash = parse_flash(value).expect("a flash");
+        assert_eq!(flash.text, "Generation 42: weight 5/6 set.");
+        let rollout = flash.rollout.expect("its generation");
+        assert_eq!(
+            (rollout.cluster.as_str(), rollout.generation),
+            ("edge-1", 42)
+        );
+        assert_eq!(rollout.change_href(), "/clusters/edge-1/changes/42");
+        let unchanged = redirect_committed("/x", "edge-1", None, "weight set.");
+        let cookie = unchanged.headers()[SET_COOKIE].to_str().unwrap_or_default();
+        let value = cookie
+            .strip_prefix("lvs_flash=")
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default();
+        assert_eq!(parse_flash(value).and_then(|f| f.rollout), None);
     }
 
     #[test]

@@ -201,7 +201,9 @@ async fn ui_routes(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>) {
         if resp.status != 200 || !resp.content_type.starts_with("text/html") {
             continue;
         }
-        for piece in resp.text.split("href=\"").skip(1) {
+        // Links, and what htmx loads into a page.
+        let pieces = resp.text.split("href=\"").skip(1);
+        for piece in pieces.chain(resp.text.split("hx-get=\"").skip(1)) {
             let target = local(piece);
             if let Some(target) = target.filter(|t| !pages.contains(t)) {
                 queue.push(target);
@@ -250,6 +252,13 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     // The cluster's settings: a page every role reads, a form only admins may post.
     assert!(pages.contains("/clusters/web/settings"), "{pages:?}");
     assert!(forms.contains("/clusters/web/settings"), "{forms:?}");
+    // A director's page, and a change's rollout (loaded into pages by htmx).
+    for page in [
+        "/clusters/web/directors/lb1",
+        "/clusters/web/changes/1/rollout?detail",
+    ] {
+        assert!(pages.contains(page), "{page}: {pages:?}");
+    }
     // Real-server hosts: a page every role reads, its forms and confirmations an admin's.
     for page in [
         "/real-server-hosts",

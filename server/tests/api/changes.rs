@@ -301,7 +301,13 @@ async fn writes_that_change_no_desired_state_record_nothing() {
         .await;
     app.create_agent("web", "lb1").await;
 
-    assert_eq!(all_changes(&app, "web", 100).await, before);
+    // The same changes; only their rollout counts the new director.
+    let mut after = all_changes(&app, "web", 100).await;
+    for change in &mut after {
+        change["rollout"]["directors"] = json!(0);
+        change["rollout"]["never_seen"] = json!(0);
+    }
+    assert_eq!(after, before);
     assert_eq!(app.generation("web").await, 1);
 }
 
@@ -546,4 +552,88 @@ async fn every_change_names_its_author() {
         detail.contains("by admin from 127.0.0.1 through the web UI"),
         "{detail}"
     );
+}
+
+/// A change says which directors applied it: a generation counts as applied by a director
+/// whose agent applied it or a later one; the others are pending (online), offline or never
+/// seen, and one whose last report failed carries that error.
+#[tokio::test]
+async fn a_change_says_which_directors_applied_it() {
+    let agents = lvs_server::agents::AgentOptions {
+        online_within: std::time::Duration::from_millis(400),
+        ..lvs_server::agents::AgentOptions::default()
+    };
+    let app = TestApp::spawn_with_agents(agents).await;
+    let service = cluster_with_service(&app, "web").await;
+    let lb1 = app.create_agent("web", "lb1").await;
+    let lb2 = app.create_agent("web", "lb2").await;
+    let lb3 = app.create_agent("web", "lb3").await;
+    app.create_director("web", "lb4").await;
+    // Generation 1 made the service; lb3 applies it and goes quiet.
+    app.agent_report(&lb3, &apply_report(1, &[])).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let added = app
+        .create_real_server("web", service, &masq_server(9, 80))
+        .await;
+    assert_eq!(app.generation("web").await, 2, "{added}");
+    app.agent_report(&lb1, &apply_report(2, &[])).await;
+    app.agent_report(&lb2, &apply_report(1, &["add real server 10.1.0.9:80"]))
+        .await;
+
+    let change = app.get(&change_path("web", 2)).await.expect(200).clone();
+    let rollout = &change["rollout"];
+    assert_eq!(
+        rollout,
+        &json!({"directors": 4, "applied": 1, "failed": 0, "pending": 1, "offline": 1,
+                "never_seen": 1}),
+        "{change}"
+    );
+    let states: Vec<(&str, &str)> = change["directors"]
+        .as_array()
+        .expect("directors")
+        .iter()
+        .map(|d| {
+            (
+                d["director"].as_str().unwrap_or_default(),
+                d["state"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("lb4", "never_seen"),
+            ("lb3", "offline"),
+            ("lb2", "pending"),
+            ("lb1", "applied")
+        ]
+    );
+    let lb2_line = &change["directors"][2];
+    assert_eq!(lb2_line["applied_generation"], 1);
+    assert!(
+        lb2_line["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("10.1.0.9:80")),
+        "{lb2_line}"
+    );
+    assert!(change["directors"][1]["last_seen"].is_string());
+    assert!(change["directors"][0]["last_seen"].is_null());
+
+    // Generation 1 was applied by lb1 (at 2) and lb3 (before it went); lb2's failed report
+    // was of generation 1.
+    let first = app.get(&change_path("web", 1)).await.expect(200).clone();
+    assert_eq!(first["rollout"]["applied"], 2, "{first}");
+    assert_eq!(first["rollout"]["failed"], 1, "{first}");
+    let listed = all_changes(&app, "web", 10).await;
+    let counts: Vec<(u64, u64)> = listed
+        .iter()
+        .map(|c| {
+            let applied = &c["rollout"]["applied"];
+            (
+                c["generation"].as_u64().unwrap_or(0),
+                applied.as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [(2, 1), (1, 2)]);
 }

@@ -65,6 +65,13 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     let drained = edit::real_servers::drain(&state, "web", service, server, &current, &in_ui())
         .await
         .expect("the served ETag matches");
+    let generation = app.generation("web").await;
+    assert_eq!(
+        drained.generation,
+        Some(generation),
+        "the drain's generation"
+    );
+    let drained = drained.value;
     assert_eq!(drained.state, lvs_model::RealServerState::Drained);
     let etag = lvs_server::resources::real_server_etag(&drained);
     assert_eq!(
@@ -91,7 +98,8 @@ async fn ui_edits_are_checked_against_the_etag_served_and_recorded_as_the_uis() 
     };
     let created = edit::services::create(&state, "web", &spec, &in_ui())
         .await
-        .expect("created");
+        .expect("created")
+        .value;
     let no_precondition = IfMatch::new(None);
     let any = IfMatch::new(Some("*".into()));
     edit::services::delete(&state, "web", created.id, &any, &in_ui())

@@ -96,7 +96,7 @@ async fn ui_cluster_settings_save_a_new_generation_shown_in_the_changes() {
     let page = browser.follow(&saved).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Settings of cluster web saved: generation 1 takes them to its directors.")
+        Some("Generation 1: settings of cluster web saved.")
     );
     let stored = app.get(&cluster_path("web")).await.expect(200).clone();
     assert_eq!(stored["timeouts"]["tcp"], 600);

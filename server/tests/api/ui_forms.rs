@@ -176,7 +176,7 @@ async fn ui_create_service_valid_invalid_and_duplicate() {
     let page = browser.follow(&created).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Service tcp:10.0.0.1:80 created. Add its real servers below.")
+        Some("Generation 1: service tcp:10.0.0.1:80 created. Add its real servers below.")
     );
 
     // A port that is not a number.
@@ -256,7 +256,7 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
     let page = browser.follow(&saved).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Service tcp:10.0.0.1:80 saved.")
+        Some("Generation 2: service tcp:10.0.0.1:80 saved.")
     );
 
     // Someone else saves meanwhile: this form is refused, and theirs stays.
@@ -355,7 +355,10 @@ async fn ui_add_real_server_valid_invalid_and_duplicate() {
     let page = browser.follow(&added).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Real server 10.1.0.3:80 added.")
+        Some(
+            "Generation 2: real server 10.1.0.3:80 added. Directors send it connections once \
+             they apply it."
+        )
     );
     assert!(row_heads(&page.text).contains(&"10.1.0.3:80".to_owned()));
 
@@ -409,7 +412,7 @@ async fn ui_weight_edit_valid_out_of_range_and_stale() {
     let page = browser.follow(&set).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Weight of 10.1.0.1:80 set to 7.")
+        Some("Generation 2: weight of 10.1.0.1:80 set to 7.")
     );
     assert_eq!(field(&page.text, &action, "weight"), "7");
 
@@ -483,7 +486,10 @@ async fn ui_drain_and_restore_a_real_server() {
     let page = browser.follow(&drained).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("10.1.0.1:80 drained: it gets no new connections; its open ones finish.")
+        Some(
+            "Generation 2: 10.1.0.1:80 drained. Directors stop sending it new connections as \
+             they apply this; its open ones finish."
+        )
     );
     assert!(text(&element_text(&page.text, "tr", "id", &format!("rs-{rs}"))).contains("drained"));
     assert!(has_form(&page.text, &restore) && !has_form(&page.text, &drain));
@@ -497,7 +503,7 @@ async fn ui_drain_and_restore_a_real_server() {
     let page = browser.follow(&restored).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("10.1.0.1:80 restored to weight 1.")
+        Some("Generation 3: 10.1.0.1:80 restored to weight 1.")
     );
 
     // A stale button does nothing and says so.
@@ -534,7 +540,13 @@ async fn ui_remove_a_real_server_through_its_confirm_page() {
         .problem(404, "not_found");
     assert_eq!(pool_ids(&app, "web", service).await.len(), 1);
     let page = browser.follow(&removed).await;
-    assert_eq!(flash(&page.text).as_deref(), Some("Real server removed."));
+    assert_eq!(
+        flash(&page.text).as_deref(),
+        Some(
+            "Generation 2: real server removed. Directors drain it and delete it from the \
+             kernel as they apply this."
+        )
+    );
     assert!(!row_heads(&page.text).contains(&"10.1.0.1:80".to_owned()));
 }
 
@@ -560,7 +572,13 @@ async fn ui_delete_a_service_through_its_confirm_page() {
         .await
         .problem(404, "not_found");
     let page = browser.follow(&deleted).await;
-    assert_eq!(flash(&page.text).as_deref(), Some("Service deleted."));
+    assert_eq!(
+        flash(&page.text).as_deref(),
+        Some(
+            "Generation 3: service deleted. Directors drain it and delete it from the kernel \
+             as they apply this."
+        )
+    );
     assert!(text(&page.text).contains("No services yet."));
     assert_html(&browser.get(&base).await, 404);
 }

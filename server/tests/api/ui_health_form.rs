@@ -54,7 +54,7 @@ async fn ui_save_a_health_check_with_its_sorry_server() {
     let page = browser.page(&base).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Health check of tcp:10.0.0.1:80 saved.")
+        Some("Generation 2: health check of tcp:10.0.0.1:80 saved.")
     );
     assert_eq!(
         field(&page.text, &action, "health_check.expect_status"),

@@ -136,7 +136,10 @@ async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it()
     let page = browser.follow(&applied).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Pool of tcp:10.0.0.1:80 updated: 1 real server added, 1 real server removed, 1 real server changed.")
+        Some(
+            "Generation 2: pool of tcp:10.0.0.1:80 updated: 1 real server added, 1 real server \
+             removed, 1 real server changed."
+        )
     );
 
     // The change page shows the same diff, made in the web UI.

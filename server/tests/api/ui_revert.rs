@@ -87,7 +87,7 @@ async fn ui_revert_shows_the_plan_then_applies_it_as_a_new_generation() {
     let page = browser.follow(&applied).await;
     assert_eq!(
         flash(&page.text).as_deref(),
-        Some("Reverted to generation 1: now at generation 4.")
+        Some("Generation 4: reverted to generation 1's desired state.")
     );
     let shown = text(&page.text);
     assert!(shown.contains("Generation 4"), "{shown}");

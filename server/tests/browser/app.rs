@@ -17,7 +17,11 @@ pub struct App {
 
 impl App {
     pub async fn start() -> App {
-        let server = InProcessServer::start(lvs_server::ServeOptions::default()).await;
+        App::start_with(lvs_server::ServeOptions::default()).await
+    }
+
+    pub async fn start_with(options: lvs_server::ServeOptions) -> App {
+        let server = InProcessServer::start(options).await;
         let client = lvs_testkit::server::client_with_token(&server.admin_token)
             .build()
             .expect("an HTTP client");
@@ -46,6 +50,13 @@ impl App {
         let text = response.text().await.unwrap_or_default();
         assert_eq!(got, status, "POST {path}: {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+impl App {
+    /// A handle for tasks that play agents while the test drives the browser.
+    pub fn clone_client(&self) -> (reqwest::Client, String) {
+        (self.client.clone(), self.base.clone())
     }
 }
 
