@@ -75,8 +75,10 @@ pub const CHANGE_PAGES: &[&str] = &[
     "/clusters/{cluster}/services/{service}/pool",
     "/clusters/{cluster}/services/{service}/real-servers/{id}/delete",
     "/clusters/{cluster}/directors/{director}/delete",
+    "/clusters/{cluster}/directors/{director}/token",
     "/clusters/{cluster}/changes/{generation}/revert",
     "/real-server-hosts/{host}/delete",
+    "/real-server-hosts/{host}/token",
     "/real-server-hosts/{host}/token/revoke",
 ];
 
