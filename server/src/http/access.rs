@@ -37,6 +37,7 @@ pub const PUBLIC: &[&str] = &[
     "/api/docs/swagger-ui-bundle-5.35.0.js",
     "/api/docs/swagger-ui-5.35.0.css",
     "/api/docs/api-explorer.js",
+    "/api/docs/api-explorer.css",
 ];
 
 /// The agents' routes, authenticated by agent tokens in their handlers.

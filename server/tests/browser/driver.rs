@@ -24,6 +24,23 @@ use tempfile::TempDir;
 /// How long a page may take to show what a step expects.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// axe-core, vendored from npm (`vendor/axe-core/README.md`), injected into pages to check.
+const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+
+/// What one axe check leaves out: whole rules (by id) and parts of the page (CSS selectors).
+#[derive(Debug)]
+pub struct AxeExceptions<'a> {
+    pub rules: &'a [&'a str],
+    pub selectors: &'a [&'a str],
+}
+
+impl AxeExceptions<'_> {
+    pub const NONE: AxeExceptions<'static> = AxeExceptions {
+        rules: &[],
+        selectors: &[],
+    };
+}
+
 /// The window every page is first laid out in.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 
@@ -527,9 +544,10 @@ impl Browser {
         }
     }
 
-    /// Checks what a page's HTML promises assistive technology: unique ids, and every
-    /// `label[for]` naming a control that it labels. Every page [`Self::expect_page`]
-    /// waits for is checked; a part a script swapped in is checked by calling this.
+    /// Checks what a page's HTML promises assistive technology: unique ids, every
+    /// `label[for]` naming a control that it labels, and axe-core's serious and critical
+    /// rules. Every page [`Self::expect_page`] waits for is checked; a part a script
+    /// swapped in is checked by calling this.
     pub async fn audit(&self, page: &str) {
         let problems = self
             .js(
@@ -563,6 +581,62 @@ impl Browser {
             let problem = problem.as_str().unwrap_or_default();
             self.finding(format!("{page} ({path}): {problem}"));
         }
+        self.axe(page, &AxeExceptions::NONE).await;
+    }
+
+    /// Runs axe-core on the current page (WCAG 2.x A and AA plus best practices) and makes
+    /// every serious or critical violation a finding naming the page, the rule and where.
+    /// `except` leaves out rules or parts of the page the caller cannot fix, each with its
+    /// reason at the call site.
+    pub async fn axe(&self, page: &str, except: &AxeExceptions<'_>) {
+        let path = self.path().await;
+        for violation in self.axe_violations(except).await {
+            self.finding(format!("{page} ({path}): {violation}"));
+        }
+    }
+
+    /// The serious and critical axe-core violations on the current page, one line each.
+    pub async fn axe_violations(&self, except: &AxeExceptions<'_>) -> Vec<String> {
+        // Injected per document: the server never serves axe, and each page load forgets it.
+        let loaded = self
+            .js("return typeof window.axe === 'object';", vec![])
+            .await;
+        if loaded != Value::Bool(true) {
+            self.js(AXE, vec![]).await;
+        }
+        let url = self.url().await;
+        let result = self
+            .client
+            .execute_async(
+                r#"
+                const [exclude, disabled, done] = arguments;
+                const rules = Object.fromEntries(disabled.map((id) => [id, { enabled: false }]));
+                const context = exclude.length ? { exclude: exclude.map((s) => [s]) } : document;
+                axe.run(context, {
+                  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+                  rules,
+                  resultTypes: ['violations'],
+                }).then(
+                  (r) => done(r.violations
+                    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                    .map((v) => {
+                      const targets = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
+                      const more = v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : '';
+                      return `axe ${v.id} (${v.impact}): ${v.help} at ${targets}${more}`;
+                    })),
+                  (e) => done([`axe did not run: ${e}`]),
+                );
+                "#,
+                vec![json!(except.selectors), json!(except.rules)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("axe on {url}: {e}"));
+        result
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Full-page PNGs of the current page at 1280 and 390 CSS pixels wide, as

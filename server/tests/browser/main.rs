@@ -14,6 +14,7 @@ mod driver;
 mod health;
 mod keyboard;
 mod roles;
+mod safety;
 mod walkthrough;
 
 use std::future::Future;
