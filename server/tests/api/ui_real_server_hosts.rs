@@ -185,8 +185,11 @@ async fn ui_route_and_tunnel_real_servers_show_their_hosts_state() {
                     .split("<tr id=\"rs-")
                     .find(|row| row.contains(&format!(">{key}</th>")))
                     .expect("the real server's row");
-                let cells: Vec<&str> = row.split("<td>").collect();
-                text(cells[1].split("</td>").next().unwrap_or_default())
+                let cell = row
+                    .split("<td data-label=\"Forwarding\">")
+                    .nth(1)
+                    .expect("the real server's forwarding cell");
+                text(cell.split("</td>").next().unwrap_or_default())
             })
             .collect()
     };
