@@ -186,7 +186,7 @@ async fn ui_route_and_tunnel_real_servers_show_their_hosts_state() {
                     .find(|row| row.contains(&format!(">{key}</th>")))
                     .expect("the real server's row");
                 let cell = row
-                    .split("<td data-label=\"Forwarding\">")
+                    .split("<td role=\"cell\" data-label=\"Forwarding\">")
                     .nth(1)
                     .expect("the real server's forwarding cell");
                 text(cell.split("</td>").next().unwrap_or_default())
