@@ -27,20 +27,6 @@ const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// axe-core, vendored from npm (`vendor/axe-core/README.md`), injected into pages to check.
 const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
 
-/// What one axe check leaves out: whole rules (by id) and parts of the page (CSS selectors).
-#[derive(Debug)]
-pub struct AxeExceptions<'a> {
-    pub rules: &'a [&'a str],
-    pub selectors: &'a [&'a str],
-}
-
-impl AxeExceptions<'_> {
-    pub const NONE: AxeExceptions<'static> = AxeExceptions {
-        rules: &[],
-        selectors: &[],
-    };
-}
-
 /// The window every page is first laid out in.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 
@@ -581,22 +567,21 @@ impl Browser {
             let problem = problem.as_str().unwrap_or_default();
             self.finding(format!("{page} ({path}): {problem}"));
         }
-        self.axe(page, &AxeExceptions::NONE).await;
+        self.axe(page).await;
     }
 
     /// Runs axe-core on the current page (WCAG 2.x A and AA plus best practices) and makes
     /// every serious or critical violation a finding naming the page, the rule and where.
-    /// `except` leaves out rules or parts of the page the caller cannot fix, each with its
-    /// reason at the call site.
-    pub async fn axe(&self, page: &str, except: &AxeExceptions<'_>) {
+    /// No rule is turned off, nor any part of a page left out.
+    pub async fn axe(&self, page: &str) {
         let path = self.path().await;
-        for violation in self.axe_violations(except).await {
+        for violation in self.axe_violations().await {
             self.finding(format!("{page} ({path}): {violation}"));
         }
     }
 
     /// The serious and critical axe-core violations on the current page, one line each.
-    pub async fn axe_violations(&self, except: &AxeExceptions<'_>) -> Vec<String> {
+    pub async fn axe_violations(&self) -> Vec<String> {
         // Injected per document: the server never serves axe, and each page load forgets it.
         let loaded = self
             .js("return typeof window.axe === 'object';", vec![])
@@ -609,12 +594,9 @@ impl Browser {
             .client
             .execute_async(
                 r#"
-                const [exclude, disabled, done] = arguments;
-                const rules = Object.fromEntries(disabled.map((id) => [id, { enabled: false }]));
-                const context = exclude.length ? { exclude: exclude.map((s) => [s]) } : document;
-                axe.run(context, {
+                const done = arguments[0];
+                axe.run(document, {
                   runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
-                  rules,
                   resultTypes: ['violations'],
                 }).then(
                   (r) => done(r.violations
@@ -627,7 +609,7 @@ impl Browser {
                   (e) => done([`axe did not run: ${e}`]),
                 );
                 "#,
-                vec![json!(except.selectors), json!(except.rules)],
+                vec![],
             )
             .await
             .unwrap_or_else(|e| panic!("axe on {url}: {e}"));
