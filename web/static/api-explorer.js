@@ -3,7 +3,9 @@ window.addEventListener("DOMContentLoaded", function () {
   window.ui = SwaggerUIBundle({
     url: "/api/openapi.json",
     dom_id: "#explorer",
-    deepLinking: true,
+    // Off: its links to each operation sit inside the operation's toggle button, nested
+    // controls that screen readers and keyboards cannot tell apart.
+    deepLinking: false,
     tryItOutEnabled: true,
   });
 });

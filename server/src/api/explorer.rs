@@ -13,9 +13,10 @@ const PAGE: &str = r#"<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>LVS Fleet API</title>
 <link rel="stylesheet" href="/api/docs/swagger-ui-5.35.0.css">
+<link rel="stylesheet" href="/api/docs/api-explorer.css">
 </head>
 <body>
-<div id="explorer"></div>
+<main id="explorer"></main>
 <script src="/api/docs/swagger-ui-bundle-5.35.0.js"></script>
 <script src="/api/docs/api-explorer.js"></script>
 </body>
@@ -25,6 +26,8 @@ const PAGE: &str = r#"<!doctype html>
 const BUNDLE: &[u8] = include_bytes!("../../../web/static/vendor/swagger-ui/swagger-ui-bundle.js");
 const CSS: &[u8] = include_bytes!("../../../web/static/vendor/swagger-ui/swagger-ui.css");
 const INIT: &[u8] = include_bytes!("../../../web/static/api-explorer.js");
+/// Our overrides of Swagger UI's colours, for contrast.
+const OVERRIDES: &[u8] = include_bytes!("../../../web/static/api-explorer.css");
 
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
@@ -40,6 +43,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/api/docs/api-explorer.js",
             get(|| async { asset(INIT, JS, false) }),
+        )
+        .route(
+            "/api/docs/api-explorer.css",
+            get(|| async { asset(OVERRIDES, "text/css", false) }),
         )
 }
 

@@ -37,6 +37,7 @@ pub const PUBLIC: &[&str] = &[
     "/api/docs/swagger-ui-bundle-5.35.0.js",
     "/api/docs/swagger-ui-5.35.0.css",
     "/api/docs/api-explorer.js",
+    "/api/docs/api-explorer.css",
 ];
 
 /// The agents' routes, authenticated by agent tokens in their handlers.
@@ -75,8 +76,10 @@ pub const CHANGE_PAGES: &[&str] = &[
     "/clusters/{cluster}/services/{service}/pool",
     "/clusters/{cluster}/services/{service}/real-servers/{id}/delete",
     "/clusters/{cluster}/directors/{director}/delete",
+    "/clusters/{cluster}/directors/{director}/token",
     "/clusters/{cluster}/changes/{generation}/revert",
     "/real-server-hosts/{host}/delete",
+    "/real-server-hosts/{host}/token",
     "/real-server-hosts/{host}/token/revoke",
 ];
 

@@ -246,6 +246,7 @@ mod tests {
         let served_elsewhere = |p: &str| {
             p.starts_with("vendor/swagger-ui/")
                 || p == "api-explorer.js"
+                || p == "api-explorer.css"
                 || p.ends_with("README.md")
                 || p.ends_with("LICENSE")
                 || p.ends_with("NOTICE")

@@ -45,6 +45,7 @@ mod service;
 mod service_form;
 mod service_view;
 mod session;
+mod token_confirm;
 mod user;
 mod users;
 
@@ -94,7 +95,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/real-server-hosts/{host}/token",
-            post(real_server_hosts::rotate_token),
+            get(token_confirm::real_server_host).post(real_server_hosts::rotate_token),
         )
         .route(
             "/real-server-hosts/{host}/token/revoke",
@@ -145,7 +146,10 @@ pub fn router(state: AppState) -> Router {
             &format!("{cluster}/directors"),
             get(directors::page).post(directors::create),
         )
-        .route(&format!("{director}/token"), post(directors::rotate_token))
+        .route(
+            &format!("{director}/token"),
+            get(token_confirm::director).post(directors::rotate_token),
+        )
         .route(
             &format!("{director}/delete"),
             get(directors::confirm_delete).post(directors::delete),

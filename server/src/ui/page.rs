@@ -161,7 +161,8 @@ pub fn path_segment(text: &str) -> String {
 }
 
 /// "Are you sure?" before a destructive action: a POST form with the CSRF token and the
-/// ETag of what is shown, so a concurrent change is refused rather than destroyed.
+/// ETag of what is shown, so a concurrent change is refused rather than destroyed (empty
+/// when the action does not depend on it, as replacing a token).
 #[derive(Debug, Template)]
 #[template(path = "confirm.html")]
 pub struct ConfirmPage {

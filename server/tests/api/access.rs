@@ -34,6 +34,7 @@ const UI_CHANGE_PAGES: &[&str] = &[
     "/new",
     "/new-cluster",
     "/revoke",
+    "/token",
 ];
 /// Changes anyone signed in may ask for (bounded to its own by the handler).
 const SELF_SERVICE: &[&str] = &[
@@ -230,6 +231,10 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     app.post("/api/v1/clusters/web/directors", &json!({"name": "lb1"}))
         .await
         .expect(201);
+    // With a token, so its page offers the rotation's confirmation.
+    app.post_empty("/api/v1/clusters/web/directors/lb1/token", None)
+        .await
+        .expect(201);
     // A real-server host with a token, for its pages and forms.
     app.post(
         "/api/v1/real-server-hosts",
@@ -263,7 +268,9 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     for page in [
         "/real-server-hosts",
         "/real-server-hosts/rs1/delete",
+        "/real-server-hosts/rs1/token",
         "/real-server-hosts/rs1/token/revoke",
+        "/clusters/web/directors/lb1/token",
     ] {
         assert!(pages.contains(page), "{page}: {pages:?}");
     }

@@ -88,7 +88,7 @@ async fn api_docs_are_served_from_the_binary() {
         .split(['"', '\''])
         .filter(|s| s.ends_with(".js") || s.ends_with(".css"))
         .collect();
-    assert_eq!(assets.len(), 3, "{assets:?}");
+    assert_eq!(assets.len(), 4, "{assets:?}");
     for asset in assets {
         assert!(asset.starts_with("/api/docs/"), "{asset} is local");
         let resp = app.get(asset).await;
@@ -106,6 +106,9 @@ async fn api_docs_are_served_from_the_binary() {
         assert!(resp.headers.contains_key("cache-control"));
         if asset.contains("swagger-ui") {
             assert!(resp.text.len() > 100_000, "{asset} is the real bundle");
+        } else if asset.ends_with(".css") {
+            // Our overrides of the bundle's colours.
+            assert!(resp.text.contains(".swagger-ui "), "{asset}");
         } else {
             assert!(resp.text.contains("/api/openapi.json"));
         }

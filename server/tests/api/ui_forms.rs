@@ -633,9 +633,19 @@ async fn ui_add_director_shows_its_token_once_then_rotate_and_remove() {
     assert!(!page.text.contains(&token));
     assert!(text(&element_text(&page.text, "article", "id", "director-lb1")).contains("Token set"));
 
-    // Rotating: a new token, the old one refused.
+    // Rotating, through its confirmation page: showing it changes nothing.
     let rotate = "/clusters/web/directors/lb1/token";
-    let rotated = browser.submit(&page.text, rotate, &[]).await;
+    let confirm = browser.page(rotate).await;
+    let asked = text(&confirm.text);
+    for expected in [
+        "Rotate the agent token of director lb1 in web?",
+        "the running agent is refused until it is given the new token",
+        "The new token is shown once",
+    ] {
+        assert!(asked.contains(expected), "{expected:?} in {asked}");
+    }
+    app.agent_get(AGENT_DESIRED_STATE, &token).await.expect(200);
+    let rotated = browser.submit(&confirm.text, rotate, &[]).await;
     assert_html(&rotated, 200);
     assert_eq!(
         rotated

@@ -507,7 +507,10 @@ async fn ui_directors_page_shows_each_agent() {
     assert!(lb0.contains("Create agent token"), "{lb0}");
     // The one needing attention first.
     assert!(html.find("director-lb1").expect("lb1") < html.find("director-lb0").expect("lb0"));
-    assert!(has_form(html, "/clusters/web/directors/lb1/token"));
+    // Rotating goes through its confirmation page; creating the first token does not.
+    assert!(links(html).contains(&"/clusters/web/directors/lb1/token".to_owned()));
+    assert!(!has_form(html, "/clusters/web/directors/lb1/token"));
+    assert!(has_form(html, "/clusters/web/directors/lb0/token"));
     assert!(links(html).contains(&"/clusters/web/directors/lb0/delete".to_owned()));
     assert!(text(html).contains("The cluster is at generation 1."));
     let add = text(form_html(html, "/clusters/web/directors"));

@@ -92,9 +92,21 @@ async fn ui_add_a_host_see_its_token_once_then_revoke_and_remove_it() {
     );
     assert!(!refused.text.contains("lvsr_"));
 
-    // Rotating: a new token, the old one refused.
+    // Rotating, through its confirmation page: showing it changes nothing.
     let rotate = "/real-server-hosts/web-1/token";
-    let rotated = browser.submit(&page.text, rotate, &[]).await;
+    let confirm = browser.page(rotate).await;
+    let asked = text(&confirm.text);
+    for expected in [
+        "Rotate the agent token of real-server host web-1?",
+        "the running agent is refused until it is given the new token",
+        "The new token is shown once",
+    ] {
+        assert!(asked.contains(expected), "{expected:?} in {asked}");
+    }
+    app.agent_get("/api/v1/agent/real-server", &token)
+        .await
+        .expect(200);
+    let rotated = browser.submit(&confirm.text, rotate, &[]).await;
     let new_token = shown_token(&rotated.text);
     assert_ne!(new_token, token);
     app.agent_get("/api/v1/agent/real-server", &token)
@@ -173,8 +185,11 @@ async fn ui_route_and_tunnel_real_servers_show_their_hosts_state() {
                     .split("<tr id=\"rs-")
                     .find(|row| row.contains(&format!(">{key}</th>")))
                     .expect("the real server's row");
-                let cells: Vec<&str> = row.split("<td>").collect();
-                text(cells[1].split("</td>").next().unwrap_or_default())
+                let cell = row
+                    .split("<td role=\"cell\" data-label=\"Forwarding\">")
+                    .nth(1)
+                    .expect("the real server's forwarding cell");
+                text(cell.split("</td>").next().unwrap_or_default())
             })
             .collect()
     };

@@ -51,6 +51,20 @@ impl App {
         assert_eq!(got, status, "POST {path}: {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
+
+    /// GETs `path` from the API as the agent of `token`; the answer must have `status`.
+    pub async fn agent_get(&self, path: &str, token: &str, status: u16) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(got, status, "GET {path} with an agent token: {text}");
+    }
 }
 
 impl App {

@@ -24,6 +24,9 @@ use tempfile::TempDir;
 /// How long a page may take to show what a step expects.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// axe-core, vendored from npm (`vendor/axe-core/README.md`), injected into pages to check.
+const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+
 /// The window every page is first laid out in.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 
@@ -527,9 +530,10 @@ impl Browser {
         }
     }
 
-    /// Checks what a page's HTML promises assistive technology: unique ids, and every
-    /// `label[for]` naming a control that it labels. Every page [`Self::expect_page`]
-    /// waits for is checked; a part a script swapped in is checked by calling this.
+    /// Checks what a page's HTML promises assistive technology: unique ids, every
+    /// `label[for]` naming a control that it labels, and axe-core's serious and critical
+    /// rules. Every page [`Self::expect_page`] waits for is checked; a part a script
+    /// swapped in is checked by calling this.
     pub async fn audit(&self, page: &str) {
         let problems = self
             .js(
@@ -563,6 +567,58 @@ impl Browser {
             let problem = problem.as_str().unwrap_or_default();
             self.finding(format!("{page} ({path}): {problem}"));
         }
+        self.axe(page).await;
+    }
+
+    /// Runs axe-core on the current page (WCAG 2.x A and AA plus best practices) and makes
+    /// every serious or critical violation a finding naming the page, the rule and where.
+    /// No rule is turned off, nor any part of a page left out.
+    pub async fn axe(&self, page: &str) {
+        let path = self.path().await;
+        for violation in self.axe_violations().await {
+            self.finding(format!("{page} ({path}): {violation}"));
+        }
+    }
+
+    /// The serious and critical axe-core violations on the current page, one line each.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        // Injected per document: the server never serves axe, and each page load forgets it.
+        let loaded = self
+            .js("return typeof window.axe === 'object';", vec![])
+            .await;
+        if loaded != Value::Bool(true) {
+            self.js(AXE, vec![]).await;
+        }
+        let url = self.url().await;
+        let result = self
+            .client
+            .execute_async(
+                r#"
+                const done = arguments[0];
+                axe.run(document, {
+                  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
+                  resultTypes: ['violations'],
+                }).then(
+                  (r) => done(r.violations
+                    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                    .map((v) => {
+                      const targets = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
+                      const more = v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : '';
+                      return `axe ${v.id} (${v.impact}): ${v.help} at ${targets}${more}`;
+                    })),
+                  (e) => done([`axe did not run: ${e}`]),
+                );
+                "#,
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("axe on {url}: {e}"));
+        result
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// Full-page PNGs of the current page at 1280 and 390 CSS pixels wide, as

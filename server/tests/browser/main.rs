@@ -15,6 +15,7 @@ mod health;
 mod keyboard;
 mod roles;
 mod rollout;
+mod safety;
 mod walkthrough;
 
 use std::future::Future;
