@@ -33,6 +33,7 @@ mod mark_rules_text;
 mod page;
 mod paging;
 mod pool;
+mod pool_merge;
 mod pool_text;
 mod real_server_form;
 mod real_server_hosts;

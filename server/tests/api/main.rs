@@ -45,6 +45,7 @@ mod ui_health_form;
 mod ui_mark_rules;
 mod ui_pages;
 mod ui_pool;
+mod ui_pool_merge;
 mod ui_real_server_hosts;
 mod ui_revert;
 mod ui_security;
