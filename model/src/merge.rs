@@ -279,7 +279,10 @@ mod tests {
 
     #[test]
     fn unrelated_edits_merge_without_conflicts() {
-        let base = [server("10.1.0.1", 1, "active"), server("10.1.0.2", 1, "active")];
+        let base = [
+            server("10.1.0.1", 1, "active"),
+            server("10.1.0.2", 1, "active"),
+        ];
         // They set .1's weight and added .3; I drained .2 and added .4.
         let theirs = [
             server("10.1.0.1", 5, "active"),
@@ -310,7 +313,10 @@ mod tests {
         let both = [server("10.1.0.1", 3, "drained")];
         let merge = pool(Some(&base), &both, &both);
         assert_eq!(merge.conflicts, []);
-        assert_eq!(weights(&merge.kept), [("10.1.0.1".into(), 3, "drained".into())]);
+        assert_eq!(
+            weights(&merge.kept),
+            [("10.1.0.1".into(), 3, "drained".into())]
+        );
     }
 
     #[test]
@@ -326,7 +332,10 @@ mod tests {
         assert_eq!(fields, ["weight"]);
         assert_eq!(conflict.fields[0].theirs, Value::from(5));
         assert_eq!(conflict.fields[0].mine, Value::from(3));
-        assert_eq!(weights(&merge.kept), [("10.1.0.1".into(), 5, "drained".into())]);
+        assert_eq!(
+            weights(&merge.kept),
+            [("10.1.0.1".into(), 5, "drained".into())]
+        );
         let chosen = merge.with_chosen(|_| true);
         assert_eq!(weights(&chosen), [("10.1.0.1".into(), 3, "drained".into())]);
         assert_eq!(merge.with_chosen(|_| false), merge.kept);
@@ -334,14 +343,23 @@ mod tests {
 
     #[test]
     fn removing_what_they_changed_and_changing_what_they_removed_conflict() {
-        let base = [server("10.1.0.1", 1, "active"), server("10.1.0.2", 1, "active")];
+        let base = [
+            server("10.1.0.1", 1, "active"),
+            server("10.1.0.2", 1, "active"),
+        ];
         // They drained .1 and removed .2; my stale copy removes .1 and reweights .2.
         let theirs = [server("10.1.0.1", 1, "drained")];
         let mine = [server("10.1.0.2", 4, "active")];
         let merge = pool(Some(&base), &theirs, &mine);
-        assert_eq!(weights(&merge.kept), [("10.1.0.1".into(), 1, "drained".into())]);
+        assert_eq!(
+            weights(&merge.kept),
+            [("10.1.0.1".into(), 1, "drained".into())]
+        );
         let removed = &merge.conflicts[0];
-        assert_eq!((removed.mine.as_ref(), removed.chosen.as_ref()), (None, None));
+        assert_eq!(
+            (removed.mine.as_ref(), removed.chosen.as_ref()),
+            (None, None)
+        );
         let readded = &merge.conflicts[1];
         assert!(readded.theirs.is_none());
         assert_eq!(readded.chosen.as_ref().and_then(|s| s.weight), Some(4));
@@ -379,8 +397,14 @@ mod tests {
 
     #[test]
     fn without_a_base_every_difference_is_a_conflict() {
-        let theirs = [server("10.1.0.1", 1, "active"), server("10.1.0.2", 1, "active")];
-        let mine = [server("10.1.0.1", 1, "active"), server("10.1.0.3", 1, "active")];
+        let theirs = [
+            server("10.1.0.1", 1, "active"),
+            server("10.1.0.2", 1, "active"),
+        ];
+        let mine = [
+            server("10.1.0.1", 1, "active"),
+            server("10.1.0.3", 1, "active"),
+        ];
         let merge = pool(None, &theirs, &mine);
         assert_eq!(merge.kept, merge.with_chosen(|_| false));
         assert_eq!(
@@ -390,7 +414,11 @@ mod tests {
                 ("10.1.0.2".into(), 1, "active".into()),
             ]
         );
-        let keys: Vec<String> = merge.conflicts.iter().map(|c| c.key.0.to_string()).collect();
+        let keys: Vec<String> = merge
+            .conflicts
+            .iter()
+            .map(|c| c.key.0.to_string())
+            .collect();
         assert_eq!(keys, ["10.1.0.2", "10.1.0.3"]);
     }
 }

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use lvs_model::spec::RealServerSpec;
-use sqlx::SqliteConnection;
 use lvs_model::{
     DesiredService, Diff, RealServerChange, RealServerKey, ServiceChange, ValidationErrors,
 };
+use sqlx::SqliteConnection;
 
 use super::lookup;
 use super::{Author, IfMatch};

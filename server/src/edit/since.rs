@@ -10,8 +10,8 @@ use lvs_model::{DesiredService, DesiredState, Diff, RealServerKey, ServiceChange
 use super::{lookup, pools, EditResult};
 use crate::db::audit::Author;
 use crate::db::changes;
-use crate::db::revert_diffs::{self, REACH};
 use crate::db::corrupt;
+use crate::db::revert_diffs::{self, REACH};
 use crate::resources::{etag, service_etag};
 use crate::state::AppState;
 
@@ -129,9 +129,10 @@ pub async fn service(state: &AppState, cluster: &str, id: i64, from: u64) -> Edi
             .apply_in_place(&mut state)
             .map_err(|e| corrupt(&format!("revert diff of generation {to}"), &e.to_string()))?;
     }
-    let base = state.service(&key).cloned().ok_or_else(|| {
-        corrupt(&format!("revert diffs of service {key}"), "they remove it")
-    })?;
+    let base = state
+        .service(&key)
+        .cloned()
+        .ok_or_else(|| corrupt(&format!("revert diffs of service {key}"), "they remove it"))?;
     since.base = Base::Rebuilt(base);
     // Each generation's author once, newest first.
     let mut authors: BTreeMap<u64, ChangeBy> = BTreeMap::new();
@@ -139,7 +140,9 @@ pub async fn service(state: &AppState, cluster: &str, id: i64, from: u64) -> Edi
         if authors.contains_key(generation) {
             continue;
         }
-        let before = i64::try_from(*generation).unwrap_or(i64::MAX).saturating_add(1);
+        let before = i64::try_from(*generation)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1);
         let row = changes::list(&mut tx, row.id, before, 1).await?;
         if let Some(change) = row.into_iter().find(|c| c.generation() == *generation) {
             authors.insert(

@@ -42,6 +42,7 @@ mod revert;
 mod secret;
 mod service;
 mod service_form;
+mod service_merge;
 mod service_view;
 mod session;
 mod user;

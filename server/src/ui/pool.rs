@@ -66,7 +66,13 @@ pub async fn form(
         .map(RealServerSpec::from)
         .collect();
     let key = since.current.key().to_string();
-    let page = PoolPage::new(&browser, &since.cluster, id, &key, &pool_text::format(&pool));
+    let page = PoolPage::new(
+        &browser,
+        &since.cluster,
+        id,
+        &key,
+        &pool_text::format(&pool),
+    );
     PoolPage {
         generation: Some(since.generation),
         ..page
@@ -96,7 +102,16 @@ pub async fn apply(
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
     let planned = form.value("pool_etag").to_owned();
-    run(&state, &browser, &caller, &cluster, id, &form, Some(planned)).await
+    run(
+        &state,
+        &browser,
+        &caller,
+        &cluster,
+        id,
+        &form,
+        Some(planned),
+    )
+    .await
 }
 
 /// Plans (`planned` is `None`) or applies the pool in the form's text, merged with what
@@ -252,7 +267,11 @@ fn line_error(lines: &[(usize, RealServerSpec)], field: &str, message: &str) -> 
         Some(((0, spec), rest)) => format!(
             "{}: {}{message}",
             spec.address.as_deref().unwrap_or("?"),
-            if rest.is_empty() { String::new() } else { format!("{rest}: ") }
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!("{rest}: ")
+            }
         ),
         Some(((line, spec), "")) => {
             format!(

@@ -59,7 +59,10 @@ pub fn resolve(
     ticked: &[String],
 ) -> Option<(Vec<RealServerSpec>, MergeView)> {
     let key = since.current.key();
-    let mine: Vec<RealServer> = mine.iter().map(|s| s.parse(key).ok()).collect::<Option<_>>()?;
+    let mine: Vec<RealServer> = mine
+        .iter()
+        .map(|s| s.parse(key).ok())
+        .collect::<Option<_>>()?;
     let theirs: Vec<RealServer> = since.current.real_servers().cloned().collect();
     let base: Option<Vec<RealServer>> = since.base().map(|b| b.real_servers().cloned().collect());
     let merged = merge::pool(base.as_deref(), &theirs, &mine);
@@ -98,10 +101,10 @@ pub fn resolve(
 /// Who made the change that produced `by`, when, and its page.
 pub fn link(cluster: &str, by: &ChangeBy) -> ChangeLink {
     ChangeLink {
-        by: by
-            .author
-            .as_ref()
-            .map_or_else(|| "someone (not recorded)".to_owned(), |a| a.actor.to_string()),
+        by: by.author.as_ref().map_or_else(
+            || "someone (not recorded)".to_owned(),
+            |a| a.actor.to_string(),
+        ),
         when: format::utc(by.committed_at),
         href: format!(
             "/clusters/{}/changes/{}",

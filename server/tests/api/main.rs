@@ -49,4 +49,5 @@ mod ui_pool_merge;
 mod ui_real_server_hosts;
 mod ui_revert;
 mod ui_security;
+mod ui_settings_merge;
 mod users;

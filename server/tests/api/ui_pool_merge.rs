@@ -74,7 +74,10 @@ fn marked(html: &str) -> Vec<String> {
 /// The apply form's fields with the marked lines of `keys` ticked.
 fn ticking(html: &str, apply_path: &str, keys: &[&str]) -> Vec<(String, String)> {
     let mut pairs = form_fields(html, apply_path);
-    pairs.extend(keys.iter().map(|k| ("use_mine".to_owned(), (*k).to_owned())));
+    pairs.extend(
+        keys.iter()
+            .map(|k| ("use_mine".to_owned(), (*k).to_owned())),
+    );
     pairs
 }
 
@@ -261,5 +264,8 @@ async fn ui_pool_a_tick_made_against_an_older_pool_is_not_applied() {
             .any(|(name, _)| name == "use_mine"),
         "the new plan's line is not ticked"
     );
-    assert_eq!(pool(&app, service).await[0], entry("10.1.0.1:80", 11, "active"));
+    assert_eq!(
+        pool(&app, service).await[0],
+        entry("10.1.0.1:80", 11, "active")
+    );
 }
