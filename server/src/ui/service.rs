@@ -267,7 +267,7 @@ pub async fn update(
         spec
     } else {
         match service_merge::resolve(&state, &cluster, id, &mut form, spec).await? {
-            Merged::Save(spec) => spec,
+            Merged::Save(spec) => *spec,
             Merged::Choose(merge) => {
                 let forms = Forms {
                     settings: Some(form),

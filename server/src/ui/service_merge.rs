@@ -23,7 +23,7 @@ pub const CHOOSE: &str = "choose_";
 pub enum Merged {
     /// Save this spec; the form's `etag` is set to the service's ETag it was merged
     /// against, so a change made since is refused.
-    Save(ServiceSpec),
+    Save(Box<ServiceSpec>),
     /// Show the form again with these fields to choose.
     Choose(SettingsMerge),
 }
@@ -69,13 +69,13 @@ pub async fn resolve(
     mine: ServiceSpec,
 ) -> UiResult<Merged> {
     let Ok(from) = form.value("generation").parse::<u64>() else {
-        return Ok(Merged::Save(mine));
+        return Ok(Merged::Save(Box::new(mine)));
     };
     let since = since::service(state, cluster, id, from).await?;
     form.set("etag", &since.service_etag);
     let Ok(parsed) = mine.parse() else {
         // The model names the problems when it is saved.
-        return Ok(Merged::Save(mine));
+        return Ok(Merged::Save(Box::new(mine)));
     };
     let theirs = ServiceSpec::from(since.current.service());
     let base = since.base().map(|b| ServiceSpec::from(b.service()));
@@ -162,7 +162,7 @@ pub async fn resolve(
     let spec: ServiceSpec = serde_json::from_value(Value::Object(spec)).map_err(|e| {
         EditError::Internal(anyhow::anyhow!("merged settings of service {id}: {e}"))
     })?;
-    Ok(Merged::Save(spec))
+    Ok(Merged::Save(Box::new(spec)))
 }
 
 /// A field's value as the form shows it: `wrr`, `sh-port, sh-fallback`, `none`.
