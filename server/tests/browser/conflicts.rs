@@ -1,7 +1,7 @@
-//! Two people edit one pool: the admin's bulk edit, made from a page loaded before the
+//! Two people edit one service: the admin's bulk edit, made from a page loaded before the
 //! operator changed a weight, is merged with the operator's change. The admin's line that
 //! would undo it is marked with the operator's name; applying without ticking it keeps
-//! theirs, ticking it applies mine.
+//! theirs, ticking it applies mine. Then the same for the settings form, field by field.
 
 use fantoccini::elements::Element;
 use serde_json::json;
@@ -91,6 +91,45 @@ async fn run() {
     );
     assert_eq!(weight(&me, "10.3.0.1:80").await, "3");
 
+    // The settings: olivia sets the scheduler while my page is open; my stale form would
+    // set it back, so it is marked for me to choose, and my description waits with it.
+    me.goto(&service_path).await;
+    me.expect_page(SERVICE, 200).await;
+    olivia.goto(&service_path).await;
+    olivia.expect_page(SERVICE, 200).await;
+    let theirs = settings_form(&olivia, &service_path).await;
+    olivia.choose(&theirs, "Scheduler", "rr").await;
+    olivia.press(&theirs, "Save settings").await;
+    olivia.expect_page(SERVICE, 200).await;
+    let form = settings_form(&me, &service_path).await;
+    me.choose(&form, "Scheduler", "sh").await;
+    me.fill(&form, "Description", "mine").await;
+    me.press(&form, "Save settings").await;
+    me.expect_page(SERVICE, 409).await;
+    let choice = text(&me.find("#choose-scheduler").await).await;
+    assert!(
+        choice.contains("Keep theirs: rr") && choice.contains("Use mine: sh"),
+        "{choice}"
+    );
+    let note = text(&me.find("#merge-note").await).await;
+    assert!(
+        note.starts_with("olivia changed these settings at "),
+        "{note}"
+    );
+    me.screenshots(&shots, "settings-merge").await;
+    let form = settings_form(&me, &service_path).await;
+    me.field(&form, "Keep theirs: rr")
+        .await
+        .click()
+        .await
+        .expect("keep their scheduler");
+    me.press(&form, "Save settings").await;
+    me.expect_page(SERVICE, 200).await;
+    assert_eq!(me.flash().await, format!("Service {SERVICE} saved."));
+    let form = settings_form(&me, &service_path).await;
+    assert_eq!(value(&me.field(&form, "Scheduler").await).await, "rr");
+    assert_eq!(value(&me.field(&form, "Description").await).await, "mine");
+
     // The change history names both of us.
     me.goto("/clusters/shop/changes").await;
     me.expect_page("Changes to shop", 200).await;
@@ -99,6 +138,10 @@ async fn run() {
     assert!(text(&rows[1]).await.contains("olivia from"));
     olivia.quit().await;
     me.quit().await;
+}
+
+async fn settings_form(b: &Browser, service_path: &str) -> Element {
+    b.find(&format!("main form[action='{service_path}']")).await
 }
 
 async fn open_editor(b: &Browser, service_path: &str) {
