@@ -421,4 +421,27 @@ mod tests {
             .collect();
         assert_eq!(keys, ["10.1.0.2", "10.1.0.3"]);
     }
+
+    #[test]
+    fn settings_merge_field_by_field() {
+        use crate::spec::ServiceSpec;
+        let service = |scheduler: &str, description: &str| ServiceSpec {
+            protocol: Some("tcp".into()),
+            address: Some("192.0.2.1".into()),
+            port: Some(80),
+            scheduler: Some(scheduler.into()),
+            description: description.into(),
+            ..ServiceSpec::default()
+        };
+        let base = service("wlc", "");
+        let merged = fields(Some(&base), &service("sh", ""), &service("rr", "mine"));
+        assert_eq!(merged.kept, service("sh", "mine"));
+        assert_eq!(merged.chosen, service("rr", "mine"));
+        let conflicts: Vec<(&str, Value, Value)> = merged
+            .conflicts
+            .iter()
+            .map(|c| (c.field.as_str(), c.theirs.clone(), c.mine.clone()))
+            .collect();
+        assert_eq!(conflicts, [("scheduler", "sh".into(), "rr".into())]);
+    }
 }

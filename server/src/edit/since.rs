@@ -12,7 +12,7 @@ use crate::db::audit::Author;
 use crate::db::changes;
 use crate::db::corrupt;
 use crate::db::revert_diffs::{self, REACH};
-use crate::resources::{etag, service_etag};
+use crate::resources::service_etag;
 use crate::state::AppState;
 
 /// The service at generation `from` and now.
@@ -27,8 +27,6 @@ pub struct Since {
     pub current: DesiredService,
     /// The service's ETag now, as the settings form carries it.
     pub service_etag: String,
-    /// The pool's ETag now, as the bulk editor's plan carries it.
-    pub pool_etag: String,
     /// The newest change since `from` to each real server, by address and port.
     pub real_servers: BTreeMap<RealServerKey, ChangeBy>,
     /// The newest change since `from` to the service's settings.
@@ -80,7 +78,6 @@ pub async fn service(state: &AppState, cluster: &str, id: i64, from: u64) -> Edi
         generation,
         base: Base::Rebuilt(current.clone()),
         service_etag: service_etag(&service_row, &row.name),
-        pool_etag: etag(&current.to_spec()),
         current,
         real_servers: BTreeMap::new(),
         settings: None,

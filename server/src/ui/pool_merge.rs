@@ -149,6 +149,8 @@ fn changes(old: &RealServerSpec, new: &RealServerSpec) -> String {
             parts.push(format!("{name} {} → none", shown(before)));
         }
     }
+    // By field name, whatever order the JSON map keeps.
+    parts.sort();
     if parts.is_empty() {
         "no change".to_owned()
     } else {
@@ -177,4 +179,54 @@ fn line(spec: &RealServerSpec) -> String {
     pool_text::format(std::slice::from_ref(spec))
         .trim_end()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs_model::spec::ServiceSpec;
+
+    fn servers(lines: &str) -> Vec<RealServer> {
+        let key = ServiceSpec {
+            protocol: Some("tcp".into()),
+            address: Some("192.0.2.1".into()),
+            port: Some(80),
+            ..ServiceSpec::default()
+        }
+        .parse_key()
+        .expect("a key");
+        pool_text::parse(lines)
+            .expect("lines")
+            .iter()
+            .map(|(_, spec)| spec.parse(&key).expect("a server"))
+            .collect()
+    }
+
+    #[test]
+    fn marked_lines_say_what_they_did_and_what_mine_does() {
+        let base =
+            servers("10.1.0.1:80 weight=1 forwarding=masq\n10.1.0.2:80 weight=1 forwarding=masq\n");
+        let theirs = servers("10.1.0.1:80 weight=5 forwarding=masq state=drained\n");
+        let mine =
+            servers("10.1.0.1:80 weight=3 forwarding=masq\n10.1.0.2:80 weight=2 forwarding=masq\n");
+        let merged = merge::pool(Some(&base), &theirs, &mine);
+        let said: Vec<(String, String)> = merged
+            .conflicts
+            .iter()
+            .map(|c| (theirs_text(c), mine_text(c)))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "state active → drained, weight 1 → 5".to_owned(),
+                    "weight 5 → 3".to_owned()
+                ),
+                (
+                    "removed it".to_owned(),
+                    "add it back as 10.1.0.2:80 weight=2 forwarding=masq".to_owned()
+                ),
+            ]
+        );
+    }
 }
