@@ -15,6 +15,7 @@ mod health;
 pub mod host;
 mod keyword;
 pub mod mark_rules;
+pub mod merge;
 mod real_server;
 pub mod real_server_host;
 mod service;

@@ -25,6 +25,7 @@ pub mod real_servers;
 pub mod revert;
 pub mod services;
 pub mod sessions;
+pub mod since;
 pub mod tokens;
 pub mod users;
 

@@ -7,10 +7,12 @@ use lvs_model::spec::RealServerSpec;
 use lvs_model::{
     DesiredService, Diff, RealServerChange, RealServerKey, ServiceChange, ValidationErrors,
 };
+use sqlx::SqliteConnection;
 
 use super::lookup;
 use super::{Author, IfMatch};
 use super::{EditError, EditResult};
+use crate::db::services::ServiceRow;
 use crate::db::{clusters, now_millis, real_servers};
 use crate::resources::etag;
 use crate::state::AppState;
@@ -44,18 +46,9 @@ pub async fn replace(
     };
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let service = lookup::service(&mut tx, &cluster, service).await?;
-    let settings = service.service()?;
+    let (current, ids) = stored(&mut tx, &service).await?;
+    let settings = current.service().clone();
     let key = *settings.key();
-    let rows = real_servers::list(&mut tx, service.id, None, None, 0, i64::MAX).await?;
-    let mut ids: HashMap<RealServerKey, i64> = HashMap::with_capacity(rows.len());
-    let mut current_servers = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let server = row.real_server(&key)?;
-        ids.insert(server.key(), row.id);
-        current_servers.push(server);
-    }
-    let current = DesiredService::new(settings.clone(), current_servers)
-        .map_err(|e| EditError::Internal(anyhow::anyhow!("stored pool of {key}: {e}")))?;
     let pool_etag = etag(&current.to_spec());
     if_match.check(&pool_etag)?;
 
@@ -106,4 +99,24 @@ pub async fn replace(
         pool_etag,
         applied: true,
     })
+}
+
+/// The stored service with its pool, and the row id of each real server.
+pub(super) async fn stored(
+    conn: &mut SqliteConnection,
+    service: &ServiceRow,
+) -> EditResult<(DesiredService, HashMap<RealServerKey, i64>)> {
+    let settings = service.service()?;
+    let key = *settings.key();
+    let rows = real_servers::list(conn, service.id, None, None, 0, i64::MAX).await?;
+    let mut ids: HashMap<RealServerKey, i64> = HashMap::with_capacity(rows.len());
+    let mut servers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let server = row.real_server(&key)?;
+        ids.insert(server.key(), row.id);
+        servers.push(server);
+    }
+    let current = DesiredService::new(settings, servers)
+        .map_err(|e| EditError::Internal(anyhow::anyhow!("stored pool of {key}: {e}")))?;
+    Ok((current, ids))
 }

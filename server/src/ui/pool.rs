@@ -1,6 +1,9 @@
 //! Bulk edit of a service's pool with a plan: edit every real server as text, see the diff
 //! the change will cause, then confirm. The confirmation applies exactly the planned pool,
 //! and only if nobody changed the pool in between; otherwise the plan is shown again.
+//! The text carries the generation it was loaded at: when someone changed the pool since,
+//! the text is merged with their change (`pool_merge`), and a line of it that would undo
+//! theirs applies only when explicitly ticked.
 
 use super::extract::Caller;
 use askama::Template;
@@ -16,6 +19,7 @@ use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, Tab};
+use super::pool_merge::{self, MergeView, USE_MINE};
 use super::pool_text;
 use super::service_view;
 use super::session::{redirect_committed, redirect_with, Browser, FlashKind};
@@ -35,6 +39,10 @@ struct PoolPage {
     plan: Option<Plan>,
     /// The pool changed since the plan the user confirmed.
     replanned: bool,
+    /// The generation the text was loaded at, which its forms carry on.
+    generation: Option<u64>,
+    /// What others changed since, merged into the plan.
+    merge: Option<MergeView>,
 }
 
 /// A computed plan, ready to confirm.
@@ -50,9 +58,26 @@ pub async fn form(
     Path((cluster, id)): Path<(String, i64)>,
     browser: Browser,
 ) -> UiResult<Response> {
-    let view = service_view::load(&state, &cluster, id).await?;
-    let text = pool_text::format(&view.pool);
-    PoolPage::new(&browser, &view.cluster, id, &view.key, &text).respond(StatusCode::OK)
+    // One read for the text and its generation, so they agree.
+    let since = edit::since::service(&state, &cluster, id, u64::MAX).await?;
+    let pool: Vec<RealServerSpec> = since
+        .current
+        .real_servers()
+        .map(RealServerSpec::from)
+        .collect();
+    let key = since.current.key().to_string();
+    let page = PoolPage::new(
+        &browser,
+        &since.cluster,
+        id,
+        &key,
+        &pool_text::format(&pool),
+    );
+    PoolPage {
+        generation: Some(since.generation),
+        ..page
+    }
+    .respond(StatusCode::OK)
 }
 
 /// Computes the plan of the submitted text, changing nothing.
@@ -64,8 +89,7 @@ pub async fn plan(
     Form(pairs): Form,
 ) -> UiResult<Response> {
     let form = FormState::from_pairs(pairs);
-    let text = form.value("pool");
-    run(&state, &browser, &caller, &cluster, id, text, None).await
+    run(&state, &browser, &caller, &cluster, id, &form, None).await
 }
 
 /// Applies the confirmed plan.
@@ -84,24 +108,30 @@ pub async fn apply(
         &caller,
         &cluster,
         id,
-        form.value("pool"),
+        &form,
         Some(planned),
     )
     .await
 }
 
-/// Plans (`planned` is `None`) or applies the pool in `text`.
+/// Plans (`planned` is `None`) or applies the pool in the form's text, merged with what
+/// others changed since the form's generation.
 async fn run(
     state: &AppState,
     browser: &Browser,
     caller: &Caller,
     cluster: &str,
     id: i64,
-    text: &str,
+    form: &FormState,
     planned: Option<String>,
 ) -> UiResult<Response> {
+    let text = form.value("pool");
+    let from = form.value("generation").parse::<u64>().ok();
     let view = service_view::load(state, cluster, id).await?;
-    let page = PoolPage::new(browser, &view.cluster, id, &view.key, text);
+    let page = PoolPage {
+        generation: from,
+        ..PoolPage::new(browser, &view.cluster, id, &view.key, text)
+    };
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let lines = match pool_text::parse(text) {
         Ok(lines) => lines,
@@ -113,7 +143,9 @@ async fn run(
             return PoolPage { errors, ..page }.respond(unprocessable);
         }
     };
-    let specs: Vec<RealServerSpec> = lines.iter().map(|(_, spec)| spec.clone()).collect();
+    let mine: Vec<RealServerSpec> = lines.iter().map(|(_, spec)| spec.clone()).collect();
+    let (specs, merge) = merged(state, cluster, id, from, &mine, form.values(USE_MINE)).await?;
+    let page = PoolPage { merge, ..page };
     let dry_run = planned.is_none();
     let if_match = IfMatch::new(planned);
     let result = edit::pools::replace(
@@ -151,15 +183,22 @@ async fn run(
             PoolPage { plan, ..page }.respond(StatusCode::OK)
         }
         Err(EditError::Invalid(errors)) => {
+            // A merged pool is not the text's lines: name each server by its address.
+            let numbered: Vec<(usize, RealServerSpec)> = match page.merge {
+                None => lines,
+                Some(_) => specs.iter().cloned().map(|spec| (0, spec)).collect(),
+            };
             let errors = errors
                 .errors()
                 .iter()
-                .map(|e| line_error(&lines, &e.field, &e.message))
+                .map(|e| line_error(&numbered, &e.field, &e.message))
                 .collect();
             PoolPage { errors, ..page }.respond(unprocessable)
         }
         Err(EditError::PreconditionFailed(_)) => {
-            // Someone changed the pool after the plan was made: plan again against it.
+            // Someone changed the pool after the plan was made: plan again against it,
+            // merged anew, with no line of mine over theirs until it is ticked again.
+            let (specs, merge) = merged(state, cluster, id, from, &mine, &[]).await?;
             let replan = edit::pools::replace(
                 state,
                 cluster,
@@ -174,12 +213,38 @@ async fn run(
             let page = PoolPage {
                 plan,
                 replanned: true,
+                merge,
                 ..page
             };
             page.respond(StatusCode::CONFLICT)
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The pool to plan: `mine` as submitted when nobody changed the pool since generation
+/// `from` (or the form does not say), else merged with their change, mine over theirs
+/// only at the lines `ticked`.
+async fn merged(
+    state: &AppState,
+    cluster: &str,
+    id: i64,
+    from: Option<u64>,
+    mine: &[RealServerSpec],
+    ticked: &[String],
+) -> UiResult<(Vec<RealServerSpec>, Option<MergeView>)> {
+    let Some(from) = from else {
+        return Ok((mine.to_vec(), None));
+    };
+    let since = edit::since::service(state, cluster, id, from).await?;
+    if since.unchanged() {
+        return Ok((mine.to_vec(), None));
+    }
+    Ok(match pool_merge::resolve(&since, mine, ticked) {
+        Some((pool, view)) => (pool, Some(view)),
+        // A line that does not read: planning the text as it is names it.
+        None => (mine.to_vec(), None),
+    })
 }
 
 impl Plan {
@@ -200,6 +265,15 @@ fn line_error(lines: &[(usize, RealServerSpec)], field: &str, message: &str) -> 
         .and_then(|rest| rest.split_once(']'))
         .and_then(|(i, rest)| Some((i.parse::<usize>().ok()?, rest.trim_start_matches('.'))));
     match index.and_then(|(i, rest)| Some((lines.get(i)?, rest))) {
+        Some(((0, spec), rest)) => format!(
+            "{}: {}{message}",
+            spec.address.as_deref().unwrap_or("?"),
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!("{rest}: ")
+            }
+        ),
         Some(((line, spec), "")) => {
             format!(
                 "Line {line} ({}): {message}",
@@ -215,6 +289,11 @@ fn line_error(lines: &[(usize, RealServerSpec)], field: &str, message: &str) -> 
 }
 
 impl PoolPage {
+    /// How many lines of the text would undo someone's change.
+    fn marked_count(&self) -> usize {
+        self.merge.as_ref().map_or(0, |m| m.marked.len())
+    }
+
     /// The editor for the pool of `key` holding `text`, without errors or plan.
     fn new(browser: &Browser, cluster: &str, id: i64, key: &str, text: &str) -> PoolPage {
         let base = format!("/clusters/{}/services/{id}", path_segment(cluster));
@@ -228,6 +307,8 @@ impl PoolPage {
             errors: Vec::new(),
             plan: None,
             replanned: false,
+            generation: None,
+            merge: None,
         }
     }
 

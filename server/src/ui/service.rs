@@ -11,6 +11,7 @@ use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
+use super::service_merge::{self, Merged, SettingsMerge};
 use super::service_view::{self, ServiceView};
 use super::session::{redirect_committed, refused, Browser};
 use super::{health_form, real_server_form, service_form};
@@ -23,6 +24,8 @@ use lvs_model::spec::ServiceSpec;
 #[derive(Debug, Default)]
 pub struct Forms {
     pub settings: Option<FormState>,
+    /// The settings form's fields that would undo someone's change, to choose.
+    pub settings_merge: Option<SettingsMerge>,
     pub add: Option<FormState>,
     pub health: Option<FormState>,
     /// A real server's weight edit, by real server id.
@@ -37,6 +40,7 @@ struct ServicePage {
     base: String,
     view: ServiceView,
     settings: FormState,
+    settings_merge: Option<SettingsMerge>,
     add: FormState,
     health: FormState,
     weight: Option<(i64, FormState)>,
@@ -123,6 +127,7 @@ pub async fn render(
     let settings = forms.settings.unwrap_or_else(|| {
         let mut form = service_form::filled(&view.spec);
         form.set("etag", &view.etag);
+        form.set("generation", &view.generation);
         form
     });
     let add = forms
@@ -138,6 +143,7 @@ pub async fn render(
         base: format!("/clusters/{}/services/{id}", path_segment(&view.cluster)),
         view,
         settings,
+        settings_merge: forms.settings_merge,
         add,
         health,
         weight: forms.weight,
@@ -258,6 +264,23 @@ pub async fn update(
             service_form::add_validation(&mut form, &errors);
         }
     }
+    // Merged with what others changed since the form was loaded.
+    let spec = if form.has_errors() {
+        spec
+    } else {
+        match service_merge::resolve(&state, &cluster, id, &mut form, spec).await? {
+            Merged::Save(spec) => *spec,
+            Merged::Choose(merge) => {
+                let forms = Forms {
+                    settings: Some(form),
+                    settings_merge: Some(merge),
+                    ..Forms::default()
+                };
+                let status = StatusCode::CONFLICT;
+                return render(&state, &browser, &cluster, id, forms, status).await;
+            }
+        }
+    };
     // The form shows no health settings: those stored are kept.
     let keep_health = |stored: ServiceSpec| {
         Ok(ServiceSpec {

@@ -36,8 +36,9 @@ pub struct ServiceView {
     pub marks: Vec<String>,
     /// The service's ETag, carried by its forms.
     pub etag: String,
-    /// The pool as specs, for the bulk editor.
-    pub pool: Vec<lvs_model::spec::RealServerSpec>,
+    /// The cluster's generation when the service was read, which the settings form
+    /// carries so that a refused save can be merged with what changed since.
+    pub generation: u64,
     pub real_servers: Vec<RealServerLine>,
     /// Whether the pool was cut at [`MAX_REAL_SERVERS`].
     pub truncated: bool,
@@ -203,13 +204,13 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
     let spec = row.spec();
     Ok(ServiceView {
         etag: service_etag(&row, &cluster.name),
+        generation: cluster.generation(),
         cluster: cluster.name,
         id: row.id,
         key: row.service_key.clone(),
         name: row.name.clone(),
         marks: spec.mark_rules.iter().map(mark_rules_text::shown).collect(),
         spec,
-        pool: rows.iter().map(|rs| rs.spec()).collect(),
         real_servers,
         truncated,
         traffic,

@@ -266,17 +266,21 @@ async fn ui_save_settings_and_refuse_a_stale_form() {
     )
     .await;
     let generation = app.generation("web").await;
+    // Mine would undo their description: nothing is saved until I choose (the merge
+    // itself is `ui_settings_merge`'s).
     let refused = browser
-        .submit_refused(
+        .submit(
             &page.text,
             &base,
             &[("scheduler", "sh"), ("description", "mine")],
         )
         .await;
+    assert_html(&refused, 409);
     let alert = element_text(form_html(&refused.text, &base), "div", "role", "alert");
     assert!(
-        alert
-            .starts_with("Someone else changed this since you opened the page; nothing was saved."),
+        alert.starts_with(
+            "Someone changed these settings after you loaded them, so nothing was saved."
+        ),
         "{alert}"
     );
     assert!(alert.contains("Reload"), "{alert}");

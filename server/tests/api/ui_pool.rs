@@ -1,7 +1,7 @@
 //! The bulk pool editor: a plan shows the diff and changes nothing; applying it applies
 //! exactly that, and only if nobody changed the pool in between.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::*;
 use crate::ui_browser::*;
@@ -235,20 +235,10 @@ async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
     let plan = submit_plan(&mut browser, &editor, &pool_path, EDIT).await;
     let planned_etag = field(&plan.text, &apply_path, "pool_etag");
 
-    // Someone else drains 10.1.0.2 and reweights 10.1.0.1.
-    let list = app
-        .get(&real_servers("web", service))
-        .await
-        .expect(200)
-        .clone();
-    for rs in list["items"].as_array().expect("items") {
-        let patch = match rs["key"].as_str() {
-            Some("10.1.0.1:80") => json!({"weight": 9}),
-            _ => json!({"state": "drained"}),
-        };
-        app.patch_ok(&real_server_path("web", service, id(rs)), &patch)
-            .await;
-    }
+    // Someone else adds 10.1.0.4, which the plan does not touch (lines of mine that
+    // would undo their changes are `ui_pool_merge`'s).
+    app.create_real_server("web", service, &masq_server(4, 80))
+        .await;
     let theirs = pool(&app, service).await;
     let generation = app.generation("web").await;
 
@@ -265,20 +255,27 @@ async fn ui_pool_apply_after_someone_else_changed_it_plans_again() {
     assert_eq!(app.generation("web").await, generation);
     // The new plan is against the pool as it is now.
     let lines = plan_lines(&conflict.text);
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(
         lines.contains(
-            &"~ changed: real server 10.1.0.1:80 of tcp:10.0.0.1:80: weight 9 → 5".to_owned()
+            &"~ changed: real server 10.1.0.1:80 of tcp:10.0.0.1:80: weight 1 → 5".to_owned()
         ),
         "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("10.1.0.4")),
+        "their server stays: {lines:?}"
     );
     let new_etag = field(&conflict.text, &apply_path, "pool_etag");
     assert_ne!(new_etag, planned_etag);
     assert_eq!(field(&conflict.text, &apply_path, "pool"), EDIT.trim());
 
-    // Confirming the new plan applies it.
+    // Confirming the new plan applies it, beside their server.
     let applied = browser.submit(&conflict.text, &apply_path, &[]).await;
     assert_eq!(redirected(&applied), base);
-    assert_eq!(pool(&app, service).await, applied_edit());
+    let mut wanted = applied_edit().to_vec();
+    wanted.push(entry("10.1.0.4:80", 1, "active"));
+    assert_eq!(pool(&app, service).await, wanted);
 }
 
 /// Pools of more real servers than one multi-row statement takes (500): every row kept.

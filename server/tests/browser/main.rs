@@ -10,6 +10,7 @@
 //! `target/ui-screenshots/<page>-<width>.png` (or under `$CARGO_TARGET_DIR`).
 
 mod app;
+mod conflicts;
 mod driver;
 mod health;
 mod keyboard;
