@@ -92,6 +92,8 @@ pub async fn serve_with(
     let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
     let agents = Arc::new(agents::Agents::new(options.agents, stopping_rx)?);
     let background = tokio::spawn(agents.clone().run_background(db.clone()));
+    // Loads the saved statistics history while the server already answers.
+    let history = tokio::spawn(agents.clone().run_history(db.clone()));
     let (reports, report_writer) = agents::reports::Reports::spawn(db.clone());
     let transport = match options.tls {
         Some(_) => http::headers::Transport::Https,
@@ -138,9 +140,11 @@ pub async fn serve_with(
     // Every request has been answered, so no report is queued or being written. Both are
     // awaited so that they have let go of their connections before the database closes.
     background.abort();
+    history.abort();
     report_writer.abort();
     access_persister.abort();
     let _ = background.await;
+    let _ = history.await;
     let _ = report_writer.await;
     let _ = access_persister.await;
     if let Err(error) = access.persist(&db).await {
@@ -154,6 +158,13 @@ pub async fn serve_with(
         tracing::warn!(
             error = format!("{error:#}"),
             "cannot persist agent heartbeats at shutdown"
+        );
+    }
+    // The points since the last flush; nothing when the saved history was still loading.
+    if let Err(error) = agents.flush_stats_history(&db).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "cannot save the statistics history at shutdown"
         );
     }
     served?;

@@ -21,14 +21,14 @@ use tokio::sync::watch;
 
 use crate::db::agent_tokens::TokenOwner;
 use crate::db::{
-    clusters, desired_state, director_status, now_millis, real_server_hosts, Announced, Db,
-    Generation,
+    clusters, desired_state, director_status, now_millis, real_server_hosts, stats_history,
+    Announced, Db, Generation,
 };
 pub use applied::Applied;
 use applied::AppliedByPoll;
 use health::HealthStore;
 use state_changes::{CachedChanges, ChangesKey, StateChanges};
-use stats::StatsStore;
+use stats::{Resolution, StatsStore, FLUSH_EVERY};
 
 /// A director is online while its agent was seen this recently: three of the agent's
 /// 10-second statistics intervals, so one or two lost reports do not flap it.
@@ -379,6 +379,103 @@ impl Agents {
         Ok(())
     }
 
+    /// Loads the saved statistics history, then every [`FLUSH_EVERY`] statistics intervals
+    /// saves what changed. Runs until the task is aborted.
+    pub async fn run_history(self: Arc<Self>, db: Db) {
+        let started = std::time::Instant::now();
+        match self.load_stats_history(&db).await {
+            Ok(rows) => tracing::info!(
+                rows,
+                elapsed_ms = started.elapsed().as_millis(),
+                "statistics history loaded"
+            ),
+            Err(error) => tracing::error!("loading the statistics history failed: {error:#}"),
+        }
+        // Even after a failure: what is aggregated from now on is worth saving.
+        self.stats.loaded();
+        let mut ticks = tokio::time::interval(self.options.stats_interval * FLUSH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.flush_stats_history(&db).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot save the statistics history"
+                );
+            }
+        }
+    }
+
+    /// Prunes the stored history to what the rings keep, then fills them from it a page at
+    /// a time. Returns the rows loaded.
+    pub async fn load_stats_history(&self, db: &Db) -> anyhow::Result<u64> {
+        const PAGE: i64 = 5000;
+        let now = now_millis();
+        let mut tx = db.write().await?;
+        stats_history::keep_only_steps(&mut tx, self.stats.steps()).await?;
+        for resolution in Resolution::ALL {
+            let step = self.stats.step_millis(resolution);
+            let before = self.stats.kept_from_millis(resolution, now);
+            stats_history::prune(&mut tx, step, before).await?;
+        }
+        tx.commit().await?;
+        let mut after = stats_history::After::default();
+        let mut rows = 0;
+        loop {
+            let mut tx = db.read().await?;
+            let blocks = stats_history::page(&mut tx, &after, PAGE).await?;
+            drop(tx);
+            let Some(last) = blocks.last() else {
+                return Ok(rows);
+            };
+            after = last.key();
+            rows += blocks.len() as u64;
+            let full = blocks.len() as i64 == PAGE;
+            let steps = self.stats.steps();
+            let loaded = self
+                .stats
+                .off_api(move || stats::Loaded::decode(blocks, steps))
+                .await?;
+            self.stats.fill(loaded);
+            if !full {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// Saves the history's points changed since the last flush, and prunes what the rings
+    /// no longer keep, in one transaction. Does nothing until the saved history is loaded,
+    /// which a flush would overwrite.
+    pub async fn flush_stats_history(self: &Arc<Self>, db: &Db) -> anyhow::Result<Flushed> {
+        if !self.stats.is_loaded() {
+            return Ok(Flushed::default());
+        }
+        let agents = Arc::clone(self);
+        let unsaved = tokio::task::spawn_blocking(move || agents.stats.unsaved()).await?;
+        let (unsaved, blocks) = self
+            .stats
+            .off_api(move || {
+                let blocks = unsaved.encode();
+                (unsaved, blocks)
+            })
+            .await?;
+        let now = now_millis();
+        let mut tx = db.write().await?;
+        let rows = stats_history::put(&mut tx, &blocks).await?;
+        for resolution in Resolution::ALL {
+            let step = self.stats.step_millis(resolution);
+            let before = self.stats.kept_from_millis(resolution, now);
+            stats_history::prune(&mut tx, step, before).await?;
+        }
+        tx.commit().await?;
+        self.stats.saved(&unsaved);
+        let bytes = blocks.iter().map(|b| b.points.len() as u64).sum();
+        // Freeing megabytes of blocks delays nobody there.
+        self.stats.off_api(move || drop(blocks)).await?;
+        Ok(Flushed { rows, bytes })
+    }
+
     /// Writes the heartbeats and applied generations not yet in the database, in one
     /// transaction: every statistics interval, and once more at shutdown.
     pub async fn persist_heartbeats(&self, db: &Db) -> anyhow::Result<()> {
@@ -407,6 +504,15 @@ impl Agents {
         self.applied.saved(unapplied);
         Ok(())
     }
+}
+
+/// What a flush of the statistics history wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Blocks written.
+    pub rows: u64,
+    /// Bytes of points in them.
+    pub bytes: u64,
 }
 
 /// The heartbeats of `seen` not yet in the database, as (id, when).

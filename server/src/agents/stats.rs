@@ -1,23 +1,38 @@
 //! Statistics from agents: the latest report of every director, and a bounded history per
-//! service summed over its cluster's directors, all in memory.
+//! service summed over its cluster's directors, in memory and saved in the database.
 //!
 //! Ingestion only swaps the director's latest report (an `Arc`) under a lock, so a flood of
 //! reports costs the API nothing but their parsing. Once per interval the background task
 //! sums the latest report of every director seen within the online threshold, per cluster
-//! and service, into two rings per service: [`FINE_POINTS`] points at the interval (10 s:
-//! one hour) and [`COARSE_POINTS`] at [`COARSE_FACTOR`] intervals (1 min: a day), each
-//! coarse point the mean of its fine ones. A point is six `f32`s (24 bytes), so a service's
-//! history takes 1,800 x 24 = 43 KB whatever the number of directors; 10,000 services take
-//! 430 MB. History is pruned when its newest coarse point leaves the day, and latest
-//! reports when older than a day. Nothing here survives a restart.
+//! and service, into three rings per service (`ring.rs`): [`FINE_POINTS`] points at the
+//! interval (10 s: one hour), [`COARSE_POINTS`] at [`COARSE_FACTOR`] intervals (1 min: a
+//! day) and [`WEEK_POINTS`] at [`WEEK_FACTOR`] coarse points (15 min: a week), each coarser
+//! point the mean of its finer ones. A point is six `f32`s (24 bytes), so a service's
+//! history takes (360 + 1,440 + 672) x 24 = 58 KB whatever the number of directors; 10,000
+//! services take 590 MB. History is pruned when its newest week point leaves the week, and
+//! latest reports when older than a day.
+//!
+//! The history survives a restart: every [`FLUSH_EVERY`] intervals (a minute) the points
+//! changed since are written to the `stats_history` table in blocks (`blocks.rs`), in one
+//! transaction, and once more at a graceful shutdown; at start the stored blocks are loaded
+//! while the server already answers. A crash loses at most the last minute. The latest
+//! reports and the clusters' totals are not saved: agents send them again within an
+//! interval.
 
 use std::collections::HashMap;
+mod blocks;
+mod ring;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use lvs_model::agent::StatsReport;
 
 use crate::low_priority::LowPriority;
+use blocks::bucket_millis;
+pub use blocks::{Loaded, Unsaved, POINT_BYTES};
+use ring::ServiceHistory;
 
 /// Points of the fine history (10 s for an hour).
 pub const FINE_POINTS: usize = 360;
@@ -25,6 +40,16 @@ pub const FINE_POINTS: usize = 360;
 pub const COARSE_FACTOR: u64 = 6;
 /// Points of the coarse history (1 min for a day).
 pub const COARSE_POINTS: usize = 1440;
+/// Coarse points per week point (15 min).
+pub const WEEK_FACTOR: u64 = 15;
+/// Points of the week history (15 min for 7 days): 16 KB a service, a quarter more than
+/// the other two rings together. A week graph 480 px wide shows 1.4 points per pixel;
+/// 10 minutes would cost 24 KB for detail the graph cannot draw.
+pub const WEEK_POINTS: usize = 672;
+
+/// Intervals between flushes of the history to the database (a minute): what a crash
+/// loses at most. A flush rewrites the blocks its points are in, about 1 KB a service.
+pub const FLUSH_EVERY: u32 = 6;
 
 /// The values of a history point, in order.
 pub const FIELDS: usize = 6;
@@ -53,6 +78,44 @@ pub struct Latest {
 pub enum Resolution {
     Fine,
     Coarse,
+    Week,
+}
+
+impl Resolution {
+    pub const ALL: [Resolution; 3] = [Resolution::Fine, Resolution::Coarse, Resolution::Week];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Points kept.
+    pub fn points(self) -> usize {
+        match self {
+            Resolution::Fine => FINE_POINTS,
+            Resolution::Coarse => COARSE_POINTS,
+            Resolution::Week => WEEK_POINTS,
+        }
+    }
+
+    /// Intervals per point.
+    fn factor(self) -> u64 {
+        match self {
+            Resolution::Fine => 1,
+            Resolution::Coarse => COARSE_FACTOR,
+            Resolution::Week => COARSE_FACTOR * WEEK_FACTOR,
+        }
+    }
+
+    /// Points per stored block: the points of one point of the next resolution (a minute of
+    /// 10 s, a quarter hour of minutes), and 4 h of week points. A flush rewrites the
+    /// blocks it changed, so small blocks keep it small; the 4 h keep a week to 42 rows.
+    fn block_points(self) -> u64 {
+        match self {
+            Resolution::Fine => COARSE_FACTOR,
+            Resolution::Coarse => WEEK_FACTOR,
+            Resolution::Week => 16,
+        }
+    }
 }
 
 /// One point of a service's history.
@@ -71,6 +134,8 @@ pub struct StatsStore {
     history: Mutex<HashMap<i64, HashMap<String, ServiceHistory>>>,
     /// Cluster id -> the last aggregation's sum over its services.
     totals: Mutex<HashMap<i64, Point>>,
+    /// Whether the saved history was loaded, before which nothing is saved.
+    loaded: AtomicBool,
     /// Reports read or parsed at once: see [`StatsStore::ingestion_turn`].
     ingesting: tokio::sync::Semaphore,
     bulk: LowPriority,
@@ -87,6 +152,7 @@ impl StatsStore {
             latest: Mutex::default(),
             history: Mutex::default(),
             totals: Mutex::default(),
+            loaded: AtomicBool::new(false),
             // One report parsing on each thread, and one read and waiting for it.
             ingesting: tokio::sync::Semaphore::new(2 * bulk.threads()),
             bulk,
@@ -111,6 +177,15 @@ impl StatsStore {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         self.bulk.run(work).await
+    }
+
+    /// The saved history is loaded (or failed to load): from now on flushes save.
+    pub fn loaded(&self) {
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
     }
 
     /// Keeps `report` as the director's latest; returns the one it replaces, for the
@@ -147,10 +222,7 @@ impl StatsStore {
 
     /// The milliseconds a point of `resolution` covers.
     pub fn step_millis(&self, resolution: Resolution) -> i64 {
-        match resolution {
-            Resolution::Fine => self.interval_ms,
-            Resolution::Coarse => self.interval_ms * COARSE_FACTOR as i64,
-        }
+        self.interval_ms * resolution.factor() as i64
     }
 
     /// A service's history at `resolution`, oldest first, only the intervals that had data.
@@ -171,16 +243,12 @@ impl StatsStore {
         let Some(service) = history.get(&cluster_id).and_then(|c| c.get(key)) else {
             return Vec::new();
         };
-        let ring = match resolution {
-            Resolution::Fine => &service.fine,
-            Resolution::Coarse => &service.coarse,
-        };
         let step = self.step_millis(resolution);
-        ring.points(u64::try_from(count).unwrap_or(u64::MAX))
+        service
+            .ring(resolution)
+            .points(u64::try_from(count).unwrap_or(u64::MAX))
             .map(|(bucket, values)| Point {
-                at: i64::try_from(bucket)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(step),
+                at: bucket_millis(bucket, step),
                 values,
             })
             .collect()
@@ -261,170 +329,55 @@ impl StatsStore {
             })
             .collect();
         *self.totals.lock().unwrap_or_else(PoisonError::into_inner) = totals;
-        let coarse_bucket = bucket / COARSE_FACTOR;
         let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         for (cluster_id, services) in sums {
             let cluster = history.entry(cluster_id).or_default();
             for (key, sum) in services {
                 let service = cluster.entry(key).or_insert_with(ServiceHistory::new);
-                service.fine.put(bucket, sum.map(|v| v as f32));
-                let mean = service
-                    .fine
-                    .mean(coarse_bucket * COARSE_FACTOR..(coarse_bucket + 1) * COARSE_FACTOR);
-                service.coarse.put(coarse_bucket, mean);
+                record(service, bucket, sum.map(|v| v as f32));
             }
         }
-        let oldest = coarse_bucket.saturating_sub(COARSE_POINTS as u64);
+        let week = Resolution::Week;
+        let oldest = (bucket / week.factor()).saturating_sub(week.points() as u64);
         history.retain(|_, services| {
-            services.retain(|_, s| s.coarse.newest.is_some_and(|n| n > oldest));
+            services.retain(|_, s| s.ring(week).newest.is_some_and(|n| n > oldest));
             !services.is_empty()
         });
     }
-}
 
-#[derive(Debug)]
-struct ServiceHistory {
-    fine: Ring,
-    coarse: Ring,
-}
+    /// Records `values` for interval `bucket` of one service, as [`StatsStore::store`] does.
+    #[cfg(test)]
+    fn put_for_test(&self, cluster_id: i64, key: &str, bucket: u64, values: Values) {
+        let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        let cluster = history.entry(cluster_id).or_default();
+        let service = cluster
+            .entry(key.to_owned())
+            .or_insert_with(ServiceHistory::new);
+        record(service, bucket, values);
+    }
 
-impl ServiceHistory {
-    fn new() -> Self {
-        ServiceHistory {
-            fine: Ring::new(FINE_POINTS),
-            coarse: Ring::new(COARSE_POINTS),
-        }
+    /// The first interval whose blocks of `resolution` the database keeps at `now`: those
+    /// of older ones are pruned.
+    pub fn kept_from_millis(&self, resolution: Resolution, now: i64) -> i64 {
+        let step = self.step_millis(resolution);
+        let kept = (resolution.points() as u64 + resolution.block_points()) as i64;
+        now.saturating_sub(kept.saturating_mul(step))
     }
 }
 
-/// The last `slots.len()` intervals up to `newest`; interval `b` lives in slot
-/// `b % len`, NaN when it had no data.
-#[derive(Debug)]
-struct Ring {
-    newest: Option<u64>,
-    slots: Box<[Values]>,
-}
-
-impl Ring {
-    fn new(len: usize) -> Ring {
-        Ring {
-            newest: None,
-            slots: vec![EMPTY; len].into_boxed_slice(),
-        }
-    }
-
-    fn len(&self) -> u64 {
-        self.slots.len() as u64
-    }
-
-    fn slot(&self, bucket: u64) -> usize {
-        usize::try_from(bucket % self.len()).unwrap_or(0)
-    }
-
-    fn put(&mut self, bucket: u64, values: Values) {
-        match self.newest {
-            Some(newest) if bucket <= newest => {
-                if newest - bucket >= self.len() {
-                    return;
-                }
-            }
-            newest => {
-                // Intervals skipped since the newest had no data.
-                let from = newest
-                    .map_or(bucket, |n| n + 1)
-                    .max((bucket + 1).saturating_sub(self.len()));
-                for skipped in from..bucket {
-                    let slot = self.slot(skipped);
-                    self.slots[slot] = EMPTY;
-                }
-                self.newest = Some(bucket);
-            }
-        }
-        let slot = self.slot(bucket);
-        self.slots[slot] = values;
-    }
-
-    fn get(&self, bucket: u64) -> Option<Values> {
-        let newest = self.newest?;
-        if bucket > newest || newest - bucket >= self.len() {
-            return None;
-        }
-        let values = self.slots[self.slot(bucket)];
-        (!values[0].is_nan()).then_some(values)
-    }
-
-    /// The mean of the intervals in `buckets` that had data.
-    fn mean(&self, buckets: std::ops::Range<u64>) -> Values {
-        let mut sum = [0.0_f64; FIELDS];
-        let mut count = 0_u32;
-        for values in buckets.filter_map(|b| self.get(b)) {
-            count += 1;
-            for (total, value) in sum.iter_mut().zip(values) {
-                *total += f64::from(value);
-            }
-        }
-        if count == 0 {
-            return EMPTY;
-        }
-        sum.map(|v| (v / f64::from(count)) as f32)
-    }
-
-    /// Intervals with data among the newest `last`, oldest first.
-    fn points(&self, last: u64) -> impl Iterator<Item = (u64, Values)> + '_ {
-        let newest = self.newest.unwrap_or(0);
-        let count = if self.newest.is_some() {
-            self.len().min(newest + 1).min(last)
-        } else {
-            0
-        };
-        (newest + 1 - count..=newest)
-            .take(usize::try_from(count).unwrap_or(0))
-            .filter_map(|b| self.get(b).map(|v| (b, v)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(v: f32) -> Values {
-        [v; FIELDS]
-    }
-
-    #[test]
-    fn ring_keeps_the_last_len_intervals_and_forgets_skipped_ones() {
-        let mut ring = Ring::new(4);
-        ring.put(1, values(1.0));
-        ring.put(2, values(2.0));
-        assert_eq!(
-            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
-            [1, 2]
-        );
-        ring.put(5, values(5.0));
-        assert_eq!(
-            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
-            [2, 5]
-        );
-        ring.put(4, values(4.0));
-        ring.put(1, values(9.0)); // too old: ignored
-        assert_eq!(
-            ring.points(u64::MAX).map(|p| p.0).collect::<Vec<_>>(),
-            [2, 4, 5]
-        );
-        ring.put(100, values(100.0));
-        assert_eq!(
-            ring.points(u64::MAX).collect::<Vec<_>>(),
-            [(100, values(100.0))]
-        );
-        assert_eq!(ring.mean(96..101), values(100.0));
-    }
-
-    #[test]
-    fn mean_ignores_intervals_without_data() {
-        let mut ring = Ring::new(10);
-        ring.put(0, values(2.0));
-        ring.put(2, values(4.0));
-        assert_eq!(ring.mean(0..6), values(3.0));
-        assert!(ring.mean(7..9)[0].is_nan());
-    }
+/// Interval `bucket`'s `values`, and the means of the coarser points it is in.
+fn record(service: &mut ServiceHistory, bucket: u64, values: Values) {
+    service.changes += 1;
+    service.ring_mut(Resolution::Fine).put(bucket, values);
+    let [_, coarse, week] = Resolution::ALL;
+    let minute = bucket / coarse.factor();
+    let mean = service
+        .ring(Resolution::Fine)
+        .mean(minute * COARSE_FACTOR..(minute + 1) * COARSE_FACTOR);
+    service.ring_mut(coarse).put(minute, mean);
+    let quarter = bucket / week.factor();
+    let mean = service
+        .ring(coarse)
+        .mean(quarter * WEEK_FACTOR..(quarter + 1) * WEEK_FACTOR);
+    service.ring_mut(week).put(quarter, mean);
 }

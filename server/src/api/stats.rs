@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Path, Query};
 use super::response::Tagged;
-use crate::agents::stats::{Resolution, COARSE_POINTS, FINE_POINTS};
+use crate::agents::stats::Resolution;
 use crate::edit::lookup;
 use crate::resources::timestamp;
 use crate::state::AppState;
@@ -73,12 +73,15 @@ pub enum HistoryResolution {
     /// One point per minute (the mean of its 10-second points), for the last day.
     #[serde(rename = "1m")]
     OneMinute,
+    /// One point per 15 minutes (the mean of its 1-minute points), for the last 7 days.
+    #[serde(rename = "15m")]
+    FifteenMinutes,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
-    /// `10s` (default; the last hour) or `1m` (the last day).
+    /// `10s` (default; the last hour), `1m` (the last day) or `15m` (the last 7 days).
     #[param(value_type = Option<HistoryResolution>)]
     pub resolution: Option<HistoryResolution>,
 }
@@ -110,8 +113,9 @@ pub struct HistoryPoint {
     pub active_connections: f64,
 }
 
-/// Get a service's statistics history: 10-second points for the last hour or 1-minute
-/// points for the last day, summed over the cluster's directors (kept in memory).
+/// Get a service's statistics history: 10-second points for the last hour, 1-minute points
+/// for the last day or 15-minute points for the last 7 days, summed over the cluster's
+/// directors (saved every minute, so a restart loses at most the last minute).
 #[utoipa::path(get, operation_id = "getServiceStatsHistory", path = "/api/v1/clusters/{cluster}/services/{service}/stats/history",
     tag = "statistics",
     params(("cluster" = String, Path), ("service" = i64, Path), HistoryParams),
@@ -127,12 +131,13 @@ pub async fn history(
     let service = lookup::service(&mut tx, &cluster, id).await?;
     drop(tx);
     let resolution = params.resolution.unwrap_or(HistoryResolution::TenSeconds);
-    let (kind, capacity) = match resolution {
-        HistoryResolution::TenSeconds => (Resolution::Fine, FINE_POINTS),
-        HistoryResolution::OneMinute => (Resolution::Coarse, COARSE_POINTS),
+    let kind = match resolution {
+        HistoryResolution::TenSeconds => Resolution::Fine,
+        HistoryResolution::OneMinute => Resolution::Coarse,
+        HistoryResolution::FifteenMinutes => Resolution::Week,
     };
     let stats = &state.agents.stats;
-    let mut points = Vec::with_capacity(capacity);
+    let mut points = Vec::with_capacity(kind.points());
     for point in stats.history(cluster.id, &service.service_key, kind) {
         let [cps, pin, pout, bin, bout, active] = point.values.map(round);
         points.push(HistoryPoint {

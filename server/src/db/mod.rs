@@ -19,6 +19,7 @@ pub mod real_server_needs;
 pub mod real_servers;
 pub mod revert_diffs;
 pub mod services;
+pub mod stats_history;
 pub mod types;
 pub mod users;
 

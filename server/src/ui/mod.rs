@@ -24,6 +24,7 @@ mod extract;
 mod fleet;
 mod form;
 mod format;
+mod graph_range;
 mod health_cells;
 mod health_check;
 mod health_events;

@@ -3,13 +3,14 @@
 
 use super::extract::Caller;
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::error::UiResult;
 use super::extract::{Form, Path};
 use super::form::FormState;
+use super::graph_range::GraphRange;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::service_merge::{self, Merged, SettingsMerge};
 use super::service_view::{self, ServiceView};
@@ -30,6 +31,8 @@ pub struct Forms {
     pub health: Option<FormState>,
     /// A real server's weight edit, by real server id.
     pub weight: Option<(i64, FormState)>,
+    /// The time the traffic graphs show.
+    pub range: GraphRange,
 }
 
 #[derive(Template)]
@@ -99,17 +102,14 @@ struct NewServicePage {
 pub async fn page(
     State(state): State<AppState>,
     Path((cluster, id)): Path<(String, i64)>,
+    RawQuery(raw): RawQuery,
     browser: Browser,
 ) -> UiResult<Response> {
-    render(
-        &state,
-        &browser,
-        &cluster,
-        id,
-        Forms::default(),
-        StatusCode::OK,
-    )
-    .await
+    let forms = Forms {
+        range: GraphRange::from_query(raw.as_deref())?,
+        ..Forms::default()
+    };
+    render(&state, &browser, &cluster, id, forms, StatusCode::OK).await
 }
 
 /// The page with `forms` as submitted; `status` tells a form's refusal from a plain view.
@@ -121,7 +121,7 @@ pub async fn render(
     forms: Forms,
     status: StatusCode,
 ) -> UiResult<Response> {
-    let view = service_view::load(state, cluster, id).await?;
+    let view = service_view::load_over(state, cluster, id, forms.range).await?;
     let chrome = Chrome::new(browser, format!("Service {}", view.key))
         .in_cluster(&view.cluster, Tab::Services);
     let settings = forms.settings.unwrap_or_else(|| {
@@ -170,8 +170,10 @@ pub async fn render(
 pub async fn live(
     State(state): State<AppState>,
     Path((cluster, id)): Path<(String, i64)>,
+    RawQuery(raw): RawQuery,
 ) -> UiResult<Html<String>> {
-    let view = service_view::load(&state, &cluster, id).await?;
+    let range = GraphRange::from_query(raw.as_deref())?;
+    let view = service_view::load_over(&state, &cluster, id, range).await?;
     Ok(Html(LivePanel { view }.render()?))
 }
 

@@ -8,12 +8,12 @@ use lvs_model::agent::{RealServerStats, ServiceStats};
 use lvs_model::spec::ServiceSpec;
 use lvs_model::ForwardingMethod;
 
-use super::chart::{self, Series, Window};
+use super::chart::{self, Series};
 use super::format;
+use super::graph_range::GraphRange;
 use super::health_cells::{self, HealthCell, HealthNotes};
 use super::host_badges::{self, HostBadge};
 use super::mark_rules_text;
-use crate::agents::stats::Resolution;
 use crate::db::{directors, now_millis, real_servers};
 use crate::edit::lookup;
 use crate::resources::etag;
@@ -47,6 +47,8 @@ pub struct ServiceView {
     /// Directors that reported this service recently.
     pub reporting: usize,
     pub directors: usize,
+    /// The time the graphs show.
+    pub range: GraphRange,
     pub connections_graph: chart::Graph,
     pub bytes_graph: chart::Graph,
     pub health: HealthNotes,
@@ -80,7 +82,32 @@ pub struct TrafficLine {
     pub bytes_per_second: String,
 }
 
+/// A link to the page with its graphs over another range.
+#[derive(Debug)]
+pub struct RangeLink {
+    pub href: String,
+    pub label: &'static str,
+    pub current: bool,
+}
+
 impl ServiceView {
+    /// A link per graph range, to the traffic section of the page.
+    pub fn range_links(&self) -> Vec<RangeLink> {
+        GraphRange::ALL
+            .into_iter()
+            .map(|range| RangeLink {
+                href: format!(
+                    "/clusters/{}/services/{}?range={}#live",
+                    super::page::path_segment(&self.cluster),
+                    self.id,
+                    range.value()
+                ),
+                label: range.label(),
+                current: range == self.range,
+            })
+            .collect()
+    }
+
     /// The forwarding most of the pool uses, to preselect for a new real server.
     pub fn usual_forwarding(&self) -> &'static str {
         let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -97,6 +124,16 @@ impl ServiceView {
 }
 
 pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiResult<ServiceView> {
+    load_over(state, cluster, id, GraphRange::default()).await
+}
+
+/// [`load`] with the graphs over `range`.
+pub async fn load_over(
+    state: &AppState,
+    cluster: &str,
+    id: i64,
+    range: GraphRange,
+) -> super::error::UiResult<ServiceView> {
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
     let row = lookup::service(&mut tx, &cluster, id).await?;
@@ -146,15 +183,21 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
             .then(a.director.cmp(&b.director))
     });
 
-    let history = state
-        .agents
-        .stats
-        .history(cluster.id, &row.service_key, Resolution::Fine);
+    let stats = &state.agents.stats;
+    let resolution = range.resolution();
+    // The points of the range, and the one before it for the line to enter the graph.
+    let count = range.span_millis() / stats.step_millis(resolution) + 2;
+    let history = stats.recent(
+        cluster.id,
+        &row.service_key,
+        resolution,
+        usize::try_from(count).unwrap_or(usize::MAX),
+    );
     let series = |label: &str, value: &dyn Fn(&[f32; 6]) -> f64| Series {
         label: label.to_owned(),
         points: history.iter().map(|p| (p.at, value(&p.values))).collect(),
     };
-    let window = Window::last_hour(now);
+    let window = range.window(now);
     let connections_graph = chart::graph_window(
         &[series("new connections", &|v| f64::from(v[0]))],
         window,
@@ -216,6 +259,7 @@ pub async fn load(state: &AppState, cluster: &str, id: i64) -> super::error::UiR
         traffic,
         reporting,
         directors: directors.len(),
+        range,
         connections_graph,
         bytes_graph,
         health: HealthNotes::of(&health),

@@ -34,6 +34,7 @@ mod schema_conformance;
 mod security;
 mod services;
 mod stats;
+mod stats_history;
 mod store_roundtrip;
 mod tls;
 mod ui_account;

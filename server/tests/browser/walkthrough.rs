@@ -141,6 +141,18 @@ async fn run() {
     );
     b.screenshots(&shots, "service").await;
 
+    // The traffic graphs over a week, by a link that needs no script.
+    let ranges = b.find("nav[aria-label='Graph range']").await;
+    b.follow(&ranges, "7 d").await;
+    b.expect_page(SERVICE, 200).await;
+    assert!(b.url().await.contains("range=7d"), "{}", b.url().await);
+    assert!(b
+        .main_text()
+        .await
+        .contains("Bytes per second, last 7 days"));
+    b.screenshots(&shots, "service-week").await;
+    b.goto(&service_path).await;
+
     // A weight out of range: the message next to the field, the typed values kept.
     add_real_server(&b, "10.1.0.3", "70000").await;
     b.expect_page(SERVICE, 422).await;

@@ -63,9 +63,11 @@ pub(super) fn time_label(back: i64, step: i64) -> String {
     }
 }
 
-/// `"60 min"`, `"24 h"`, `"30 s"`.
+/// `"60 min"`, `"24 h"`, `"7 d"`, `"30 s"`.
 pub(super) fn duration(ms: i64) -> String {
-    if ms >= 2 * HOUR && ms % HOUR == 0 {
+    if ms > 2 * DAY && ms % DAY == 0 {
+        format!("{} d", ms / DAY)
+    } else if ms >= 2 * HOUR && ms % HOUR == 0 {
         format!("{} h", ms / HOUR)
     } else if ms >= MINUTE {
         format!("{} min", (ms + MINUTE / 2) / MINUTE)
@@ -77,6 +79,24 @@ pub(super) fn duration(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_the_largest_whole_unit() {
+        assert_eq!(duration(HOUR), "60 min");
+        assert_eq!(duration(6 * HOUR), "6 h");
+        assert_eq!(duration(DAY), "24 h");
+        assert_eq!(duration(2 * DAY), "48 h");
+        assert_eq!(duration(7 * DAY), "7 d");
+        assert_eq!(duration(30 * SECOND), "30 s");
+    }
+
+    #[test]
+    fn a_week_is_labelled_in_days() {
+        let step = time_step(7 * DAY, 4);
+        assert_eq!(step, 2 * DAY);
+        assert_eq!(time_label(4 * DAY, step), "-4 d");
+        assert_eq!(time_label(6 * HOUR, time_step(DAY, 4)), "-6 h");
+    }
 
     #[test]
     fn nice_scale_rounds_the_maximum_up() {
