@@ -444,9 +444,11 @@ impl Agents {
         }
     }
 
-    /// Saves the history's points changed since the last flush, and prunes what the rings
-    /// no longer keep, in one transaction. Does nothing until the saved history is loaded,
-    /// which a flush would overwrite.
+    /// Saves the history's points changed since the last flush, [`FLUSH_ROWS_PER_TX`]
+    /// blocks per transaction so that API writes get the writer in between, then prunes
+    /// what the rings no longer keep. Points count as saved once every block is written: a
+    /// failure leaves them to the next flush, which rewrites the same rows. Does nothing
+    /// until the saved history is loaded, which a flush would overwrite.
     pub async fn flush_stats_history(self: &Arc<Self>, db: &Db) -> anyhow::Result<Flushed> {
         if !self.stats.is_loaded() {
             return Ok(Flushed::default());
@@ -461,8 +463,13 @@ impl Agents {
             })
             .await?;
         let now = now_millis();
+        let mut rows = 0;
+        for chunk in blocks.chunks(FLUSH_ROWS_PER_TX) {
+            let mut tx = db.write().await?;
+            rows += stats_history::put(&mut tx, chunk).await?;
+            tx.commit().await?;
+        }
         let mut tx = db.write().await?;
-        let rows = stats_history::put(&mut tx, &blocks).await?;
         for resolution in Resolution::ALL {
             let step = self.stats.step_millis(resolution);
             let before = self.stats.kept_from_millis(resolution, now);
@@ -505,6 +512,11 @@ impl Agents {
         Ok(())
     }
 }
+
+/// Blocks of statistics history written per transaction. At 10,000 services a minute's
+/// flush is 40,000 blocks; a transaction of 1,000 holds the single writer for about 35 ms
+/// (34 µs a block, measured in a debug build), the longest an API write waits for it.
+pub const FLUSH_ROWS_PER_TX: usize = 1_000;
 
 /// What a flush of the statistics history wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

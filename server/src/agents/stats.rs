@@ -13,8 +13,8 @@
 //! latest reports when older than a day.
 //!
 //! The history survives a restart: every [`FLUSH_EVERY`] intervals (a minute) the points
-//! changed since are written to the `stats_history` table in blocks (`blocks.rs`), in one
-//! transaction, and once more at a graceful shutdown; at start the stored blocks are loaded
+//! changed since are written to the `stats_history` table in blocks (`blocks.rs`), in
+//! transactions short enough not to hold up API writes, and once more at a graceful shutdown; at start the stored blocks are loaded
 //! while the server already answers. A crash loses at most the last minute. The latest
 //! reports and the clusters' totals are not saved: agents send them again within an
 //! interval.
