@@ -17,7 +17,7 @@ use super::error::{UiError, UiResult};
 use super::extract::{Form, Path};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, Tab};
-use super::session::{redirect_committed, redirect_with, Browser, FlashKind};
+use super::session::{redirect_with, Browser, FlashKind};
 use crate::edit::{self, EditError, IfMatch};
 use crate::resources::generation_etag;
 use crate::state::AppState;
@@ -113,9 +113,10 @@ pub async fn apply(
         }
         Ok(diff) => {
             let now = diff.to_generation;
-            let text = format!("reverted to generation {to}'s desired state.");
+            // To the new generation's page, which follows its rollout itself.
+            let text = format!("Generation {now}: reverted to generation {to}'s desired state.");
             let location = format!("{}/{now}", changes_href(&cluster));
-            Ok(redirect_committed(&location, &cluster, Some(now), &text))
+            Ok(redirect_with(&location, FlashKind::Ok, &text))
         }
         Err(EditError::PreconditionFailed(_)) => {
             let status = StatusCode::CONFLICT;

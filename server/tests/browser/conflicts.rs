@@ -67,8 +67,8 @@ async fn run() {
     me.press(&form, "Apply this plan").await;
     me.expect_page(SERVICE, 200).await;
     assert_eq!(
-        me.flash().await,
-        format!("Pool of {SERVICE} updated: 1 real server added.")
+        me.committed().await,
+        format!("pool of {SERVICE} updated: 1 real server added.")
     );
     assert_eq!(weight(&me, "10.3.0.1:80").await, "7");
 
@@ -86,8 +86,8 @@ async fn run() {
     me.press(&form, "Apply this plan").await;
     me.expect_page(SERVICE, 200).await;
     assert_eq!(
-        me.flash().await,
-        format!("Pool of {SERVICE} updated: 1 real server changed.")
+        me.committed().await,
+        format!("pool of {SERVICE} updated: 1 real server changed.")
     );
     assert_eq!(weight(&me, "10.3.0.1:80").await, "3");
 
@@ -125,7 +125,7 @@ async fn run() {
         .expect("keep their scheduler");
     me.press(&form, "Save settings").await;
     me.expect_page(SERVICE, 200).await;
-    assert_eq!(me.flash().await, format!("Service {SERVICE} saved."));
+    assert_eq!(me.committed().await, format!("service {SERVICE} saved."));
     let form = settings_form(&me, &service_path).await;
     assert_eq!(value(&me.field(&form, "Scheduler").await).await, "rr");
     assert_eq!(value(&me.field(&form, "Description").await).await, "mine");
@@ -176,7 +176,10 @@ async fn set_weight(b: &Browser, service_path: &str, key: &str, weight: &str) {
     b.fill(&row, &format!("Weight of {key}"), weight).await;
     b.press(&row, "Set").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, format!("Weight of {key} set to {weight}."));
+    assert_eq!(
+        b.committed().await,
+        format!("weight of {key} set to {weight}.")
+    );
 }
 
 async fn weight(b: &Browser, key: &str) -> String {

@@ -450,6 +450,20 @@ impl Browser {
         text(&flash).await
     }
 
+    /// What the flash after a change of the desired state says past the generation it
+    /// names (`"Generation 7: weight of ... set to 5."`), which must be there.
+    pub async fn committed(&self) -> String {
+        let flash = self.flash().await;
+        let rest = flash
+            .strip_prefix("Generation ")
+            .and_then(|rest| rest.split_once(": "))
+            .filter(|(generation, _)| generation.parse::<u64>().is_ok());
+        match rest {
+            Some((_, said)) => said.to_owned(),
+            None => panic!("the flash names no generation: {flash:?}"),
+        }
+    }
+
     /// The control labelled `label` in `scope` (through the label's `for`, looked up in
     /// `scope`, so a page with two forms finds the right one).
     pub async fn field(&self, scope: &Element, label: &str) -> Element {

@@ -55,7 +55,7 @@ async fn run() {
     b.fill(&row, "Weight of 10.2.0.1:80", "7").await;
     b.press(&row, "Set").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, "Weight of 10.2.0.1:80 set to 7.");
+    assert_eq!(b.committed().await, "weight of 10.2.0.1:80 set to 7.");
     let tabs = b.find("nav[aria-label='Cluster shop']").await;
     b.follow(&tabs, "Changes").await;
     b.expect_page("Changes to shop", 200).await;
@@ -130,7 +130,7 @@ async fn run() {
     b.expect_page("Generation 3", 200).await;
     assert_eq!(
         b.flash().await,
-        "Reverted to generation 1: now at generation 3."
+        "Generation 3: reverted to generation 1's desired state."
     );
     assert!(b
         .main_text()

@@ -186,11 +186,11 @@ async fn phone_layout() {
     b.fill(&row, &format!("Weight of {key}"), "5").await;
     b.press(&row, "Set").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, format!("Weight of {key} set to 5."));
+    assert_eq!(b.committed().await, format!("weight of {key} set to 5."));
     let row = pool_row(&b, key).await;
     b.press(&row, &format!("Drain {key}")).await;
     b.expect_page(SERVICE, 200).await;
-    assert!(b.flash().await.starts_with(&format!("{key} drained")));
+    assert!(b.committed().await.starts_with(&format!("{key} drained")));
     b.quit().await;
 }
 

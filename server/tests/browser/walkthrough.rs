@@ -117,7 +117,7 @@ async fn run() {
     b.expect_page(SERVICE, 200).await;
     assert_eq!(
         b.flash().await,
-        format!("Service {SERVICE} created. Add its real servers below.")
+        format!("Generation 1: service {SERVICE} created. Add its real servers below.")
     );
     let service_path = b.path().await;
     assert!(
@@ -133,7 +133,13 @@ async fn run() {
     for (address, weight) in [("10.1.0.1", "1"), ("10.1.0.2", "2")] {
         add_real_server(&b, address, weight).await;
         b.expect_page(SERVICE, 200).await;
-        assert_eq!(b.flash().await, format!("Real server {address}:80 added."));
+        assert_eq!(
+            b.committed().await,
+            format!(
+                "real server {address}:80 added. Directors send it connections once they \
+                 apply it."
+            )
+        );
     }
     assert_eq!(
         pool_rows(&b).await,
@@ -190,7 +196,7 @@ async fn run() {
     weight.send_keys("5").await.expect("type");
     b.press(&row, "Set").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, "Weight of 10.1.0.1:80 set to 5.");
+    assert_eq!(b.committed().await, "weight of 10.1.0.1:80 set to 5.");
     let row = pool_row(&b, "10.1.0.1:80").await;
     assert_eq!(
         value(&b.field(&row, "Weight of 10.1.0.1:80").await).await,
@@ -202,14 +208,15 @@ async fn run() {
     b.press(&row, "Drain 10.1.0.2:80").await;
     b.expect_page(SERVICE, 200).await;
     assert_eq!(
-        b.flash().await,
-        "10.1.0.2:80 drained: it gets no new connections; its open ones finish."
+        b.committed().await,
+        "10.1.0.2:80 drained. Directors stop sending it new connections as they apply this; \
+         its open ones finish."
     );
     assert_eq!(pool_rows(&b).await[1], "10.1.0.2:80 masq drained 2");
     let row = pool_row(&b, "10.1.0.2:80").await;
     b.press(&row, "Restore 10.1.0.2:80").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, "10.1.0.2:80 restored to weight 2.");
+    assert_eq!(b.committed().await, "10.1.0.2:80 restored to weight 2.");
     assert_eq!(pool_rows(&b).await[1], "10.1.0.2:80 masq active 2");
 
     // Bulk edit with a plan: change a weight, add a server; read the plan; apply it.
@@ -258,9 +265,9 @@ async fn run() {
     let plan = b.find("section[aria-labelledby='plan-h']").await;
     b.press(&plan, "Apply this plan").await;
     b.expect_page(SERVICE, 200).await;
-    let flash = b.flash().await;
+    let flash = b.committed().await;
     assert!(
-        flash.starts_with(&format!("Pool of {SERVICE} updated: ")),
+        flash.starts_with(&format!("pool of {SERVICE} updated: ")),
         "{flash}"
     );
     assert_eq!(
@@ -281,7 +288,11 @@ async fn run() {
     let main = b.find("main").await;
     b.press(&main, "Remove real server").await;
     b.expect_page(SERVICE, 200).await;
-    assert_eq!(b.flash().await, "Real server removed.");
+    assert_eq!(
+        b.committed().await,
+        "real server removed. Directors drain it and delete it from the kernel as they \
+         apply this."
+    );
     assert_eq!(pool_rows(&b).await.len(), 2);
 
     // A director, and its one-time token.
@@ -338,14 +349,15 @@ async fn run() {
     let newest = b.find("main table tbody tr").await;
     let newest_text = text(&newest).await;
     assert!(
-        newest_text.contains("web UI") && newest_text.ends_with("1 real server removed"),
+        newest_text.contains("web UI")
+            && newest_text.ends_with("1 real server removed 0 of 1 directors"),
         "{newest_text}"
     );
     b.screenshots(&shots, "changes").await;
     b.follow(&newest, "8").await;
     b.expect_page("Generation 8", 200).await;
     let mut lines = Vec::new();
-    for line in b.find_all("main li").await {
+    for line in b.find_all("section[aria-labelledby='diff-h'] li").await {
         lines.push(dom_text(&line).await);
     }
     assert_eq!(
@@ -382,7 +394,7 @@ async fn run() {
     b.expect_page("Generation 9", 200).await;
     assert_eq!(
         b.flash().await,
-        "Reverted to generation 7: now at generation 9."
+        "Generation 9: reverted to generation 7's desired state."
     );
 
     // The fleet with its cluster, and a page that does not exist.
@@ -432,7 +444,7 @@ async fn run() {
     b.expect_page("Settings of prod-web", 200).await;
     assert_eq!(
         b.flash().await,
-        "Settings of cluster prod-web saved: generation 10 takes them to its directors."
+        "Generation 10: settings of cluster prod-web saved."
     );
 
     eprintln!(
