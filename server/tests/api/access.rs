@@ -207,10 +207,15 @@ async fn ui_routes(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>) {
                 queue.push(target);
             }
         }
-        // Forms that change something: `<form method="post" ... action="...">`.
+        // Forms that change something: `<form method="post" ... action="...">`; a GET
+        // form's action (the search, a pager's jump) is a page, as submitted empty.
         for tag in resp.text.split("<form").skip(1) {
             let tag = tag.split('>').next().unwrap_or("");
             if !tag.contains("method=\"post\"") {
+                let action = tag.split("action=\"").nth(1).and_then(local);
+                if let Some(action) = action.filter(|a| !pages.contains(a)) {
+                    queue.push(action);
+                }
                 continue;
             }
             if let Some(action) = tag.split("action=\"").nth(1).and_then(local) {
@@ -250,6 +255,8 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     // The cluster's settings: a page every role reads, a form only admins may post.
     assert!(pages.contains("/clusters/web/settings"), "{pages:?}");
     assert!(forms.contains("/clusters/web/settings"), "{forms:?}");
+    // The fleet-wide search, from every page's header.
+    assert!(pages.contains("/search"), "{pages:?}");
     // Real-server hosts: a page every role reads, its forms and confirmations an admin's.
     for page in [
         "/real-server-hosts",

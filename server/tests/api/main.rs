@@ -47,5 +47,6 @@ mod ui_pages;
 mod ui_pool;
 mod ui_real_server_hosts;
 mod ui_revert;
+mod ui_search;
 mod ui_security;
 mod users;
