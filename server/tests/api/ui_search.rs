@@ -356,3 +356,54 @@ async fn ui_every_page_has_the_search_box_and_a_viewer_may_search() {
         "nobody signed in is offered the search"
     );
 }
+
+/// The search at fleet size: 2,000 services of 8 real servers each in one cluster, written
+/// by one desired-state PUT. Each kind reads only what it shows and counts the rest in an
+/// index, so every query answers quickly however many match (timings printed).
+#[tokio::test]
+async fn ui_search_at_fleet_size_reads_only_what_it_shows() {
+    const SERVICES: u32 = 2_000;
+    const REAL_SERVERS: u32 = 8;
+    let app = TestApp::spawn_with_limit(64 << 20).await;
+    app.create_cluster("big").await;
+    let services: Vec<Value> = (0..SERVICES)
+        .map(|i| {
+            let servers: Vec<Value> = (0..REAL_SERVERS)
+                .map(|j| {
+                    let address = std::net::Ipv4Addr::from(0x0a01_0000 + i * REAL_SERVERS + j);
+                    masq(&address.to_string(), 8080)
+                })
+                .collect();
+            let vip = std::net::Ipv4Addr::from(0x0a00_0000 + i + 1);
+            json!({"protocol": "tcp", "address": vip.to_string(), "port": 80,
+                   "name": format!("service {i}"), "real_servers": servers})
+        })
+        .collect();
+    app.put(
+        &desired_state("big"),
+        &json!({"timeouts": {}, "services": services}),
+        None,
+    )
+    .await
+    .expect(200);
+    let mut browser = Browser::new(&app);
+    // The real server 10.1.62.127 is the last of service 1999; its VIP is 10.0.7.208.
+    for (query, kind, expected) in [
+        ("10.1.62.127", "real-servers", "Real servers (1)"),
+        ("10.0.7.208", "services", "Services (1)"),
+        ("tcp:10.0.7.208:80", "services", "Services (1)"),
+        ("10.1.", "real-servers", "Real servers (16000)"),
+        ("10.1.0.0/17", "real-servers", "Real servers (16000)"),
+        ("10.0.", "services", "Services (2000)"),
+        ("service 199", "services", "Services (11)"),
+    ] {
+        search(&mut browser, query).await;
+        let started = std::time::Instant::now();
+        let page = search(&mut browser, query).await;
+        let took = started.elapsed();
+        let shown = text(section(&page.text, kind));
+        assert!(shown.contains(expected), "{query}: {shown}");
+        eprintln!("search {query:?}: {} ms", took.as_millis());
+        assert!(took.as_millis() < 2_000, "{query} took {took:?}");
+    }
+}

@@ -14,6 +14,7 @@ mod driver;
 mod health;
 mod keyboard;
 mod roles;
+mod search;
 mod walkthrough;
 
 use std::future::Future;
