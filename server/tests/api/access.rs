@@ -651,7 +651,12 @@ async fn the_service_page_offers_edits_to_its_operators_only() {
         assert!(!read.text.contains("Save settings"));
         assert!(!read.text.contains("/weight\""));
         assert!(!read.text.contains("Delete service"));
-        assert_eq!(forms(&read.text), 1, "only Sign out: {}", read.text);
+        assert_eq!(
+            forms(&read.text),
+            2,
+            "only Sign out and the search box: {}",
+            read.text
+        );
         assert!(as_operator > 5);
         // The settings are still shown, read only.
         assert!(read
