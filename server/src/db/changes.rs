@@ -270,3 +270,36 @@ pub async fn diffs_between(
     .await
     .map_err(|e| in_row("changes", &format!("of cluster {cluster_id}"), e))
 }
+
+/// How many of a cluster's changes are older than generation `before` (all: `i64::MAX`),
+/// counted in the primary key: a history page's "page X of N".
+pub async fn count_before(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    before: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!: i64" FROM changes WHERE cluster_id = ? AND generation < ?"#,
+        cluster_id,
+        before
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The generation `offset` changes below the newest, if there is one: the cursor a
+/// history page's jump starts after.
+pub async fn generation_at(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    offset: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT generation AS "generation!: i64" FROM changes WHERE cluster_id = ?
+           ORDER BY generation DESC LIMIT 1 OFFSET ?"#,
+        cluster_id,
+        offset
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -95,3 +95,36 @@ pub async fn list(
     .await
     .map_err(|e| in_row("health_events", &format!("of cluster {cluster_id}"), e))
 }
+
+/// How many of a cluster's events are older than `before_id` (all: `i64::MAX`), counted
+/// in `health_events_by_cluster`: a history page's "page X of N".
+pub async fn count_before(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    before_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!: i64" FROM health_events WHERE cluster_id = ? AND id < ?"#,
+        cluster_id,
+        before_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The id of the event `offset` events below the newest, if there is one: the cursor a
+/// history page's jump starts after.
+pub async fn id_at(
+    conn: &mut SqliteConnection,
+    cluster_id: i64,
+    offset: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id!: i64" FROM health_events WHERE cluster_id = ?
+           ORDER BY id DESC LIMIT 1 OFFSET ?"#,
+        cluster_id,
+        offset
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -18,6 +18,8 @@ pub mod real_server_hosts;
 pub mod real_server_needs;
 pub mod real_servers;
 pub mod revert_diffs;
+pub mod search;
+pub mod search_names;
 pub mod services;
 pub mod stats_history;
 pub mod types;

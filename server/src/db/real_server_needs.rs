@@ -1,6 +1,6 @@
 //! What real-server hosts must hold, read from the real servers at their addresses with
 //! `route` or `tunnel` forwarding, in any cluster: one indexed query for any number of
-//! hosts (`real_servers_by_address`), its rows parsed into the model as every read does.
+//! hosts (`real_servers_by_socket`), its rows parsed into the model as every read does.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;

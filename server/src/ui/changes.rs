@@ -30,6 +30,7 @@ struct ChangesPage {
     /// The `before` of the next (older) page.
     older: Option<u64>,
     first_page: bool,
+    pager: paging::Pager,
 }
 
 /// A generation in the list.
@@ -67,9 +68,21 @@ pub async fn page(
     RawQuery(raw): RawQuery,
     browser: Browser,
 ) -> UiResult<Html<String>> {
-    let before = paging::before_cursor(raw.as_deref());
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
+    let total = changes::count_before(&mut tx, cluster.id, i64::MAX).await?;
+    let before = match paging::requested_page(raw.as_deref(), paging::page_count(total, PAGE_SIZE))?
+    {
+        Some(page) if page > 1 => {
+            changes::generation_at(&mut tx, cluster.id, (page - 1) * PAGE_SIZE - 1).await?
+        }
+        Some(_) => None,
+        None => paging::before_cursor(raw.as_deref()),
+    };
+    let remaining = match before {
+        Some(before) => changes::count_before(&mut tx, cluster.id, before).await?,
+        None => total,
+    };
     let mut rows = changes::list(
         &mut tx,
         cluster.id,
@@ -91,6 +104,7 @@ pub async fn page(
             Ok(line)
         })
         .collect::<UiResult<_>>()?;
+    let cluster_name = cluster.name.clone();
     let page = ChangesPage {
         chrome: Chrome::new(&browser, "Changes").in_cluster(&cluster.name, Tab::Changes),
         cluster: cluster.name,
@@ -98,6 +112,12 @@ pub async fn page(
         changes,
         older,
         first_page: before.is_none(),
+        pager: paging::Pager::history(
+            total,
+            remaining,
+            PAGE_SIZE,
+            format!("/clusters/{}/changes", path_segment(&cluster_name)),
+        ),
     };
     Ok(Html(page.render()?))
 }

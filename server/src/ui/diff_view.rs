@@ -92,6 +92,18 @@ pub fn lines(diff: &Value) -> Vec<DiffLine> {
                     object: format!("service {key}"),
                     details,
                 });
+                // What a removal took away is shown nowhere else: each of its real servers
+                // with its settings, as stored in the diff.
+                if change == ChangeKind::Removed {
+                    let pool = spec.and_then(|s| s.get("real_servers"));
+                    for server in pool.and_then(Value::as_array).into_iter().flatten() {
+                        lines.push(DiffLine {
+                            change,
+                            object: format!("real server {} of {key}", socket(server)),
+                            details: settings(Some(server)),
+                        });
+                    }
+                }
             }
             ChangeKind::Changed => {
                 if let Some(settings) = service.get("settings") {
@@ -108,7 +120,7 @@ pub fn lines(diff: &Value) -> Vec<DiffLine> {
             let change = ChangeKind::parse(&text(server.get("change")));
             let details = match change {
                 ChangeKind::Added => settings(server.get("new")),
-                ChangeKind::Removed => String::new(),
+                ChangeKind::Removed => settings(server.get("old")),
                 ChangeKind::Changed => changed_fields(server.get("old"), server.get("new")),
             };
             lines.push(DiffLine {
@@ -258,6 +270,17 @@ fn shown(value: Option<&Value>) -> String {
     }
 }
 
+/// A real server spec's `10.1.0.1:80` or `[2001:db8::1]:80`, as its key reads.
+fn socket(server: &Value) -> String {
+    let address = text(server.get("address"));
+    let port = shown(server.get("port"));
+    if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    }
+}
+
 fn text(value: Option<&Value>) -> String {
     value.and_then(Value::as_str).unwrap_or("").to_owned()
 }
@@ -278,10 +301,18 @@ mod tests {
                  "real_servers": [
                     {"change": "changed", "key": "10.1.0.1:80",
                      "old": {"weight": 1, "state": "active"}, "new": {"weight": 5, "state": "active"}},
-                    {"change": "removed", "key": "10.1.0.2:80", "old": {"weight": 1}}
+                    {"change": "removed", "key": "10.1.0.2:80",
+                     "old": {"address": "10.1.0.2", "port": 80, "forwarding": "route", "weight": 1,
+                             "upper_threshold": 0, "state": "drained", "description": ""}}
                  ]},
                 {"change": "added", "key": "udp:10.0.0.1:53",
-                 "service": {"scheduler": "rr", "description": "", "real_servers": [{}, {}]}}
+                 "service": {"scheduler": "rr", "description": "", "real_servers": [{}, {}]}},
+                {"change": "removed", "key": "tcp:[2001:db8::1]:443",
+                 "service": {"protocol": "tcp", "address": "2001:db8::1", "port": 443,
+                             "scheduler": "wlc", "persistence_timeout": 300, "name": "api",
+                             "real_servers": [{"address": "2001:db8::11", "port": 443,
+                                               "forwarding": "masq", "weight": 3,
+                                               "state": "active"}]}}
             ]
         });
         let lines = lines(&diff);
@@ -298,11 +329,26 @@ mod tests {
                     "real server 10.1.0.1:80 of tcp:10.0.0.1:80",
                     "weight 1 → 5"
                 ),
-                ("−", "real server 10.1.0.2:80 of tcp:10.0.0.1:80", ""),
+                (
+                    "−",
+                    "real server 10.1.0.2:80 of tcp:10.0.0.1:80",
+                    "forwarding route; state drained; weight 1"
+                ),
                 (
                     "+",
                     "service udp:10.0.0.1:53",
                     "scheduler rr; 2 real servers"
+                ),
+                (
+                    "−",
+                    "service tcp:[2001:db8::1]:443",
+                    "name api; persistence timeout 300; protocol tcp; scheduler wlc; \
+                     1 real servers"
+                ),
+                (
+                    "−",
+                    "real server [2001:db8::11]:443 of tcp:[2001:db8::1]:443",
+                    "forwarding masq; state active; weight 3"
                 ),
             ]
         );

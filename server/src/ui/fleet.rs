@@ -3,31 +3,158 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Html;
 
-use super::error::UiResult;
+use super::error::{UiError, UiResult};
 use super::format;
 use super::page::Chrome;
+use super::paging::{self, Pager};
 use super::session::Browser;
 use crate::db::{clusters, director_status, directors, now_millis, services};
 use crate::resources::{Director, SyncState};
 use crate::state::AppState;
 
-/// Clusters shown; a fleet is a handful of clusters, each with a handful of directors.
+/// Clusters read; a fleet is a handful of clusters, each with a handful of directors.
 const MAX_CLUSTERS: i64 = 500;
+/// Cluster cards on one page.
+const PAGE_SIZE: usize = 24;
 
 #[derive(Template)]
 #[template(path = "fleet.html")]
 struct FleetPage {
     chrome: Chrome,
     cards: Vec<ClusterCard>,
+    list: ListView,
 }
 
 #[derive(Template)]
 #[template(path = "fleet_cards.html")]
 struct FleetCards {
     cards: Vec<ClusterCard>,
+    list: ListView,
+}
+
+/// How the cluster list is sorted and which page of it is shown.
+#[derive(Debug)]
+pub struct ListView {
+    pub sort: Sort,
+    pub pager: Pager,
+}
+
+impl ListView {
+    /// The query string of this view (`?sort=name&page=2`), which the refresh keeps.
+    pub fn query(&self) -> String {
+        let mut pairs = Vec::new();
+        if self.sort != Sort::Attention {
+            pairs.push(("sort", self.sort.word().to_owned()));
+        }
+        if self.pager.page > 1 {
+            pairs.push(("page", self.pager.page.to_string()));
+        }
+        match serde_urlencoded::to_string(pairs).unwrap_or_default() {
+            query if query.is_empty() => query,
+            query => format!("?{query}"),
+        }
+    }
+
+    /// Whether the list is sorted by `sort`.
+    pub fn is(&self, sort: &Sort) -> bool {
+        self.sort == *sort
+    }
+
+    /// The list's address sorted by `sort`, from its first page.
+    pub fn sorted_href(&self, sort: &Sort) -> String {
+        match sort {
+            Sort::Attention => "/".to_owned(),
+            sort => format!("/?sort={}", sort.word()),
+        }
+    }
+
+    /// Page `page` of the list, as sorted.
+    pub fn page_href(&self, page: i64) -> String {
+        let sort = (self.sort != Sort::Attention).then(|| format!("sort={}&", self.sort.word()));
+        format!("/?{}page={page}", sort.unwrap_or_default())
+    }
+}
+
+/// The cluster list's orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Problems first, then by name.
+    Attention,
+    Name,
+    /// Bytes per second, most first.
+    Traffic,
+    /// Active connections, most first.
+    Connections,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [
+        Sort::Attention,
+        Sort::Name,
+        Sort::Traffic,
+        Sort::Connections,
+    ];
+
+    pub fn word(&self) -> &'static str {
+        match self {
+            Sort::Attention => "attention",
+            Sort::Name => "name",
+            Sort::Traffic => "traffic",
+            Sort::Connections => "connections",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Sort::Attention => "Problems first",
+            Sort::Name => "Name",
+            Sort::Traffic => "Traffic",
+            Sort::Connections => "Active connections",
+        }
+    }
+
+    /// `sort` from a query string; an error naming the field for a word it does not know.
+    fn requested(raw_query: Option<&str>) -> UiResult<Sort> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw_query.unwrap_or_default()).unwrap_or_default();
+        let Some((_, word)) = pairs.into_iter().find(|(k, _)| k == "sort") else {
+            return Ok(Sort::Attention);
+        };
+        Sort::ALL
+            .into_iter()
+            .find(|sort| sort.word() == word)
+            .ok_or_else(|| {
+                UiError::Status(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "sort: {word:?} is not an order of the cluster list: attention, name, \
+                         traffic or connections"
+                    ),
+                )
+            })
+    }
+
+    fn order(&self, cards: &mut [ClusterCard]) {
+        let by_name = |a: &ClusterCard, b: &ClusterCard| a.name.cmp(&b.name);
+        match self {
+            Sort::Attention => {
+                cards.sort_by(|a, b| b.health.cmp(&a.health).then_with(|| by_name(a, b)));
+            }
+            Sort::Name => cards.sort_by(by_name),
+            Sort::Traffic => {
+                cards.sort_by(|a, b| b.traffic.total_cmp(&a.traffic).then_with(|| by_name(a, b)));
+            }
+            Sort::Connections => cards.sort_by(|a, b| {
+                b.connections
+                    .total_cmp(&a.connections)
+                    .then_with(|| by_name(a, b))
+            }),
+        }
+    }
 }
 
 /// One cluster's summary.
@@ -42,6 +169,9 @@ pub struct ClusterCard {
     pub active_connections: String,
     pub connections_per_second: String,
     pub bytes_per_second: String,
+    /// Bytes per second and active connections, for sorting.
+    pub traffic: f64,
+    pub connections: f64,
 }
 
 /// A director's state in one line.
@@ -92,19 +222,54 @@ impl Health {
     }
 }
 
-pub async fn page(State(state): State<AppState>, browser: Browser) -> UiResult<Html<String>> {
-    let cards = cards(&state).await?;
+pub async fn page(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    browser: Browser,
+) -> UiResult<Html<String>> {
+    let (cards, list) = listed(cards(&state).await?, raw.as_deref())?;
     let page = FleetPage {
         chrome: Chrome::new(&browser, "Fleet"),
         cards,
+        list,
     };
     Ok(Html(page.render()?))
 }
 
 /// The cards alone, for the page's periodic refresh.
-pub async fn live(State(state): State<AppState>) -> UiResult<Html<String>> {
-    let cards = cards(&state).await?;
-    Ok(Html(FleetCards { cards }.render()?))
+pub async fn live(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> UiResult<Html<String>> {
+    let (cards, list) = listed(cards(&state).await?, raw.as_deref())?;
+    Ok(Html(FleetCards { cards, list }.render()?))
+}
+
+/// The page of the cards the query asks for, in its order.
+fn listed(
+    mut cards: Vec<ClusterCard>,
+    raw_query: Option<&str>,
+) -> UiResult<(Vec<ClusterCard>, ListView)> {
+    let sort = Sort::requested(raw_query)?;
+    sort.order(&mut cards);
+    let size = i64::try_from(PAGE_SIZE).unwrap_or(i64::MAX);
+    let total = i64::try_from(cards.len()).unwrap_or(i64::MAX);
+    let pages = paging::page_count(total, size);
+    let page = paging::requested_page(raw_query, pages)?.unwrap_or(1);
+    let skip = usize::try_from(page - 1).unwrap_or(0) * PAGE_SIZE;
+    let cards = cards.into_iter().skip(skip).take(PAGE_SIZE).collect();
+    let keep = if sort == Sort::Attention {
+        Vec::new()
+    } else {
+        vec![("sort", sort.word().to_owned())]
+    };
+    let pager = Pager {
+        page,
+        pages,
+        action: "/".to_owned(),
+        keep,
+    };
+    Ok((cards, ListView { sort, pager }))
 }
 
 async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
@@ -143,9 +308,10 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
             active_connections: format::count(value(5)),
             connections_per_second: format::count(value(0)),
             bytes_per_second: format::bytes_rate(value(3) + value(4)),
+            traffic: value(3) + value(4),
+            connections: value(5),
         });
     }
-    cards.sort_by(|a, b| b.health.cmp(&a.health).then_with(|| a.name.cmp(&b.name)));
     Ok(cards)
 }
 

@@ -42,6 +42,8 @@ mod real_server_hosts;
 mod real_servers;
 mod revert;
 mod rollout;
+mod search;
+mod search_query;
 mod secret;
 mod service;
 mod service_form;
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(login::sign_out))
         .route("/audit", get(audit::page))
         .route("/live", get(fleet::live))
+        .route("/search", get(search::page))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))

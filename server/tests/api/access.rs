@@ -210,10 +210,15 @@ async fn ui_routes(app: &TestApp) -> (BTreeSet<String>, BTreeSet<String>) {
                 queue.push(target);
             }
         }
-        // Forms that change something: `<form method="post" ... action="...">`.
+        // Forms that change something: `<form method="post" ... action="...">`; a GET
+        // form's action (the search, a pager's jump) is a page, as submitted empty.
         for tag in resp.text.split("<form").skip(1) {
             let tag = tag.split('>').next().unwrap_or("");
             if !tag.contains("method=\"post\"") {
+                let action = tag.split("action=\"").nth(1).and_then(local);
+                if let Some(action) = action.filter(|a| !pages.contains(a)) {
+                    queue.push(action);
+                }
                 continue;
             }
             if let Some(action) = tag.split("action=\"").nth(1).and_then(local) {
@@ -264,6 +269,8 @@ async fn every_page_and_form_needs_a_session_and_its_role() {
     ] {
         assert!(pages.contains(page), "{page}: {pages:?}");
     }
+    // The fleet-wide search, from every page's header.
+    assert!(pages.contains("/search"), "{pages:?}");
     // Real-server hosts: a page every role reads, its forms and confirmations an admin's.
     for page in [
         "/real-server-hosts",
@@ -660,7 +667,12 @@ async fn the_service_page_offers_edits_to_its_operators_only() {
         assert!(!read.text.contains("Save settings"));
         assert!(!read.text.contains("/weight\""));
         assert!(!read.text.contains("Delete service"));
-        assert_eq!(forms(&read.text), 1, "only Sign out: {}", read.text);
+        assert_eq!(
+            forms(&read.text),
+            2,
+            "only Sign out and the search box: {}",
+            read.text
+        );
         assert!(as_operator > 5);
         // The settings are still shown, read only.
         assert!(read

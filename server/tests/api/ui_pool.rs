@@ -110,7 +110,11 @@ async fn ui_pool_plan_shows_the_diff_and_changes_nothing_then_apply_applies_it()
         "{lines:?}"
     );
     assert!(
-        lines.contains(&"− removed: real server 10.1.0.2:80 of tcp:10.0.0.1:80".to_owned()),
+        lines.contains(
+            &"− removed: real server 10.1.0.2:80 of tcp:10.0.0.1:80: forwarding masq; \
+              state active; weight 1"
+                .to_owned()
+        ),
         "{lines:?}"
     );
     let added = lines

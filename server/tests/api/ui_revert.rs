@@ -66,7 +66,8 @@ async fn ui_revert_shows_the_plan_then_applies_it_as_a_new_generation() {
         lines,
         [
             "~ changed: real server 10.1.0.1:80 of tcp:10.0.0.1:80: weight 7 → 1",
-            "− removed: real server 10.1.0.3:80 of tcp:10.0.0.1:80",
+            "− removed: real server 10.1.0.3:80 of tcp:10.0.0.1:80: forwarding masq; state \
+             active; weight 1",
         ]
     );
     let action = plan_path("1");

@@ -17,6 +17,7 @@ mod keyboard;
 mod roles;
 mod rollout;
 mod safety;
+mod search;
 mod walkthrough;
 
 use std::future::Future;

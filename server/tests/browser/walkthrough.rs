@@ -362,7 +362,10 @@ async fn run() {
     }
     assert_eq!(
         lines,
-        [format!("− removed: real server 10.1.0.3:80 of {SERVICE}")],
+        [format!(
+            "− removed: real server 10.1.0.3:80 of {SERVICE}: forwarding masq; state active; \
+             weight 1"
+        )],
         "generation 8's diff"
     );
     b.screenshots(&shots, "change").await;
