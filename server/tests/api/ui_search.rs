@@ -359,7 +359,8 @@ async fn ui_every_page_has_the_search_box_and_a_viewer_may_search() {
 
 /// The search at fleet size: 2,000 services of 8 real servers each in one cluster, written
 /// by one desired-state PUT. Each kind reads only what it shows and counts the rest in an
-/// index, so every query answers quickly however many match (timings printed).
+/// index, so every query answers quickly however many match (timings printed; the UI
+/// bench measures them against a goal).
 #[tokio::test]
 async fn ui_search_at_fleet_size_reads_only_what_it_shows() {
     const SERVICES: u32 = 2_000;
@@ -403,7 +404,7 @@ async fn ui_search_at_fleet_size_reads_only_what_it_shows() {
         let took = started.elapsed();
         let shown = text(section(&page.text, kind));
         assert!(shown.contains(expected), "{query}: {shown}");
+        // Printed, never asserted: `cargo xtask bench ui` holds the search to its goal.
         eprintln!("search {query:?}: {} ms", took.as_millis());
-        assert!(took.as_millis() < 2_000, "{query} took {took:?}");
     }
 }
