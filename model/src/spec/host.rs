@@ -1,6 +1,7 @@
 //! A cluster's host settings as JSON.
 
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::host::{
     ConnectionSync, HostSettings, InterfaceName, IpvsSysctls, SyncRole, VipInterface,
@@ -15,7 +16,7 @@ use crate::validation::ValidationErrors;
 pub struct HostSpec {
     /// Where the agents add each service's VIP (as /32 or /128); absent or null: they do
     /// not manage VIPs (keepalived's VRRP, a routing daemon or a person holds them).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub vips: Option<VipsSpec>,
     /// IPVS sysctls (`net.ipv4.vs.*`); each absent or null one is left as the host has it.
     #[serde(default)]
@@ -23,8 +24,24 @@ pub struct HostSpec {
     /// Connection synchronisation between the cluster's directors (the kernel's sync
     /// daemons), so established connections survive when a VIP moves; absent or null:
     /// the agents run none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub sync: Option<SyncSpec>,
+}
+
+/// An optional object read only from a JSON object: serde's derived structs also take an
+/// array, filling their fields in order, so `"vips": []` would mean the defaults.
+fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde_json::{Map, Value};
+    match Option::<Map<String, Value>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(object) => T::deserialize(Value::Object(object))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// The sync daemons every director of the cluster runs.
@@ -248,5 +265,23 @@ impl From<IpvsSysctls> for IpvsSysctlsSpec {
             ignore_tunneled: s.ignore_tunneled,
             snat_reroute: s.snat_reroute,
         }
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::HostSpec;
+
+    /// `"vips": []` is not an object: refused, never read as the defaults.
+    #[test]
+    fn vips_and_sync_must_be_objects() {
+        for json in [r#"{"vips": []}"#, r#"{"sync": [null]}"#] {
+            let read: Result<HostSpec, _> = serde_json::from_str(json);
+            assert!(read.is_err(), "{json} was read as {read:?}");
+        }
+        let read: HostSpec =
+            serde_json::from_str(r#"{"vips": {"create": false}, "sync": null}"#).expect("read");
+        assert_eq!(read.vips.and_then(|v| v.create), Some(false));
+        assert_eq!(read.sync, None);
     }
 }

@@ -163,6 +163,23 @@ async fn bad_host_settings_are_named_and_change_nothing() {
         ["host.vips.interface", "host.sysctls.conn_reuse_mode"]
     );
 
+    // An array is not the object it stands for, not even an empty one.
+    for host in [json!({"vips": []}), json!({"sync": []})] {
+        let refused = app
+            .post("/api/v1/clusters", &json!({"name": "web", "host": host}))
+            .await;
+        assert!(
+            refused.status == 400 || refused.status == 422,
+            "{host}: {:?}",
+            refused.body
+        );
+        assert!(
+            refused.body.to_string().contains("host"),
+            "{:?}",
+            refused.body
+        );
+    }
+
     app.create_cluster("web").await;
     let unknown = app
         .patch(
