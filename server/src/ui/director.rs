@@ -14,9 +14,9 @@ use super::fleet::director_line;
 use super::format;
 use super::page::{path_segment, Chrome, Tab};
 use super::session::Browser;
-use crate::db::{changes, now_millis};
+use crate::db::{changes, director_status, now_millis};
 use crate::edit::lookup;
-use crate::resources::directors;
+use crate::resources::Director;
 use crate::state::AppState;
 
 /// Changes listed as not applied; the changes page has the rest.
@@ -58,10 +58,8 @@ pub async fn detail(
     let cluster = lookup::cluster(&mut tx, &cluster).await?;
     let row = lookup::director(&mut tx, &cluster, &director).await?;
     let now = now_millis();
-    let found = directors::of_cluster(&mut tx, &cluster, &state.agents, now).await?;
-    let Some(resource) = found.into_iter().find(|d| d.settings.name == row.name) else {
-        return Err(crate::edit::EditError::not_found(format!("director {director}")).into());
-    };
+    let stored = director_status::of_cluster(&mut tx, cluster.id, Some(row.id)).await?;
+    let resource = Director::new(&row, &cluster, stored.first(), &state.agents, now);
     let status = &resource.status;
     let current = cluster.generation();
     let applied = status.applied_generation.unwrap_or(0);
@@ -86,7 +84,7 @@ pub async fn detail(
         None
     };
     drop(tx);
-    let line = director_line(&resource, current, status.last_seen_ms, now);
+    let line = director_line(&resource, current, now);
     let offline_since = (!status.online)
         .then_some(status.last_seen_ms)
         .flatten()

@@ -3,7 +3,6 @@
 //! token, removing a director.
 
 use super::extract::Caller;
-use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::State;
@@ -18,7 +17,7 @@ use super::fleet::{director_line, DirectorLine};
 use super::form::FormState;
 use super::page::{path_segment, Chrome, ConfirmPage, Tab};
 use super::session::{redirect_with, refused, Browser, FlashKind};
-use crate::db::{director_status, directors, now_millis};
+use crate::db::now_millis;
 use crate::edit::lookup;
 use crate::edit::{self, IfMatch};
 use crate::resources::{director_etag, Director, SyncState};
@@ -85,27 +84,13 @@ async fn render(
 ) -> UiResult<Response> {
     let mut tx = state.db.read().await?;
     let cluster = lookup::cluster(&mut tx, cluster).await?;
-    let statuses: HashMap<i64, _> = director_status::of_cluster(&mut tx, cluster.id, None)
-        .await?
-        .into_iter()
-        .map(|s| (s.director_id, s))
-        .collect();
-    let rows = directors::list(&mut tx, cluster.id, None, None, -1).await?;
-    drop(tx);
     let now = now_millis();
-    let mut cards: Vec<DirectorCard> = rows
+    let found =
+        crate::resources::directors::of_cluster(&mut tx, &cluster, &state.agents, now).await?;
+    drop(tx);
+    let mut cards: Vec<DirectorCard> = found
         .iter()
-        .map(|row| {
-            let stored = statuses.get(&row.id);
-            let director = Director::new(row, &cluster, stored, &state.agents, now);
-            let last_seen = stored
-                .and_then(|s| s.last_seen)
-                .max(state.agents.last_seen(row.id));
-            card(
-                &director,
-                director_line(&director, cluster.generation(), last_seen, now),
-            )
-        })
+        .map(|director| card(director, director_line(director, cluster.generation(), now)))
         .collect();
     cards.sort_by(|a, b| {
         b.line

@@ -1,7 +1,5 @@
 //! The fleet page: every cluster with its directors' health and traffic, problems first.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -12,7 +10,7 @@ use super::format;
 use super::page::Chrome;
 use super::paging::{self, Pager};
 use super::session::Browser;
-use crate::db::{clusters, director_status, directors, now_millis, services};
+use crate::db::{clusters, now_millis, services};
 use crate::resources::{Director, SyncState};
 use crate::state::AppState;
 
@@ -277,23 +275,12 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
     let now = now_millis();
     let mut cards = Vec::new();
     for cluster in clusters::list(&mut tx, None, None, MAX_CLUSTERS).await? {
-        let statuses: HashMap<i64, _> = director_status::of_cluster(&mut tx, cluster.id, None)
-            .await?
-            .into_iter()
-            .map(|s| (s.director_id, s))
-            .collect();
-        let mut lines: Vec<DirectorLine> = directors::list(&mut tx, cluster.id, None, None, -1)
-            .await?
-            .iter()
-            .map(|row| {
-                let status = statuses.get(&row.id);
-                let director = Director::new(row, &cluster, status, &state.agents, now);
-                let last_seen = status
-                    .and_then(|s| s.last_seen)
-                    .max(state.agents.last_seen(row.id));
-                director_line(&director, cluster.generation(), last_seen, now)
-            })
-            .collect();
+        let mut lines: Vec<DirectorLine> =
+            crate::resources::directors::of_cluster(&mut tx, &cluster, &state.agents, now)
+                .await?
+                .iter()
+                .map(|director| director_line(director, cluster.generation(), now))
+                .collect();
         lines.sort_by(|a, b| b.health.cmp(&a.health).then_with(|| a.name.cmp(&b.name)));
         let health = lines.first().map_or(Health::Idle, |l| l.health);
         let totals = state.agents.stats.cluster_totals(cluster.id);
@@ -315,13 +302,8 @@ async fn cards(state: &AppState) -> UiResult<Vec<ClusterCard>> {
     Ok(cards)
 }
 
-/// A director's line, from the same status the API reports; `last_seen` in Unix ms.
-pub fn director_line(
-    director: &Director,
-    generation: u64,
-    last_seen: Option<i64>,
-    now: i64,
-) -> DirectorLine {
+/// A director's line, from the same status the API reports.
+pub fn director_line(director: &Director, generation: u64, now: i64) -> DirectorLine {
     let status = &director.status;
     let sync = match status.sync {
         SyncState::InSync => "in sync",
@@ -342,7 +324,9 @@ pub fn director_line(
         Some(applied) => format!("{applied} of {generation}"),
         None => format!("none of {generation}"),
     };
-    let last_seen = last_seen.map_or_else(|| "never".to_owned(), |at| format::ago(at, now));
+    let last_seen = status
+        .last_seen_ms
+        .map_or_else(|| "never".to_owned(), |at| format::ago(at, now));
     DirectorLine {
         name: director.settings.name.clone(),
         health,
